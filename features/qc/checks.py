@@ -1,0 +1,392 @@
+"""Registry of named QC checks.
+
+A check is a function ``check(data, ctx, params) -> QCResult`` registered under a name with
+:func:`register_check`; ``configs/qc.yml`` chooses which checks run and with which parameters.
+Checks see station x time arrays in canonical units and return bit masks (see
+:data:`features.qc.flags.QC_BITS`); they never modify or drop values.
+
+Gross range and flat line use IOOS QARTOD implementations (``ioos_qc``); the robust z-score spike
+checks (own history and neighbouring stations), PM inversion, sentinel and completeness checks are
+ours because neither ioos_qc nor saqc offers the neighbour comparison or the GB 3095 day rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from ioos_qc import qartod
+
+from features.qc.flags import FLAG_CODES, QC_BITS, final_status
+
+__all__ = ["CHECKS", "QCContext", "QCResult", "haversine_km", "register_check", "run_checks"]
+
+
+@dataclass
+class QCContext:
+    """What checks need to know besides the values.
+
+    Attributes
+    ----------
+    times : pandas.DatetimeIndex
+        Time labels (UTC, tz-naive), length ``T``.
+    lat, lon : numpy.ndarray
+        Station coordinates [degrees], length ``S``.
+    frequency : pandas.Timedelta
+        Nominal sampling interval.
+    time_zone : str
+        IANA zone or fixed offset used to define local days.
+    time_label : str
+        ``interval_end``, ``interval_start`` or ``instant``.
+    variables : dict
+        Variable registry entries (``valid_range``, ``suspect_range`` ...), by canonical name.
+    source_flags : dict
+        Source status codes per variable (``S x T`` int8).
+    """
+
+    times: pd.DatetimeIndex
+    lat: np.ndarray
+    lon: np.ndarray
+    frequency: pd.Timedelta
+    time_zone: str = "UTC"
+    time_label: str = "interval_end"
+    variables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source_flags: dict[str, np.ndarray] = field(default_factory=dict)
+    valid_statuses: tuple[str, ...] = ("N", "S", "qc_suspect")
+
+    def local_days(self) -> np.ndarray:
+        """Local calendar day (datetime64[D]) each time label belongs to."""
+        start = self.times - self.frequency if self.time_label == "interval_end" else self.times
+        local = start.tz_localize("UTC").tz_convert(self.time_zone).tz_localize(None)
+        return local.floor("D").values.astype("datetime64[D]")
+
+
+@dataclass
+class QCResult:
+    """Bits set by one check, per variable, and optional status overrides for sentinel values."""
+
+    bits: dict[str, np.ndarray] = field(default_factory=dict)
+    sentinel_status: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+CheckFn = Callable[[dict[str, np.ndarray], QCContext, dict[str, Any]], QCResult]
+CHECKS: dict[str, CheckFn] = {}
+
+
+def register_check(name: str) -> Callable[[CheckFn], CheckFn]:
+    """Register a QC check under ``name`` (decorator)."""
+
+    def deco(fn: CheckFn) -> CheckFn:
+        if name in CHECKS:
+            raise ValueError(f"QC check {name!r} is already registered")
+        CHECKS[name] = fn
+        return fn
+
+    return deco
+
+
+def _bit(name: str) -> np.uint16:
+    return np.uint16(QC_BITS[name][0])
+
+
+def _selected(data: dict[str, np.ndarray], params: dict[str, Any]) -> list[str]:
+    wanted = params.get("variables")
+    return [v for v in data if wanted is None or v in wanted]
+
+
+@register_check("gross_range")
+def gross_range(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any]) -> QCResult:
+    """Flag values outside the registry's valid range (invalid) or suspect range (suspect).
+
+    Uses ``ioos_qc.qartod.gross_range_test``.
+    """
+    out = QCResult()
+    for var in _selected(data, params):
+        meta = ctx.variables.get(var, {})
+        if "valid_range" not in meta:
+            continue
+        values = data[var]
+        flags = qartod.gross_range_test(
+            inp=values.ravel(),
+            fail_span=tuple(meta["valid_range"]),
+            suspect_span=tuple(meta.get("suspect_range", meta["valid_range"])),
+        )
+        flags = np.asarray(flags).reshape(values.shape)
+        bits = np.zeros(values.shape, dtype="uint16")
+        bits[flags == qartod.QartodFlags.FAIL] |= _bit("range_invalid")
+        bits[flags == qartod.QartodFlags.SUSPECT] |= _bit("range_suspect")
+        out.bits[var] = bits
+    return out
+
+
+@register_check("sentinel")
+def sentinel(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any]) -> QCResult:
+    """Flag exact no-data or cap marker values (``-9999``, ``999`` ...).
+
+    ``params["values"]`` apply to every variable with ``params["flag"]``; ``params["per_variable"]``
+    maps a variable to ``[{value, flag}]`` entries (e.g. a PM analyser cap of 999 flagged ``T``).
+    """
+    out = QCResult()
+    default_flag = FLAG_CODES[params.get("flag", "qc_invalid")]
+    per_var = params.get("per_variable") or {}
+    for var, values in data.items():
+        entries = [(float(v), default_flag) for v in params.get("values", [])]
+        entries += [
+            (float(e["value"]), FLAG_CODES[e.get("flag", "qc_invalid")])
+            for e in per_var.get(var, [])
+        ]
+        if not entries:
+            continue
+        bits = np.zeros(values.shape, dtype="uint16")
+        status = np.full(values.shape, FLAG_CODES["qc_invalid"], dtype="int8")
+        for value, flag in entries:
+            hit = np.isclose(values, value, rtol=0, atol=1e-9)
+            bits[hit] |= _bit("sentinel")
+            status[hit] = flag
+        out.bits[var] = bits
+        out.sentinel_status[var] = status
+    return out
+
+
+def _robust_z(frame: pd.DataFrame, window: str, min_periods: int, min_scale: float) -> pd.DataFrame:
+    """Robust z-score of each value against the trailing window before it (per column).
+
+    The scale is ``1.4826 * MAD`` but never below ``min_scale`` (in the variable's units), so a
+    flat or very quiet history does not turn every small change into an outlier.
+    """
+    roll = frame.rolling(window, min_periods=min_periods, closed="left")
+    med = roll.median()
+    mad = (frame - med).abs().rolling(window, min_periods=min_periods, closed="left").median()
+    scale = np.maximum(1.4826 * mad, min_scale)
+    return (frame - med) / scale
+
+
+def _min_scale(params: dict[str, Any], var: str) -> float:
+    return float((params.get("min_scale") or {}).get(var, 1e-6))
+
+
+def _wide(values: np.ndarray, ctx: QCContext) -> pd.DataFrame:
+    return pd.DataFrame(values.T, index=ctx.times)
+
+
+@register_check("spike_self")
+def spike_self(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any]) -> QCResult:
+    """Flag single-sample spikes against the station's own recent behaviour.
+
+    The spike magnitude is the QARTOD one, ``|x_t - (x_{t-1} + x_{t+1})/2| - |x_{t+1} - x_{t-1}|/2``
+    (large for a lone peak, small for a ramp or a diurnal cycle); a value is flagged when that
+    magnitude's robust z-score against its trailing ``window`` exceeds ``threshold``. The last
+    value of a series is scored once the next one arrives.
+    """
+    out = QCResult()
+    window, minp = params.get("window", "7D"), int(params.get("min_periods", 24))
+    thr = float(params.get("threshold", 8.0))
+    for var in _selected(data, params):
+        x = data[var]
+        prev = np.concatenate([np.full((x.shape[0], 1), np.nan), x[:, :-1]], axis=1)
+        nxt = np.concatenate([x[:, 1:], np.full((x.shape[0], 1), np.nan)], axis=1)
+        mag = np.abs(x - (prev + nxt) / 2) - np.abs(nxt - prev) / 2
+        z = _robust_z(_wide(mag, ctx), window, minp, _min_scale(params, var)).to_numpy().T
+        bits = np.zeros(x.shape, dtype="uint16")
+        bits[np.nan_to_num(z) > thr] |= _bit("spike_self")
+        out.bits[var] = bits
+    return out
+
+
+def haversine_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Great-circle distances between all pairs of points [km].
+
+    Parameters
+    ----------
+    lat, lon : numpy.ndarray
+        Coordinates [degrees].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``S x S`` matrix of distances [km].
+    """
+    la, lo = np.radians(lat)[:, None], np.radians(lon)[:, None]
+    dlat, dlon = la - la.T, lo - lo.T
+    a = np.sin(dlat / 2) ** 2 + np.cos(la) * np.cos(la.T) * np.sin(dlon / 2) ** 2
+    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+@register_check("spike_neighbour")
+def spike_neighbour(
+    data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any]
+) -> QCResult:
+    """Flag values far from the median of neighbouring stations, relative to their usual gap.
+
+    For each station the difference to the median of the stations within ``radius_km`` is
+    scored as a robust z-score against that difference's own trailing history (``window``).
+    Stations with fewer than ``min_neighbours`` reporting neighbours are not scored.
+    """
+    out = QCResult()
+    dist = haversine_km(np.asarray(ctx.lat, float), np.asarray(ctx.lon, float))
+    np.fill_diagonal(dist, np.inf)
+    nbr = dist <= float(params.get("radius_km", 50))
+    min_n = int(params.get("min_neighbours", 2))
+    thr = float(params.get("threshold", 8.0))
+    window, minp = params.get("window", "30D"), int(params.get("min_periods", 48))
+    kmax = int(nbr.sum(axis=1).max()) if nbr.size else 0
+    if kmax < min_n:
+        return out
+    idx = np.zeros((nbr.shape[0], kmax), dtype=int)
+    valid = np.zeros((nbr.shape[0], kmax), dtype=bool)
+    for i, row in enumerate(nbr):
+        j = np.flatnonzero(row)
+        idx[i, : len(j)], valid[i, : len(j)] = j, True
+    for var in _selected(data, params):
+        values = data[var]
+        gathered = values[idx]  # S x kmax x T
+        gathered[~valid] = np.nan
+        count = np.sum(~np.isnan(gathered), axis=1)
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = np.nanmedian(gathered, axis=1)
+        med[count < min_n] = np.nan
+        resid = values - med
+        z = _robust_z(_wide(resid, ctx), window, minp, _min_scale(params, var)).to_numpy().T
+        bits = np.zeros(values.shape, dtype="uint16")
+        bits[np.abs(np.nan_to_num(z)) > thr] |= _bit("spike_neighbour")
+        out.bits[var] = bits
+    return out
+
+
+@register_check("flat_line")
+def flat_line(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any]) -> QCResult:
+    """Flag runs of (nearly) identical values lasting at least ``duration``.
+
+    Uses ``ioos_qc.qartod.flat_line_test`` per station series.
+    """
+    out = QCResult()
+    defaults = params.get("defaults", {"duration": "8h", "tolerance": 0.0})
+    per_var = params.get("per_variable") or {}
+    tinp = ctx.times.values.astype("datetime64[ns]")
+    for var in _selected(data, params):
+        cfg = {**defaults, **per_var.get(var, {})}
+        seconds = int(pd.Timedelta(cfg["duration"]).total_seconds())
+        values = data[var]
+        bits = np.zeros(values.shape, dtype="uint16")
+        for s in range(values.shape[0]):
+            series = values[s]
+            if np.isnan(series).all():
+                continue
+            flags = qartod.flat_line_test(
+                inp=series,
+                tinp=tinp,
+                suspect_threshold=seconds,
+                fail_threshold=seconds,
+                tolerance=float(cfg.get("tolerance", 0.0)),
+            )
+            flags = np.asarray(flags)
+            hit = (flags == qartod.QartodFlags.SUSPECT) | (flags == qartod.QartodFlags.FAIL)
+            bits[s, hit] |= _bit("flat_line")
+        out.bits[var] = bits
+    return out
+
+
+@register_check("pm_inversion")
+def pm_inversion(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any]) -> QCResult:
+    """Flag PM2.5 > PM10 (both values): suspect but valid, as CNEMC audit practice treats it."""
+    out = QCResult()
+    if "pm25" not in data or "pm10" not in data:
+        return out
+    tol = float(params.get("tolerance", 0.0))
+    with np.errstate(invalid="ignore"):
+        hit = data["pm25"] > data["pm10"] + tol
+    for var in ("pm25", "pm10"):
+        bits = np.zeros(data[var].shape, dtype="uint16")
+        bits[hit] |= _bit("pm_inversion")
+        out.bits[var] = bits
+    return out
+
+
+def _completeness(
+    valid: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any]
+) -> QCResult:
+    """Mark values in local days with fewer valid values than ``min_fraction`` of the day."""
+    out = QCResult()
+    expected = pd.Timedelta("1D") / ctx.frequency
+    need = float(params.get("min_fraction", 0.8333)) * expected
+    days = ctx.local_days()
+    codes, uniq = pd.factorize(days)
+    for var, ok in valid.items():
+        counts = np.zeros((ok.shape[0], len(uniq)), dtype=int)
+        for s in range(ok.shape[0]):
+            counts[s] = np.bincount(codes, weights=ok[s], minlength=len(uniq))
+        short = counts[:, codes] < need - 1e-9
+        bits = np.zeros(ok.shape, dtype="uint16")
+        bits[short] |= _bit("incomplete_day")
+        out.bits[var] = bits
+    return out
+
+
+def run_checks(
+    data: dict[str, np.ndarray],
+    ctx: QCContext,
+    config: dict[str, dict[str, Any]],
+    preset_bits: dict[str, np.ndarray] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Run the enabled checks of ``config`` and combine their bits.
+
+    Parameters
+    ----------
+    data : dict of numpy.ndarray
+        Variable -> ``S x T`` values in canonical units.
+    ctx : QCContext
+        Times, coordinates, registry and source flags.
+    config : dict
+        ``checks`` section of ``configs/qc.yml`` (merged with network overrides).
+    preset_bits : dict of numpy.ndarray, optional
+        Bits already known from ingest (e.g. ``duplicate_conflict``), kept in the result.
+
+    Returns
+    -------
+    qc_bits : dict of numpy.ndarray (uint16)
+        Combined QC bits per variable.
+    status : dict of numpy.ndarray (int8)
+        Final status codes per variable.
+
+    Raises
+    ------
+    KeyError
+        If the configuration names a check that is not registered.
+    """
+    bits = {v: np.zeros(a.shape, dtype="uint16") for v, a in data.items()}
+    for v, b in (preset_bits or {}).items():
+        if v in bits:
+            bits[v] |= b.astype("uint16")
+    sentinel_status: dict[str, np.ndarray] = {}
+    for name, params in config.items():
+        params = params or {}
+        if not params.get("enabled", True) or name == "completeness":
+            continue
+        if name not in CHECKS:
+            raise KeyError(f"unknown QC check {name!r}; registered: {sorted(CHECKS)}")
+        result = CHECKS[name](data, ctx, params)
+        for v, b in result.bits.items():
+            bits[v] |= b
+        sentinel_status.update(result.sentinel_status)
+
+    def status_of(v: str) -> np.ndarray:
+        src = ctx.source_flags.get(v)
+        if src is None:
+            src = np.zeros(data[v].shape, dtype="int8")
+        return final_status(data[v], src, bits[v], sentinel_status.get(v))
+
+    status = {v: status_of(v) for v in data}
+    comp = config.get("completeness") or {}
+    if comp.get("enabled", False):
+        ok_codes = [FLAG_CODES[s] for s in ctx.valid_statuses]
+        valid = {v: np.isin(s, ok_codes) for v, s in status.items()}
+        for v, b in _completeness(valid, ctx, comp).bits.items():
+            bits[v] |= b
+    return bits, status

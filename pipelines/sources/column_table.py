@@ -1,0 +1,117 @@
+"""Generic column-mapped CSV or Excel files: any layout described entirely in the network YAML.
+
+Options (all in the source block of the network YAML):
+
+- ``time_column`` or ``time_columns`` (a list joined with a space, or year/month/day/hour parts
+  with ``time_parts: true``), ``time_format`` (strftime; default ISO 8601, offsets honoured);
+- one of ``station_column``, ``station`` (fixed) or ``station_from_filename`` (regex with a
+  ``station`` group);
+- ``delimiter`` (default ``,``), ``strip_chars``, ``thousands``, ``decimal``;
+- ``sheet`` for ``.xlsx`` files (default: the first sheet);
+- ``columns``: source column -> ``{variable, units, value_map?, flag_column?}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import NetworkSpec, SourceSpec, resolve_files
+from pipelines.errors import ConfigError, QuarantineRecord, SourceError
+from pipelines.sources.base import RawBatch
+from pipelines.sources.tabular import TableLayout, batch_from_tables
+from pipelines.sources.text import read_delimited
+
+__all__ = ["read", "read_excel_rows", "validate_options"]
+
+
+def _layout(source: SourceSpec) -> TableLayout:
+    cols = source.option("time_columns") or [source.option("time_column")]
+    return TableLayout(
+        time_columns=list(cols),
+        time_parts=bool(source.option("time_parts", False)),
+        time_format=source.option("time_format"),
+        station_column=source.option("station_column"),
+        station=source.option("station"),
+        station_from_filename=source.option("station_from_filename"),
+        strip_chars=source.option("strip_chars", ""),
+        thousands=source.option("thousands"),
+        decimal=source.option("decimal", "."),
+        ignore_columns=list(source.option("ignore_columns", [])),
+    )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, float) and value.is_integer():
+        return str(value)
+    return str(value)
+
+
+def read_excel_rows(
+    path: Path, sheet: str | None = None
+) -> tuple[list[str], list[tuple[int, list[str]]], list[QuarantineRecord], int]:
+    """Rows of an ``.xlsx`` sheet as strings with their spreadsheet row numbers.
+
+    Raises
+    ------
+    SourceError
+        If the workbook cannot be opened, the sheet is missing or the sheet is empty.
+    """
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for corrupt files
+        raise SourceError(str(path), f"cannot open workbook: {exc}") from exc
+    try:
+        ws = wb[sheet] if sheet else wb.worksheets[0]
+    except KeyError as exc:
+        raise SourceError(str(path), f"no sheet {sheet!r}; sheets: {wb.sheetnames}") from exc
+    it = ws.iter_rows(values_only=True)
+    header_row = next(it, None)
+    if header_row is None:
+        raise SourceError(str(path), "file is empty")
+    header = [_cell(h) for h in header_row]
+    rows, quarantine, n_in = [], [], 0
+    for n, row in enumerate(it, start=2):
+        cells = [_cell(c) for c in row]
+        if not any(c.strip() for c in cells):
+            continue
+        n_in += 1
+        if len(cells) != len(header):
+            quarantine.append(QuarantineRecord(str(path), n, "", f"expected {len(header)} cells, got {len(cells)}"))
+            continue
+        rows.append((n, cells))
+    wb.close()
+    return header, rows, quarantine, n_in
+
+
+def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
+    """Read every file of the source into a :class:`RawBatch`."""
+    files = resolve_files(source.files, network.path)
+    if not files:
+        raise SourceError(", ".join(source.files), "no file matches the pattern(s)")
+    delimiter = source.option("delimiter", ",")
+    sheet = source.option("sheet")
+
+    def read_file(p: Path):
+        if p.suffix.lower() in (".xlsx", ".xlsm"):
+            return read_excel_rows(p, sheet)
+        return read_delimited(p, source.encoding, delimiter)
+
+    return batch_from_tables(files, source, _layout(source), read_file)
+
+
+def validate_options(source: SourceSpec, path: Path, node: Any) -> None:
+    """A time column and a way to find the station are required."""
+    line = getattr(node, "line", None)
+    if not (source.option("time_column") or source.option("time_columns")):
+        raise ConfigError(str(path), line, "sources.time_column", "required by the column_table adapter")
+    if not any(source.option(k) for k in ("station_column", "station", "station_from_filename")):
+        raise ConfigError(str(path), line, "sources.station_column",
+                          "one of station_column, station or station_from_filename is required")

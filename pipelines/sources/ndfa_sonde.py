@@ -1,0 +1,48 @@
+"""Continuous water-quality sonde CSV files as exported by California DWR / USGS for NDFA.
+
+One file per station (station taken from the file name), ``Date`` as ``M/D/YYYY H:MM``; USGS
+exports are Latin-1 with non-breaking spaces after every value and thousands separators, which
+the network YAML declares with ``encoding``, ``strip_chars`` and ``thousands``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import NetworkSpec, SourceSpec, resolve_files
+from pipelines.errors import SourceError
+from pipelines.sources.base import RawBatch, require_options
+from pipelines.sources.tabular import TableLayout, batch_from_tables
+from pipelines.sources.text import read_delimited
+
+__all__ = ["read", "validate_options"]
+
+
+def _layout(source: SourceSpec) -> TableLayout:
+    return TableLayout(
+        time_columns=[source.option("time_column", "Date")],
+        time_format=source.option("time_format", "%m/%d/%Y %H:%M"),
+        station_column=source.option("station_column"),
+        station=source.option("station"),
+        station_from_filename=source.option("station_from_filename"),
+        strip_chars=source.option("strip_chars", ""),
+        thousands=source.option("thousands"),
+        ignore_columns=list(source.option("ignore_columns", [])),
+    )
+
+
+def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
+    """Read every file of the source into a :class:`RawBatch`."""
+    files = resolve_files(source.files, network.path)
+    if not files:
+        raise SourceError(", ".join(source.files), "no file matches the pattern(s)")
+    return batch_from_tables(
+        files, source, _layout(source), lambda p: read_delimited(p, source.encoding, ",")
+    )
+
+
+def validate_options(source: SourceSpec, path: Path, node: Any) -> None:
+    """A station must come from the file name, a column or a fixed value."""
+    if not any(source.option(k) for k in ("station_from_filename", "station_column", "station")):
+        require_options(source, path, node, ["station_from_filename"], "sources")

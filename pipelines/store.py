@@ -1,0 +1,420 @@
+"""The station store: CF-1.8 discrete-sampling-geometry ``timeSeries`` netCDF, one file a month.
+
+Layout: ``<store>/<network>/<network>_<YYYY-MM>.nc``, each an orthogonal multidimensional
+``(station, time)`` array covering the whole UTC month at the network frequency. Every variable
+``v`` has ancillary ``v_source_flag`` (status as received), ``v_qc`` (QC bit mask) and ``v_flag``
+(final HJ 212 / QC status).
+
+Guarantees:
+
+- **idempotent upsert**: re-ingesting the same or overlapping data gives an identical store
+  (received values overwrite stored ones; a missing value never erases a stored one);
+- **atomic writes**: every file is written to a temporary file in the same directory and moved
+  into place with ``os.replace`` only after all files of the ingest were written, so a crash
+  leaves each file either old or new, never half-written;
+- **one writer at a time**: an exclusive ``flock`` on ``<store>/<network>/.lock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from features.qc import FLAG_CODES, FLAG_MEANINGS, QC_BITS, QCContext, run_checks
+from features.qc.flags import INGEST_BITS
+from pipelines.config import NetworkSpec
+from pipelines.normalise import CanonicalBlock
+from qingyuan import __version__
+
+__all__ = ["StationStore", "UpsertResult"]
+
+_TIME_UNITS = "minutes since 1970-01-01 00:00:00"
+
+
+@dataclass
+class UpsertResult:
+    """What an upsert changed."""
+
+    partitions_written: list[str]
+    values_new: int
+    values_changed: int
+    values_unchanged: int
+
+
+def _month_starts(times: pd.DatetimeIndex) -> list[pd.Timestamp]:
+    return sorted({pd.Timestamp(t.year, t.month, 1) for t in times})
+
+
+def _next_month(m: pd.Timestamp) -> pd.Timestamp:
+    return m + pd.offsets.MonthBegin(1)
+
+
+class StationStore:
+    """Monthly CF netCDF partitions of one network.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        Store root (``qingyuan.paths.store_dir()`` by default in the CLI).
+    network : NetworkSpec
+        The network (stations, frequency, time conventions).
+    registry : dict
+        Variable registry (``variables`` mapping).
+    """
+
+    def __init__(self, root: Path, network: NetworkSpec, registry: dict[str, dict[str, Any]]):
+        self.network = network
+        self.registry = registry
+        self.dir = Path(root) / network.name
+        self.freq = network.freq
+
+    # ------------------------------------------------------------------ paths and locking
+    def path_for(self, month: pd.Timestamp) -> Path:
+        """Partition file of a month."""
+        return self.dir / f"{self.network.name}_{month:%Y-%m}.nc"
+
+    def partitions(self) -> list[Path]:
+        """Existing partition files, oldest first."""
+        return sorted(self.dir.glob(f"{self.network.name}_????-??.nc"))
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Exclusive writer lock for this network's store."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # ------------------------------------------------------------------ reading
+    def _month_grid(self, month: pd.Timestamp) -> pd.DatetimeIndex:
+        return pd.date_range(month, _next_month(month), freq=self.freq, inclusive="left")
+
+    def _load_month(self, month: pd.Timestamp, stations: list[str]) -> dict[str, np.ndarray]:
+        """Arrays of one month on the full grid, reindexed to ``stations`` (empty if no file)."""
+        times = self._month_grid(month)
+        path = self.path_for(month)
+        out: dict[str, np.ndarray] = {}
+        if not path.exists():
+            return out
+        with xr.open_dataset(path, mask_and_scale=True) as ds:
+            ds = ds.load()
+        ds = ds.assign_coords(station=ds["station_id"].values.astype(str))
+        ds = ds.reindex(station=stations, time=times)
+        for name, da in ds.data_vars.items():
+            if name in ("station_id", "station_name", "lat", "lon", "alt", "time_bnds"):
+                continue
+            if name.endswith(("_flag", "_source_flag")):
+                out[name] = da.fillna(FLAG_CODES["missing"] if name.endswith("_flag") and not name.endswith("_source_flag") else 0).values.astype("int8")
+            elif name.endswith("_qc"):
+                out[name] = da.fillna(0).values.astype("uint16")
+            else:
+                out[name] = da.values.astype("float64")
+        return out
+
+    def open(
+        self,
+        variables: list[str] | None = None,
+        start: str | pd.Timestamp | None = None,
+        end: str | pd.Timestamp | None = None,
+    ) -> xr.Dataset:
+        """Open the stored data as one ``(station, time)`` dataset.
+
+        Parameters
+        ----------
+        variables : list of str, optional
+            Data variables to keep (their ``_flag``/``_qc``/``_source_flag`` come along).
+        start, end : str or pandas.Timestamp, optional
+            UTC time range (inclusive).
+
+        Raises
+        ------
+        FileNotFoundError
+            If the network has no stored data yet.
+        """
+        files = self.partitions()
+        if start is not None:
+            s = pd.Timestamp(start)
+            files = [f for f in files if _next_month(self._month_of(f)) > s]
+        if end is not None:
+            e = pd.Timestamp(end)
+            files = [f for f in files if self._month_of(f) <= e]
+        if not files:
+            raise FileNotFoundError(f"no stored data for network {self.network.name!r} in {self.dir}")
+        parts = []
+        for f in files:
+            with xr.open_dataset(f) as ds:
+                ds = ds.load()
+            if variables is not None:
+                keep = [n for n in ds.data_vars if n.split("_")[0] in variables or
+                        any(n == v or n.startswith(v + "_") for v in variables)]
+                keep += [n for n in ("station_id", "station_name", "lat", "lon", "alt") if n in ds]
+                ds = ds[list(dict.fromkeys(keep))]
+            parts.append(ds)
+        stations = list(dict.fromkeys(s for p in parts for s in p["station_id"].values.astype(str)))
+        aligned = []
+        for p in parts:
+            p = p.assign_coords(station=p["station_id"].values.astype(str)).reindex(station=stations)
+            aligned.append(p.drop_vars([v for v in ("time_bnds",) if v in p]))
+        ds = xr.concat(aligned, dim="time", data_vars="minimal", coords="minimal", compat="override",
+                       join="outer")
+        for name in ("station_id", "station_name", "lat", "lon", "alt"):
+            if name in ds and "time" in ds[name].dims:
+                ds[name] = ds[name].isel(time=0, drop=True)
+        if start is not None or end is not None:
+            ds = ds.sel(time=slice(start, end))
+        ds.attrs = parts[-1].attrs
+        return ds
+
+    def _month_of(self, path: Path) -> pd.Timestamp:
+        return pd.Timestamp(path.stem.rsplit("_", 1)[1] + "-01")
+
+    # ------------------------------------------------------------------ writing
+    def upsert(self, block: CanonicalBlock, qc_config: dict[str, Any]) -> UpsertResult:
+        """Merge a block into the store, re-run QC on the touched period, write atomically.
+
+        Parameters
+        ----------
+        block : CanonicalBlock
+            New values in canonical units.
+        qc_config : dict
+            Merged QC configuration (``configs/qc.yml`` + network overrides).
+        """
+        if len(block.times) == 0:
+            return UpsertResult([], 0, 0, 0)
+        with self.lock():
+            return self._upsert_locked(block, qc_config)
+
+    def _upsert_locked(self, block: CanonicalBlock, qc_config: dict[str, Any]) -> UpsertResult:
+        stations = list(block.stations)
+        existing_months = [self._month_of(p) for p in self.partitions()]
+        touched = _month_starts(block.times)
+        # QC context: one month either side; the month after is rewritten as its QC may change.
+        lo = touched[0] - pd.offsets.MonthBegin(1)
+        hi = touched[-1] + pd.offsets.MonthBegin(1)
+        window = [m for m in pd.date_range(lo, hi, freq="MS") if m in touched or m in existing_months]
+        rewrite = [m for m in window if m in touched or (m == hi and m in existing_months)]
+        for p in self.partitions():  # keep stations that exist only in old files
+            with xr.open_dataset(p) as ds:
+                for s in ds["station_id"].values.astype(str):
+                    if s not in stations:
+                        stations.append(s)
+        grids = [self._month_grid(m) for m in window]
+        times = grids[0].append(grids[1:]) if len(grids) > 1 else grids[0]
+        S, T = len(stations), len(times)
+        variables = list(dict.fromkeys(list(block.values) + self._stored_variables()))
+        values = {v: np.full((S, T), np.nan) for v in variables}
+        src = {v: np.zeros((S, T), dtype="int8") for v in variables}
+        ibits = {v: np.zeros((S, T), dtype="uint16") for v in variables}
+        offset = 0
+        for m, grid in zip(window, grids, strict=True):
+            old = self._load_month(m, stations)
+            sl = slice(offset, offset + len(grid))
+            for v in variables:
+                if v in old:
+                    values[v][:, sl] = old[v]
+                    src[v][:, sl] = old.get(f"{v}_source_flag", np.zeros_like(src[v][:, sl]))
+                    ibits[v][:, sl] = old.get(f"{v}_qc", np.zeros_like(ibits[v][:, sl])) & INGEST_BITS
+            offset += len(grid)
+        # merge the block
+        s_idx = pd.Index(stations).get_indexer(block.stations)
+        t_idx = times.get_indexer(block.times)
+        new = changed = same = 0
+        for v, arr in block.values.items():
+            target = values[v][np.ix_(s_idx, t_idx)]
+            has = ~np.isnan(arr)
+            was = ~np.isnan(target)
+            new += int(np.sum(has & ~was))
+            diff = has & was & ~np.isclose(arr, target, rtol=1e-6, atol=1e-6)
+            changed += int(np.sum(diff))
+            same += int(np.sum(has & was & ~diff))
+            merged = np.where(has, arr, target)
+            values[v][np.ix_(s_idx, t_idx)] = merged
+            sf = src[v][np.ix_(s_idx, t_idx)]
+            received = has | (block.source_flags[v] != 0)
+            src[v][np.ix_(s_idx, t_idx)] = np.where(received, block.source_flags[v], sf)
+            ib = ibits[v][np.ix_(s_idx, t_idx)]
+            ibits[v][np.ix_(s_idx, t_idx)] = np.where(has, block.ingest_bits[v], ib)
+        # QC over the window
+        lat, lon = self._coords(stations)
+        ctx = QCContext(
+            times=times, lat=lat, lon=lon, frequency=self.freq,
+            time_zone=self.network.time_zone, time_label=self.network.time_label,
+            variables=self.registry, source_flags=src,
+            valid_statuses=tuple(qc_config.get("valid_statuses", ["N", "S", "qc_suspect"])),
+        )
+        # store float32 precision so that QC sees exactly what a re-ingest will read back
+        f32 = {v: a.astype("float32").astype("float64") for v, a in values.items()}
+        bits, status = run_checks(f32, ctx, qc_config.get("checks", {}), preset_bits=ibits)
+        # write every partition to a temporary file, then move all into place
+        tmp_paths: list[tuple[Path, Path]] = []
+        try:
+            offset = 0
+            for m, grid in zip(window, grids, strict=True):
+                sl = slice(offset, offset + len(grid))
+                offset += len(grid)
+                if m not in rewrite:
+                    continue
+                ds = self._to_dataset(stations, grid, {v: a[:, sl] for v, a in f32.items()},
+                                      {v: a[:, sl] for v, a in src.items()},
+                                      {v: a[:, sl] for v, a in bits.items()},
+                                      {v: a[:, sl] for v, a in status.items()}, m)
+                final = self.path_for(m)
+                tmp = final.with_suffix(f".nc.{os.getpid()}.tmp")
+                ds.to_netcdf(tmp, format="NETCDF4", encoding=self._encoding(ds))
+                tmp_paths.append((tmp, final))
+            for tmp, final in tmp_paths:
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+            for tmp, final in tmp_paths:
+                os.replace(tmp, final)
+        finally:
+            for tmp, _ in tmp_paths:
+                if tmp.exists():
+                    tmp.unlink()
+        return UpsertResult([str(f) for _, f in tmp_paths], new, changed, same)
+
+    def _stored_variables(self) -> list[str]:
+        parts = self.partitions()
+        if not parts:
+            return []
+        with xr.open_dataset(parts[-1]) as ds:
+            return [v for v in ds.data_vars if v in self.registry]
+
+    def _coords(self, stations: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        by_id = {s.id: s for s in self.network.stations}
+        lat = np.array([by_id[s].lat if s in by_id else np.nan for s in stations])
+        lon = np.array([by_id[s].lon if s in by_id else np.nan for s in stations])
+        return lat, lon
+
+    # ------------------------------------------------------------------ CF dataset
+    def _to_dataset(
+        self,
+        stations: list[str],
+        times: pd.DatetimeIndex,
+        values: dict[str, np.ndarray],
+        src: dict[str, np.ndarray],
+        bits: dict[str, np.ndarray],
+        status: dict[str, np.ndarray],
+        month: pd.Timestamp,
+    ) -> xr.Dataset:
+        net = self.network
+        by_id = {s.id: s for s in net.stations}
+        lat, lon = self._coords(stations)
+        alt = np.array([by_id[s].altitude if s in by_id and by_id[s].altitude is not None else np.nan
+                        for s in stations])
+        names = [(by_id[s].name or s) if s in by_id else s for s in stations]
+        coords_attr = "time lat lon alt station_name"
+        data: dict[str, Any] = {}
+        flag_values = np.arange(len(FLAG_MEANINGS), dtype="int8")
+        masks = np.array([b for b, _ in QC_BITS.values()], dtype="uint16")
+        for v in sorted(values):
+            meta = self.registry[v]
+            attrs = {
+                "long_name": meta["long_name"],
+                "units": meta.get("cf_units", meta["units"]),
+                "coordinates": coords_attr,
+                "cell_methods": meta.get("cell_methods", "time: point"),
+                "ancillary_variables": f"{v}_flag {v}_qc {v}_source_flag",
+                "valid_min": np.float32(meta["valid_range"][0]) if "valid_range" in meta else None,
+                "valid_max": np.float32(meta["valid_range"][1]) if "valid_range" in meta else None,
+            }
+            if "cf_units" in meta:
+                attrs["units_metadata"] = f"measured in {meta['units']}"
+            if meta.get("standard_name"):
+                attrs["standard_name"] = meta["standard_name"]
+            attrs = {k: a for k, a in attrs.items() if a is not None}
+            data[v] = xr.Variable(("station", "time"), values[v].astype("float32"), attrs)
+            flag_attrs = {
+                "long_name": f"final data status of {v} (HJ 212-2017 flags + QC)",
+                "flag_values": flag_values,
+                "flag_meanings": " ".join(FLAG_MEANINGS),
+                "hj212_codes": "N F M S D C T B",
+                "coordinates": coords_attr,
+            }
+            if meta.get("standard_name"):
+                flag_attrs["standard_name"] = f"{meta['standard_name']} status_flag"
+            data[f"{v}_flag"] = xr.Variable(("station", "time"), status[v].astype("int8"), flag_attrs)
+            src_attrs = dict(flag_attrs, long_name=f"data status of {v} as received from the source")
+            data[f"{v}_source_flag"] = xr.Variable(("station", "time"), src[v].astype("int8"), src_attrs)
+            qc_attrs = {
+                "long_name": f"QC checks failed by {v} (bit mask)",
+                "flag_masks": masks,
+                "flag_meanings": " ".join(QC_BITS),
+                "coordinates": coords_attr,
+            }
+            data[f"{v}_qc"] = xr.Variable(("station", "time"), bits[v].astype("uint16"), qc_attrs)
+        if net.time_label in ("interval_end", "interval_start"):
+            lo = times - self.freq if net.time_label == "interval_end" else times
+            hi = times if net.time_label == "interval_end" else times + self.freq
+            data["time_bnds"] = xr.Variable(("time", "nv"), np.stack([lo.values, hi.values], axis=1))
+        coords = {
+            "time": xr.Variable("time", times.values, {"standard_name": "time", "long_name": "time",
+                                                       "axis": "T"}),
+            "station_id": xr.Variable("station", np.array(stations, dtype=object),
+                                      {"cf_role": "timeseries_id", "long_name": "station identifier"}),
+            "station_name": xr.Variable("station", np.array(names, dtype=object), {"long_name": "station name"}),
+            "lat": xr.Variable("station", lat, {"standard_name": "latitude", "long_name": "station latitude",
+                                               "units": "degrees_north"}),
+            "lon": xr.Variable("station", lon, {"standard_name": "longitude", "long_name": "station longitude",
+                                               "units": "degrees_east"}),
+            "alt": xr.Variable("station", alt, {"standard_name": "height_above_mean_sea_level",
+                                               "long_name": "station altitude", "units": "m",
+                                               "positive": "up", "axis": "Z"}),
+        }
+        if "time_bnds" in data:
+            coords["time"].attrs["bounds"] = "time_bnds"
+        ds = xr.Dataset(data, coords=coords)
+        ds.attrs = {
+            "Conventions": "CF-1.8",
+            "featureType": "timeSeries",
+            "title": net.title or net.name,
+            "summary": f"Quality-controlled station observations of network '{net.name}', {month:%Y-%m} (UTC).",
+            "source": "Qingyuan station store; inputs listed in the ingest reports",
+            "institution": "Qingyuan",
+            "history": f"written by qingyuan {__version__} (pipelines.store)",
+            "network": net.name,
+            "time_zone": net.time_zone,
+            "time_label": net.time_label,
+            "time_label_note": {
+                "interval_end": "time is the END of the averaging interval (value at H = mean of (H-1, H])",
+                "interval_start": "time is the START of the averaging interval",
+                "instant": "time is the instant of the reading",
+            }[net.time_label],
+            "time_coverage_resolution": net.frequency,
+            "qc_config": "configs/qc.yml",
+            "flag_convention": "HJ 212-2017 data flags plus qc_suspect, qc_invalid, missing",
+        }
+        return ds
+
+    def _encoding(self, ds: xr.Dataset) -> dict[str, dict[str, Any]]:
+        enc: dict[str, dict[str, Any]] = {
+            "time": {"units": _TIME_UNITS, "calendar": "standard", "dtype": "int64"},
+            "station_id": {"dtype": "S1"},
+            "station_name": {"dtype": "S1"},
+        }
+        if "time_bnds" in ds:
+            enc["time_bnds"] = {"units": _TIME_UNITS, "calendar": "standard", "dtype": "int64"}
+        for name, da in ds.data_vars.items():
+            if name == "time_bnds":
+                continue
+            e: dict[str, Any] = {"zlib": True, "complevel": 1}
+            if da.dtype == np.float32:
+                e["_FillValue"] = np.float32(np.nan)
+            else:
+                e["_FillValue"] = None
+            enc[name] = e
+        for c in ("lat", "lon", "alt"):
+            enc[c] = {"_FillValue": None} if c != "alt" else {"_FillValue": np.nan}
+        return enc
