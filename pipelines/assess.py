@@ -1,0 +1,192 @@
+"""Assess a stored network and write the results: daily AQI or water class, summary, grids.
+
+Reads the store, calls the pure functions of :mod:`features`, writes netCDF/CSV/JSON/Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from features.assessment import daily_aqi, daily_statistics, mask_invalid
+from features.gridding import interpolate, regular_grid
+from features.qc import FLAG_MEANINGS
+from features.water_class import CLASS_NAMES, section_class
+from pipelines.config import NetworkSpec, aqi_standards, load_qc, load_variables, water_standard
+from pipelines.store import StationStore
+
+__all__ = ["assess_air", "assess_water", "network_summary", "write_grid"]
+
+POLLUTANTS = ["pm25", "pm10", "so2", "no2", "co", "o3"]
+
+
+def assess_air(store: StationStore, family: str = "hj633") -> xr.Dataset:
+    """Daily AQI of every station and local day (edition chosen by date within the family)."""
+    net, reg = store.network, load_variables()
+    qc = load_qc(net)
+    ds = store.open()
+    hourly = mask_invalid(ds, [p for p in POLLUTANTS if p in ds], qc["valid_statuses"])
+    standards = aqi_standards(family)
+    validity = next((s.validity for s in standards if s.validity), {})
+    stats = daily_statistics(hourly, net.time_zone, net.time_label, validity)
+    out = daily_aqi(stats, standards, reg["variables"], reg["reference_conditions"])
+    out = xr.merge([out, stats])
+    out.attrs = {"network": net.name, "standard_family": family, "time_zone": net.time_zone,
+                 "title": f"Daily AQI ({family}) of network {net.name}",
+                 "validity_rules": json.dumps(validity)}
+    return out
+
+
+def assess_water(store: StationStore, standard: str = "gb3838-2002") -> xr.Dataset:
+    """Daily GB 3838 single-factor class of every station and local day."""
+    net = store.network
+    qc = load_qc(net)
+    std = water_standard(standard)
+    params = [p for p in std.evaluated(net.waterbody)]
+    ds = store.open()
+    have = [p for p in params if p in ds]
+    valid = mask_invalid(ds, have, qc["valid_statuses"])
+    times = pd.DatetimeIndex(valid["time"].values)
+    local_day = times.tz_localize("UTC").tz_convert(net.time_zone).tz_localize(None).floor("D")
+    daily = valid.assign_coords(date=("time", local_day)).groupby("date").mean("time")
+    daily = daily.transpose("station", "date")
+    cls, det = section_class({p: daily[p].values for p in have}, std, net.waterbody)
+    out = xr.Dataset(
+        {
+            "water_class": (("station", "date"), cls),
+            "determining": (("station", "date"), det.astype(str)),
+            **{f"{p}_daily_mean": (("station", "date"), daily[p].values) for p in have},
+        },
+        coords={"station": daily["station"].values, "date": daily["date"].values},
+    )
+    out.attrs = {"network": net.name, "standard": std.name, "waterbody": net.waterbody,
+                 "evaluated_parameters": ",".join(have),
+                 "not_available": ",".join(p for p in params if p not in have)}
+    return out
+
+
+def network_summary(store: StationStore, assessed: xr.Dataset | None) -> dict[str, Any]:
+    """Stations, period, completeness, QC flag counts and days per category per station."""
+    net = store.network
+    ds = store.open()
+    variables = [v for v in ds.data_vars if f"{v}_flag" in ds]
+    times = pd.DatetimeIndex(ds["time"].values)
+    present = np.zeros(times.shape, bool)
+    for v in variables:
+        present |= (~np.isnan(ds[v].values)).any(axis=0)
+    first, last = times[present.argmax()], times[len(present) - 1 - present[::-1].argmax()]
+    span = ds.sel(time=slice(first, last))
+    qc = load_qc(net)
+    valid_codes = [FLAG_MEANINGS.index(m) for m in _meanings(qc["valid_statuses"])]
+    completeness, flags = {}, {}
+    for v in variables:
+        f = span[f"{v}_flag"].values
+        completeness[v] = round(100.0 * float(np.isin(f, valid_codes).mean()), 2)
+        codes, counts = np.unique(f, return_counts=True)
+        flags[v] = {FLAG_MEANINGS[c]: int(n) for c, n in zip(codes, counts, strict=True)}
+    summary: dict[str, Any] = {
+        "network": net.name,
+        "kind": net.kind,
+        "stations": [s.id for s in net.stations],
+        "period_utc": [str(first), str(last)],
+        "time_zone": net.time_zone,
+        "completeness_percent": completeness,
+        "flag_counts": flags,
+    }
+    if assessed is not None and "category" in assessed:
+        cats = {}
+        names = {1: "excellent", 2: "good", 3: "light", 4: "moderate", 5: "heavy", 6: "severe", 0: "no_aqi"}
+        for i, st in enumerate(assessed["station"].values):
+            c = assessed["category"].values[i]
+            cats[str(st)] = {names[k]: int((c == k).sum()) for k in range(7)}
+        summary["days_per_aqi_category"] = cats
+        summary["aqi_editions"] = sorted(set(assessed["edition"].values.tolist()) - {""})
+    if assessed is not None and "water_class" in assessed:
+        cls = {}
+        for i, st in enumerate(assessed["station"].values):
+            c = assessed["water_class"].values[i]
+            cls[str(st)] = {CLASS_NAMES[k - 1]: int((c == k).sum()) for k in range(1, 7)} | {
+                "no_class": int((c == 0).sum())}
+        summary["days_per_water_class"] = cls
+        summary["water_class_parameters"] = assessed.attrs.get("evaluated_parameters", "")
+    return summary
+
+
+def _meanings(statuses: list[str]) -> list[str]:
+    from features.qc import FLAG_CODES
+
+    return [FLAG_MEANINGS[FLAG_CODES[s]] for s in statuses]
+
+
+def write_grid(
+    store: StationStore,
+    variable: str,
+    out_path: Path,
+    days: list[pd.Timestamp] | None = None,
+    method: str = "ordinary_kriging",
+    resolution: float = 0.02,
+) -> Path:
+    """Interpolate daily station means of ``variable`` to a CF lat/lon grid netCDF.
+
+    Parameters
+    ----------
+    store : StationStore
+        The network's store.
+    variable : str
+        Canonical variable.
+    out_path : pathlib.Path
+        Output file.
+    days : list of pandas.Timestamp, optional
+        Local days to grid (default: the last day with data).
+    method : str
+        Gridding method name (:data:`features.gridding.GRIDDERS`).
+    resolution : float
+        Grid spacing [degrees].
+    """
+    net, reg = store.network, load_variables()["variables"]
+    qc = load_qc(net)
+    ds = store.open(variables=[variable])
+    valid = mask_invalid(ds, [variable], qc["valid_statuses"])
+    times = pd.DatetimeIndex(valid["time"].values)
+    start = times - net.freq if net.time_label == "interval_end" else times
+    local_day = start.tz_localize("UTC").tz_convert(net.time_zone).tz_localize(None).floor("D")
+    daily = valid[variable].assign_coords(date=("time", local_day)).groupby("date").mean("time")
+    daily = daily.transpose("station", "date")
+    if days is None:
+        has = daily.notnull().any("station")
+        days = [pd.Timestamp(daily["date"].values[has.values][-1])]
+    lat = np.array([s.lat for s in net.stations])
+    lon = np.array([s.lon for s in net.stations])
+    order = [str(s) for s in daily["station"].values]
+    by_id = {s.id: (s.lat, s.lon) for s in net.stations}
+    lat = np.array([by_id[s][0] for s in order])
+    lon = np.array([by_id[s][1] for s in order])
+    glat, glon = regular_grid(lat, lon, resolution)
+    fields = np.stack([interpolate(lat, lon, daily.sel(date=d).values, glat, glon, method) for d in days])
+    meta = reg[variable]
+    attrs = {"long_name": f"daily mean {meta['long_name']} interpolated from stations ({method})",
+             "units": meta.get("cf_units", meta["units"]), "cell_methods": "time: mean"}
+    if meta.get("standard_name"):
+        attrs["standard_name"] = meta["standard_name"]
+    out = xr.Dataset(
+        {variable: (("time", "lat", "lon"), fields.astype("float32"), attrs)},
+        coords={
+            "time": ("time", pd.DatetimeIndex(days).values, {"standard_name": "time", "long_name": "local day"}),
+            "lat": ("lat", glat, {"standard_name": "latitude", "units": "degrees_north", "axis": "Y"}),
+            "lon": ("lon", glon, {"standard_name": "longitude", "units": "degrees_east", "axis": "X"}),
+        },
+    )
+    out.attrs = {"Conventions": "CF-1.8", "title": f"Gridded {variable} for network {net.name}",
+                 "source": f"station store of {net.name}; method {method}", "network": net.name,
+                 "time_note": f"time is the local day in {net.time_zone}"}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".nc.tmp")
+    out.to_netcdf(tmp, encoding={variable: {"zlib": True, "_FillValue": np.float32(np.nan)},
+                                 "time": {"units": "days since 1970-01-01", "dtype": "int32"}})
+    tmp.replace(out_path)
+    return out_path

@@ -1,0 +1,141 @@
+"""Command-line interface: ``qingyuan run | ingest | assess | grid | networks | validate``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from pipelines.errors import ConfigError, IngestError, SourceError
+
+__all__ = ["main"]
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+@click.version_option(package_name="qingyuan")
+def main() -> None:
+    """Qingyuan (清源): pollution monitoring, forecasting, source tracing and warning."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+@main.command()
+@click.option("--store", type=click.Path(path_type=Path), default=None, help="Store root (default ./store).")
+@click.option("--outputs", type=click.Path(path_type=Path), default=None, help="Outputs dir (default ./outputs).")
+@click.option("--network", "networks", multiple=True, help="Networks to run (default: the bundled ones).")
+def run(store: Path | None, outputs: Path | None, networks: tuple[str, ...]) -> None:
+    """Main job on the bundled data: ingest -> QC -> store -> daily AQI / water class -> outputs."""
+    from pipelines.flows import run_flow
+    from qingyuan.paths import outputs_dir
+    from qingyuan.summary_text import render_markdown
+
+    out = outputs or outputs_dir()
+    try:
+        result = run_flow(list(networks) or None, str(store) if store else None, str(out))
+    except (ConfigError, SourceError, IngestError) as exc:
+        _fail(exc)
+    text = render_markdown(result)
+    (Path(out) / "summary.md").write_text(text, encoding="utf-8")
+    click.echo(text)
+    click.echo(f"\nOutputs written to {Path(out).resolve()} (summary.md, summary.json, daily tables, grid).")
+
+
+@main.command()
+@click.option("--network", required=True, help="Network name (configs/networks/NAME.yml) or a YAML path.")
+@click.option("--store", type=click.Path(path_type=Path), default=None, help="Store root (default ./store).")
+def ingest(network: str, store: Path | None) -> None:
+    """Ingest a network's sources into the station store (Prefect flow 'ingest')."""
+    from pipelines.config import load_network
+    from pipelines.flows import ingest_flow
+
+    try:
+        load_network(network)  # fail fast, before Prefect starts, on a bad YAML
+        report = ingest_flow(network, str(store) if store else None)
+    except (ConfigError, SourceError, IngestError) as exc:
+        _fail(exc)
+    click.echo(json.dumps({k: report[k] for k in ("network", "rows_in", "rows_stored", "rows_quarantined",
+                                                  "balanced", "partitions_written", "values_new",
+                                                  "values_changed", "quarantine_reasons", "report_file",
+                                                  "quarantine_file")}, indent=2, ensure_ascii=False))
+    rejected = [r for s in report["sources"] for r in s["rejected"]]
+    for r in rejected:
+        click.echo(f"REJECTED {r['file']}:{r['line']} {r['field']} {r['reason']}", err=True)
+    if rejected:
+        sys.exit(3)
+
+
+@main.command()
+@click.option("--network", required=True)
+@click.option("--store", type=click.Path(path_type=Path), default=None)
+@click.option("--outputs", type=click.Path(path_type=Path), default=None)
+def assess(network: str, store: Path | None, outputs: Path | None) -> None:
+    """Daily AQI (air) or GB 3838 class (water) of a stored network, written to outputs/."""
+    from pipelines.flows import assess_flow
+
+    try:
+        summary = assess_flow(network, str(store) if store else None, str(outputs) if outputs else None)
+    except (ConfigError, FileNotFoundError) as exc:
+        _fail(exc)
+    click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.option("--network", required=True)
+@click.option("--variable", default="pm25", show_default=True)
+@click.option("--date", "dates", multiple=True, help="Local day(s) YYYY-MM-DD (default: last day).")
+@click.option("--method", default="ordinary_kriging", show_default=True, help="ordinary_kriging or idw")
+@click.option("--resolution", default=0.02, show_default=True, help="Grid spacing [degrees].")
+@click.option("--out", type=click.Path(path_type=Path), default=None)
+@click.option("--store", type=click.Path(path_type=Path), default=None)
+def grid(network: str, variable: str, dates: tuple[str, ...], method: str, resolution: float,
+         out: Path | None, store: Path | None) -> None:
+    """Interpolate daily station means to a CF lat/lon grid netCDF for maps."""
+    import pandas as pd
+
+    from pipelines.assess import write_grid
+    from pipelines.config import load_network, load_variables
+    from pipelines.store import StationStore
+    from qingyuan.paths import outputs_dir, store_dir
+
+    try:
+        net = load_network(network)
+        st = StationStore(store or store_dir(), net, load_variables()["variables"])
+        path = write_grid(st, variable, out or outputs_dir() / f"{net.name}_grid_{variable}.nc",
+                          [pd.Timestamp(d) for d in dates] or None, method, resolution)
+    except (ConfigError, FileNotFoundError, KeyError) as exc:
+        _fail(exc)
+    click.echo(str(path))
+
+
+@main.command()
+def networks() -> None:
+    """List the configured networks."""
+    from pipelines.config import list_networks, load_network
+
+    for name in list_networks():
+        net = load_network(name)
+        click.echo(f"{name:12s} {net.kind:5s} {len(net.stations):4d} stations  {net.title}")
+
+
+@main.command()
+@click.argument("network")
+def validate(network: str) -> None:
+    """Validate a network YAML (name or path) without ingesting."""
+    from pipelines.config import load_network
+
+    try:
+        net = load_network(network)
+    except ConfigError as exc:
+        _fail(exc)
+    click.echo(f"ok: {net.name}: {len(net.stations)} stations, {len(net.sources)} source(s)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
