@@ -264,7 +264,9 @@ def spike_neighbour(
 def flat_line(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any]) -> QCResult:
     """Flag runs of (nearly) identical values lasting at least ``duration``.
 
-    Uses ``ioos_qc.qartod.flat_line_test`` per station series.
+    Uses ``ioos_qc.qartod.flat_line_test`` per station series: as in QARTOD, the values flagged
+    are those at which the run has already lasted ``duration``. Runs at or below ``min_value``
+    (near the detection limit, where integer reporting repeats values) are not flagged.
     """
     out = QCResult()
     defaults = params.get("defaults", {"duration": "8h", "tolerance": 0.0})
@@ -284,10 +286,13 @@ def flat_line(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any
                 tinp=tinp,
                 suspect_threshold=seconds,
                 fail_threshold=seconds,
-                tolerance=float(cfg.get("tolerance", 0.0)),
+                # ioos_qc flags when range < tolerance (strict): a tiny floor makes 0 mean "identical"
+                tolerance=max(float(cfg.get("tolerance", 0.0)), 1e-9),
             )
             flags = np.asarray(flags)
             hit = (flags == qartod.QartodFlags.SUSPECT) | (flags == qartod.QartodFlags.FAIL)
+            # near the detection limit, coarse reporting makes long identical runs normal
+            hit &= ~(series <= float(cfg.get("min_value", -np.inf)))
             bits[s, hit] |= _bit("flat_line")
         out.bits[var] = bits
     return out
