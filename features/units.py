@@ -127,6 +127,8 @@ def convert(
         return np.asarray(q.to(dst).magnitude, dtype="float64")
     except pint.errors.DimensionalityError:
         pass
+    except pint.errors.PintError as exc:
+        raise UnitError(f"cannot convert {from_units!r} to {to_units!r}: {exc}") from exc
     mass_conc = ureg.parse_units("kg m**-3").dimensionality
     src_dim, dst_dim = src.dimensionality, dst.dimensionality
     if molar_mass is None or {src_dim == mass_conc, dst_dim == mass_conc} != {True, False}:
@@ -136,5 +138,8 @@ def convert(
     if src_dim == mass_conc:
         ratio = (q / factor).to("dimensionless")
         return np.asarray(ratio.to(dst).magnitude, dtype="float64")
-    ratio = q.to("dimensionless")
+    try:
+        ratio = q.to("dimensionless")
+    except pint.errors.PintError as exc:
+        raise UnitError(f"cannot convert {from_units!r} to {to_units!r}") from exc
     return np.asarray((ratio * factor).to(dst).magnitude, dtype="float64")

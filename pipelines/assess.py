@@ -186,7 +186,9 @@ def write_grid(
                  "time_note": f"time is the local day in {net.time_zone}"}
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".nc.tmp")
+    out.attrs["history"] = f"gridded by qingyuan from the {net.name} station store"
     out.to_netcdf(tmp, encoding={variable: {"zlib": True, "_FillValue": np.float32(np.nan)},
-                                 "time": {"units": "days since 1970-01-01", "dtype": "int32"}})
+                                 "time": {"units": "days since 1970-01-01", "dtype": "int32"},
+                                 "lat": {"_FillValue": None}, "lon": {"_FillValue": None}})
     tmp.replace(out_path)
     return out_path

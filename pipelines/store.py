@@ -318,7 +318,7 @@ class StationStore:
         coords_attr = "time lat lon alt station_name"
         data: dict[str, Any] = {}
         flag_values = np.arange(len(FLAG_MEANINGS), dtype="int8")
-        masks = np.array([b for b, _ in QC_BITS.values()], dtype="uint16")
+        masks = np.array([b for b, _ in QC_BITS.values()], dtype="int16")
         for v in sorted(values):
             meta = self.registry[v]
             attrs = {
@@ -343,18 +343,19 @@ class StationStore:
                 "hj212_codes": "N F M S D C T B",
                 "coordinates": coords_attr,
             }
-            if meta.get("standard_name"):
-                flag_attrs["standard_name"] = f"{meta['standard_name']} status_flag"
+            flag_attrs["standard_name"] = "status_flag"
             data[f"{v}_flag"] = xr.Variable(("station", "time"), status[v].astype("int8"), flag_attrs)
             src_attrs = dict(flag_attrs, long_name=f"data status of {v} as received from the source")
             data[f"{v}_source_flag"] = xr.Variable(("station", "time"), src[v].astype("int8"), src_attrs)
             qc_attrs = {
                 "long_name": f"QC checks failed by {v} (bit mask)",
+                "standard_name": "quality_flag",
                 "flag_masks": masks,
                 "flag_meanings": " ".join(QC_BITS),
                 "coordinates": coords_attr,
             }
-            data[f"{v}_qc"] = xr.Variable(("station", "time"), bits[v].astype("uint16"), qc_attrs)
+            # int16: CF-1.8 has no unsigned types; the bits used fit in 15 bits
+            data[f"{v}_qc"] = xr.Variable(("station", "time"), bits[v].astype("int16"), qc_attrs)
         if net.time_label in ("interval_end", "interval_start"):
             lo = times - self.freq if net.time_label == "interval_end" else times
             hi = times if net.time_label == "interval_end" else times + self.freq
@@ -400,12 +401,12 @@ class StationStore:
 
     def _encoding(self, ds: xr.Dataset) -> dict[str, dict[str, Any]]:
         enc: dict[str, dict[str, Any]] = {
-            "time": {"units": _TIME_UNITS, "calendar": "standard", "dtype": "int64"},
+            "time": {"units": _TIME_UNITS, "calendar": "standard", "dtype": "int32"},
             "station_id": {"dtype": "S1"},
             "station_name": {"dtype": "S1"},
         }
         if "time_bnds" in ds:
-            enc["time_bnds"] = {"units": _TIME_UNITS, "calendar": "standard", "dtype": "int64"}
+            enc["time_bnds"] = {"units": _TIME_UNITS, "calendar": "standard", "dtype": "int32"}
         for name, da in ds.data_vars.items():
             if name == "time_bnds":
                 continue

@@ -1,0 +1,173 @@
+"""Bad input: every row is stored or quarantined with file, line, field and reason."""
+
+from __future__ import annotations
+
+import lzma
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.config import load_network
+from pipelines.ingest import ingest
+from pipelines.store import StationStore
+from tests.conftest import GENERIC_NETWORK, hourly_csv, write_network
+
+NOW = pd.Timestamp("2016-06-01", tz="UTC")
+
+
+def _network(tmp_path, files="data/*.csv", name="t1"):
+    return write_network(tmp_path, GENERIC_NETWORK.format(name=name, files=files), name)
+
+
+def _ingest(tmp_path, net_path):
+    return ingest(str(net_path), tmp_path / "store", now=NOW)
+
+
+def _reasons(report):
+    import csv
+
+    if not report.quarantine_file:
+        return []
+    with open(report.quarantine_file, encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_clean_file_all_rows_stored(tmp_path):
+    (tmp_path / "data").mkdir()
+    hourly_csv(tmp_path / "data" / "a.csv", hours=48)
+    rep = _ingest(tmp_path, _network(tmp_path))
+    assert rep.rows_in == 144 and rep.rows_stored == 144 and rep.rows_quarantined == 0 and rep.balanced
+
+
+def test_messy_file_rows_accounted_and_named(tmp_path):
+    (tmp_path / "data").mkdir()
+    good = hourly_csv(tmp_path / "data" / "a.csv", hours=24).read_text().splitlines()
+    lines = good[:1] + good[1:6] + [
+        "2016-01-01 07:00,A,12.0,20.0",                   # line 7: truncated row
+        "2016-01-01 08:00,A,abc,20.0,0.5",                # line 8: non-numeric PM2.5
+        "2016-01-01 09:00,Z,10.0,20.0,0.5",               # line 9: unknown station
+        "2030-01-01 09:00,A,10.0,20.0,0.5",               # line 10: future timestamp
+        "2016-13-45 09:00,A,10.0,20.0,0.5",               # line 11: impossible time
+        "2016-01-01 10:00,A,-5.0,20.0,0.5",               # line 12: negative concentration (stored, flagged)
+        "2016-01-01 10:00,A,-5.0,20.0,0.5",               # line 13: identical duplicate of 12
+        "2016-01-01 11:00,A,30.0,40.0,0.5",               # line 14
+        "2016-01-01 11:00,A,35.0,40.0,0.5",               # line 15: conflicts with 14 in pm25
+    ]
+    path = tmp_path / "data" / "a.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode() + b"2016-01-01 12:00,A,1\xff0,20.0,0.5\n")  # line 16: bad byte
+    rep = _ingest(tmp_path, _network(tmp_path))
+    assert rep.rows_in == 15 and rep.balanced
+    q = {int(r["line"]): r for r in _reasons(rep)}
+    assert "expected 5 fields" in q[7]["reason"]
+    assert q[8]["field"] == "pm25" and "not a number" in q[8]["reason"]
+    assert q[9]["field"] == "station" and "unknown station 'Z'" in q[9]["reason"]
+    assert q[10]["field"] == "time" and "future" in q[10]["reason"]
+    assert q[11]["field"] == "time" and "unparseable" in q[11]["reason"]
+    assert "no conflicting values" in q[12]["reason"]  # the earlier of two identical rows
+    assert q[14]["field"] == "pm25" and "conflicts with line 15" in q[14]["reason"]
+    assert "not valid utf-8" in q[16]["reason"]
+    assert all(r["file"] == str(path) for r in q.values())
+    assert rep.rows_stored == 15 - len(q) == 7
+    net = load_network(str(tmp_path / "t1.yml"))
+    from pipelines.config import load_variables
+
+    ds = StationStore(tmp_path / "store", net, load_variables()["variables"]).open()
+    a = ds.sel(station="A")
+    t10 = pd.Timestamp("2016-01-01 02:00")  # 10:00 Beijing time in UTC
+    assert float(a["pm25"].sel(time=t10)) == -5.0  # negative value kept ...
+    assert int(a["pm25_flag"].sel(time=t10)) == 9  # ... and flagged qc_invalid
+    t11 = pd.Timestamp("2016-01-01 03:00")
+    assert float(a["pm25"].sel(time=t11)) == 35.0  # the later conflicting row wins, flagged
+    assert int(a["pm25_qc"].sel(time=t11)) & (1 << 7)
+
+
+def test_wrong_header_rejects_file_but_keeps_others(tmp_path):
+    (tmp_path / "data").mkdir()
+    hourly_csv(tmp_path / "data" / "a.csv", hours=24)
+    (tmp_path / "data" / "b.csv").write_text("when,site,pm25\n2016-01-01 01:00,A,3\n")
+    rep = _ingest(tmp_path, _network(tmp_path))
+    assert rep.balanced and rep.rows_stored == 72 and rep.rows_quarantined == 1
+    (rej,) = rep.rejected_files
+    assert rej["file"].endswith("b.csv") and rej["line"] == 1 and "lacks required column" in rej["reason"]
+
+
+def test_empty_and_truncated_archive(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "empty.csv").write_text("")
+    full = lzma.compress(b"time,site,pm25,pm10,co\n" + b"2016-01-01 01:00,A,1,2,0.1\n" * 500)
+    (tmp_path / "data" / "cut.csv.xz").write_bytes(full[: len(full) // 2])
+    rep = _ingest(tmp_path, _network(tmp_path, files="data/*"))
+    reasons = {r["file"].rsplit("/", 1)[1]: r["reason"] for r in rep.rejected_files}
+    assert reasons["empty.csv"] == "file is empty"
+    assert "corrupt or truncated" in reasons["cut.csv.xz"]
+    assert rep.rows_in == 0 and rep.balanced
+
+
+def test_failed_ingest_loses_nothing(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    hourly_csv(tmp_path / "data" / "a.csv", hours=24 * 40)  # spans two months
+    net_path = _network(tmp_path)
+    _ingest(tmp_path, net_path)
+    store_dir = tmp_path / "store" / "t1"
+    before = {p.name: p.read_bytes() for p in store_dir.glob("*.nc")}
+    assert len(before) == 3  # Dec 2015 (UTC), Jan and Feb 2016
+    hourly_csv(tmp_path / "data" / "a.csv", hours=24 * 40, seed=9)  # new values for the same period
+    import xarray as xr
+
+    calls = {"n": 0}
+    real = xr.Dataset.to_netcdf
+
+    def crash_on_second(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full (simulated)")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", crash_on_second)
+    with pytest.raises(OSError, match="simulated"):
+        _ingest(tmp_path, net_path)
+    after = {p.name: p.read_bytes() for p in store_dir.glob("*.nc")}
+    assert after == before  # no partition was replaced, no temporary file left behind
+    assert not list(store_dir.glob("*.tmp"))
+
+
+def test_unseen_network_from_yaml_alone(tmp_path):
+    """A semicolon-separated, GBK-encoded file with decimal commas and per-value flags."""
+    (tmp_path / "in").mkdir()
+    rows = ["时间;站点;PM2.5;标志;CO"]
+    for h in range(1, 25):
+        rows.append(f"2016/01/02 {h % 24:02d}:00;1001A;{40 + h},5;{'C' if h == 3 else 'N'};0,{h % 9 + 1}")
+    (tmp_path / "in" / "export.csv").write_bytes("\n".join(rows).encode("gbk"))
+    body = """
+name: gbk_city
+kind: air
+time_zone: Asia/Shanghai
+time_label: interval_end
+frequency: 1h
+sources:
+  - adapter: column_table
+    files: ["in/export.csv"]
+    encoding: gbk
+    delimiter: ";"
+    decimal: ","
+    time_column: 时间
+    time_format: "%Y/%m/%d %H:%M"
+    station_column: 站点
+    columns:
+      PM2.5: {variable: pm25, units: ug m-3, flag_column: 标志}
+      CO: {variable: co, units: mg m-3}
+stations:
+  - {id: Wanshouxigong, code: 1001A, name: 万寿西宫, lat: 39.8673, lon: 116.366}
+"""
+    net_path = write_network(tmp_path, body, "gbk_city")
+    rep = _ingest(tmp_path, net_path)
+    assert rep.rows_in == 24 and rep.rows_stored == 24 and rep.balanced
+    from pipelines.config import load_variables
+
+    ds = StationStore(tmp_path / "store", load_network(str(net_path)), load_variables()["variables"]).open()
+    pm = ds["pm25"].sel(station="Wanshouxigong")
+    assert float(pm.max()) == pytest.approx(64.5)
+    assert (ds["pm25_source_flag"].values == 5).sum() == 1  # C = calibration, from the flag column
+    assert (ds["pm25_flag"].values == 5).sum() == 1
+    assert np.nanmax(ds["co"].values) == pytest.approx(0.9)
