@@ -1,0 +1,88 @@
+"""Prefect flows on the bundled data, and the CLI's error paths."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from pipelines.config import load_network, load_variables
+from pipelines.store import StationStore
+from qingyuan.cli import main
+
+
+@pytest.fixture(scope="module")
+def ndfa_run(tmp_path_factory, prefect_harness):
+    from pipelines.flows import run_flow
+
+    root = tmp_path_factory.mktemp("run")
+    result = run_flow(["ndfa"], str(root / "store"), str(root / "outputs"))
+    return root, result
+
+
+def test_run_flow_on_bundled_water_network(ndfa_run):
+    root, result = ndfa_run
+    s = result["networks"]["ndfa"]
+    assert s["ingest"]["rows_in"] == 126918  # the per-file rows of SOURCE.md sum to 126,918
+    assert s["ingest"]["balanced"]
+    assert set(s["days_per_water_class"]) == {"RMB", "RCS", "RD22", "I80", "LIS", "STTD", "TOE", "LIB", "RYI", "RVB"}
+    saved = json.loads((root / "outputs" / "summary.json").read_text())
+    assert saved["networks"]["ndfa"]["completeness_percent"]["dissolved_oxygen"] > 50
+    assert (root / "outputs" / "ndfa_daily_class.csv").exists()
+
+
+def test_ndfa_sensor_glitches_are_flagged_not_dropped(ndfa_run):
+    root, _ = ndfa_run
+    store = StationStore(root / "store", load_network("ndfa"), load_variables()["variables"])
+    ds = store.open(variables=["conductivity", "dissolved_oxygen"])
+    toe = ds.sel(station="TOE")
+    glitch = toe["conductivity"] == 1.0
+    assert int(glitch.sum()) >= 1  # kept ...
+    assert (toe["conductivity_flag"].where(glitch, drop=True) == 8).all()  # ... flagged qc_suspect
+    i80 = ds.sel(station="I80")
+    high = i80["dissolved_oxygen"] > 20
+    assert int(high.sum()) >= 1 and (i80["dissolved_oxygen_flag"].where(high, drop=True) == 8).all()
+
+
+def test_ingest_flow_retries_and_reports(tmp_path, prefect_harness):
+    from pipelines.flows import ingest_flow
+    from tests.conftest import GENERIC_NETWORK, hourly_csv, write_network
+
+    (tmp_path / "data").mkdir()
+    hourly_csv(tmp_path / "data" / "a.csv", hours=24)
+    net = write_network(tmp_path, GENERIC_NETWORK.format(name="t1", files="data/a.csv"))
+    report = ingest_flow(str(net), str(tmp_path / "store"))
+    assert report["balanced"] and report["rows_stored"] == 72
+
+
+def test_bundled_beijing_row_accounting(tmp_path):
+    from pipelines.ingest import ingest
+
+    rep = ingest("beijing", tmp_path / "store")
+    assert rep.rows_in == 420768 == rep.rows_stored and rep.rows_quarantined == 0
+    store = StationStore(tmp_path / "store", load_network("beijing"), load_variables()["variables"])
+    ds = store.open(variables=["pm25", "co"])
+    assert ds.sizes["station"] == 12
+    # CO arrives in ug m-3 and is stored in mg m-3
+    assert float(ds["co"].max()) == pytest.approx(10.0)
+    # PM2.5 = 999 (analyser cap) is kept and flagged T (code 6)
+    cap = ds["pm25"] == 999
+    assert int(cap.sum()) >= 1 and (ds["pm25_flag"].where(cap, drop=True) == 6).all()
+    n_valid = int(np.isfinite(ds["pm25"].values).sum())
+    assert n_valid == 420768 - 8739  # SOURCE.md: 2.08 % of PM2.5 missing
+    assert pd.Timestamp(ds["time"].values[0]) <= pd.Timestamp("2013-02-28 16:00")
+
+
+def test_cli_validate_and_bad_network(tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(main, ["validate", "beijing"])
+    assert ok.exit_code == 0 and "12 stations" in ok.output
+    bad = tmp_path / "bad.yml"
+    bad.write_text("name: bad\nkind: air\ntime_zone: Asia/Shanghai\ntime_label: hourly\n"
+                   "frequency: 1h\nsources: []\nstations: [{id: A, lat: 1, lon: 2}]\n")
+    res = runner.invoke(main, ["ingest", "--network", str(bad)])
+    assert res.exit_code == 2
+    assert f"{bad}:4: field 'time_label'" in res.output
