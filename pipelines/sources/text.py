@@ -72,10 +72,17 @@ def _decode_lines(raw: bytes, encoding: str, file: str) -> tuple[list[tuple[int,
 def _parse_fast(
     body: list[tuple[int, str]], header: list[str], delimiter: str
 ) -> list[tuple[int, list[str]]] | None:
-    """Parse all lines in one csv.reader; None if any line is odd (then use the slow path)."""
+    """Parse all lines at once; None if any line is odd (then the caller uses the slow path).
+
+    Files without any quote character are split with ``str.split``; others go through one
+    ``csv.reader`` whose line counter must advance exactly one line per row.
+    """
+    width = len(header)
+    if not any('"' in t for _, t in body):
+        rows = [(n, t.split(delimiter)) for n, t in body]
+        return rows if all(len(f) == width for _, f in rows) else None
     reader = csv.reader((t for _, t in body), delimiter=delimiter, strict=True)
     rows = []
-    width = len(header)
     try:
         for (n, _), fields in zip(body, reader, strict=True):
             if len(fields) != width or reader.line_num != len(rows) + 1:

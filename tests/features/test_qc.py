@@ -119,3 +119,22 @@ def test_final_status_never_hides_instrument_flags():
     got = final_status(values, src, bits)
     assert got.tolist() == [FLAG_CODES["qc_suspect"], FLAG_CODES["missing"], FLAG_CODES["C"],
                             FLAG_CODES["qc_invalid"], FLAG_CODES["B"]]
+
+
+def test_flat_line_matches_ioos_qc_value_for_value():
+    from ioos_qc import qartod
+
+    from features.qc.checks import flat_line_flags
+
+    rng = np.random.default_rng(5)
+    x = np.round(rng.normal(20, 1, (3, 400)), 0)  # integer-rounded -> many short flat runs
+    x[1, 50:80] = 7.0
+    x[2, 100:130] = np.nan
+    t = pd.date_range("2016-01-01", periods=400, freq="h").values
+    ours = flat_line_flags(x, 4, 0.5)
+    for s in range(3):
+        ref = np.asarray(qartod.flat_line_test(inp=x[s], tinp=t, suspect_threshold=4 * 3600,
+                                               fail_threshold=4 * 3600, tolerance=0.5))
+        ref_hit = (ref == qartod.QartodFlags.SUSPECT) | (ref == qartod.QartodFlags.FAIL)
+        np.testing.assert_array_equal(ours[s], ref_hit)
+    assert ours.sum() > 10
