@@ -28,7 +28,9 @@ def write_section(path: str, title: str, body: str) -> None:
     try:
         text = open(path, encoding="utf-8").read()
     except FileNotFoundError:
-        text = "# Benchmarks\n\nEvery figure here was measured by the script named in its section.\n"
+        text = (
+            "# Benchmarks\n\nEvery figure here was measured by the script named in its section.\n"
+        )
     head = f"## {title}\n"
     if head in text:
         start = text.index(head)

@@ -53,15 +53,31 @@ def national_network(tmp: Path, n_stations: int = 2000, days: int = 31) -> Path:
     for i, sid in enumerate(ids):
         noise = rng.normal(0, 5, (6, len(t)))
         pm25 = np.abs(base + noise[0] + 20 * np.sin(i))
-        vals = np.stack([pm25, pm25 * 1.6, np.abs(10 + noise[1]), np.abs(40 + noise[2]),
-                         np.abs(0.8 + noise[3] / 20), np.abs(80 - 0.5 * base + noise[4])], axis=1)
-        block = [f"{s},{sid}," + ",".join(f"{x:.1f}" for x in v) for s, v in zip(stamp, vals, strict=True)]
+        vals = np.stack(
+            [
+                pm25,
+                pm25 * 1.6,
+                np.abs(10 + noise[1]),
+                np.abs(40 + noise[2]),
+                np.abs(0.8 + noise[3] / 20),
+                np.abs(80 - 0.5 * base + noise[4]),
+            ],
+            axis=1,
+        )
+        block = [
+            f"{s},{sid}," + ",".join(f"{x:.1f}" for x in v)
+            for s, v in zip(stamp, vals, strict=True)
+        ]
         rows.extend(block)
     data = tmp / "national.csv"
     data.write_text("time,site,pm25,pm10,so2,no2,co,o3\n" + "\n".join(rows) + "\n")
-    stations = "\n".join(f"  - {{id: '{s}', lat: {a:.4f}, lon: {o:.4f}}}" for s, a, o in zip(ids, lat, lon, strict=True))
+    stations = "\n".join(
+        f"  - {{id: '{s}', lat: {a:.4f}, lon: {o:.4f}}}"
+        for s, a, o in zip(ids, lat, lon, strict=True)
+    )
     yml = tmp / "national.yml"
-    yml.write_text(textwrap.dedent(f"""
+    yml.write_text(
+        textwrap.dedent(f"""
         name: national
         kind: air
         time_zone: Asia/Shanghai
@@ -80,7 +96,10 @@ def national_network(tmp: Path, n_stations: int = 2000, days: int = 31) -> Path:
               co: {{variable: co, units: mg m-3}}
               o3: {{variable: o3, units: ug m-3}}
         stations:
-        """) + stations + "\n")
+        """)
+        + stations
+        + "\n"
+    )
     return yml
 
 

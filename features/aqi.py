@@ -127,7 +127,9 @@ class AqiStandard:
 
     def applies_to(self, day: dt.date) -> bool:
         """Whether this edition is in force on ``day``."""
-        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+        return self.effective_from <= day and (
+            self.effective_to is None or day <= self.effective_to
+        )
 
 
 def _round(index: np.ndarray, how: str) -> np.ndarray:
@@ -223,7 +225,9 @@ def aqi_from_subindices(
 
 def _names_of(mask: np.ndarray, names: list[str]) -> np.ndarray:
     """Comma-joined distinct names for each position of a (K, ...) boolean mask."""
-    weights = (1 << np.arange(mask.shape[0], dtype=np.int64)).reshape((-1,) + (1,) * (mask.ndim - 1))
+    weights = (1 << np.arange(mask.shape[0], dtype=np.int64)).reshape(
+        (-1,) + (1,) * (mask.ndim - 1)
+    )
     codes = np.sum(mask * weights, axis=0)
     out = np.full(codes.shape, "", dtype=object)
     for code in np.unique(codes):
@@ -244,7 +248,7 @@ def category_of(aqi: np.ndarray, standard: AqiStandard) -> np.ndarray:
 
 
 def select_standard(day: dt.date, standards: list[AqiStandard]) -> AqiStandard:
-    """The edition in force on ``day`` among ``standards`` (one family, e.g. HJ 633).
+    """Return the edition in force on ``day`` among ``standards`` (one family, e.g. HJ 633).
 
     Raises
     ------

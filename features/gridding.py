@@ -17,7 +17,7 @@ __all__ = ["GRIDDERS", "interpolate", "regular_grid"]
 def regular_grid(
     lat: np.ndarray, lon: np.ndarray, resolution: float = 0.01, margin: float = 0.05
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A regular grid covering the stations plus a margin.
+    """Build a regular grid covering the stations plus a margin.
 
     Parameters
     ----------
@@ -54,11 +54,20 @@ def _idw(lat, lon, values, grid_lat, grid_lon, power: float = 2.0, **_: Any) -> 
     return np.sum(w * values, axis=-1) / np.sum(w, axis=-1)
 
 
-def _kriging(lat, lon, values, grid_lat, grid_lon, variogram_model: str = "linear", **_: Any) -> np.ndarray:
+def _kriging(
+    lat, lon, values, grid_lat, grid_lon, variogram_model: str = "linear", **_: Any
+) -> np.ndarray:
     from pykrige.ok import OrdinaryKriging
 
-    ok = OrdinaryKriging(lon, lat, values, variogram_model=variogram_model,
-                         coordinates_type="geographic", verbose=False, enable_plotting=False)
+    ok = OrdinaryKriging(
+        lon,
+        lat,
+        values,
+        variogram_model=variogram_model,
+        coordinates_type="geographic",
+        verbose=False,
+        enable_plotting=False,
+    )
     z, _ss = ok.execute("grid", grid_lon, grid_lat)
     return np.asarray(z, dtype=float)
 
@@ -98,5 +107,11 @@ def interpolate(
         return np.full((len(grid_lat), len(grid_lon)), np.nan)
     if method == "ordinary_kriging" and ok.sum() < 3:
         method = "idw"
-    return GRIDDERS[method](np.asarray(lat)[ok], np.asarray(lon)[ok], np.asarray(values, float)[ok],
-                            grid_lat, grid_lon, **options)
+    return GRIDDERS[method](
+        np.asarray(lat)[ok],
+        np.asarray(lon)[ok],
+        np.asarray(values, float)[ok],
+        grid_lat,
+        grid_lon,
+        **options,
+    )

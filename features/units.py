@@ -67,7 +67,11 @@ def to_pint(units: str) -> str:
 def _unit(units: str) -> pint.Unit:
     try:
         return ureg.parse_units(to_pint(units))
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AssertionError) as exc:
+    except (
+        pint.errors.UndefinedUnitError,
+        pint.errors.DefinitionSyntaxError,
+        AssertionError,
+    ) as exc:
         raise UnitError(f"unknown unit {units!r}: {exc}") from exc
 
 

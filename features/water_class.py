@@ -33,7 +33,9 @@ class WaterStandard:
     def evaluated(self, waterbody: str) -> list[str]:
         """Parameters evaluated for a water body type (``river`` or ``lake``)."""
         return [
-            p for p, spec in self.parameters.items() if waterbody in spec.get("waterbody", [waterbody])
+            p
+            for p, spec in self.parameters.items()
+            if waterbody in spec.get("waterbody", [waterbody])
         ]
 
 
@@ -61,7 +63,8 @@ def parameter_class(
         cls = np.where((v >= lo) & (v <= hi), 1, 6)
     else:
         limits = np.asarray(
-            spec.get("lake_limits", spec["limits"]) if waterbody == "lake" else spec["limits"], float
+            spec.get("lake_limits", spec["limits"]) if waterbody == "lake" else spec["limits"],
+            float,
         )
         if spec["direction"] == "min":
             # class k if v >= limit_k; first class whose lower bound the value meets

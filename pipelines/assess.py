@@ -17,7 +17,7 @@ from features.assessment import daily_aqi, daily_statistics, mask_invalid
 from features.gridding import interpolate, regular_grid
 from features.qc import FLAG_MEANINGS
 from features.water_class import CLASS_NAMES, section_class
-from pipelines.config import NetworkSpec, aqi_standards, load_qc, load_variables, water_standard
+from pipelines.config import aqi_standards, load_qc, load_variables, water_standard
 from pipelines.store import StationStore
 
 __all__ = ["assess_air", "assess_water", "network_summary", "write_grid"]
@@ -36,9 +36,13 @@ def assess_air(store: StationStore, family: str = "hj633") -> xr.Dataset:
     stats = daily_statistics(hourly, net.time_zone, net.time_label, validity)
     out = daily_aqi(stats, standards, reg["variables"], reg["reference_conditions"])
     out = xr.merge([out, stats])
-    out.attrs = {"network": net.name, "standard_family": family, "time_zone": net.time_zone,
-                 "title": f"Daily AQI ({family}) of network {net.name}",
-                 "validity_rules": json.dumps(validity)}
+    out.attrs = {
+        "network": net.name,
+        "standard_family": family,
+        "time_zone": net.time_zone,
+        "title": f"Daily AQI ({family}) of network {net.name}",
+        "validity_rules": json.dumps(validity),
+    }
     return out
 
 
@@ -64,9 +68,13 @@ def assess_water(store: StationStore, standard: str = "gb3838-2002") -> xr.Datas
         },
         coords={"station": daily["station"].values, "date": daily["date"].values},
     )
-    out.attrs = {"network": net.name, "standard": std.name, "waterbody": net.waterbody,
-                 "evaluated_parameters": ",".join(have),
-                 "not_available": ",".join(p for p in params if p not in have)}
+    out.attrs = {
+        "network": net.name,
+        "standard": std.name,
+        "waterbody": net.waterbody,
+        "evaluated_parameters": ",".join(have),
+        "not_available": ",".join(p for p in params if p not in have),
+    }
     return out
 
 
@@ -100,7 +108,15 @@ def network_summary(store: StationStore, assessed: xr.Dataset | None) -> dict[st
     }
     if assessed is not None and "category" in assessed:
         cats = {}
-        names = {1: "excellent", 2: "good", 3: "light", 4: "moderate", 5: "heavy", 6: "severe", 0: "no_aqi"}
+        names = {
+            1: "excellent",
+            2: "good",
+            3: "light",
+            4: "moderate",
+            5: "heavy",
+            6: "severe",
+            0: "no_aqi",
+        }
         for i, st in enumerate(assessed["station"].values):
             c = assessed["category"].values[i]
             cats[str(st)] = {names[k]: int((c == k).sum()) for k in range(7)}
@@ -111,7 +127,8 @@ def network_summary(store: StationStore, assessed: xr.Dataset | None) -> dict[st
         for i, st in enumerate(assessed["station"].values):
             c = assessed["water_class"].values[i]
             cls[str(st)] = {CLASS_NAMES[k - 1]: int((c == k).sum()) for k in range(1, 7)} | {
-                "no_class": int((c == 0).sum())}
+                "no_class": int((c == 0).sum())
+            }
         summary["days_per_water_class"] = cls
         summary["water_class_parameters"] = assessed.attrs.get("evaluated_parameters", "")
     return summary
@@ -167,28 +184,55 @@ def write_grid(
     lat = np.array([by_id[s][0] for s in order])
     lon = np.array([by_id[s][1] for s in order])
     glat, glon = regular_grid(lat, lon, resolution)
-    fields = np.stack([interpolate(lat, lon, daily.sel(date=d).values, glat, glon, method) for d in days])
+    fields = np.stack(
+        [interpolate(lat, lon, daily.sel(date=d).values, glat, glon, method) for d in days]
+    )
     meta = reg[variable]
-    attrs = {"long_name": f"daily mean {meta['long_name']} interpolated from stations ({method})",
-             "units": meta.get("cf_units", meta["units"]), "cell_methods": "time: mean"}
+    attrs = {
+        "long_name": f"daily mean {meta['long_name']} interpolated from stations ({method})",
+        "units": meta.get("cf_units", meta["units"]),
+        "cell_methods": "time: mean",
+    }
     if meta.get("standard_name"):
         attrs["standard_name"] = meta["standard_name"]
     out = xr.Dataset(
         {variable: (("time", "lat", "lon"), fields.astype("float32"), attrs)},
         coords={
-            "time": ("time", pd.DatetimeIndex(days).values, {"standard_name": "time", "long_name": "local day"}),
-            "lat": ("lat", glat, {"standard_name": "latitude", "units": "degrees_north", "axis": "Y"}),
-            "lon": ("lon", glon, {"standard_name": "longitude", "units": "degrees_east", "axis": "X"}),
+            "time": (
+                "time",
+                pd.DatetimeIndex(days).values,
+                {"standard_name": "time", "long_name": "local day"},
+            ),
+            "lat": (
+                "lat",
+                glat,
+                {"standard_name": "latitude", "units": "degrees_north", "axis": "Y"},
+            ),
+            "lon": (
+                "lon",
+                glon,
+                {"standard_name": "longitude", "units": "degrees_east", "axis": "X"},
+            ),
         },
     )
-    out.attrs = {"Conventions": "CF-1.8", "title": f"Gridded {variable} for network {net.name}",
-                 "source": f"station store of {net.name}; method {method}", "network": net.name,
-                 "time_note": f"time is the local day in {net.time_zone}"}
+    out.attrs = {
+        "Conventions": "CF-1.8",
+        "title": f"Gridded {variable} for network {net.name}",
+        "source": f"station store of {net.name}; method {method}",
+        "network": net.name,
+        "time_note": f"time is the local day in {net.time_zone}",
+    }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".nc.tmp")
     out.attrs["history"] = f"gridded by qingyuan from the {net.name} station store"
-    out.to_netcdf(tmp, encoding={variable: {"zlib": True, "_FillValue": np.float32(np.nan)},
-                                 "time": {"units": "days since 1970-01-01", "dtype": "int32"},
-                                 "lat": {"_FillValue": None}, "lon": {"_FillValue": None}})
+    out.to_netcdf(
+        tmp,
+        encoding={
+            variable: {"zlib": True, "_FillValue": np.float32(np.nan)},
+            "time": {"units": "days since 1970-01-01", "dtype": "int32"},
+            "lat": {"_FillValue": None},
+            "lon": {"_FillValue": None},
+        },
+    )
     tmp.replace(out_path)
     return out_path

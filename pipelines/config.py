@@ -262,7 +262,7 @@ def _plain(obj: Any) -> Any:
 
 
 def load_variables() -> dict[str, Any]:
-    """The variable registry (``configs/variables.yml``) as a plain dict."""
+    """Return the variable registry (``configs/variables.yml``) as a plain dict."""
     return _variables(str(config_dir()))
 
 
@@ -286,7 +286,9 @@ def load_qc(network: NetworkSpec | None = None) -> dict[str, Any]:
 
     for name in merged.get("checks", {}):
         if name not in CHECKS and name != "completeness":
-            raise ConfigError(str(path), None, f"checks.{name}", f"unknown QC check; known: {sorted(CHECKS)}")
+            raise ConfigError(
+                str(path), None, f"checks.{name}", f"unknown QC check; known: {sorted(CHECKS)}"
+            )
     for status in merged.get("valid_statuses", []):
         if status not in FLAG_CODES:
             raise ConfigError(str(path), None, "valid_statuses", f"unknown status {status!r}")
@@ -330,18 +332,26 @@ def load_network(name_or_path: str) -> NetworkSpec:
         src_node = data["sources"][i]
         if src.adapter not in ADAPTERS:
             raise ConfigError(
-                str(path), src_node.lines.get("adapter"), f"sources.{i}.adapter",
+                str(path),
+                src_node.lines.get("adapter"),
+                f"sources.{i}.adapter",
                 f"unknown adapter {src.adapter!r}; known: {sorted(ADAPTERS)}",
             )
         for col, spec in src.columns.items():
             line = src_node["columns"].lines.get(col) if "columns" in src_node else None
             field = f"sources.{i}.columns.{col}"
             if spec.variable not in registry:
-                raise ConfigError(str(path), line, field + ".variable",
-                                  f"unknown variable {spec.variable!r} (see configs/variables.yml)")
+                raise ConfigError(
+                    str(path),
+                    line,
+                    field + ".variable",
+                    f"unknown variable {spec.variable!r} (see configs/variables.yml)",
+                )
             meta = registry[spec.variable]
             try:
-                convert(np.array([1.0]), spec.units, meta["units"], molar_mass=meta.get("molar_mass"))
+                convert(
+                    np.array([1.0]), spec.units, meta["units"], molar_mass=meta.get("molar_mass")
+                )
             except UnitError as exc:
                 raise ConfigError(str(path), line, field + ".units", str(exc)) from exc
         ADAPTERS[src.adapter].validate_options(src, path, src_node)
@@ -359,10 +369,17 @@ def _standard_files() -> dict[str, Path]:
 def _load_standard(name: str) -> dict[str, Any]:
     files = _standard_files()
     if name not in files:
-        raise ConfigError(str(config_dir() / "standards"), None, "name", f"no standard {name!r}; known: {sorted(files)}")
+        raise ConfigError(
+            str(config_dir() / "standards"),
+            None,
+            "name",
+            f"no standard {name!r}; known: {sorted(files)}",
+        )
     data = _plain(load_yaml(files[name]))
     if "inherits" in data:
-        data = _deep_merge(_load_standard(data["inherits"]), {k: v for k, v in data.items() if k != "inherits"})
+        data = _deep_merge(
+            _load_standard(data["inherits"]), {k: v for k, v in data.items() if k != "inherits"}
+        )
     return data
 
 
@@ -370,13 +387,15 @@ def aqi_standards(family: str = "hj633") -> list[AqiStandard]:
     """All editions of an AQI family (``hj633`` or ``us-epa``), oldest first."""
     names = [n for n in _standard_files() if n.startswith(family)]
     if not names:
-        raise ConfigError(str(config_dir() / "standards"), None, "name", f"no AQI standard family {family!r}")
+        raise ConfigError(
+            str(config_dir() / "standards"), None, "name", f"no AQI standard family {family!r}"
+        )
     stds = [AqiStandard.from_config(_load_standard(n)) for n in names]
     return sorted(stds, key=lambda s: s.effective_from)
 
 
 def water_standard(name: str = "gb3838-2002") -> WaterStandard:
-    """The surface-water class standard."""
+    """Return the surface-water class standard."""
     return WaterStandard.from_config(_load_standard(name))
 
 
@@ -392,7 +411,11 @@ def resolve_files(patterns: list[str], network_path: str) -> list[Path]:
         m = re.search(r"\{([^{}]*)\}", pat)
         if not m:
             return [pat]
-        return [x for alt in m.group(1).split(",") for x in braces(pat[: m.start()] + alt + pat[m.end():])]
+        return [
+            x
+            for alt in m.group(1).split(",")
+            for x in braces(pat[: m.start()] + alt + pat[m.end() :])
+        ]
 
     bases = [Path(network_path).parent, Path.cwd(), project_root()]
     found: list[Path] = []

@@ -29,8 +29,12 @@ def read_source_task(network: str, index: int) -> RawBatch:
     """Read one source (network errors are retried with backoff by Prefect)."""
     net = load_network(network)
     batch = read_source(index, net)
-    get_run_logger().info("read %s rows from %s (%d quarantined)", batch.rows_in,
-                          net.sources[index].adapter, len(batch.quarantine))
+    get_run_logger().info(
+        "read %s rows from %s (%d quarantined)",
+        batch.rows_in,
+        net.sources[index].adapter,
+        len(batch.quarantine),
+    )
     return batch
 
 
@@ -39,9 +43,15 @@ def store_task(network: str, batches: list[RawBatch], store_root: str) -> dict[s
     """Normalise, QC and upsert; returns the ingest report as a dict."""
     report = ingest(network, Path(store_root), batches=batches)
     log = get_run_logger()
-    log.info("%s: %d rows in = %d stored + %d quarantined (balanced: %s); %d partitions written",
-             report.network, report.rows_in, report.rows_stored, report.rows_quarantined,
-             report.balanced, len(report.partitions_written))
+    log.info(
+        "%s: %d rows in = %d stored + %d quarantined (balanced: %s); %d partitions written",
+        report.network,
+        report.rows_in,
+        report.rows_stored,
+        report.rows_quarantined,
+        report.balanced,
+        len(report.partitions_written),
+    )
     for rej in report.rejected_files:
         log.error("rejected %s:%s %s", rej["file"], rej["line"], rej["reason"])
     return report.to_dict()
@@ -73,7 +83,9 @@ def assess_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]:
         grid = assess_mod.write_grid(store, "pm25", out / f"{net.name}_grid_pm25.nc")
     else:
         assessed = assess_mod.assess_water(store)
-        assessed[["water_class", "determining"]].to_dataframe().to_csv(out / f"{net.name}_daily_class.csv")
+        assessed[["water_class", "determining"]].to_dataframe().to_csv(
+            out / f"{net.name}_daily_class.csv"
+        )
         assessed.to_netcdf(out / f"{net.name}_daily_class.nc")
         grid = None
     summary = assess_mod.network_summary(store, assessed)
@@ -83,7 +95,9 @@ def assess_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]:
 
 
 @flow(name="assess")
-def assess_flow(network: str, store_root: str | None = None, out_dir: str | None = None) -> dict[str, Any]:
+def assess_flow(
+    network: str, store_root: str | None = None, out_dir: str | None = None
+) -> dict[str, Any]:
     """Assess a stored network (daily AQI or water class) and write outputs."""
     return assess_task(network, store_root or str(store_dir()), out_dir or str(outputs_dir()))
 
@@ -92,7 +106,7 @@ def assess_flow(network: str, store_root: str | None = None, out_dir: str | None
 def run_flow(
     networks: list[str] | None = None, store_root: str | None = None, out_dir: str | None = None
 ) -> dict[str, Any]:
-    """The main job on the bundled data: ingest -> QC -> store -> assess -> outputs."""
+    """Run the main job on the bundled data: ingest -> QC -> store -> assess -> outputs."""
     networks = networks or ["beijing", "ndfa"]
     root = store_root or str(store_dir())
     out = out_dir or str(outputs_dir())
@@ -100,8 +114,17 @@ def run_flow(
     for name in networks:
         report = ingest_flow(name, root)
         summary = assess_task(name, root, out)
-        summary["ingest"] = {k: report[k] for k in ("rows_in", "rows_stored", "rows_quarantined",
-                                                    "balanced", "report_file", "quarantine_file")}
+        summary["ingest"] = {
+            k: report[k]
+            for k in (
+                "rows_in",
+                "rows_stored",
+                "rows_quarantined",
+                "balanced",
+                "report_file",
+                "quarantine_file",
+            )
+        }
         result["networks"][name] = summary
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "summary.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))

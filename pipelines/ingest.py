@@ -97,11 +97,15 @@ def merge_blocks(blocks: list[CanonicalBlock]) -> CanonicalBlock:
     if len(blocks) == 1:
         return blocks[0]
     stations = blocks[0].stations
-    freq = pd.Timedelta(blocks[0].times[1] - blocks[0].times[0]) if len(blocks[0].times) > 1 else None
+    freq = (
+        pd.Timedelta(blocks[0].times[1] - blocks[0].times[0]) if len(blocks[0].times) > 1 else None
+    )
     start = min(b.times[0] for b in blocks)
     end = max(b.times[-1] for b in blocks)
     if freq is None:
-        freq = next((b.times[1] - b.times[0] for b in blocks if len(b.times) > 1), pd.Timedelta("1h"))
+        freq = next(
+            (b.times[1] - b.times[0] for b in blocks if len(b.times) > 1), pd.Timedelta("1h")
+        )
     times = pd.date_range(start, end, freq=freq)
     shape = (len(stations), len(times))
     out = CanonicalBlock(stations, times, {}, {}, {}, np.zeros(shape, bool))
@@ -116,8 +120,12 @@ def merge_blocks(blocks: list[CanonicalBlock]) -> CanonicalBlock:
             has = ~np.isnan(b.values[v])
             tgt = out.values[v][:, cols]
             out.values[v][:, cols] = np.where(has, b.values[v], tgt)
-            out.source_flags[v][:, cols] = np.where(has, b.source_flags[v], out.source_flags[v][:, cols])
-            out.ingest_bits[v][:, cols] = np.where(has, b.ingest_bits[v], out.ingest_bits[v][:, cols])
+            out.source_flags[v][:, cols] = np.where(
+                has, b.source_flags[v], out.source_flags[v][:, cols]
+            )
+            out.ingest_bits[v][:, cols] = np.where(
+                has, b.ingest_bits[v], out.ingest_bits[v][:, cols]
+            )
         out.quarantine += b.quarantine
         out.notes += b.notes
         out.rows_stored += b.rows_stored
@@ -173,10 +181,13 @@ def ingest(
     for src, batch in zip(net.sources, batches, strict=True):
         block = normalise(batch, net, reg["variables"], reg["reference_conditions"], now=now)
         rep = SourceReport(
-            adapter=src.adapter, files=batch.files, rows_in=batch.rows_in,
+            adapter=src.adapter,
+            files=batch.files,
+            rows_in=batch.rows_in,
             rows_stored=block.rows_stored,
             rows_quarantined=len(batch.quarantine) + len(block.quarantine),
-            rejected=[r.to_dict() for r in batch.rejected], notes=batch.notes + block.notes,
+            rejected=[r.to_dict() for r in batch.rejected],
+            notes=batch.notes + block.notes,
         )
         block.quarantine = batch.quarantine + block.quarantine
         if not rep.balanced:
@@ -197,12 +208,18 @@ def ingest(
         key = r.reason.split(" for ")[0].split(":")[0][:80]
         reasons[key] = reasons.get(key, 0) + 1
     report = IngestReport(
-        ingest_id=ingest_id, network=net.name, started=started.isoformat(),
-        finished=dt.datetime.now(dt.UTC).isoformat(), sources=reports,
-        rows_in=sum(r.rows_in for r in reports), rows_stored=sum(r.rows_stored for r in reports),
+        ingest_id=ingest_id,
+        network=net.name,
+        started=started.isoformat(),
+        finished=dt.datetime.now(dt.UTC).isoformat(),
+        sources=reports,
+        rows_in=sum(r.rows_in for r in reports),
+        rows_stored=sum(r.rows_stored for r in reports),
         rows_quarantined=sum(r.rows_quarantined for r in reports),
-        partitions_written=result.partitions_written, values_new=result.values_new,
-        values_changed=result.values_changed, values_unchanged=result.values_unchanged,
+        partitions_written=result.partitions_written,
+        values_new=result.values_new,
+        values_changed=result.values_changed,
+        values_unchanged=result.values_unchanged,
         period=(str(merged.times[0]), str(merged.times[-1])) if len(merged.times) else None,
         quarantine_reasons=reasons,
     )

@@ -59,7 +59,9 @@ class CanonicalBlock:
     notes: list[str] = field(default_factory=list)
 
 
-def _q(frame: pd.DataFrame, mask: np.ndarray, fld: str, reason: str | pd.Series) -> list[QuarantineRecord]:
+def _q(
+    frame: pd.DataFrame, mask: np.ndarray, fld: str, reason: str | pd.Series
+) -> list[QuarantineRecord]:
     sub = frame[mask]
     reasons = reason[mask] if isinstance(reason, pd.Series) else [reason] * len(sub)
     return [
@@ -98,8 +100,12 @@ def normalise(
     lookup = network.station_lookup()
     station = frame["station"].astype(str).map(lookup)
     unknown = station.isna().to_numpy()
-    quarantine += _q(frame, unknown, "station",
-                     "unknown station '" + frame["station"].astype(str) + "' (not in the network YAML)")
+    quarantine += _q(
+        frame,
+        unknown,
+        "station",
+        "unknown station '" + frame["station"].astype(str) + "' (not in the network YAML)",
+    )
     frame = frame.assign(station=station)[~unknown].reset_index(drop=True)
 
     # time zone -> UTC
@@ -107,8 +113,12 @@ def normalise(
     if t.tz is None:
         local = t.tz_localize(network.time_zone, ambiguous="NaT", nonexistent="NaT")
         bad = local.isna() & ~t.isna()
-        quarantine += _q(frame, np.asarray(bad), "time",
-                         f"local time ambiguous or non-existent in {network.time_zone} (DST change)")
+        quarantine += _q(
+            frame,
+            np.asarray(bad),
+            "time",
+            f"local time ambiguous or non-existent in {network.time_zone} (DST change)",
+        )
         utc = local.tz_convert("UTC").tz_localize(None)
     else:
         bad = np.zeros(len(t), dtype=bool)
@@ -125,11 +135,18 @@ def normalise(
     utc = pd.DatetimeIndex(np.where(shift <= tolerance, snapped, utc))
     off_grid = np.asarray(utc != utc.floor(freq))
     quarantine += _q(frame, off_grid, "time", f"time is not on the {network.frequency} grid")
-    now_utc = (now or pd.Timestamp.now(tz="UTC")).tz_convert("UTC").tz_localize(None) if (
-        now is None or now.tzinfo is not None) else now
+    now_utc = (
+        (now or pd.Timestamp.now(tz="UTC")).tz_convert("UTC").tz_localize(None)
+        if (now is None or now.tzinfo is not None)
+        else now
+    )
     future = np.asarray(utc > now_utc + pd.Timedelta(network.future_tolerance))
-    quarantine += _q(frame, future & ~off_grid, "time",
-                     f"timestamp in the future (after {now_utc.isoformat()} UTC + {network.future_tolerance})")
+    quarantine += _q(
+        frame,
+        future & ~off_grid,
+        "time",
+        f"timestamp in the future (after {now_utc.isoformat()} UTC + {network.future_tolerance})",
+    )
     keep = ~(off_grid | future)
     frame, utc = frame[keep].reset_index(drop=True), utc[keep]
     frame["time_utc"] = utc
@@ -138,14 +155,19 @@ def normalise(
     for v in variables:
         meta = registry[v]
         frame[v] = convert(
-            frame[v].to_numpy(dtype="float64"), batch.units[v], meta["units"],
-            molar_mass=meta.get("molar_mass"), **reference_conditions,
+            frame[v].to_numpy(dtype="float64"),
+            batch.units[v],
+            meta["units"],
+            molar_mass=meta.get("molar_mass"),
+            **reference_conditions,
         )
 
     notes = []
     if n_snapped:
-        notes.append(f"{n_snapped} rows moved to the nearest {network.frequency} grid time "
-                     f"(within snap_tolerance {network.snap_tolerance})")
+        notes.append(
+            f"{n_snapped} rows moved to the nearest {network.frequency} grid time "
+            f"(within snap_tolerance {network.snap_tolerance})"
+        )
 
     # duplicates: identical rows are set aside; conflicting rows keep the later one, flagged
     key = ["station", "time_utc"]
@@ -158,7 +180,8 @@ def normalise(
             last = grp.index[-1]
             for idx in grp.index[:-1]:
                 differing = [
-                    v for v in variables
+                    v
+                    for v in variables
                     if not (pd.isna(frame.at[idx, v]) or pd.isna(frame.at[last, v]))
                     and frame.at[idx, v] != frame.at[last, v]
                 ]
@@ -168,14 +191,22 @@ def normalise(
                 drop[idx] = True
                 line_last = int(frame.at[last, "_line"])
                 if differing:
-                    reason = (f"duplicate timestamp {tt} for {st} conflicts with line {line_last} in "
-                              f"{', '.join(differing)}; the later row is kept and flagged")
+                    reason = (
+                        f"duplicate timestamp {tt} for {st} conflicts with line {line_last} in "
+                        f"{', '.join(differing)}; the later row is kept and flagged"
+                    )
                     for v in differing:
                         conflict_cells[v].append((st, tt))
                 else:
                     reason = f"duplicate timestamp {tt} for {st}; no conflicting values, merged into line {line_last}"
-                quarantine.append(QuarantineRecord(str(frame.at[idx, "_file"]), int(frame.at[idx, "_line"]),
-                                                   ",".join(differing) if differing else "", reason))
+                quarantine.append(
+                    QuarantineRecord(
+                        str(frame.at[idx, "_file"]),
+                        int(frame.at[idx, "_line"]),
+                        ",".join(differing) if differing else "",
+                        reason,
+                    )
+                )
         frame = frame[~drop].reset_index(drop=True)
 
     # grid
@@ -204,6 +235,13 @@ def normalise(
             b[stations.index(st), times.get_loc(tt)] |= QC_BITS["duplicate_conflict"][0]
         bits[v] = b
     return CanonicalBlock(
-        stations=stations, times=times, values=values, source_flags=flags, ingest_bits=bits,
-        present=present, quarantine=quarantine, rows_stored=len(frame), notes=notes,
+        stations=stations,
+        times=times,
+        values=values,
+        source_flags=flags,
+        ingest_bits=bits,
+        present=present,
+        quarantine=quarantine,
+        rows_stored=len(frame),
+        notes=notes,
     )

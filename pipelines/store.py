@@ -116,7 +116,11 @@ class StationStore:
             if name in ("station_id", "station_name", "lat", "lon", "alt", "time_bnds"):
                 continue
             if name.endswith(("_flag", "_source_flag")):
-                out[name] = da.fillna(FLAG_CODES["missing"] if name.endswith("_flag") and not name.endswith("_source_flag") else 0).values.astype("int8")
+                out[name] = da.fillna(
+                    FLAG_CODES["missing"]
+                    if name.endswith("_flag") and not name.endswith("_source_flag")
+                    else 0
+                ).values.astype("int8")
             elif name.endswith("_qc"):
                 out[name] = da.fillna(0).values.astype("uint16")
             else:
@@ -151,24 +155,38 @@ class StationStore:
             e = pd.Timestamp(end)
             files = [f for f in files if self._month_of(f) <= e]
         if not files:
-            raise FileNotFoundError(f"no stored data for network {self.network.name!r} in {self.dir}")
+            raise FileNotFoundError(
+                f"no stored data for network {self.network.name!r} in {self.dir}"
+            )
         parts = []
         for f in files:
             with xr.open_dataset(f) as ds:
                 ds = ds.load()
             if variables is not None:
-                keep = [n for n in ds.data_vars if n.split("_")[0] in variables or
-                        any(n == v or n.startswith(v + "_") for v in variables)]
+                keep = [
+                    n
+                    for n in ds.data_vars
+                    if n.split("_")[0] in variables
+                    or any(n == v or n.startswith(v + "_") for v in variables)
+                ]
                 keep += [n for n in ("station_id", "station_name", "lat", "lon", "alt") if n in ds]
                 ds = ds[list(dict.fromkeys(keep))]
             parts.append(ds)
         stations = list(dict.fromkeys(s for p in parts for s in p["station_id"].values.astype(str)))
         aligned = []
         for p in parts:
-            p = p.assign_coords(station=p["station_id"].values.astype(str)).reindex(station=stations)
+            p = p.assign_coords(station=p["station_id"].values.astype(str)).reindex(
+                station=stations
+            )
             aligned.append(p.drop_vars([v for v in ("time_bnds",) if v in p]))
-        ds = xr.concat(aligned, dim="time", data_vars="minimal", coords="minimal", compat="override",
-                       join="outer")
+        ds = xr.concat(
+            aligned,
+            dim="time",
+            data_vars="minimal",
+            coords="minimal",
+            compat="override",
+            join="outer",
+        )
         for name in ("station_id", "station_name", "lat", "lon", "alt"):
             if name in ds and "time" in ds[name].dims:
                 ds[name] = ds[name].isel(time=0, drop=True)
@@ -203,7 +221,9 @@ class StationStore:
         # QC context: one month either side; the month after is rewritten as its QC may change.
         lo = touched[0] - pd.offsets.MonthBegin(1)
         hi = touched[-1] + pd.offsets.MonthBegin(1)
-        window = [m for m in pd.date_range(lo, hi, freq="MS") if m in touched or m in existing_months]
+        window = [
+            m for m in pd.date_range(lo, hi, freq="MS") if m in touched or m in existing_months
+        ]
         rewrite = [m for m in window if m in touched or (m == hi and m in existing_months)]
         for p in self.partitions():  # keep stations that exist only in old files
             with xr.open_dataset(p) as ds:
@@ -225,7 +245,9 @@ class StationStore:
                 if v in old:
                     values[v][:, sl] = old[v]
                     src[v][:, sl] = old.get(f"{v}_source_flag", np.zeros_like(src[v][:, sl]))
-                    ibits[v][:, sl] = old.get(f"{v}_qc", np.zeros_like(ibits[v][:, sl])) & INGEST_BITS
+                    ibits[v][:, sl] = (
+                        old.get(f"{v}_qc", np.zeros_like(ibits[v][:, sl])) & INGEST_BITS
+                    )
             offset += len(grid)
         # merge the block
         s_idx = pd.Index(stations).get_indexer(block.stations)
@@ -249,9 +271,14 @@ class StationStore:
         # QC over the window
         lat, lon = self._coords(stations)
         ctx = QCContext(
-            times=times, lat=lat, lon=lon, frequency=self.freq,
-            time_zone=self.network.time_zone, time_label=self.network.time_label,
-            variables=self.registry, source_flags=src,
+            times=times,
+            lat=lat,
+            lon=lon,
+            frequency=self.freq,
+            time_zone=self.network.time_zone,
+            time_label=self.network.time_label,
+            variables=self.registry,
+            source_flags=src,
             valid_statuses=tuple(qc_config.get("valid_statuses", ["N", "S", "qc_suspect"])),
         )
         # store float32 precision so that QC sees exactly what a re-ingest will read back
@@ -266,15 +293,20 @@ class StationStore:
                 offset += len(grid)
                 if m not in rewrite:
                     continue
-                ds = self._to_dataset(stations, grid, {v: a[:, sl] for v, a in f32.items()},
-                                      {v: a[:, sl] for v, a in src.items()},
-                                      {v: a[:, sl] for v, a in bits.items()},
-                                      {v: a[:, sl] for v, a in status.items()}, m)
+                ds = self._to_dataset(
+                    stations,
+                    grid,
+                    {v: a[:, sl] for v, a in f32.items()},
+                    {v: a[:, sl] for v, a in src.items()},
+                    {v: a[:, sl] for v, a in bits.items()},
+                    {v: a[:, sl] for v, a in status.items()},
+                    m,
+                )
                 final = self.path_for(m)
                 tmp = final.with_suffix(f".nc.{os.getpid()}.tmp")
                 ds.to_netcdf(tmp, format="NETCDF4", encoding=self._encoding(ds))
                 tmp_paths.append((tmp, final))
-            for tmp, final in tmp_paths:
+            for tmp, _final in tmp_paths:
                 with open(tmp, "rb") as fh:
                     os.fsync(fh.fileno())
             for tmp, final in tmp_paths:
@@ -312,8 +344,12 @@ class StationStore:
         net = self.network
         by_id = {s.id: s for s in net.stations}
         lat, lon = self._coords(stations)
-        alt = np.array([by_id[s].altitude if s in by_id and by_id[s].altitude is not None else np.nan
-                        for s in stations])
+        alt = np.array(
+            [
+                by_id[s].altitude if s in by_id and by_id[s].altitude is not None else np.nan
+                for s in stations
+            ]
+        )
         names = [(by_id[s].name or s) if s in by_id else s for s in stations]
         coords_attr = "time lat lon alt station_name"
         data: dict[str, Any] = {}
@@ -344,9 +380,15 @@ class StationStore:
                 "coordinates": coords_attr,
             }
             flag_attrs["standard_name"] = "status_flag"
-            data[f"{v}_flag"] = xr.Variable(("station", "time"), status[v].astype("int8"), flag_attrs)
-            src_attrs = dict(flag_attrs, long_name=f"data status of {v} as received from the source")
-            data[f"{v}_source_flag"] = xr.Variable(("station", "time"), src[v].astype("int8"), src_attrs)
+            data[f"{v}_flag"] = xr.Variable(
+                ("station", "time"), status[v].astype("int8"), flag_attrs
+            )
+            src_attrs = dict(
+                flag_attrs, long_name=f"data status of {v} as received from the source"
+            )
+            data[f"{v}_source_flag"] = xr.Variable(
+                ("station", "time"), src[v].astype("int8"), src_attrs
+            )
             qc_attrs = {
                 "long_name": f"QC checks failed by {v} (bit mask)",
                 "standard_name": "quality_flag",
@@ -359,20 +401,50 @@ class StationStore:
         if net.time_label in ("interval_end", "interval_start"):
             lo = times - self.freq if net.time_label == "interval_end" else times
             hi = times if net.time_label == "interval_end" else times + self.freq
-            data["time_bnds"] = xr.Variable(("time", "nv"), np.stack([lo.values, hi.values], axis=1))
+            data["time_bnds"] = xr.Variable(
+                ("time", "nv"), np.stack([lo.values, hi.values], axis=1)
+            )
         coords = {
-            "time": xr.Variable("time", times.values, {"standard_name": "time", "long_name": "time",
-                                                       "axis": "T"}),
-            "station_id": xr.Variable("station", np.array(stations, dtype=object),
-                                      {"cf_role": "timeseries_id", "long_name": "station identifier"}),
-            "station_name": xr.Variable("station", np.array(names, dtype=object), {"long_name": "station name"}),
-            "lat": xr.Variable("station", lat, {"standard_name": "latitude", "long_name": "station latitude",
-                                               "units": "degrees_north"}),
-            "lon": xr.Variable("station", lon, {"standard_name": "longitude", "long_name": "station longitude",
-                                               "units": "degrees_east"}),
-            "alt": xr.Variable("station", alt, {"standard_name": "height_above_mean_sea_level",
-                                               "long_name": "station altitude", "units": "m",
-                                               "positive": "up", "axis": "Z"}),
+            "time": xr.Variable(
+                "time", times.values, {"standard_name": "time", "long_name": "time", "axis": "T"}
+            ),
+            "station_id": xr.Variable(
+                "station",
+                np.array(stations, dtype=object),
+                {"cf_role": "timeseries_id", "long_name": "station identifier"},
+            ),
+            "station_name": xr.Variable(
+                "station", np.array(names, dtype=object), {"long_name": "station name"}
+            ),
+            "lat": xr.Variable(
+                "station",
+                lat,
+                {
+                    "standard_name": "latitude",
+                    "long_name": "station latitude",
+                    "units": "degrees_north",
+                },
+            ),
+            "lon": xr.Variable(
+                "station",
+                lon,
+                {
+                    "standard_name": "longitude",
+                    "long_name": "station longitude",
+                    "units": "degrees_east",
+                },
+            ),
+            "alt": xr.Variable(
+                "station",
+                alt,
+                {
+                    "standard_name": "height_above_mean_sea_level",
+                    "long_name": "station altitude",
+                    "units": "m",
+                    "positive": "up",
+                    "axis": "Z",
+                },
+            ),
         }
         if "time_bnds" in data:
             coords["time"].attrs["bounds"] = "time_bnds"

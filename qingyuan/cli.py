@@ -27,11 +27,20 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--store", type=click.Path(path_type=Path), default=None, help="Store root (default ./store).")
-@click.option("--outputs", type=click.Path(path_type=Path), default=None, help="Outputs dir (default ./outputs).")
-@click.option("--network", "networks", multiple=True, help="Networks to run (default: the bundled ones).")
+@click.option(
+    "--store", type=click.Path(path_type=Path), default=None, help="Store root (default ./store)."
+)
+@click.option(
+    "--outputs",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Outputs dir (default ./outputs).",
+)
+@click.option(
+    "--network", "networks", multiple=True, help="Networks to run (default: the bundled ones)."
+)
 def run(store: Path | None, outputs: Path | None, networks: tuple[str, ...]) -> None:
-    """Main job on the bundled data: ingest -> QC -> store -> daily AQI / water class -> outputs."""
+    """Run the main job on the bundled data: ingest -> QC -> store -> daily AQI / water class -> outputs."""
     from pipelines.flows import run_flow
     from qingyuan.paths import outputs_dir
     from qingyuan.summary_text import render_markdown
@@ -44,12 +53,18 @@ def run(store: Path | None, outputs: Path | None, networks: tuple[str, ...]) -> 
     text = render_markdown(result)
     (Path(out) / "summary.md").write_text(text, encoding="utf-8")
     click.echo(text)
-    click.echo(f"\nOutputs written to {Path(out).resolve()} (summary.md, summary.json, daily tables, grid).")
+    click.echo(
+        f"\nOutputs written to {Path(out).resolve()} (summary.md, summary.json, daily tables, grid)."
+    )
 
 
 @main.command()
-@click.option("--network", required=True, help="Network name (configs/networks/NAME.yml) or a YAML path.")
-@click.option("--store", type=click.Path(path_type=Path), default=None, help="Store root (default ./store).")
+@click.option(
+    "--network", required=True, help="Network name (configs/networks/NAME.yml) or a YAML path."
+)
+@click.option(
+    "--store", type=click.Path(path_type=Path), default=None, help="Store root (default ./store)."
+)
 def ingest(network: str, store: Path | None) -> None:
     """Ingest a network's sources into the station store (Prefect flow 'ingest')."""
     from pipelines.config import load_network
@@ -60,10 +75,28 @@ def ingest(network: str, store: Path | None) -> None:
         report = ingest_flow(network, str(store) if store else None)
     except (ConfigError, SourceError, IngestError) as exc:
         _fail(exc)
-    click.echo(json.dumps({k: report[k] for k in ("network", "rows_in", "rows_stored", "rows_quarantined",
-                                                  "balanced", "partitions_written", "values_new",
-                                                  "values_changed", "quarantine_reasons", "report_file",
-                                                  "quarantine_file")}, indent=2, ensure_ascii=False))
+    click.echo(
+        json.dumps(
+            {
+                k: report[k]
+                for k in (
+                    "network",
+                    "rows_in",
+                    "rows_stored",
+                    "rows_quarantined",
+                    "balanced",
+                    "partitions_written",
+                    "values_new",
+                    "values_changed",
+                    "quarantine_reasons",
+                    "report_file",
+                    "quarantine_file",
+                )
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
     rejected = [r for s in report["sources"] for r in s["rejected"]]
     for r in rejected:
         click.echo(f"REJECTED {r['file']}:{r['line']} {r['field']} {r['reason']}", err=True)
@@ -80,7 +113,9 @@ def assess(network: str, store: Path | None, outputs: Path | None) -> None:
     from pipelines.flows import assess_flow
 
     try:
-        summary = assess_flow(network, str(store) if store else None, str(outputs) if outputs else None)
+        summary = assess_flow(
+            network, str(store) if store else None, str(outputs) if outputs else None
+        )
     except (ConfigError, FileNotFoundError) as exc:
         _fail(exc)
     click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
@@ -90,12 +125,21 @@ def assess(network: str, store: Path | None, outputs: Path | None) -> None:
 @click.option("--network", required=True)
 @click.option("--variable", default="pm25", show_default=True)
 @click.option("--date", "dates", multiple=True, help="Local day(s) YYYY-MM-DD (default: last day).")
-@click.option("--method", default="ordinary_kriging", show_default=True, help="ordinary_kriging or idw")
+@click.option(
+    "--method", default="ordinary_kriging", show_default=True, help="ordinary_kriging or idw"
+)
 @click.option("--resolution", default=0.02, show_default=True, help="Grid spacing [degrees].")
 @click.option("--out", type=click.Path(path_type=Path), default=None)
 @click.option("--store", type=click.Path(path_type=Path), default=None)
-def grid(network: str, variable: str, dates: tuple[str, ...], method: str, resolution: float,
-         out: Path | None, store: Path | None) -> None:
+def grid(
+    network: str,
+    variable: str,
+    dates: tuple[str, ...],
+    method: str,
+    resolution: float,
+    out: Path | None,
+    store: Path | None,
+) -> None:
     """Interpolate daily station means to a CF lat/lon grid netCDF for maps."""
     import pandas as pd
 
@@ -107,8 +151,14 @@ def grid(network: str, variable: str, dates: tuple[str, ...], method: str, resol
     try:
         net = load_network(network)
         st = StationStore(store or store_dir(), net, load_variables()["variables"])
-        path = write_grid(st, variable, out or outputs_dir() / f"{net.name}_grid_{variable}.nc",
-                          [pd.Timestamp(d) for d in dates] or None, method, resolution)
+        path = write_grid(
+            st,
+            variable,
+            out or outputs_dir() / f"{net.name}_grid_{variable}.nc",
+            [pd.Timestamp(d) for d in dates] or None,
+            method,
+            resolution,
+        )
     except (ConfigError, FileNotFoundError, KeyError) as exc:
         _fail(exc)
     click.echo(str(path))

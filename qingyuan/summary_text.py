@@ -18,28 +18,39 @@ def render_markdown(result: dict[str, Any]) -> str:
     lines = ["# Qingyuan run summary", ""]
     for name, s in result["networks"].items():
         ing = s["ingest"]
-        lines += [f"## Network `{name}` ({s['kind']})", "",
-                  f"- stations: {len(s['stations'])} ({', '.join(s['stations'])})",
-                  f"- period (UTC): {s['period_utc'][0]} .. {s['period_utc'][1]}; local zone {s['time_zone']}",
-                  f"- rows in {ing['rows_in']:,} = stored {ing['rows_stored']:,} + quarantined "
-                  f"{ing['rows_quarantined']:,} (balanced: {ing['balanced']})",
-                  f"- ingest report: `{ing['report_file']}`"
-                  + (f"; quarantine: `{ing['quarantine_file']}`" if ing.get("quarantine_file") else ""),
-                  ""]
+        lines += [
+            f"## Network `{name}` ({s['kind']})",
+            "",
+            f"- stations: {len(s['stations'])} ({', '.join(s['stations'])})",
+            f"- period (UTC): {s['period_utc'][0]} .. {s['period_utc'][1]}; local zone {s['time_zone']}",
+            f"- rows in {ing['rows_in']:,} = stored {ing['rows_stored']:,} + quarantined "
+            f"{ing['rows_quarantined']:,} (balanced: {ing['balanced']})",
+            f"- ingest report: `{ing['report_file']}`"
+            + (f"; quarantine: `{ing['quarantine_file']}`" if ing.get("quarantine_file") else ""),
+            "",
+        ]
         flag_names = sorted({k for f in s["flag_counts"].values() for k in f})
-        rows = [[v, s["completeness_percent"][v]] + [s["flag_counts"][v].get(k, 0) for k in flag_names]
-                for v in s["flag_counts"]]
+        rows = [
+            [v, s["completeness_percent"][v]] + [s["flag_counts"][v].get(k, 0) for k in flag_names]
+            for v in s["flag_counts"]
+        ]
         lines += ["Completeness (% valid of the period) and QC flag counts:", ""]
         lines += _table(["variable", "valid %", *flag_names], rows) + [""]
         if "days_per_aqi_category" in s:
             cats = ["excellent", "good", "light", "moderate", "heavy", "severe", "no_aqi"]
             rows = [[st, *[c[k] for k in cats]] for st, c in s["days_per_aqi_category"].items()]
-            lines += [f"Days per AQI category (HJ 633, editions used: {', '.join(s['aqi_editions'])}):", ""]
+            lines += [
+                f"Days per AQI category (HJ 633, editions used: {', '.join(s['aqi_editions'])}):",
+                "",
+            ]
             lines += _table(["station", *cats], rows) + [""]
         if "days_per_water_class" in s:
             classes = ["I", "II", "III", "IV", "V", "劣V", "no_class"]
             rows = [[st, *[c[k] for k in classes]] for st, c in s["days_per_water_class"].items()]
-            lines += [f"Days per GB 3838 class (single factor over: {s['water_class_parameters']}):", ""]
+            lines += [
+                f"Days per GB 3838 class (single factor over: {s['water_class_parameters']}):",
+                "",
+            ]
             lines += _table(["station", *classes], rows) + [""]
         if s.get("grid_file"):
             lines += [f"Gridded daily PM2.5 map: `{s['grid_file']}`", ""]

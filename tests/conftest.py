@@ -66,8 +66,13 @@ stations:
 """
 
 
-def hourly_csv(path: Path, start: str = "2016-01-01 01:00", hours: int = 72, stations=("A", "B", "C"),
-               seed: int = 0) -> Path:
+def hourly_csv(
+    path: Path,
+    start: str = "2016-01-01 01:00",
+    hours: int = 72,
+    stations=("A", "B", "C"),
+    seed: int = 0,
+) -> Path:
     """A clean generic CSV of smooth synthetic hourly values for the test network."""
     rng = np.random.default_rng(seed)
     times = pd.date_range(start, periods=hours, freq="h")

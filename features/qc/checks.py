@@ -332,9 +332,7 @@ def pm_inversion(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, 
     return out
 
 
-def _completeness(
-    valid: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any]
-) -> QCResult:
+def _completeness(valid: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any]) -> QCResult:
     """Mark values in local days with fewer valid values than ``min_fraction`` of the day."""
     out = QCResult()
     expected = pd.Timedelta("1D") / ctx.frequency

@@ -84,7 +84,11 @@ def read_excel_rows(
             continue
         n_in += 1
         if len(cells) != len(header):
-            quarantine.append(QuarantineRecord(str(path), n, "", f"expected {len(header)} cells, got {len(cells)}"))
+            quarantine.append(
+                QuarantineRecord(
+                    str(path), n, "", f"expected {len(header)} cells, got {len(cells)}"
+                )
+            )
             continue
         rows.append((n, cells))
     wb.close()
@@ -108,10 +112,16 @@ def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
 
 
 def validate_options(source: SourceSpec, path: Path, node: Any) -> None:
-    """A time column and a way to find the station are required."""
+    """Require a time column and a way to find the station."""
     line = getattr(node, "line", None)
     if not (source.option("time_column") or source.option("time_columns")):
-        raise ConfigError(str(path), line, "sources.time_column", "required by the column_table adapter")
+        raise ConfigError(
+            str(path), line, "sources.time_column", "required by the column_table adapter"
+        )
     if not any(source.option(k) for k in ("station_column", "station", "station_from_filename")):
-        raise ConfigError(str(path), line, "sources.station_column",
-                          "one of station_column, station or station_from_filename is required")
+        raise ConfigError(
+            str(path),
+            line,
+            "sources.station_column",
+            "one of station_column, station or station_from_filename is required",
+        )

@@ -75,7 +75,9 @@ def fetch_json(
                 try:
                     return resp.json(), attempt
                 except (json.JSONDecodeError, ValueError) as exc:
-                    raise SourceError(url, f"response is not JSON: {exc}; starts {resp.text[:80]!r}") from exc
+                    raise SourceError(
+                        url, f"response is not JSON: {exc}; starts {resp.text[:80]!r}"
+                    ) from exc
         if attempt <= retries:
             time.sleep(backoff * 2 ** (attempt - 1))
     raise SourceError(url, f"gave up after {retries + 1} attempts; last error: {last}")
@@ -95,7 +97,11 @@ def _records(payload: Any, path: str, url: str) -> list[dict[str, Any]]:
 def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
     """Pull the look-back window from the HTTP source into a :class:`RawBatch`."""
     base = source.option("url").rstrip("/")
-    end = pd.Timestamp(source.option("end")) if source.option("end") else pd.Timestamp.now(tz=network.time_zone)
+    end = (
+        pd.Timestamp(source.option("end"))
+        if source.option("end")
+        else pd.Timestamp.now(tz=network.time_zone)
+    )
     if end.tzinfo is None:
         end = end.tz_localize(network.time_zone)
     start = end - pd.Timedelta(source.option("lookback", "48h"))
@@ -115,29 +121,50 @@ def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
     rows, quarantine = [], []
     for i, rec in enumerate(records, start=1):
         if not isinstance(rec, dict):
-            quarantine.append(QuarantineRecord(url, i, "", "record is not a JSON object", str(rec)[:300]))
+            quarantine.append(
+                QuarantineRecord(url, i, "", "record is not a JSON object", str(rec)[:300])
+            )
             continue
         missing = [k for k in (st_key, t_key) if k not in rec]
         if missing:
-            quarantine.append(QuarantineRecord(url, i, ",".join(missing), "record lacks required field(s)",
-                                               json.dumps(rec, ensure_ascii=False)[:300]))
+            quarantine.append(
+                QuarantineRecord(
+                    url,
+                    i,
+                    ",".join(missing),
+                    "record lacks required field(s)",
+                    json.dumps(rec, ensure_ascii=False)[:300],
+                )
+            )
             continue
         rows.append((i, ["" if rec.get(k) is None else str(rec.get(k)) for k in header]))
-    notes = [f"{url}: {len(records)} records for {start.isoformat()} .. {end.isoformat()} "
-             f"in {attempts} attempt(s)"]
-    layout = TableLayout(time_columns=[t_key], time_format=source.option("time_format"),
-                         station_column=st_key)
+    notes = [
+        f"{url}: {len(records)} records for {start.isoformat()} .. {end.isoformat()} "
+        f"in {attempts} attempt(s)"
+    ]
+    layout = TableLayout(
+        time_columns=[t_key], time_format=source.option("time_format"), station_column=st_key
+    )
     rejected = []
     try:
         frame, q2, notes2 = parse_table(header, rows, Path(url), source, layout)
     except SourceError as exc:
         rejected.append(QuarantineRecord(url, 0, exc.field, exc.reason))
         frame, q2, notes2 = pd.DataFrame(columns=["station", "time", "_file", "_line"]), [], []
-        quarantine += [QuarantineRecord(url, ln, "", f"response rejected: {exc.reason}") for ln, _ in rows]
+        quarantine += [
+            QuarantineRecord(url, ln, "", f"response rejected: {exc.reason}") for ln, _ in rows
+        ]
     frame["_file"] = url
     units = {spec.variable: spec.units for spec in source.columns.values()}
-    return RawBatch(frame=frame, units=units, quarantine=quarantine + q2, rows_in=len(records),
-                    files=[url], notes=notes + notes2, rejected=rejected)
+    return RawBatch(
+        frame=frame,
+        units=units,
+        quarantine=quarantine + q2,
+        rows_in=len(records),
+        files=[url],
+        notes=notes + notes2,
+        rejected=rejected,
+    )
 
 
 def validate_options(source: SourceSpec, path: Path, node: Any) -> None:

@@ -43,6 +43,6 @@ def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
 
 
 def validate_options(source: SourceSpec, path: Path, node: Any) -> None:
-    """A station must come from the file name, a column or a fixed value."""
+    """Require the station to come from the file name, a column or a fixed value."""
     if not any(source.option(k) for k in ("station_from_filename", "station_column", "station")):
         require_options(source, path, node, ["station_from_filename"], "sources")

@@ -76,7 +76,9 @@ def _to_float(text: np.ndarray, is_missing: np.ndarray) -> tuple[np.ndarray, np.
     try:
         return arr.astype("float64"), np.zeros(len(arr), dtype=bool)
     except ValueError:
-        vals = pd.to_numeric(pd.Series(arr, dtype=object), errors="coerce").to_numpy(dtype="float64")
+        vals = pd.to_numeric(pd.Series(arr, dtype=object), errors="coerce").to_numpy(
+            dtype="float64"
+        )
         low = np.char.lower(arr.astype(str))
         bad = np.isnan(vals) & ~is_missing & (low != "nan")
         return vals, bad
@@ -88,16 +90,22 @@ def _station_for_file(path: Path, layout: TableLayout) -> str | None:
     if layout.station_from_filename:
         m = re.search(layout.station_from_filename, path.name)
         if not m:
-            raise SourceError(str(path), f"file name does not match station_from_filename "
-                              f"{layout.station_from_filename!r}")
+            raise SourceError(
+                str(path),
+                f"file name does not match station_from_filename {layout.station_from_filename!r}",
+            )
         return m.group("station")
     return None
 
 
 def _parse_time(frame: pd.DataFrame, layout: TableLayout) -> pd.Series:
     if layout.time_parts:
-        parts = {k: pd.to_numeric(frame[c], errors="coerce") for k, c in
-                 zip(["year", "month", "day", "hour", "minute"], layout.time_columns, strict=False)}
+        parts = {
+            k: pd.to_numeric(frame[c], errors="coerce")
+            for k, c in zip(
+                ["year", "month", "day", "hour", "minute"], layout.time_columns, strict=False
+            )
+        }
         return pd.to_datetime(pd.DataFrame(parts), errors="coerce")
     text = frame[layout.time_columns[0]]
     if len(layout.time_columns) > 1:
@@ -140,12 +148,20 @@ def parse_table(
     if layout.station_column and layout.station_column not in names:
         missing.append(layout.station_column)
     if missing:
-        raise SourceError(file, f"header lacks required column(s) {missing}; header is {names}",
-                          line=1, field="header")
+        raise SourceError(
+            file,
+            f"header lacks required column(s) {missing}; header is {names}",
+            line=1,
+            field="header",
+        )
     mapped = [c for c in source.columns if c in names]
     if not mapped:
-        raise SourceError(file, f"header has none of the configured columns {list(source.columns)}; "
-                          f"header is {names}", line=1, field="header")
+        raise SourceError(
+            file,
+            f"header has none of the configured columns {list(source.columns)}; header is {names}",
+            line=1,
+            field="header",
+        )
     notes = []
     known = set(source.columns) | set(layout.time_columns) | set(layout.ignore_columns)
     known |= {layout.station_column} if layout.station_column else set()
@@ -154,9 +170,11 @@ def parse_table(
     if unmapped:
         notes.append(f"{path.name}: columns not mapped to any variable: {unmapped}")
 
-    columns = dict(zip(names, zip(*[r for _, r in rows], strict=False), strict=False)) if rows else {
-        n: () for n in names
-    }
+    columns = (
+        dict(zip(names, zip(*[r for _, r in rows], strict=False), strict=False))
+        if rows
+        else {n: () for n in names}
+    )
     lines = np.array([n for n, _ in rows], dtype=np.int64)
     bad_reason = np.full(len(rows), "", dtype=object)
     bad_field = np.full(len(rows), "", dtype=object)
@@ -192,8 +210,13 @@ def parse_table(
             mark(unknown, col, "value not in the column's value_map: " + text.astype(str))
         else:
             values, bad = _to_float(text, is_missing)
-            mark(bad, col, np.array([f"not a number: {t[:40]!r}" for t in text], dtype=object)
-                 if bad.any() else "")
+            mark(
+                bad,
+                col,
+                np.array([f"not a number: {t[:40]!r}" for t in text], dtype=object)
+                if bad.any()
+                else "",
+            )
         var = spec.variable
         if var in out:
             prev = out[var]
@@ -208,8 +231,9 @@ def parse_table(
     frame["_line"] = lines
     bad = bad_reason != ""
     quarantine = [
-        QuarantineRecord(file, int(lines[i]), str(bad_field[i]), str(bad_reason[i]),
-                         ",".join(rows[i][1])[:300])
+        QuarantineRecord(
+            file, int(lines[i]), str(bad_field[i]), str(bad_reason[i]), ",".join(rows[i][1])[:300]
+        )
         for i in np.flatnonzero(bad)
     ]
     return frame[~bad].reset_index(drop=True), quarantine, notes
@@ -241,13 +265,28 @@ def batch_from_tables(
             frame, q2, notes2 = parse_table(header, rows, path, source, layout)
         except SourceError as exc:
             rejected.append(QuarantineRecord(str(path), exc.line or 0, exc.field, exc.reason))
-            quarantine += [QuarantineRecord(str(path), ln, exc.field, f"file rejected: {exc.reason}",
-                                            ",".join(r)[:300]) for ln, r in rows]
+            quarantine += [
+                QuarantineRecord(
+                    str(path), ln, exc.field, f"file rejected: {exc.reason}", ",".join(r)[:300]
+                )
+                for ln, r in rows
+            ]
             continue
         frames.append(frame)
         quarantine += q2
         notes += notes2
     units = {spec.variable: spec.units for spec in source.columns.values()}
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["station", "time", "_file", "_line"])
-    return RawBatch(frame=frame, units=units, quarantine=quarantine, rows_in=rows_in,
-                    files=[str(f) for f in files], notes=notes, rejected=rejected)
+    frame = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["station", "time", "_file", "_line"])
+    )
+    return RawBatch(
+        frame=frame,
+        units=units,
+        quarantine=quarantine,
+        rows_in=rows_in,
+        files=[str(f) for f in files],
+        notes=notes,
+        rejected=rejected,
+    )

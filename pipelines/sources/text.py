@@ -41,7 +41,9 @@ def read_bytes(path: Path) -> bytes:
         raise SourceError(str(path), f"cannot read (corrupt or truncated archive?): {exc}") from exc
 
 
-def _decode_lines(raw: bytes, encoding: str, file: str) -> tuple[list[tuple[int, str]], list[QuarantineRecord]]:
+def _decode_lines(
+    raw: bytes, encoding: str, file: str
+) -> tuple[list[tuple[int, str]], list[QuarantineRecord]]:
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -58,9 +60,11 @@ def _decode_lines(raw: bytes, encoding: str, file: str) -> tuple[list[tuple[int,
         except UnicodeDecodeError as exc:
             bad.append(
                 QuarantineRecord(
-                    file, n, "",
+                    file,
+                    n,
+                    "",
                     f"bytes not valid {encoding} at column {exc.start + 1} "
-                    f"({chunk[exc.start:exc.start + 4]!r}); declare the file's encoding in the network YAML",
+                    f"({chunk[exc.start : exc.start + 4]!r}); declare the file's encoding in the network YAML",
                     chunk.decode(encoding, errors="replace")[:300],
                 )
             )
@@ -143,13 +147,18 @@ def read_delimited(
             try:
                 fields = next(csv.reader([text], delimiter=delimiter, strict=True))
             except csv.Error as exc:
-                quarantine.append(QuarantineRecord(file, n, "", f"malformed CSV: {exc}", text[:300]))
+                quarantine.append(
+                    QuarantineRecord(file, n, "", f"malformed CSV: {exc}", text[:300])
+                )
                 continue
             if len(fields) != len(header):
                 what = "truncated row?" if len(fields) < len(header) else "extra fields"
                 quarantine.append(
                     QuarantineRecord(
-                        file, n, "", f"expected {len(header)} fields, got {len(fields)} ({what})",
+                        file,
+                        n,
+                        "",
+                        f"expected {len(header)} fields, got {len(fields)} ({what})",
                         text[:300],
                     )
                 )

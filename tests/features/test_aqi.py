@@ -25,8 +25,11 @@ TABLE_2012 = {
     "o3_8h": [0, 100, 160, 215, 265, 800],
     "pm25_24h": [0, 35, 75, 115, 150, 250, 350, 500],
 }
-TABLE_2026 = dict(TABLE_2012, pm10_24h=[0, 50, 120, 250, 350, 420, 500, 600],
-                  pm25_24h=[0, 35, 60, 115, 150, 250, 350, 500])
+TABLE_2026 = dict(
+    TABLE_2012,
+    pm10_24h=[0, 50, 120, 250, 350, 420, 500, 600],
+    pm25_24h=[0, 35, 60, 115, 150, 250, 350, 500],
+)
 
 
 def _edition(hj633, name):
@@ -88,8 +91,11 @@ def test_edition_switches_on_2026_03_01(hj633):
 
 
 def test_primary_and_over_standard():
-    subs = {"pm25_24h": np.array([120.0, 40.0, 160.0]), "pm10_24h": np.array([120.0, 30.0, 90.0]),
-            "o3_8h": np.array([60.0, 45.0, 101.0])}
+    subs = {
+        "pm25_24h": np.array([120.0, 40.0, 160.0]),
+        "pm10_24h": np.array([120.0, 30.0, 90.0]),
+        "o3_8h": np.array([60.0, 45.0, 101.0]),
+    }
     aqi, primary, over = aqi_from_subindices(subs)
     assert aqi.tolist() == [120, 45, 160]
     assert primary.tolist() == ["pm25,pm10", "", "pm25"]  # tie lists both; AQI <= 50 has none
@@ -98,7 +104,9 @@ def test_primary_and_over_standard():
 
 def test_categories(hj633):
     std = hj633[0]
-    got = category_of(np.array([0, 50, 51, 100, 101, 150, 151, 200, 201, 300, 301, 500, np.nan]), std)
+    got = category_of(
+        np.array([0, 50, 51, 100, 101, 150, 151, 200, 201, 300, 301, 500, np.nan]), std
+    )
     assert got.tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 0]
 
 
@@ -107,16 +115,31 @@ def test_us_epa_2024_pm25():
 
     std = aqi_standards("us-epa")[0]
     scale = std.pollutants["pm25_24h"]
-    cases = {9.0: 50, 9.1: 51, 35.4: 100, 35.5: 101, 55.4: 150, 55.5: 151, 125.4: 200, 125.5: 201,
-             225.4: 300, 225.5: 301, 325.4: 500, 12.0: 56, 9.09: 50}  # 9.09 truncates to 9.0
+    cases = {
+        9.0: 50,
+        9.1: 51,
+        35.4: 100,
+        35.5: 101,
+        55.4: 150,
+        55.5: 151,
+        125.4: 200,
+        125.5: 201,
+        225.4: 300,
+        225.5: 301,
+        325.4: 500,
+        12.0: 56,
+        9.09: 50,
+    }  # 9.09 truncates to 9.0
     for c, expected in cases.items():
         assert sub_index(np.array([c]), scale, std)[0][0] == expected, c
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.floats(0, 1000, allow_nan=False), min_size=2, max_size=50),
-       st.sampled_from(["pm25_24h", "pm10_24h", "no2_1h", "o3_1h", "so2_24h", "co_1h"]),
-       st.sampled_from(["hj633-2012", "hj633-2026"]))
+@given(
+    st.lists(st.floats(0, 1000, allow_nan=False), min_size=2, max_size=50),
+    st.sampled_from(["pm25_24h", "pm10_24h", "no2_1h", "o3_1h", "so2_24h", "co_1h"]),
+    st.sampled_from(["hj633-2012", "hj633-2026"]),
+)
 def test_iaqi_is_monotone_and_bounded(hj633, concs, key, edition):
     std = _edition(hj633, edition)
     c = np.sort(np.array(concs))

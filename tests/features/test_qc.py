@@ -11,10 +11,16 @@ from features.qc import CHECKS, FLAG_CODES, QC_BITS, QCContext, final_status, ru
 
 def _ctx(n_st: int, n_t: int, registry, freq="1h", lat=None, lon=None, src=None) -> QCContext:
     times = pd.date_range("2016-01-01 01:00", periods=n_t, freq=freq)
-    return QCContext(times=times, lat=np.array(lat if lat is not None else [39.9 + 0.01 * i for i in range(n_st)]),
-                     lon=np.array(lon if lon is not None else [116.4] * n_st), frequency=pd.Timedelta(freq),
-                     time_zone="Asia/Shanghai", time_label="interval_end",
-                     variables=registry["variables"], source_flags=src or {})
+    return QCContext(
+        times=times,
+        lat=np.array(lat if lat is not None else [39.9 + 0.01 * i for i in range(n_st)]),
+        lon=np.array(lon if lon is not None else [116.4] * n_st),
+        frequency=pd.Timedelta(freq),
+        time_zone="Asia/Shanghai",
+        time_label="interval_end",
+        variables=registry["variables"],
+        source_flags=src or {},
+    )
 
 
 def _bit(name):
@@ -24,11 +30,20 @@ def _bit(name):
 def _smooth(n_st, n_t, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(n_t)
-    return np.array([60 + 30 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 3, n_t) for _ in range(n_st)])
+    return np.array(
+        [60 + 30 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 3, n_t) for _ in range(n_st)]
+    )
 
 
 def test_registry_has_the_issue_checks():
-    for name in ["gross_range", "sentinel", "spike_self", "spike_neighbour", "flat_line", "pm_inversion"]:
+    for name in [
+        "gross_range",
+        "sentinel",
+        "spike_self",
+        "spike_neighbour",
+        "flat_line",
+        "pm_inversion",
+    ]:
         assert name in CHECKS
 
 
@@ -65,8 +80,14 @@ def test_spike_neighbour_flags_the_odd_station(registry):
     x[2] = x[0] + np.random.default_rng(3).normal(0, 2, x.shape[1])
     x[3] = x[0] + np.random.default_rng(4).normal(0, 2, x.shape[1])
     x[2, 150:153] += 150.0  # a local excursion only station 2 sees
-    params = {"radius_km": 50, "min_neighbours": 2, "window": "30D", "min_periods": 48,
-              "threshold": 8.0, "min_scale": {"pm25": 5}}
+    params = {
+        "radius_km": 50,
+        "min_neighbours": 2,
+        "window": "30D",
+        "min_periods": 48,
+        "threshold": 8.0,
+        "min_scale": {"pm25": 5},
+    }
     r = CHECKS["spike_neighbour"]({"pm25": x}, _ctx(4, x.shape[1], registry), params)
     hits = np.argwhere(r.bits["pm25"] > 0)
     assert {tuple(h) for h in hits} == {(2, 150), (2, 151), (2, 152)}
@@ -74,15 +95,20 @@ def test_spike_neighbour_flags_the_odd_station(registry):
 
 def test_spike_neighbour_skips_isolated_station(registry):
     x = _smooth(2, 100)
-    r = CHECKS["spike_neighbour"]({"pm25": x}, _ctx(2, 100, registry, lat=[39.9, 45.0], lon=[116.4, 120.0]),
-                                  {"radius_km": 50, "min_neighbours": 1})
+    r = CHECKS["spike_neighbour"](
+        {"pm25": x},
+        _ctx(2, 100, registry, lat=[39.9, 45.0], lon=[116.4, 120.0]),
+        {"radius_km": 50, "min_neighbours": 1},
+    )
     assert not r.bits  # nobody has a neighbour within 50 km
 
 
 def test_flat_line(registry):
     x = _smooth(1, 48)
     x[0, 10:20] = 42.0  # 10 identical hours
-    r = CHECKS["flat_line"]({"pm25": x}, _ctx(1, 48, registry), {"defaults": {"duration": "8h", "tolerance": 0}})
+    r = CHECKS["flat_line"](
+        {"pm25": x}, _ctx(1, 48, registry), {"defaults": {"duration": "8h", "tolerance": 0}}
+    )
     # QARTOD semantics: flagged once the run has lasted 8 h (values at 18:00 and 19:00 of the run)
     assert np.flatnonzero(r.bits["pm25"][0]).tolist() == [18, 19]
 
@@ -102,7 +128,9 @@ def test_completeness_marks_short_days(registry):
     x[0, :5] = np.nan  # first local day has 19 valid hours
     ctx = _ctx(1, 48, registry)
     ctx.time_zone = "UTC"
-    bits, _ = run_checks({"pm25": x}, ctx, {"completeness": {"enabled": True, "min_fraction": 20 / 24}})
+    bits, _ = run_checks(
+        {"pm25": x}, ctx, {"completeness": {"enabled": True, "min_fraction": 20 / 24}}
+    )
     assert (bits["pm25"][0, :24] & _bit("incomplete_day")).all()
     assert not (bits["pm25"][0, 24:] & _bit("incomplete_day")).any()
 
@@ -114,11 +142,19 @@ def test_unknown_check_is_refused(registry):
 
 def test_final_status_never_hides_instrument_flags():
     values = np.array([10.0, np.nan, 10.0, -5.0, np.nan])
-    src = np.array([FLAG_CODES["N"], FLAG_CODES["N"], FLAG_CODES["C"], FLAG_CODES["N"], FLAG_CODES["B"]], "int8")
+    src = np.array(
+        [FLAG_CODES["N"], FLAG_CODES["N"], FLAG_CODES["C"], FLAG_CODES["N"], FLAG_CODES["B"]],
+        "int8",
+    )
     bits = np.array([_bit("spike_self"), 0, _bit("spike_self"), _bit("range_invalid"), 0], "uint16")
     got = final_status(values, src, bits)
-    assert got.tolist() == [FLAG_CODES["qc_suspect"], FLAG_CODES["missing"], FLAG_CODES["C"],
-                            FLAG_CODES["qc_invalid"], FLAG_CODES["B"]]
+    assert got.tolist() == [
+        FLAG_CODES["qc_suspect"],
+        FLAG_CODES["missing"],
+        FLAG_CODES["C"],
+        FLAG_CODES["qc_invalid"],
+        FLAG_CODES["B"],
+    ]
 
 
 def test_flat_line_matches_ioos_qc_value_for_value():
@@ -133,8 +169,11 @@ def test_flat_line_matches_ioos_qc_value_for_value():
     t = pd.date_range("2016-01-01", periods=400, freq="h").values
     ours = flat_line_flags(x, 4, 0.5)
     for s in range(3):
-        ref = np.asarray(qartod.flat_line_test(inp=x[s], tinp=t, suspect_threshold=4 * 3600,
-                                               fail_threshold=4 * 3600, tolerance=0.5))
+        ref = np.asarray(
+            qartod.flat_line_test(
+                inp=x[s], tinp=t, suspect_threshold=4 * 3600, fail_threshold=4 * 3600, tolerance=0.5
+            )
+        )
         ref_hit = (ref == qartod.QartodFlags.SUSPECT) | (ref == qartod.QartodFlags.FAIL)
         np.testing.assert_array_equal(ours[s], ref_hit)
     assert ours.sum() > 10

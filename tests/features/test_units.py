@@ -14,11 +14,15 @@ def test_mass_and_temperature():
 
 def test_ppb_to_ug_m3_at_reference_conditions():
     # 1 ppb O3 at 298.15 K, 101.325 kPa = 47.997 / 24.465 = 1.962 ug m-3
-    assert convert(np.array([1.0]), "ppb", "ug m-3", molar_mass=47.997)[0] == pytest.approx(1.9619, rel=1e-4)
+    assert convert(np.array([1.0]), "ppb", "ug m-3", molar_mass=47.997)[0] == pytest.approx(
+        1.9619, rel=1e-4
+    )
     back = convert(np.array([1.9619]), "ug m-3", "ppb", molar_mass=47.997)[0]
     assert back == pytest.approx(1.0, rel=1e-4)
     # CO 1.145 mg m-3 ~ 1 ppm
-    assert convert(np.array([1.0]), "ppm", "mg m-3", molar_mass=28.01)[0] == pytest.approx(1.1449, rel=1e-3)
+    assert convert(np.array([1.0]), "ppm", "mg m-3", molar_mass=28.01)[0] == pytest.approx(
+        1.1449, rel=1e-3
+    )
 
 
 def test_errors():

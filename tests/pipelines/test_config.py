@@ -27,7 +27,11 @@ def test_unknown_variable_names_line_and_field(tmp_path):
         load_network(str(path))
     e = err.value
     assert e.file == str(path) and e.field == "sources.0.columns.co.variable"
-    assert e.line == path.read_text().splitlines().index("      co: {variable: carbon_stuff, units: mg m-3}") + 1
+    assert (
+        e.line
+        == path.read_text().splitlines().index("      co: {variable: carbon_stuff, units: mg m-3}")
+        + 1
+    )
 
 
 def test_unconvertible_unit(tmp_path):

@@ -28,7 +28,18 @@ def test_run_flow_on_bundled_water_network(ndfa_run):
     s = result["networks"]["ndfa"]
     assert s["ingest"]["rows_in"] == 126918  # the per-file rows of SOURCE.md sum to 126,918
     assert s["ingest"]["balanced"]
-    assert set(s["days_per_water_class"]) == {"RMB", "RCS", "RD22", "I80", "LIS", "STTD", "TOE", "LIB", "RYI", "RVB"}
+    assert set(s["days_per_water_class"]) == {
+        "RMB",
+        "RCS",
+        "RD22",
+        "I80",
+        "LIS",
+        "STTD",
+        "TOE",
+        "LIB",
+        "RYI",
+        "RVB",
+    }
     saved = json.loads((root / "outputs" / "summary.json").read_text())
     assert saved["networks"]["ndfa"]["completeness_percent"]["dissolved_oxygen"] > 50
     assert (root / "outputs" / "ndfa_daily_class.csv").exists()
@@ -81,8 +92,10 @@ def test_cli_validate_and_bad_network(tmp_path):
     ok = runner.invoke(main, ["validate", "beijing"])
     assert ok.exit_code == 0 and "12 stations" in ok.output
     bad = tmp_path / "bad.yml"
-    bad.write_text("name: bad\nkind: air\ntime_zone: Asia/Shanghai\ntime_label: hourly\n"
-                   "frequency: 1h\nsources: []\nstations: [{id: A, lat: 1, lon: 2}]\n")
+    bad.write_text(
+        "name: bad\nkind: air\ntime_zone: Asia/Shanghai\ntime_label: hourly\n"
+        "frequency: 1h\nsources: []\nstations: [{id: A, lat: 1, lon: 2}]\n"
+    )
     res = runner.invoke(main, ["ingest", "--network", str(bad)])
     assert res.exit_code == 2
     assert f"{bad}:4: field 'time_label'" in res.output

@@ -28,10 +28,25 @@ class _Feed:
         out = []
         for t in pd.date_range(start.ceil("h"), end, freq="h"):
             for code in ("1001A", "1003A"):
-                out.append({"stationCode": code, "timePoint": t.isoformat(),
-                            "pm2_5": round(30 + t.hour, 1), "pm2_5_flag": "N",
-                            "co": 0.8, "o3_ppb": 20.0})
-        out.append({"stationCode": "9999A", "timePoint": end.isoformat(), "pm2_5": 5, "co": 0.1, "o3_ppb": 1})
+                out.append(
+                    {
+                        "stationCode": code,
+                        "timePoint": t.isoformat(),
+                        "pm2_5": round(30 + t.hour, 1),
+                        "pm2_5_flag": "N",
+                        "co": 0.8,
+                        "o3_ppb": 20.0,
+                    }
+                )
+        out.append(
+            {
+                "stationCode": "9999A",
+                "timePoint": end.isoformat(),
+                "pm2_5": 5,
+                "co": 0.1,
+                "o3_ppb": 1,
+            }
+        )
         out.append({"timePoint": end.isoformat(), "pm2_5": 5})
         return out
 
@@ -57,7 +72,9 @@ def feed_server():
                 self.send_response(404)
                 self.end_headers()
                 return
-            body = json.dumps({"data": feed.records(pd.Timestamp(q["start"]), pd.Timestamp(q["end"]))}).encode()
+            body = json.dumps(
+                {"data": feed.records(pd.Timestamp(q["start"]), pd.Timestamp(q["end"]))}
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -103,11 +120,15 @@ def test_pull_with_retries_lookback_and_accounting(tmp_path, feed_server):
     rep = ingest(str(net_path), tmp_path / "store", now=pd.Timestamp("2016-03-02", tz="UTC"))
     assert len(feed.requests) == 3  # two 503s, then success
     assert feed.requests[-1]["start"] == "2016-03-01T06:00:00+08:00"  # the look-back window
-    assert rep.rows_in == 16 and rep.rows_stored == 14 and rep.rows_quarantined == 2 and rep.balanced
+    assert (
+        rep.rows_in == 16 and rep.rows_stored == 14 and rep.rows_quarantined == 2 and rep.balanced
+    )
     from pipelines.config import load_variables
     from pipelines.store import StationStore
 
-    ds = StationStore(tmp_path / "store", load_network(str(net_path)), load_variables()["variables"]).open()
+    ds = StationStore(
+        tmp_path / "store", load_network(str(net_path)), load_variables()["variables"]
+    ).open()
     # 20 ppb O3 -> 20 * 47.997 / 24.465 = 39.2 ug m-3 at 298.15 K
     assert float(ds["o3"].max()) == pytest.approx(39.24, abs=0.01)
     # re-pulling the same window (late data is normal) stores nothing twice

@@ -37,25 +37,33 @@ def test_clean_file_all_rows_stored(tmp_path):
     (tmp_path / "data").mkdir()
     hourly_csv(tmp_path / "data" / "a.csv", hours=48)
     rep = _ingest(tmp_path, _network(tmp_path))
-    assert rep.rows_in == 144 and rep.rows_stored == 144 and rep.rows_quarantined == 0 and rep.balanced
+    assert (
+        rep.rows_in == 144 and rep.rows_stored == 144 and rep.rows_quarantined == 0 and rep.balanced
+    )
 
 
 def test_messy_file_rows_accounted_and_named(tmp_path):
     (tmp_path / "data").mkdir()
     good = hourly_csv(tmp_path / "data" / "a.csv", hours=24).read_text().splitlines()
-    lines = good[:1] + good[1:6] + [
-        "2016-01-01 07:00,A,12.0,20.0",                   # line 7: truncated row
-        "2016-01-01 08:00,A,abc,20.0,0.5",                # line 8: non-numeric PM2.5
-        "2016-01-01 09:00,Z,10.0,20.0,0.5",               # line 9: unknown station
-        "2030-01-01 09:00,A,10.0,20.0,0.5",               # line 10: future timestamp
-        "2016-13-45 09:00,A,10.0,20.0,0.5",               # line 11: impossible time
-        "2016-01-01 10:00,A,-5.0,20.0,0.5",               # line 12: negative concentration (stored, flagged)
-        "2016-01-01 10:00,A,-5.0,20.0,0.5",               # line 13: identical duplicate of 12
-        "2016-01-01 11:00,A,30.0,40.0,0.5",               # line 14
-        "2016-01-01 11:00,A,35.0,40.0,0.5",               # line 15: conflicts with 14 in pm25
-    ]
+    lines = (
+        good[:1]
+        + good[1:6]
+        + [
+            "2016-01-01 07:00,A,12.0,20.0",  # line 7: truncated row
+            "2016-01-01 08:00,A,abc,20.0,0.5",  # line 8: non-numeric PM2.5
+            "2016-01-01 09:00,Z,10.0,20.0,0.5",  # line 9: unknown station
+            "2030-01-01 09:00,A,10.0,20.0,0.5",  # line 10: future timestamp
+            "2016-13-45 09:00,A,10.0,20.0,0.5",  # line 11: impossible time
+            "2016-01-01 10:00,A,-5.0,20.0,0.5",  # line 12: negative concentration (stored, flagged)
+            "2016-01-01 10:00,A,-5.0,20.0,0.5",  # line 13: identical duplicate of 12
+            "2016-01-01 11:00,A,30.0,40.0,0.5",  # line 14
+            "2016-01-01 11:00,A,35.0,40.0,0.5",  # line 15: conflicts with 14 in pm25
+        ]
+    )
     path = tmp_path / "data" / "a.csv"
-    path.write_bytes(("\n".join(lines) + "\n").encode() + b"2016-01-01 12:00,A,1\xff0,20.0,0.5\n")  # line 16: bad byte
+    path.write_bytes(
+        ("\n".join(lines) + "\n").encode() + b"2016-01-01 12:00,A,1\xff0,20.0,0.5\n"
+    )  # line 16: bad byte
     rep = _ingest(tmp_path, _network(tmp_path))
     assert rep.rows_in == 15 and rep.balanced
     q = {int(r["line"]): r for r in _reasons(rep)}
@@ -89,7 +97,11 @@ def test_wrong_header_rejects_file_but_keeps_others(tmp_path):
     rep = _ingest(tmp_path, _network(tmp_path))
     assert rep.balanced and rep.rows_stored == 72 and rep.rows_quarantined == 1
     (rej,) = rep.rejected_files
-    assert rej["file"].endswith("b.csv") and rej["line"] == 1 and "lacks required column" in rej["reason"]
+    assert (
+        rej["file"].endswith("b.csv")
+        and rej["line"] == 1
+        and "lacks required column" in rej["reason"]
+    )
 
 
 def test_empty_and_truncated_archive(tmp_path):
@@ -137,7 +149,9 @@ def test_unseen_network_from_yaml_alone(tmp_path):
     (tmp_path / "in").mkdir()
     rows = ["时间;站点;PM2.5;标志;CO"]
     for h in range(1, 25):
-        rows.append(f"2016/01/02 {h % 24:02d}:00;1001A;{40 + h},5;{'C' if h == 3 else 'N'};0,{h % 9 + 1}")
+        rows.append(
+            f"2016/01/02 {h % 24:02d}:00;1001A;{40 + h},5;{'C' if h == 3 else 'N'};0,{h % 9 + 1}"
+        )
     (tmp_path / "in" / "export.csv").write_bytes("\n".join(rows).encode("gbk"))
     body = """
 name: gbk_city
@@ -165,7 +179,9 @@ stations:
     assert rep.rows_in == 24 and rep.rows_stored == 24 and rep.balanced
     from pipelines.config import load_variables
 
-    ds = StationStore(tmp_path / "store", load_network(str(net_path)), load_variables()["variables"]).open()
+    ds = StationStore(
+        tmp_path / "store", load_network(str(net_path)), load_variables()["variables"]
+    ).open()
     pm = ds["pm25"].sel(station="Wanshouxigong")
     assert float(pm.max()) == pytest.approx(64.5)
     assert (ds["pm25_source_flag"].values == 5).sum() == 1  # C = calibration, from the flag column

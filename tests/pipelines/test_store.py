@@ -22,8 +22,9 @@ def _cf_check(path) -> dict:
 
     CheckSuite.load_all_available_checkers()
     out = path.with_suffix(".cc.json")
-    ComplianceChecker.run_checker(str(path), ["cf:1.8"], 0, "strict", output_filename=str(out),
-                                  output_format="json")
+    ComplianceChecker.run_checker(
+        str(path), ["cf:1.8"], 0, "strict", output_filename=str(out), output_format="json"
+    )
     return json.loads(out.read_text())["cf:1.8"]
 
 
@@ -78,7 +79,9 @@ def test_overlapping_and_late_data(small):
     assert float(after["pm25"].sel(station="A", time=t)) == 999.5
     # everything before the late window is unchanged
     early = slice(None, pd.Timestamp("2016-02-04 16:00"))
-    np.testing.assert_array_equal(before["pm25"].sel(time=early).values, after["pm25"].sel(time=early).values)
+    np.testing.assert_array_equal(
+        before["pm25"].sel(time=early).values, after["pm25"].sel(time=early).values
+    )
     assert len(lines) > 1
 
 
