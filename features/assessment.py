@@ -8,7 +8,6 @@ first hour of the day and 00:00 the last hour of the previous day.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -308,8 +307,3 @@ def hourly_aqi(
         },
         coords={"station": ds["station"].values, "time": times.values},
     )
-
-
-def day_of(value: Any) -> dt.date:
-    """Coerce a date-like value to :class:`datetime.date`."""
-    return pd.Timestamp(value).date()

@@ -206,6 +206,13 @@ class NetworkSpec(BaseModel):
             raise ValueError("must not be negative")
         return v
 
+    @field_validator("frequency")
+    @classmethod
+    def _positive(cls, v: str) -> str:
+        if pd.Timedelta(v) <= pd.Timedelta(0):
+            raise ValueError("must be positive")
+        return v
+
     @model_validator(mode="after")
     def _unique_stations(self) -> NetworkSpec:
         seen: set[str] = set()

@@ -187,3 +187,25 @@ stations:
     assert (ds["pm25_source_flag"].values == 5).sum() == 1  # C = calibration, from the flag column
     assert (ds["pm25_flag"].values == 5).sum() == 1
     assert np.nanmax(ds["co"].values) == pytest.approx(0.9)
+
+
+def test_excel_workbook_with_station_per_sheet_row_numbers(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "hourly"
+    ws.append(["time", "site", "pm25", "pm10", "co"])
+    ws.append([pd.Timestamp("2016-01-01 01:00").to_pydatetime(), "A", 12.5, 20, 0.4])
+    ws.append([pd.Timestamp("2016-01-01 02:00").to_pydatetime(), "A", "n/a?", 20, 0.4])
+    ws.append([None, None, None, None, None])  # blank row: not a data row
+    ws.append([pd.Timestamp("2016-01-01 03:00").to_pydatetime(), "B", 14.0, 22, 0.5])
+    (tmp_path / "data").mkdir()
+    wb.save(tmp_path / "data" / "book.xlsx")
+    body = GENERIC_NETWORK.format(name="xl", files="data/book.xlsx").replace(
+        "    time_column: time\n", "    time_column: time\n    sheet: hourly\n"
+    )
+    rep = ingest(str(write_network(tmp_path, body, "xl")), tmp_path / "store", now=NOW)
+    assert rep.rows_in == 3 and rep.rows_stored == 2 and rep.balanced
+    q = _reasons(rep)
+    assert len(q) == 1 and q[0]["line"] == "3" and q[0]["field"] == "pm25"
