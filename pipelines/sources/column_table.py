@@ -17,10 +17,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import NetworkSpec, SourceSpec, resolve_files
+from pipelines.config import NetworkSpec, SourceSpec
 from pipelines.errors import ConfigError, QuarantineRecord, SourceError
 from pipelines.sources.base import RawBatch
-from pipelines.sources.tabular import TableLayout, batch_from_tables
+from pipelines.sources.tabular import TableLayout, read_source_files
 from pipelines.sources.text import read_delimited
 
 __all__ = ["read", "read_excel_rows", "validate_options"]
@@ -97,9 +97,6 @@ def read_excel_rows(
 
 def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
     """Read every file of the source into a :class:`RawBatch`."""
-    files = resolve_files(source.files, network.path)
-    if not files:
-        raise SourceError(", ".join(source.files), "no file matches the pattern(s)")
     delimiter = source.option("delimiter", ",")
     sheet = source.option("sheet")
 
@@ -108,7 +105,7 @@ def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
             return read_excel_rows(p, sheet)
         return read_delimited(p, source.encoding, delimiter)
 
-    return batch_from_tables(files, source, _layout(source), read_file)
+    return read_source_files(source, network, _layout(source), read_file)
 
 
 def validate_options(source: SourceSpec, path: Path, node: Any) -> None:

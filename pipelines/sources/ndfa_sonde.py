@@ -10,11 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import NetworkSpec, SourceSpec, resolve_files
-from pipelines.errors import SourceError
+from pipelines.config import NetworkSpec, SourceSpec
 from pipelines.sources.base import RawBatch, require_options
-from pipelines.sources.tabular import TableLayout, batch_from_tables
-from pipelines.sources.text import read_delimited
+from pipelines.sources.tabular import TableLayout, read_source_files
 
 __all__ = ["read", "validate_options"]
 
@@ -34,12 +32,7 @@ def _layout(source: SourceSpec) -> TableLayout:
 
 def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
     """Read every file of the source into a :class:`RawBatch`."""
-    files = resolve_files(source.files, network.path)
-    if not files:
-        raise SourceError(", ".join(source.files), "no file matches the pattern(s)")
-    return batch_from_tables(
-        files, source, _layout(source), lambda p: read_delimited(p, source.encoding, ",")
-    )
+    return read_source_files(source, network, _layout(source))
 
 
 def validate_options(source: SourceSpec, path: Path, node: Any) -> None:

@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 from features.wind import VALUE_MAPS
-from pipelines.config import SourceSpec
+from pipelines.config import NetworkSpec, SourceSpec, resolve_files
 from pipelines.errors import QuarantineRecord, SourceError
 from pipelines.sources.base import RawBatch
+from pipelines.sources.text import read_delimited
 
-__all__ = ["TableLayout", "batch_from_tables", "parse_table"]
+__all__ = ["TableLayout", "batch_from_tables", "parse_table", "read_source_files"]
 
 
 @dataclass
@@ -290,3 +291,28 @@ def batch_from_tables(
         notes=notes,
         rejected=rejected,
     )
+
+
+def read_source_files(
+    source: SourceSpec, network: NetworkSpec, layout: TableLayout, read_file=None
+) -> RawBatch:
+    """Resolve a source's file patterns and read them all with ``read_file``.
+
+    ``read_file(path)`` defaults to :func:`pipelines.sources.text.read_delimited` with the
+    source's encoding and ``delimiter`` option.
+
+    Raises
+    ------
+    SourceError
+        If no file matches the patterns.
+    """
+    files = resolve_files(source.files, network.path)
+    if not files:
+        raise SourceError(", ".join(source.files), "no file matches the pattern(s)")
+    if read_file is None:
+        delimiter = source.option("delimiter", ",")
+
+        def read_file(p: Path):
+            return read_delimited(p, source.encoding, delimiter)
+
+    return batch_from_tables(files, source, layout, read_file)
