@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from qy_helpers import GENERIC_NETWORK, write_network
 
 from pipelines.config import load_network, load_qc
 from pipelines.errors import ConfigError
-from tests.conftest import GENERIC_NETWORK, write_network
 
 
 def _net(tmp_path, **replace):

@@ -59,8 +59,9 @@ def test_ndfa_sensor_glitches_are_flagged_not_dropped(ndfa_run):
 
 
 def test_ingest_flow_retries_and_reports(tmp_path, prefect_harness):
+    from qy_helpers import GENERIC_NETWORK, hourly_csv, write_network
+
     from pipelines.flows import ingest_flow
-    from tests.conftest import GENERIC_NETWORK, hourly_csv, write_network
 
     (tmp_path / "data").mkdir()
     hourly_csv(tmp_path / "data" / "a.csv", hours=24)

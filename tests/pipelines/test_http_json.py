@@ -9,12 +9,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 import pytest
+from qy_helpers import write_network
 
 from pipelines.config import load_network
 from pipelines.errors import SourceError
 from pipelines.ingest import ingest
 from pipelines.sources.http_json import fetch_json
-from tests.conftest import write_network
 
 
 class _Feed:

@@ -7,11 +7,11 @@ import lzma
 import numpy as np
 import pandas as pd
 import pytest
+from qy_helpers import GENERIC_NETWORK, hourly_csv, write_network
 
 from pipelines.config import load_network
 from pipelines.ingest import ingest
 from pipelines.store import StationStore
-from tests.conftest import GENERIC_NETWORK, hourly_csv, write_network
 
 NOW = pd.Timestamp("2016-06-01", tz="UTC")
 

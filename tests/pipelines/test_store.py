@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from qy_helpers import GENERIC_NETWORK, hourly_csv, write_network
 
 from pipelines.config import load_network, load_variables
 from pipelines.ingest import ingest
 from pipelines.store import StationStore
-from tests.conftest import GENERIC_NETWORK, hourly_csv, write_network
 
 NOW = pd.Timestamp("2016-06-01", tz="UTC")
 
