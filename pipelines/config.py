@@ -34,6 +34,7 @@ __all__ = [
     "load_qc",
     "load_variables",
     "load_yaml",
+    "plain",
     "water_standard",
 ]
 
@@ -257,14 +258,15 @@ def _variables(cfg_dir: str) -> dict[str, Any]:
             convert(np.array([1.0]), meta["units"], meta["units"])
         except UnitError as exc:
             raise ConfigError(str(path), line, f"variables.{name}.units", str(exc)) from exc
-    return _plain(data)
+    return plain(data)
 
 
-def _plain(obj: Any) -> Any:
+def plain(obj: Any) -> Any:
+    """Copy of parsed YAML as plain dicts and lists (without line bookkeeping)."""
     if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
+        return {k: plain(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_plain(v) for v in obj]
+        return [plain(v) for v in obj]
     return obj
 
 
@@ -286,7 +288,7 @@ def _deep_merge(base: dict, override: dict) -> dict:
 def load_qc(network: NetworkSpec | None = None) -> dict[str, Any]:
     """QC configuration (``configs/qc.yml``) merged with the network's ``qc:`` overrides."""
     path = config_dir() / "qc.yml"
-    base = _plain(load_yaml(path))
+    base = plain(load_yaml(path))
     merged = _deep_merge(base, network.qc if network else {})
     from features.qc.checks import CHECKS
     from features.qc.flags import FLAG_CODES
@@ -382,7 +384,7 @@ def _load_standard(name: str) -> dict[str, Any]:
             "name",
             f"no standard {name!r}; known: {sorted(files)}",
         )
-    data = _plain(load_yaml(files[name]))
+    data = plain(load_yaml(files[name]))
     if "inherits" in data:
         data = _deep_merge(
             _load_standard(data["inherits"]), {k: v for k, v in data.items() if k != "inherits"}

@@ -1,0 +1,83 @@
+"""MLflow pyfunc wrapper: a fitted forecaster plus what it needs to rebuild its input panel.
+
+Input: a long DataFrame of recent history (``station``, ``time`` in UTC, one column per
+variable, valid values only). Output: one row per station and lead with the mean and quantiles,
+issued at the last time of the input.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import joblib
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from features.forecast_features import Panel
+from features.wind import wind_components
+
+__all__ = ["StationForecastModel", "history_frame", "panel_from_history"]
+
+
+def panel_from_history(history: pd.DataFrame, meta: dict[str, Any]) -> Panel:
+    """Rebuild the hourly panel (trained station order) from a long history frame."""
+    times = pd.DatetimeIndex(pd.to_datetime(history["time"]))
+    if times.tz is not None:
+        times = times.tz_convert("UTC").tz_localize(None)
+    grid = pd.date_range(times.min(), times.max(), freq="h")
+    stations = meta["stations"]
+    s_idx = pd.Index(stations).get_indexer(history["station"].astype(str))
+    t_idx = grid.get_indexer(times)
+    ok = (s_idx >= 0) & (t_idx >= 0)
+    values = {}
+    for v in meta["variables"]:
+        arr = np.full((len(stations), len(grid)), np.nan)
+        if v in history:
+            arr[s_idx[ok], t_idx[ok]] = history[v].to_numpy(dtype=float)[ok]
+        values[v] = arr
+    if "wind_speed" in values and "wind_from_direction" in values:
+        values["wind_u"], values["wind_v"] = wind_components(
+            values["wind_speed"], values["wind_from_direction"]
+        )
+    return Panel(
+        stations, grid, values, np.array(meta["lat"]), np.array(meta["lon"]), meta["time_zone"]
+    )
+
+
+def history_frame(panel: Panel, end_idx: int, hours: int) -> pd.DataFrame:
+    """Long history frame of the ``hours`` before and including column ``end_idx``."""
+    sl = slice(max(0, end_idx - hours + 1), end_idx + 1)
+    times = panel.times[sl]
+    frames = []
+    for s, st in enumerate(panel.stations):
+        d = {"station": st, "time": times}
+        d |= {v: a[s, sl] for v, a in panel.values.items() if v not in ("wind_u", "wind_v")}
+        frames.append(pd.DataFrame(d))
+    return pd.concat(frames, ignore_index=True)
+
+
+class StationForecastModel(mlflow.pyfunc.PythonModel):
+    """Deployable forecaster for one network and target."""
+
+    def load_context(self, context: Any) -> None:
+        """Load the pickled forecaster and its metadata."""
+        self.forecaster = joblib.load(context.artifacts["forecaster"])
+        with open(context.artifacts["meta"], encoding="utf-8") as fh:
+            self.meta = json.load(fh)
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict | None = None
+    ) -> pd.DataFrame:
+        """Forecast all leads from the last time in ``model_input``."""
+        panel = panel_from_history(model_input, self.meta)
+        leads = np.arange(1, int(self.meta["max_lead"]) + 1)
+        fc = self.forecaster.predict(panel, np.array([len(panel.times) - 1]), leads)
+        rows = []
+        for s, st in enumerate(panel.stations):
+            for j, h in enumerate(leads):
+                row = {"station": st, "lead": int(h), "mean": float(fc.mean[s, 0, j])}
+                row |= {f"q{q:g}": float(fc.quantiles[s, 0, j, k]) for k, q in enumerate(fc.levels)}
+                rows.append(row)
+        return pd.DataFrame(rows)

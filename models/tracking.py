@@ -1,0 +1,165 @@
+"""MLflow glue: the embedded SQLite store under mlruns/, run logging, registry and champion alias."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import joblib
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+
+from models.pyfunc import StationForecastModel
+
+__all__ = ["champion_uri", "configure", "git_commit", "log_model_run", "promote_if_better"]
+
+
+def configure(root: Path, cfg: dict[str, Any]) -> str:
+    """Point MLflow at ``sqlite:///<root>/mlruns/mlflow.db`` and create the experiment.
+
+    Returns
+    -------
+    str
+        The experiment id.
+    """
+    db = (
+        root / cfg.get("tracking_uri", "sqlite:///mlruns/mlflow.db").removeprefix("sqlite:///")
+    ).resolve()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(f"sqlite:///{db}")
+    artifacts = (root / cfg.get("artifact_root", "mlruns/artifacts")).resolve()
+    name = cfg.get("experiment", "qingyuan-forecast")
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is None:
+        return mlflow.create_experiment(name, artifact_location=artifacts.as_uri())
+    return exp.experiment_id
+
+
+def git_commit(root: Path) -> str:
+    """Return the git commit of the code (``unknown`` outside a checkout)."""
+    try:
+        return subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out |= _flat(v, key + ".")
+        else:
+            out[key] = json.dumps(v) if isinstance(v, list) else str(v)
+    return out
+
+
+def log_model_run(
+    *,
+    experiment_id: str,
+    run_name: str,
+    params: dict[str, Any],
+    tags: dict[str, str],
+    table: pd.DataFrame,
+    summary_metrics: dict[str, float],
+    model: Any | None = None,
+    meta: dict[str, Any] | None = None,
+    input_example: pd.DataFrame | None = None,
+    registered_name: str | None = None,
+    figures: list[Path] | None = None,
+) -> tuple[str, str | None]:
+    """Log one training/backtest run: params, per-lead metrics (step = lead), artifacts, model.
+
+    Returns
+    -------
+    run_id : str
+    model_version : str or None
+        Registry version when the model was registered.
+    """
+    version = None
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        mlflow.set_tags(tags)
+        mlflow.log_params(_flat(params))
+        for col in table.columns:
+            if col in ("model", "lead"):
+                continue
+            for lead, val in zip(table["lead"], table[col], strict=True):
+                if np.isfinite(val):
+                    mlflow.log_metric(col, float(val), step=int(lead))
+        for k, v in summary_metrics.items():
+            if np.isfinite(v):
+                mlflow.log_metric(k, float(v))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "per_lead_metrics.csv"
+            table.to_csv(path, index=False)
+            mlflow.log_artifact(str(path))
+            for fig in figures or []:
+                mlflow.log_artifact(str(fig), artifact_path="figures")
+            if model is not None:
+                fpath, mpath = Path(tmp) / "forecaster.joblib", Path(tmp) / "meta.json"
+                joblib.dump(model, fpath)
+                mpath.write_text(json.dumps(meta or {}, indent=2))
+                output = StationForecastModel()
+                output.forecaster, output.meta = model, meta
+                example_out = (
+                    output.predict(None, input_example) if input_example is not None else None
+                )
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=StationForecastModel(),
+                    artifacts={"forecaster": str(fpath), "meta": str(mpath)},
+                    signature=infer_signature(input_example, example_out)
+                    if input_example is not None
+                    else None,
+                    registered_model_name=registered_name,
+                    code_paths=None,
+                )
+                version = str(info.registered_model_version) if registered_name else None
+        return run.info.run_id, version
+
+
+def champion_uri(name: str) -> str:
+    """``models:/<name>@champion``."""
+    return f"models:/{name}@champion"
+
+
+def promote_if_better(
+    name: str, version: str, score: float, rule: dict[str, Any]
+) -> tuple[bool, str]:
+    """Move the ``champion`` alias to ``version`` when it beats the champion by the rule.
+
+    The score (lower is better) of each version is kept in the model-version tag
+    ``champion_score`` so that later challengers compare against the same backtest metric.
+
+    Returns
+    -------
+    promoted : bool
+    reason : str
+    """
+    client = MlflowClient()
+    client.set_model_version_tag(name, version, "champion_score", f"{score:.6f}")
+    try:
+        current = client.get_model_version_by_alias(name, "champion")
+    except mlflow.exceptions.MlflowException:
+        client.set_registered_model_alias(name, "champion", version)
+        return True, "no champion yet"
+    best = float(current.tags.get("champion_score", "inf"))
+    need = best * (1.0 - float(rule.get("min_improvement", 0.0)))
+    if score < need:
+        client.set_registered_model_alias(name, "champion", version)
+        return True, f"challenger {score:.3f} < champion v{current.version} {best:.3f}"
+    client.set_model_version_tag(
+        name, version, "challenger_result", f"lost: {score:.3f} >= {need:.3f}"
+    )
+    return False, f"champion v{current.version} kept ({best:.3f} <= {score:.3f})"
