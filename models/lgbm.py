@@ -31,6 +31,8 @@ _DEFAULTS: dict[str, Any] = {
     "reg_lambda": 5.0,
     "n_jobs": 2,
     "verbose": -1,
+    "deterministic": True,  # same data and seed -> same model (champion comparisons are fair)
+    "force_row_wise": True,
 }
 
 

@@ -148,6 +148,7 @@ def promote_if_better(
     reason : str
     """
     client = MlflowClient()
+    score = float(f"{score:.6f}")  # compare exactly what is stored in the tag
     client.set_model_version_tag(name, version, "champion_score", f"{score:.6f}")
     try:
         current = client.get_model_version_by_alias(name, "champion")

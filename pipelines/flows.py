@@ -21,7 +21,7 @@ from pipelines.sources.base import RawBatch
 from pipelines.store import StationStore
 from qingyuan.paths import outputs_dir, store_dir
 
-__all__ = ["assess_flow", "ingest_flow", "run_flow"]
+__all__ = ["assess_flow", "backtest_flow", "forecast_flow", "ingest_flow", "run_flow"]
 
 
 @task(name="read-source", retries=3, retry_delay_seconds=[2, 10, 30])
@@ -129,3 +129,50 @@ def run_flow(
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "summary.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
     return result
+
+
+@flow(name="backtest")
+def backtest_flow(
+    network: str,
+    store_root: str | None = None,
+    targets: list[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    train_end: str | None = None,
+    out_dir: str | None = None,
+) -> dict[str, Any]:
+    """Train on the training period, backtest on the test period, log to MLflow, promote champions."""
+    from pipelines.forecasting import backtest_network
+
+    res = backtest_network(
+        network,
+        Path(store_root or store_dir()),
+        targets,
+        start,
+        end,
+        train_end,
+        out_dir=Path(out_dir or outputs_dir()) / "backtest",
+    )
+    return {t: r.table.to_dict(orient="list") for t, r in res.items()}
+
+
+@flow(name="forecast", retries=1, retry_delay_seconds=30)
+def forecast_flow(
+    network: str,
+    issue_time: str,
+    store_root: str | None = None,
+    out_dir: str | None = None,
+    targets: list[str] | None = None,
+) -> str:
+    """Issue a forecast from the champion models and archive it."""
+    from pipelines.forecasting import issue_forecast
+
+    return str(
+        issue_forecast(
+            network,
+            Path(store_root or store_dir()),
+            issue_time,
+            Path(out_dir or outputs_dir()),
+            targets,
+        )
+    )

@@ -22,7 +22,7 @@ from features.forecast_features import Panel, panel_from_dataset
 from models import tracking
 from models.backtest import BacktestResult, run_backtest
 from models.pyfunc import history_frame
-from pipelines.config import load_network, load_qc, load_variables, load_yaml, plain
+from pipelines.config import NetworkSpec, load_network, load_qc, load_variables, load_yaml, plain
 from pipelines.store import StationStore
 from qingyuan import __version__
 from qingyuan.paths import config_dir, project_root
@@ -128,8 +128,20 @@ def backtest_network(
         )
         results[target] = res
         if out_dir is not None:
+            from pipelines.figures import plot_forecast_vs_observed, plot_skill_by_lead
+
             out_dir.mkdir(parents=True, exist_ok=True)
             res.table.to_csv(out_dir / f"backtest_{net.name}_{target}.csv", index=False)
+            plot_skill_by_lead(res, out_dir / f"skill_{net.name}_{target}.png")
+            if "lightgbm" in res.forecasts:
+                plot_forecast_vs_observed(
+                    res,
+                    panel.times,
+                    0,
+                    panel.stations[0],
+                    24,
+                    out_dir / f"forecast_{net.name}_{target}_{panel.stations[0]}_24h.png",
+                )
         if log_to_mlflow:
             _log_backtest(res, net.name, target, mcfgs, cfg, exp_id, commit, panel, t_train)
     return results
@@ -211,6 +223,7 @@ def issue_forecast(
     out_dir: Path,
     targets: list[str] | None = None,
     allow_fallback: bool | None = None,
+    stations: list[str] | None = None,
 ) -> Path:
     """Forecast every target from its champion model and write the CF forecast file.
 
@@ -230,15 +243,30 @@ def issue_forecast(
         .tz_convert("UTC")
         .tz_localize(None)
     )
-    panel = load_panel(
-        network,
-        store_root,
-        start=str(t_issue - pd.Timedelta(hours=HISTORY_HOURS)),
-        end=str(t_issue),
-    )
+    try:
+        panel = load_panel(
+            network,
+            store_root,
+            start=str(t_issue - pd.Timedelta(hours=HISTORY_HOURS)),
+            end=str(t_issue),
+        )
+    except FileNotFoundError as exc:
+        raise ValueError(f"no data before the issue time {issue_time} for {network}") from exc
     if len(panel.times) == 0 or panel.times[-1] < t_issue:
         raise ValueError(f"no data up to the issue time {issue_time} for {network}")
+    seen = [np.flatnonzero(np.isfinite(a).any(axis=0)) for a in panel.values.values()]
+    last_obs = max((int(x[-1]) for x in seen if len(x)), default=-1)
+    max_age = pd.Timedelta(hours=int(cfg.get("max_data_age_hours", 6)))
+    if last_obs < 0 or panel.times[last_obs] < t_issue - max_age:
+        last = panel.times[last_obs] if last_obs >= 0 else "none"
+        raise ValueError(
+            f"no recent data at the issue time {issue_time} for {network}: last observation {last} UTC"
+        )
     end_idx = int(panel.times.get_loc(t_issue))
+    if stations:
+        unknown = sorted(set(stations) - set(panel.stations))
+        if unknown:
+            raise KeyError(f"unknown station(s) {unknown}; {network} has {panel.stations}")
     history = history_frame(panel, end_idx, HISTORY_HOURS)
     recent = {
         v: np.isfinite(a[:, max(0, end_idx - 5) : end_idx + 1]).any(axis=1)
@@ -251,25 +279,41 @@ def issue_forecast(
         uri = tracking.champion_uri(name)
         try:
             model = mlflow.pyfunc.load_model(uri)
-        except Exception:
+        except Exception as exc:
             if not allow:
-                raise
-            versions = mlflow.MlflowClient().search_model_versions(f"name='{name}'")
-            good = sorted(versions, key=lambda v: int(v.version))[-2:-1]
-            if not good:
-                raise
-            uri = f"models:/{name}/{good[0].version}"
-            model = mlflow.pyfunc.load_model(uri)
+                raise RuntimeError(
+                    f"cannot load champion {uri} ({type(exc).__name__}: {exc}); "
+                    "run `qingyuan train` or set allow_fallback in configs/forecast.yml"
+                ) from exc
+            model, uri = _fallback(name, exc)
         results[target] = model.predict(history)
         info = model.metadata
         provenance[target] = {"model_uri": uri, "mlflow_run_id": info.run_id}
-    return write_forecast(
-        net.name, results, provenance, t_issue, panel.times[end_idx], recent, out_dir
-    )
+    return write_forecast(net, results, provenance, t_issue, panel.times[end_idx], recent, out_dir)
+
+
+def _fallback(name: str, cause: Exception):
+    """Load the newest registered version other than the broken champion (when config allows)."""
+    client = mlflow.MlflowClient()
+    try:
+        champion = client.get_model_version_by_alias(name, "champion").version
+    except Exception:
+        champion = None
+    for v in sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: -int(v.version)):
+        if v.version == champion:
+            continue
+        uri = f"models:/{name}/{v.version}"
+        try:
+            return mlflow.pyfunc.load_model(uri), uri
+        except Exception:  # noqa: S112 - try the next older version
+            continue
+    raise RuntimeError(
+        f"champion of {name} unusable ({cause}) and no older version loads"
+    ) from cause
 
 
 def write_forecast(
-    network: str,
+    net: NetworkSpec,
     results: dict[str, pd.DataFrame],
     provenance: dict[str, dict],
     issue: pd.Timestamp,
@@ -323,7 +367,7 @@ def write_forecast(
                 "flag_meanings": "stale_input recent_input",
             },
         )
-    net = load_network(network)
+    network = net.name
     by_id = {s.id: s for s in net.stations}
     ds = xr.Dataset(
         data,

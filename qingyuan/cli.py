@@ -165,6 +165,110 @@ def grid(
 
 
 @main.command()
+@click.option("--network", default="beijing", show_default=True)
+@click.option(
+    "--start",
+    default=None,
+    help="First local day of the test period (default: configs/forecast.yml).",
+)
+@click.option("--end", default=None, help="Last local day of the test period.")
+@click.option("--train-end", default=None, help="Last local day of the training period.")
+@click.option("--target", "targets", multiple=True, help="Targets (default: configs/forecast.yml).")
+@click.option("--store", type=click.Path(path_type=Path), default=None)
+@click.option("--outputs", type=click.Path(path_type=Path), default=None)
+def backtest(
+    network: str,
+    start: str | None,
+    end: str | None,
+    train_end: str | None,
+    targets: tuple[str, ...],
+    store: Path | None,
+    outputs: Path | None,
+) -> None:
+    """Rolling-origin backtest of every model; runs go to MLflow, champions are promoted."""
+    from pipelines.flows import backtest_flow
+
+    try:
+        tables = backtest_flow(
+            network,
+            str(store) if store else None,
+            list(targets) or None,
+            start,
+            end,
+            train_end,
+            str(outputs) if outputs else None,
+        )
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    import pandas as pd
+
+    leads = [1, 6, 12, 24, 48, 72]
+    for target, table in tables.items():
+        t = pd.DataFrame(table)
+        t = t[t["lead"].isin(leads)]
+        cols = [
+            c for c in ("model", "lead", "rmse", "mae", "skill_vs_persistence", "csi") if c in t
+        ]
+        click.echo(f"\n{target}\n" + t[cols].round(3).to_string(index=False))
+
+
+@main.command()
+@click.option("--network", default="beijing", show_default=True)
+@click.option("--store", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--train-end", default=None, help="Last local day of training (default: configs/forecast.yml)."
+)
+@click.option("--target", "targets", multiple=True)
+def train(
+    network: str, store: Path | None, train_end: str | None, targets: tuple[str, ...]
+) -> None:
+    """Train and register models (a backtest run: the champion rule needs a score)."""
+    from pipelines.flows import backtest_flow
+
+    try:
+        backtest_flow(
+            network, str(store) if store else None, list(targets) or None, None, None, train_end
+        )
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    click.echo("trained; see MLflow (mlruns/mlflow.db) for runs and the champion aliases")
+
+
+@main.command()
+@click.option("--network", default="beijing", show_default=True)
+@click.option(
+    "--issue-time",
+    required=True,
+    help="Issue time, local to the network (e.g. '2017-01-01 08:00').",
+)
+@click.option("--target", "targets", multiple=True)
+@click.option("--store", type=click.Path(path_type=Path), default=None)
+@click.option("--outputs", type=click.Path(path_type=Path), default=None)
+def forecast(
+    network: str,
+    issue_time: str,
+    targets: tuple[str, ...],
+    store: Path | None,
+    outputs: Path | None,
+) -> None:
+    """Forecast 1-72 h for every station from the champion models (CF netCDF with provenance)."""
+    from pipelines.forecasting import issue_forecast
+    from qingyuan.paths import outputs_dir, store_dir
+
+    try:
+        path = issue_forecast(
+            network,
+            store or store_dir(),
+            issue_time,
+            outputs or outputs_dir(),
+            list(targets) or None,
+        )
+    except (ConfigError, ValueError, KeyError, FileNotFoundError) as exc:
+        _fail(exc)
+    click.echo(str(path))
+
+
+@main.command()
 def networks() -> None:
     """List the configured networks."""
     from pipelines.config import list_networks, load_network
