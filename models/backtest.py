@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 import models.baselines  # noqa: F401 - registers baselines
+import models.generic  # noqa: F401 - registers mlforecast_default
 import models.lgbm  # noqa: F401 - registers lightgbm
 from features.forecast_features import Panel, targets
 from models import metrics
