@@ -102,6 +102,74 @@ def assess_flow(
     return assess_task(network, store_root or str(store_dir()), out_dir or str(outputs_dir()))
 
 
+@task(name="train-or-reuse-and-forecast")
+def forecast_task(network: str, store_root: str, out_dir: str) -> dict[str, Any] | None:
+    """Train the configured targets when no champion exists yet, then forecast from the last data."""
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+
+    from models import tracking
+    from pipelines.forecasting import backtest_network, forecast_config, issue_forecast
+    from qingyuan.paths import project_root
+
+    cfg = forecast_config()
+    run_cfg = (cfg.get("run") or {}).get(network)
+    if not run_cfg:
+        return None
+    tracking.configure(project_root(), cfg["mlflow"])
+    client = mlflow.MlflowClient()
+    missing = []
+    for target in run_cfg["targets"]:
+        try:
+            client.get_model_version_by_alias(f"{network}-{target}", "champion")
+        except mlflow.exceptions.MlflowException:
+            missing.append(target)
+    log = get_run_logger()
+    if missing:
+        log.info("no champion for %s: training (backtest split of configs/forecast.yml)", missing)
+        backtest_network(
+            network,
+            Path(store_root),
+            missing,
+            models=run_cfg.get("models"),
+            out_dir=Path(out_dir) / "backtest",
+        )
+    net = load_network(network)
+    from pipelines.config import load_variables
+
+    ds = StationStore(Path(store_root), net, load_variables()["variables"]).open(
+        variables=run_cfg["targets"]
+    )
+    has = np.isfinite(ds[run_cfg["targets"][0]].values).any(axis=0)
+    last_utc = pd.Timestamp(ds["time"].values[has][-1])
+    issue_local = last_utc.tz_localize("UTC").tz_convert(net.time_zone).tz_localize(None)
+    path = issue_forecast(
+        network, Path(store_root), str(issue_local), Path(out_dir), run_cfg["targets"]
+    )
+    out: dict[str, Any] = {
+        "file": str(path),
+        "issue_time_local": str(issue_local),
+        "trained": missing,
+    }
+    with xr.open_dataset(path) as f:
+        out["model_uris"] = f.attrs["model_uris"]
+        for target in run_cfg["targets"]:
+            q = f[f"{target}_quantile"].isel(issue_time=0)
+            daily = {}
+            for d in range(3):
+                sl = q.isel(lead_time=slice(24 * d, 24 * (d + 1)))
+                daily[f"D+{d + 1}"] = {
+                    "p50_mean": round(float(sl.sel(quantile=0.5).mean()), 1),
+                    "p90_station_max": round(
+                        float(sl.sel(quantile=0.9).mean("lead_time").max()), 1
+                    ),
+                }
+            out[target] = daily
+    return out
+
+
 @flow(name="run", log_prints=True)
 def run_flow(
     networks: list[str] | None = None, store_root: str | None = None, out_dir: str | None = None
@@ -125,6 +193,9 @@ def run_flow(
                 "quarantine_file",
             )
         }
+        fc = forecast_task(name, root, out)
+        if fc:
+            summary["forecast"] = fc
         result["networks"][name] = summary
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "summary.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))

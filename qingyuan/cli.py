@@ -24,6 +24,8 @@ def _fail(exc: Exception) -> None:
 def main() -> None:
     """Qingyuan (清源): pollution monitoring, forecasting, source tracing and warning."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # no network here: Prefect's anonymous usage telemetry would only log connection errors
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 @main.command()

@@ -54,4 +54,27 @@ def render_markdown(result: dict[str, Any]) -> str:
             lines += _table(["station", *classes], rows) + [""]
         if s.get("grid_file"):
             lines += [f"Gridded daily PM2.5 map: `{s['grid_file']}`", ""]
+        if s.get("forecast"):
+            fc = s["forecast"]
+            trained = (
+                f" (trained now: {', '.join(fc['trained'])})"
+                if fc["trained"]
+                else " (champions reused)"
+            )
+            lines += [
+                f"Forecast issued {fc['issue_time_local']} local from {fc['model_uris']}{trained}: "
+                f"`{fc['file']}`",
+                "",
+            ]
+            for target, days in fc.items():
+                if isinstance(days, dict) and "D+1" in days:
+                    rows = [[d, v["p50_mean"], v["p90_station_max"]] for d, v in days.items()]
+                    lines += _table(
+                        [
+                            f"{target} day",
+                            "network mean of P50",
+                            "highest station P90 (daily mean)",
+                        ],
+                        rows,
+                    ) + [""]
     return "\n".join(lines)
