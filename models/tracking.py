@@ -135,7 +135,7 @@ def champion_uri(name: str) -> str:
 
 
 def promote_if_better(
-    name: str, version: str, score: float, rule: dict[str, Any]
+    name: str, version: str, score: float, rule: dict[str, Any], backtest_key: str = ""
 ) -> tuple[bool, str]:
     """Move the ``champion`` alias to ``version`` when it beats the champion by the rule.
 
@@ -150,6 +150,7 @@ def promote_if_better(
     client = MlflowClient()
     score = float(f"{score:.6f}")  # compare exactly what is stored in the tag
     client.set_model_version_tag(name, version, "champion_score", f"{score:.6f}")
+    client.set_model_version_tag(name, version, "backtest_key", backtest_key)
     try:
         current = client.get_model_version_by_alias(name, "champion")
     except mlflow.exceptions.MlflowException:

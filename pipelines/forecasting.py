@@ -182,7 +182,7 @@ def _log_backtest(
     for name, model in res.fitted.items():
         table = res.table[res.table["model"] == name].drop(columns="model")
         score = _champion_score(table, rule)
-        learned = name not in ("persistence", "climatology")
+        learned = bool(mcfgs[name].get("register", False))
         reg_name = f"{network}-{target}" if learned else None
         run_id, version = tracking.log_model_run(
             experiment_id=exp_id,
@@ -209,11 +209,51 @@ def _log_backtest(
             registered_name=reg_name,
         )
         if reg_name and version:
-            promoted, why = tracking.promote_if_better(reg_name, version, score, rule)
+            key = json.dumps(
+                {
+                    **res.window,
+                    "issue_stride": int(res.issue_idx[1] - res.issue_idx[0])
+                    if len(res.issue_idx) > 1
+                    else 0,
+                    "leads": int(res.leads[-1]),
+                },
+                sort_keys=True,
+            )
+            _rescore_champion(reg_name, key, res, rule, panel)
+            promoted, why = tracking.promote_if_better(
+                reg_name, version, score, rule, backtest_key=key
+            )
             mlflow.MlflowClient().set_model_version_tag(
                 reg_name, version, "backtest_run_id", run_id
             )
             print(f"{reg_name} v{version}: {'champion' if promoted else 'challenger'} ({why})")
+
+
+def _rescore_champion(name: str, key: str, res: BacktestResult, rule: dict, panel: Panel) -> None:
+    """Score the current champion on the challenger's backtest when it was scored on another one.
+
+    Champion and challenger must be compared on the same issue times and leads; the champion's
+    stored forecaster is re-run on this backtest and its ``champion_score`` tag updated.
+    """
+    import joblib
+
+    from models.backtest import score as score_forecast
+
+    client = mlflow.MlflowClient()
+    try:
+        champ = client.get_model_version_by_alias(name, "champion")
+    except mlflow.exceptions.MlflowException:
+        return
+    if champ.tags.get("backtest_key") == key:
+        return
+    local = mlflow.artifacts.download_artifacts(f"models:/{name}/{champ.version}")
+    forecaster = joblib.load(Path(local) / "artifacts" / "forecaster.joblib")
+    fc = forecaster.predict(panel, res.issue_idx, res.leads)
+    table = score_forecast(fc, res.observed, res.leads, None)
+    client.set_model_version_tag(
+        name, champ.version, "champion_score", f"{_champion_score(table, rule):.6f}"
+    )
+    client.set_model_version_tag(name, champ.version, "backtest_key", key)
 
 
 def issue_forecast(
