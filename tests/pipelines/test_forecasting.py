@@ -107,6 +107,26 @@ def test_challenger_with_same_score_does_not_replace_champion(backtested):
     assert v2.tags["challenger_result"].startswith("lost")
 
 
+def test_champion_is_rescored_on_a_different_backtest(backtested):
+    from pipelines.forecasting import backtest_network
+
+    tmp, net, _ = backtested
+    backtest_network(
+        net,
+        tmp / "store",
+        targets=["pm25"],
+        start="2016-04-20",
+        end="2016-05-29",
+        train_end="2016-04-14",
+        models=["lightgbm"],
+    )
+    client = mlflow.MlflowClient()
+    champ = client.get_model_version_by_alias("fcnet-pm25", "champion")
+    assert "2016-04-19" in champ.tags["backtest_key"]  # 2016-04-20 local = 04-19 16:00 UTC
+    v3 = client.get_model_version("fcnet-pm25", "3")
+    assert v3.tags["backtest_key"] == champ.tags["backtest_key"]
+
+
 def test_forecast_file_has_provenance(backtested):
     from pipelines.forecasting import issue_forecast
 
@@ -152,4 +172,4 @@ def test_corrupt_champion_fails_loudly_then_falls_back_if_allowed(backtested):
         net, tmp / "store", "2016-05-20 08:00", tmp / "out", targets=["pm25"], allow_fallback=True
     )
     with xr.open_dataset(path) as ds:
-        assert "models:/fcnet-pm25/2" in ds.attrs["model_uris"]
+        assert "models:/fcnet-pm25/3" in ds.attrs["model_uris"]  # newest version that loads
