@@ -86,7 +86,7 @@ def test_mlflow_runs_metrics_and_champion(backtested):
     assert champ.run_id == lgb_run.info.run_id
 
 
-def test_challenger_with_same_score_does_not_replace_champion(backtested):
+def _rerun(backtested, start: str, models: list[str]) -> None:
     from pipelines.forecasting import backtest_network
 
     tmp, net, _ = backtested
@@ -94,11 +94,15 @@ def test_challenger_with_same_score_does_not_replace_champion(backtested):
         net,
         tmp / "store",
         targets=["pm25"],
-        start="2016-04-15",
+        start=start,
         end="2016-05-29",
         train_end="2016-04-14",
-        models=["persistence", "lightgbm"],
+        models=models,
     )
+
+
+def test_challenger_with_same_score_does_not_replace_champion(backtested):
+    _rerun(backtested, "2016-04-15", ["persistence", "lightgbm"])
     client = mlflow.MlflowClient()
     versions = client.search_model_versions("name='fcnet-pm25'")
     assert len(versions) == 2
@@ -108,18 +112,7 @@ def test_challenger_with_same_score_does_not_replace_champion(backtested):
 
 
 def test_champion_is_rescored_on_a_different_backtest(backtested):
-    from pipelines.forecasting import backtest_network
-
-    tmp, net, _ = backtested
-    backtest_network(
-        net,
-        tmp / "store",
-        targets=["pm25"],
-        start="2016-04-20",
-        end="2016-05-29",
-        train_end="2016-04-14",
-        models=["lightgbm"],
-    )
+    _rerun(backtested, "2016-04-20", ["lightgbm"])
     client = mlflow.MlflowClient()
     champ = client.get_model_version_by_alias("fcnet-pm25", "champion")
     assert "2016-04-19" in champ.tags["backtest_key"]  # 2016-04-20 local = 04-19 16:00 UTC
