@@ -107,13 +107,23 @@ def backtest_network(
         raise ValueError(f"test start {start} must come after the training end {train_end}")
     models = models or cfg["models"]
     mcfgs = model_configs(models)
+    from models.base import FORECASTERS
+
+    for name, mc in mcfgs.items():
+        if mc.get("forecaster", name) not in FORECASTERS:
+            raise ValueError(
+                f"{config_dir() / 'models' / (name + '.yml')}: field 'forecaster': unknown "
+                f"{mc.get('forecaster')!r}; registered: {sorted(FORECASTERS)}"
+            )
     results = {}
     root = project_root()
     exp_id = tracking.configure(root, cfg["mlflow"]) if log_to_mlflow else None
     commit = tracking.git_commit(root)
     for target in targets or cfg["targets"]:
         if target not in panel.values:
-            continue
+            raise ValueError(
+                f"target {target!r} is not a stored variable of {net.name}; stored: {sorted(panel.values)}"
+            )
         res = run_backtest(
             panel,
             target,

@@ -200,7 +200,7 @@ def backtest(
             train_end,
             str(outputs) if outputs else None,
         )
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
+    except (ConfigError, ValueError, KeyError, FileNotFoundError) as exc:
         _fail(exc)
     import pandas as pd
 
@@ -231,7 +231,7 @@ def train(
         backtest_flow(
             network, str(store) if store else None, list(targets) or None, None, None, train_end
         )
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
+    except (ConfigError, ValueError, KeyError, FileNotFoundError) as exc:
         _fail(exc)
     click.echo("trained; see MLflow (mlruns/mlflow.db) for runs and the champion aliases")
 
@@ -265,7 +265,7 @@ def forecast(
             outputs or outputs_dir(),
             list(targets) or None,
         )
-    except (ConfigError, ValueError, KeyError, FileNotFoundError) as exc:
+    except (ConfigError, ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         _fail(exc)
     click.echo(str(path))
 

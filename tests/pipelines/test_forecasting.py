@@ -166,3 +166,24 @@ def test_corrupt_champion_fails_loudly_then_falls_back_if_allowed(backtested):
     )
     with xr.open_dataset(path) as ds:
         assert "models:/fcnet-pm25/3" in ds.attrs["model_uris"]  # newest version that loads
+
+
+def test_unknown_target_or_model_is_refused_by_name(env):
+    from pipelines.errors import ConfigError
+    from pipelines.forecasting import backtest_network
+
+    tmp, net = env
+    kw = dict(start="2016-04-15", end="2016-05-29", train_end="2016-04-14")
+    with pytest.raises(ValueError, match="target 'so2' is not a stored variable"):
+        backtest_network(
+            net, tmp / "store", targets=["so2"], models=["persistence"], log_to_mlflow=False, **kw
+        )
+    with pytest.raises(ConfigError, match="file not found"):
+        backtest_network(
+            net,
+            tmp / "store",
+            targets=["pm25"],
+            models=["no_such_model"],
+            log_to_mlflow=False,
+            **kw,
+        )
