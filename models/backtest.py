@@ -16,6 +16,7 @@ import pandas as pd
 import models.baselines  # noqa: F401 - registers baselines
 import models.generic  # noqa: F401 - registers mlforecast_default
 import models.lgbm  # noqa: F401 - registers lightgbm
+import models.stgnn  # noqa: F401 - registers stgnn
 from features.forecast_features import Panel, targets
 from models import metrics
 from models.base import Forecast, Forecaster, create_forecaster
@@ -37,6 +38,7 @@ class BacktestResult:
     leads: np.ndarray
     observed: np.ndarray
     window: dict[str, str] = field(default_factory=dict)
+    daily: pd.DataFrame | None = None  # D+1..D+3 scores when several pollutants were backtested
 
 
 def score(
@@ -105,8 +107,10 @@ def run_backtest(
     forecasts, fitted, fit_s, pred_s = {}, {}, {}, {}
     for name, cfg in model_configs.items():
         t0 = time.perf_counter()
+        # the horizon is a forecast setting (configs/forecast.yml: leads), not a model one
+        params = {**cfg.get("params", {}), "max_lead": max_lead}
         model = create_forecaster(
-            cfg.get("forecaster", name), target, quantiles=quantiles, **cfg.get("params", {})
+            cfg.get("forecaster", name), target, quantiles=quantiles, **params
         ).fit(panel, train_end)
         fit_s[name] = time.perf_counter() - t0
         t0 = time.perf_counter()

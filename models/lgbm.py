@@ -17,6 +17,7 @@ import pandas as pd
 from features.forecast_features import FeatureSpec, Panel, issue_features, lead_rows, targets
 from models.base import Forecast, Forecaster, register_forecaster
 from models.baselines import climatology_table
+from models.calibration import apply_band_scale, fit_band_scale, fit_shrinkage
 
 __all__ = ["LightGBMForecaster"]
 
@@ -114,7 +115,8 @@ class LightGBMForecaster(Forecaster):
         The models learn the residual of a damped-anomaly-persistence anchor, standardised by
         the anchor's error at each lead, so that every lead weighs the same in the loss; the
         residual is then shrunk per lead by a factor fitted on the validation slice (never on
-        test data), which keeps long leads from fitting noise.
+        test data), which keeps long leads from fitting noise, and the quantile band is scaled per
+        lead so that it covers its nominal share of the validation observations.
         """
         train_end = pd.Timestamp(train_end)
         max_lead = int(self.params.get("max_lead", 72))
@@ -181,17 +183,17 @@ class LightGBMForecaster(Forecaster):
             )
             self.models_[key] = model
             self.best_iterations_[key] = int(model.best_iteration_ or params["n_estimators"])
-        # per-lead shrinkage of the mean residual, fitted on the validation slice
-        pred_val = self.models_["mean"].predict(X[val])
-        self.shrink_ = np.ones(max_lead)
+        # per-lead shrinkage of the mean residual and scaling of the quantile band, both fitted on
+        # the validation slice (never on test data)
         width = int(self.params.get("shrink_group", 6))
-        for lo in range(1, max_lead + 1, width):
-            sel = (lead_flat[val] >= lo) & (lead_flat[val] < lo + width)
-            den = np.sum(pred_val[sel] ** 2)
-            if den > 0:
-                self.shrink_[lo - 1 : lo - 1 + width] = float(
-                    np.clip(np.sum(zv[val][sel] * pred_val[sel]) / den, 0, 1)
-                )
+        self.shrink_ = fit_shrinkage(
+            self.models_["mean"].predict(X[val]), zv[val], lead_flat[val], max_lead, width
+        )
+        zq = np.sort(
+            np.stack([self.models_[f"q{q:g}"].predict(X[val]) for q in self.quantiles], axis=-1),
+            axis=-1,
+        )
+        self.band_ = fit_band_scale(zq, self.quantiles, zv[val], lead_flat[val], max_lead, width)
         self.n_train_rows_ = int((~val).sum())
         self.n_val_rows_ = int(val.sum())
         return self
@@ -205,13 +207,17 @@ class LightGBMForecaster(Forecaster):
         shape = rows.shape[:-1]
         z = self.models_["mean"].predict(X).reshape(shape)
         mean = anchor + self.shrink_[lead_idx - 1] * sigma * z
-        qs = np.stack(
-            [
-                anchor + sigma * self.models_[f"q{q:g}"].predict(X).reshape(shape)
-                for q in self.quantiles
-            ],
+        zq = np.sort(
+            np.stack(
+                [self.models_[f"q{q:g}"].predict(X).reshape(shape) for q in self.quantiles],
+                axis=-1,
+            ),
             axis=-1,
         )
+        band = getattr(self, "band_", None)
+        if band is not None:
+            zq = apply_band_scale(zq, self.quantiles, band[lead_idx - 1])
+        qs = anchor[..., None] + sigma[..., None] * zq
         qs = np.sort(np.maximum(qs, 0.0), axis=-1)  # no crossing, no negative concentrations
         return Forecast(mean=np.maximum(mean, 0.0), quantiles=qs, levels=self.quantiles)
 

@@ -1,4 +1,4 @@
-"""Figures an analyst reads faster than tables: forecast vs observed, skill by lead."""
+"""Figures an analyst reads faster than tables: forecast vs observed, skill by lead, reliability."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import pandas as pd  # noqa: E402
 
 from models.backtest import BacktestResult  # noqa: E402
 
-__all__ = ["plot_forecast_vs_observed", "plot_skill_by_lead"]
+__all__ = ["plot_forecast_vs_observed", "plot_reliability", "plot_skill_by_lead"]
 
 
 def plot_skill_by_lead(result: BacktestResult, path: Path, metric: str = "rmse") -> Path:
     """One line per model: ``metric`` against lead time."""
     fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
     for name, grp in result.table.groupby("model", sort=False):
-        ax.plot(grp["lead"], grp[metric], label=name, lw=2 if name == "lightgbm" else 1.2)
+        ax.plot(grp["lead"], grp[metric], label=name, lw=1.2)
     ax.set_xlabel("lead time [h]")
     ax.set_ylabel(f"{metric.upper()} of {result.target}")
     ax.set_title(
@@ -64,6 +64,37 @@ def plot_forecast_vs_observed(
     ax.legend(loc="upper right")
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_reliability(
+    result: BacktestResult, threshold: float, leads: list[int], path: Path
+) -> Path:
+    """Reliability diagram of ``P(value > threshold)`` per model at a few leads.
+
+    Points on the diagonal are reliable; the dot size shows how many forecasts fell in the bin.
+    """
+    from models.metrics import reliability
+
+    fig, axes = plt.subplots(1, len(leads), figsize=(4 * len(leads), 4), dpi=120, squeeze=False)
+    event = np.where(np.isnan(result.observed), np.nan, result.observed > threshold)
+    for ax, lead in zip(axes[0], leads, strict=True):
+        j = int(np.flatnonzero(result.leads == lead)[0])
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+        for name, fc in result.forecasts.items():
+            rel = reliability(fc.exceedance_probability(threshold)[..., j], event[..., j])
+            ok = rel["count"] > 0
+            ax.plot(rel["forecast"][ok], rel["observed"][ok], marker="o", ms=3, lw=1, label=name)
+        ax.set_title(f"+{lead} h")
+        ax.set_xlabel(f"forecast P({result.target} > {threshold:g})")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("observed frequency")
+    axes[0, -1].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

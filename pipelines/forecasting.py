@@ -21,8 +21,17 @@ from features.assessment import mask_invalid
 from features.forecast_features import Panel, panel_from_dataset
 from models import tracking
 from models.backtest import BacktestResult, run_backtest
+from models.daily import backtest_daily
 from models.pyfunc import history_frame
-from pipelines.config import NetworkSpec, load_network, load_qc, load_variables, load_yaml, plain
+from pipelines.config import (
+    NetworkSpec,
+    aqi_standards,
+    load_network,
+    load_qc,
+    load_variables,
+    load_yaml,
+    plain,
+)
 from pipelines.store import StationStore
 from qingyuan import __version__
 from qingyuan.paths import config_dir, project_root
@@ -138,23 +147,109 @@ def backtest_network(
         )
         results[target] = res
         if out_dir is not None:
-            from pipelines.figures import plot_forecast_vs_observed, plot_skill_by_lead
-
-            out_dir.mkdir(parents=True, exist_ok=True)
-            res.table.to_csv(out_dir / f"backtest_{net.name}_{target}.csv", index=False)
-            plot_skill_by_lead(res, out_dir / f"skill_{net.name}_{target}.png")
-            if "lightgbm" in res.forecasts:
-                plot_forecast_vs_observed(
-                    res,
-                    panel.times,
-                    0,
-                    panel.stations[0],
-                    24,
-                    out_dir / f"forecast_{net.name}_{target}_{panel.stations[0]}_24h.png",
-                )
+            _backtest_figures(res, panel, net.name, target, mcfgs, cfg, out_dir)
         if log_to_mlflow:
             _log_backtest(res, net.name, target, mcfgs, cfg, exp_id, commit, panel, t_train)
+    if results:
+        daily = _daily_scores(results, panel, net, cfg)
+        for res in results.values():
+            res.daily = daily
+        if out_dir is not None:
+            daily.to_csv(out_dir / f"backtest_daily_{net.name}.csv", index=False)
+        if log_to_mlflow and not daily.empty:
+            _log_daily(daily, net.name, sorted(results), exp_id, commit, results)
     return results
+
+
+def _backtest_figures(
+    res: BacktestResult,
+    panel: Panel,
+    network: str,
+    target: str,
+    mcfgs: dict[str, Any],
+    cfg: dict[str, Any],
+    out_dir: Path,
+) -> None:
+    """Per-lead table, skill by lead, forecast vs observed (registered models), reliability."""
+    from pipelines.figures import plot_forecast_vs_observed, plot_reliability, plot_skill_by_lead
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    res.table.to_csv(out_dir / f"backtest_{network}_{target}.csv", index=False)
+    plot_skill_by_lead(res, out_dir / f"skill_{network}_{target}.png")
+    station = panel.stations[0]
+    for name in res.forecasts:
+        if mcfgs[name].get("register", False):
+            plot_forecast_vs_observed(
+                res,
+                panel.times,
+                0,
+                station,
+                24,
+                out_dir / f"forecast_{network}_{target}_{name}_{station}_24h.png",
+                model=name,
+            )
+    threshold = cfg["thresholds"].get(target)
+    if threshold is not None:
+        leads = [h for h in (6, 24, 72) if h in set(res.leads)]
+        plot_reliability(
+            res, float(threshold), leads, out_dir / f"reliability_{network}_{target}.png"
+        )
+
+
+def _daily_scores(
+    results: dict[str, BacktestResult], panel: Panel, net: NetworkSpec, cfg: dict[str, Any]
+) -> pd.DataFrame:
+    """D+1..D+3 daily means and daily AQI (HJ 633 by date) scored for models run on every target.
+
+    The AQI is built from the targets that were forecast (all six pollutants when configured).
+    """
+    reg = load_variables()
+    return backtest_daily(
+        results,
+        panel.times,
+        net.time_zone,
+        net.time_label,
+        aqi_standards(cfg.get("aqi_family", "hj633")),
+        reg["variables"],
+        reg["reference_conditions"],
+        days=tuple(cfg.get("daily_days", [1, 2, 3])),
+        heavy=float(cfg["thresholds"].get("daily_aqi", 200)),
+    )
+
+
+def _log_daily(
+    daily: pd.DataFrame,
+    network: str,
+    targets: list[str],
+    exp_id: str,
+    commit: str,
+    results: dict[str, BacktestResult],
+) -> None:
+    """One MLflow run with the daily scores of every model (metric ``<model>.<score>``, step = day)."""
+    import tempfile
+
+    window = next(iter(results.values())).window
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"{network}-daily-aqi-backtest"):
+        mlflow.set_tags(
+            {
+                "network": network,
+                "kind": "backtest-daily",
+                "targets": ",".join(targets),
+                "code_version": commit,
+                "qingyuan_version": __version__,
+                "data_window": json.dumps(window),
+            }
+        )
+        mlflow.log_params({"targets": ",".join(targets), **window})
+        for _, row in daily.iterrows():
+            for col, val in row.items():
+                if col in ("model", "day") or not np.isfinite(val):
+                    continue
+                mlflow.log_metric(f"{row['model']}.{col}", float(val), step=int(row["day"]))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"daily_scores_{network}.csv"
+            daily.to_csv(path, index=False)
+            mlflow.log_artifact(str(path))
 
 
 def _champion_score(table: pd.DataFrame, rule: dict[str, Any]) -> float:
