@@ -211,8 +211,12 @@ def backtest_flow(
     end: str | None = None,
     train_end: str | None = None,
     out_dir: str | None = None,
+    models: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Train on the training period, backtest on the test period, log to MLflow, promote champions."""
+    """Train on the training period, backtest on the test period, log to MLflow, promote champions.
+
+    Returns the per-lead tables by target and, under ``"daily"``, the D+1..D+3 daily scores.
+    """
     from pipelines.forecasting import backtest_network
 
     res = backtest_network(
@@ -222,9 +226,14 @@ def backtest_flow(
         start,
         end,
         train_end,
+        models=models,
         out_dir=Path(out_dir or outputs_dir()) / "backtest",
     )
-    return {t: r.table.to_dict(orient="list") for t, r in res.items()}
+    out: dict[str, Any] = {t: r.table.to_dict(orient="list") for t, r in res.items()}
+    first = next(iter(res.values()), None)
+    if first is not None and first.daily is not None:
+        out["daily"] = first.daily.to_dict(orient="list")
+    return out
 
 
 @flow(name="forecast", retries=1, retry_delay_seconds=30)

@@ -176,6 +176,12 @@ def grid(
 @click.option("--end", default=None, help="Last local day of the test period.")
 @click.option("--train-end", default=None, help="Last local day of the training period.")
 @click.option("--target", "targets", multiple=True, help="Targets (default: configs/forecast.yml).")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="Models by name from configs/models (default: configs/forecast.yml), e.g. mlforecast_default.",
+)
 @click.option("--store", type=click.Path(path_type=Path), default=None)
 @click.option("--outputs", type=click.Path(path_type=Path), default=None)
 def backtest(
@@ -184,6 +190,7 @@ def backtest(
     end: str | None,
     train_end: str | None,
     targets: tuple[str, ...],
+    models: tuple[str, ...],
     store: Path | None,
     outputs: Path | None,
 ) -> None:
@@ -199,12 +206,14 @@ def backtest(
             end,
             train_end,
             str(outputs) if outputs else None,
+            list(models) or None,
         )
     except (ConfigError, ValueError, KeyError, FileNotFoundError) as exc:
         _fail(exc)
     import pandas as pd
 
     leads = [1, 6, 12, 24, 48, 72]
+    daily = tables.pop("daily", None)
     for target, table in tables.items():
         t = pd.DataFrame(table)
         t = t[t["lead"].isin(leads)]
@@ -212,6 +221,22 @@ def backtest(
             c for c in ("model", "lead", "rmse", "mae", "skill_vs_persistence", "csi") if c in t
         ]
         click.echo(f"\n{target}\n" + t[cols].round(3).to_string(index=False))
+    if daily:
+        d = pd.DataFrame(daily)
+        cols = [
+            c
+            for c in (
+                "model",
+                "day",
+                "rmse_aqi",
+                "aqi_category_accuracy",
+                "heavy_pod",
+                "heavy_far",
+                "heavy_brier",
+            )
+            if c in d
+        ]
+        click.echo("\ndaily AQI, D+1..D+3\n" + d[cols].round(3).to_string(index=False))
 
 
 @main.command()

@@ -118,3 +118,16 @@ def test_other_station_set_is_refused(fitted):
     other = Panel(p.stations[::-1], p.times, p.values, p.lat, p.lon, p.time_zone)
     with pytest.raises(ValueError, match="trained on stations"):
         model.predict(other, np.array([24 * 60]), np.arange(1, 5))
+
+
+def test_pickle_round_trip_gives_the_same_forecast(fitted, tmp_path):
+    import joblib
+
+    p, model = fitted
+    joblib.dump(model, tmp_path / "m.joblib")
+    back = joblib.load(tmp_path / "m.joblib")
+    issue = np.array([24 * 60])
+    np.testing.assert_array_equal(
+        model.predict(p, issue, np.arange(1, 25)).mean,
+        back.predict(p, issue, np.arange(1, 25)).mean,
+    )

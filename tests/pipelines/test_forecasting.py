@@ -54,6 +54,7 @@ def backtested(env):
         start="2016-04-15",
         end="2016-05-29",
         train_end="2016-04-14",
+        models=["persistence", "climatology", "lightgbm"],
         out_dir=tmp / "out",
     )
     return tmp, net, res["pm25"]
@@ -63,12 +64,18 @@ def test_backtest_table_and_artifacts(backtested):
     tmp, _, res = backtested
     t = res.table
     assert set(t["model"]) == {"persistence", "climatology", "lightgbm"}
-    assert set(t["lead"]) == set(range(1, 73))
+    assert set(t["lead"]) == set(range(1, 97))  # configs/forecast.yml: leads 96
     lgb_rmse = t[t.model == "lightgbm"].set_index("lead")["rmse"]
     per = t[t.model == "persistence"].set_index("lead")["rmse"]
     assert lgb_rmse[12] < per[12]
     assert (tmp / "out" / "backtest_fcnet_pm25.csv").exists()
     assert (tmp / "out" / "skill_fcnet_pm25.png").stat().st_size > 10_000
+    assert (tmp / "out" / "reliability_fcnet_pm25.png").stat().st_size > 10_000
+    assert (tmp / "out" / "forecast_fcnet_pm25_lightgbm_A_24h.png").exists()
+    daily = pd.read_csv(tmp / "out" / "backtest_daily_fcnet.csv")
+    assert set(daily["model"]) == {"persistence", "climatology", "lightgbm"}
+    assert set(daily["day"]) == {1, 2, 3}
+    assert daily["rmse_pm25_24h"].notna().all()
 
 
 def test_mlflow_runs_metrics_and_champion(backtested):
@@ -76,11 +83,15 @@ def test_mlflow_runs_metrics_and_champion(backtested):
     assert mlflow.get_tracking_uri() == f"sqlite:///{(tmp / 'mlruns' / 'mlflow.db').resolve()}"
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name("qingyuan-forecast")
-    runs = client.search_runs([exp.experiment_id])
+    every = client.search_runs([exp.experiment_id])
+    runs = [r for r in every if r.data.tags["kind"] == "backtest"]
     assert {r.data.tags["model"] for r in runs} == {"persistence", "climatology", "lightgbm"}
+    (daily,) = [r for r in every if r.data.tags["kind"] == "backtest-daily"]
+    steps = client.get_metric_history(daily.info.run_id, "lightgbm.rmse_pm25_24h")
+    assert sorted(m.step for m in steps) == [1, 2, 3]
     lgb_run = next(r for r in runs if r.data.tags["model"] == "lightgbm")
     history = client.get_metric_history(lgb_run.info.run_id, "rmse")
-    assert sorted(m.step for m in history) == list(range(1, 73))
+    assert sorted(m.step for m in history) == list(range(1, 97))
     assert lgb_run.data.tags["data_window"] and lgb_run.data.tags["code_version"]
     champ = client.get_model_version_by_alias("fcnet-pm25", "champion")
     assert champ.run_id == lgb_run.info.run_id
@@ -127,7 +138,7 @@ def test_forecast_file_has_provenance(backtested):
     path = issue_forecast(net, tmp / "store", "2016-05-20 08:00", tmp / "out", targets=["pm25"])
     with xr.open_dataset(path) as ds:
         assert ds["pm25_quantile"].dims == ("station", "issue_time", "lead_time", "quantile")
-        assert ds.sizes["lead_time"] == 72 and ds.sizes["station"] == 3
+        assert ds.sizes["lead_time"] == 96 and ds.sizes["station"] == 3
         assert ds.attrs["issue_time"] == "2016-05-20T00:00:00Z"
         assert ds.attrs["data_cutoff"] == "2016-05-20T00:00:00Z"
         assert "models:/fcnet-pm25@champion" in ds.attrs["model_uris"]
