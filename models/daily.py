@@ -33,6 +33,7 @@ __all__ = [
     "daily_lead_windows",
     "daily_observed",
     "daily_statistic",
+    "rolling_day_columns",
     "score_daily",
 ]
 
@@ -146,9 +147,10 @@ class DailyForecast:
         Quantile levels.
     """
 
-    def __init__(self, dates, days, point, quantiles, levels):
+    def __init__(self, dates, days, point, quantiles, levels, primary=None):
         self.dates, self.days = dates, days
         self.point, self.quantiles, self.levels = point, quantiles, levels
+        self.primary = primary  # S x N x D primary pollutant(s) of the point forecast
 
     def exceedance_probability(self, name: str, threshold: float) -> np.ndarray:
         """P(daily ``name`` > threshold) interpolated from its quantiles."""
@@ -162,8 +164,9 @@ def _aqi(
     standards: list[AqiStandard],
     registry: dict[str, dict[str, Any]],
     reference: dict[str, float] | None,
-) -> np.ndarray:
-    """Daily AQI ``S x N x D`` from daily statistics named like ``pm25_24h``."""
+    with_primary: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Daily AQI ``S x N x D`` from daily statistics named like ``pm25_24h`` (and primary)."""
     first = next(iter(stats.values()))
     S, N, D = first.shape
     ds = xr.Dataset(
@@ -171,7 +174,10 @@ def _aqi(
         coords={"station": np.arange(S), "date": pd.DatetimeIndex(dates.ravel())},
     )
     out = daily_aqi(ds, standards, registry, reference)
-    return out["aqi"].values.reshape(S, N, D)
+    aqi = out["aqi"].values.reshape(S, N, D)
+    if with_primary:
+        return aqi, out["primary_pollutant"].values.reshape(S, N, D)
+    return aqi
 
 
 def daily_forecast(
@@ -184,6 +190,8 @@ def daily_forecast(
     registry: dict[str, dict[str, Any]],
     reference: dict[str, float] | None = None,
     days: tuple[int, ...] = (1, 2, 3),
+    columns: np.ndarray | None = None,
+    dates: np.ndarray | None = None,
 ) -> DailyForecast:
     """Daily statistics and daily AQI for D+1.. from hourly forecasts of several pollutants.
 
@@ -194,8 +202,14 @@ def daily_forecast(
         all on the same stations, issue times and leads.
     standards : list of AqiStandard
         One AQI family (e.g. HJ 633-2012 and -2026), chosen per day.
+    columns, dates : numpy.ndarray, optional
+        Explicit ``N x D x 24`` lead columns and ``N x D`` dates of the days (e.g. the rolling
+        24-h windows of :func:`rolling_day_columns`); default: local calendar days D+k.
     """
-    cols, dates = daily_lead_windows(issue_times, leads, time_zone, time_label, days)
+    if columns is None:
+        cols, dates = daily_lead_windows(issue_times, leads, time_zone, time_label, days)
+    else:
+        cols = columns
     std = standards[0]
     levels = next(iter(forecasts.values())).levels
     point: dict[str, np.ndarray] = {}
@@ -214,7 +228,7 @@ def daily_forecast(
             ],
             axis=-1,
         )
-    point["aqi"] = _aqi(point, dates, standards, registry, reference)
+    point["aqi"], primary = _aqi(point, dates, standards, registry, reference, with_primary=True)
     quants["aqi"] = np.stack(
         [
             _aqi({n: q[..., k] for n, q in quants.items()}, dates, standards, registry, reference)
@@ -222,7 +236,24 @@ def daily_forecast(
         ],
         axis=-1,
     )
-    return DailyForecast(dates, days, point, quants, levels)
+    return DailyForecast(dates, days, point, quants, levels, primary)
+
+
+def rolling_day_columns(
+    issue_times: pd.DatetimeIndex, n_leads: int, time_zone: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Consecutive 24-h windows from the issue time (the rolling daily AQI of the warning rules).
+
+    Returns ``N x D x 24`` lead columns (day ``d`` = leads ``24 d + 1 .. 24 (d + 1)``) and the
+    ``N x D`` local dates of the windows' starts (which choose the AQI edition).
+    """
+    D = n_leads // 24
+    N = len(issue_times)
+    cols = np.broadcast_to(np.arange(D * 24).reshape(1, D, 24), (N, D, 24)).copy()
+    starts = issue_times.values[:, None] + (24 * np.arange(D)).astype("timedelta64[h]")
+    local = pd.DatetimeIndex(starts.ravel()).tz_localize("UTC").tz_convert(time_zone)
+    dates = local.tz_localize(None).normalize().values.astype("datetime64[D]").reshape(N, D)
+    return cols, dates
 
 
 def daily_observed(

@@ -1,0 +1,334 @@
+"""Heavy-pollution warning levels from a probabilistic daily-AQI forecast (pure functions).
+
+The scheme (levels, their conditions, decision settings, measures) comes from
+``configs/warnings/*.yml``; nothing here knows a threshold. A *day* is a 24-h window counted from
+the issue time (the rolling daily AQI of the national scheme, which may cross midnight).
+
+Decision, for one area and one issue time:
+
+1. For every day and every AQI limit used by the scheme, the probability that the daily AQI
+   exceeds the limit is read from the forecast quantiles; the day counts as exceeding when the
+   probability reaches ``decision.confidence``.
+2. When at least ``upper_bound_from_days`` heavy days (AQI > 200) are forecast, the level follows
+   the upper bound of the forecast range instead (the ``upper_quantile`` exceeds the limit).
+3. The level is the most severe one whose conditions hold (a condition: ``days`` consecutive days
+   above the limit); the episode runs from the first to the last heavy day, merging runs separated
+   by at most ``merge_gap_days`` clean days.
+4. With no level, the forecast is *clear* for the hours until the first day that would exceed the
+   lowest level's limit; a warning may be lifted only when that exceeds ``lift_clear_hours``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.quantiles import exceedance_from_quantiles
+
+__all__ = [
+    "Condition",
+    "Decision",
+    "Level",
+    "Transition",
+    "WarningScheme",
+    "decide",
+    "longest_run",
+    "next_transition",
+]
+
+
+def longest_run(flags: np.ndarray) -> int:
+    """Length of the longest run of consecutive True values."""
+    best = run = 0
+    for f in np.asarray(flags, bool):
+        run = run + 1 if f else 0
+        best = max(best, run)
+    return best
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Daily AQI above ``limit`` (or at least, when ``inclusive``) on ``days`` consecutive days."""
+
+    limit: float
+    days: int
+    inclusive: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> Condition:
+        """Parse ``{aqi_above: 200, days: 2}`` or ``{aqi_at_least: 500, days: 1}``."""
+        if "aqi_above" in cfg:
+            return cls(float(cfg["aqi_above"]), int(cfg.get("days", 1)), False)
+        return cls(float(cfg["aqi_at_least"]), int(cfg.get("days", 1)), True)
+
+    @property
+    def key(self) -> tuple[float, bool]:
+        """Identifies the exceedance series this condition reads."""
+        return (self.limit, self.inclusive)
+
+
+@dataclass(frozen=True)
+class Level:
+    """One warning level and its alternative condition sets."""
+
+    name: str
+    rank: int
+    names: dict[str, str]
+    colour: str
+    cap_severity: str
+    any_of: tuple[tuple[Condition, ...], ...]
+
+    def holds(self, exceed: dict[tuple[float, bool], np.ndarray]) -> bool:
+        """Return True when all conditions of one alternative hold on the daily flags."""
+        return any(
+            all(longest_run(exceed[c.key]) >= c.days for c in alternative)
+            for alternative in self.any_of
+        )
+
+
+@dataclass
+class WarningScheme:
+    """A warning scheme from ``configs/warnings/<name>.yml`` (inheritance already resolved)."""
+
+    name: str
+    title: str
+    levels: list[Level]  # least severe first
+    decision: dict[str, Any]
+    measures: dict[str, dict[str, str]] = field(default_factory=dict)
+    aqi_family: str = "hj633"
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> WarningScheme:
+        """Build from a plain mapping."""
+        levels = [
+            Level(
+                name=str(lv["name"]),
+                rank=int(lv["rank"]),
+                names={str(k): str(v) for k, v in lv.get("names", {}).items()},
+                colour=str(lv.get("colour", "#888888")),
+                cap_severity=str(lv.get("cap_severity", "Unknown")),
+                any_of=tuple(tuple(Condition.from_config(c) for c in alt) for alt in lv["any_of"]),
+            )
+            for lv in cfg["levels"]
+        ]
+        return cls(
+            name=str(cfg["name"]),
+            title=str(cfg.get("title", cfg["name"])),
+            levels=levels,
+            decision=dict(cfg.get("decision", {})),
+            measures={k: dict(v) for k, v in cfg.get("measures", {}).items()},
+            aqi_family=str(cfg.get("aqi_family", "hj633")),
+        )
+
+    def level(self, name: str | None) -> Level | None:
+        """Return the level called ``name`` (None for None)."""
+        if name is None:
+            return None
+        for lv in self.levels:
+            if lv.name == name:
+                return lv
+        raise KeyError(f"scheme {self.name} has no level {name!r}")
+
+    def severity_index(self, name: str | None) -> int:
+        """0 for no warning, 1 for the least severe level, increasing with severity."""
+        if name is None:
+            return 0
+        return [lv.name for lv in self.levels].index(name) + 1
+
+    @property
+    def keys(self) -> list[tuple[float, bool]]:
+        """Every (limit, inclusive) pair the scheme needs."""
+        return sorted({c.key for lv in self.levels for alt in lv.any_of for c in alt})
+
+    @property
+    def heavy_key(self) -> tuple[float, bool]:
+        """The key of the least severe level's first condition (AQI > 200 in both schemes)."""
+        return self.levels[0].any_of[0][0].key
+
+
+@dataclass
+class Decision:
+    """What the forecast says for one area at one issue time."""
+
+    level: str | None
+    start: pd.Timestamp | None  # UTC, start of the first heavy day of the episode
+    end: pd.Timestamp | None  # UTC, end of its last heavy day
+    probability: float  # min over the episode's heavy days of P(AQI > heavy limit); or max P
+    aqi_range: tuple[float, float]  # P10..P90 of the peak day's AQI
+    primary_pollutant: str
+    clear_hours: float  # hours from issue until the first heavy day (horizon if none)
+    lead_hours: float | None  # start - issue time
+    used_upper_bound: bool
+    day_probability: list[float]  # P(AQI > heavy limit) for every day
+    reasons: list[str]
+
+
+def decide(
+    scheme: WarningScheme,
+    issue_time: pd.Timestamp,
+    day_quantiles: np.ndarray,
+    quantile_levels: tuple[float, ...],
+    day_primary: list[str] | None = None,
+) -> Decision:
+    """Decide the warning level for one area from its daily AQI forecast.
+
+    Parameters
+    ----------
+    scheme : WarningScheme
+        Levels and decision settings.
+    issue_time : pandas.Timestamp
+        UTC issue time; day ``d`` covers ``issue + 24 d h .. issue + 24 (d + 1) h``.
+    day_quantiles : numpy.ndarray
+        ``D x Q`` quantiles of the daily AQI of each day.
+    quantile_levels : tuple of float
+        The ``Q`` levels.
+    day_primary : list of str, optional
+        Primary pollutant of each day (from the median forecast).
+    """
+    cfg = scheme.decision
+    conf = float(cfg.get("confidence", 0.5))
+    q = np.asarray(day_quantiles, float)
+    D = q.shape[0]
+    levels = tuple(float(x) for x in quantile_levels)
+    upper_q = float(cfg.get("upper_quantile", max(levels)))
+    upper = q[:, levels.index(upper_q)] if upper_q in levels else q[:, -1]
+    prob = {
+        key: exceedance_from_quantiles(q, levels, key[0] - (1e-9 if key[1] else 0.0))
+        for key in scheme.keys
+    }
+    heavy = scheme.heavy_key
+    exceed = {k: np.nan_to_num(p) >= conf for k, p in prob.items()}
+    reasons = []
+    used_upper = False
+    n_heavy = int(exceed[heavy].sum())
+    if n_heavy >= int(cfg.get("upper_bound_from_days", 3)):
+        used_upper = True
+        exceed = {k: (upper >= k[0]) if k[1] else (upper > k[0]) for k in scheme.keys}
+        reasons.append(
+            f"{n_heavy} heavy days forecast: level from the upper bound (P{upper_q * 100:g})"
+        )
+    level = None
+    for lv in scheme.levels:  # least severe first; keep the most severe that holds
+        if lv.holds(exceed):
+            level = lv
+    days_heavy = np.flatnonzero(exceed[heavy])
+    p_heavy = np.nan_to_num(prob[heavy])
+    start = end = None
+    lead = None
+    if level is not None and len(days_heavy):
+        gap = int(cfg.get("merge_gap_days", 1))
+        # episode: the first run of heavy days, extended over gaps of <= ``gap`` clean days
+        first = last = int(days_heavy[0])
+        for d in days_heavy[1:]:
+            if d - last - 1 <= gap:
+                last = int(d)
+            else:
+                break
+        start = issue_time + pd.Timedelta(hours=24 * first)
+        end = issue_time + pd.Timedelta(hours=24 * (last + 1))
+        lead = float((start - issue_time) / pd.Timedelta(hours=1))
+        episode = p_heavy[first : last + 1][exceed[heavy][first : last + 1]]
+        probability = float(episode.min()) if len(episode) else float(p_heavy.max())
+        peak = first + int(
+            np.nanargmax(
+                q[first : last + 1, levels.index(0.5)] if 0.5 in levels else q[first : last + 1, 0]
+            )
+        )
+        reasons.append(
+            f"{level.names.get('en', level.name)}: {len(days_heavy)} day(s) with daily AQI > "
+            f"{heavy[0]:g} forecast (P >= {conf:g}{', upper bound' if used_upper else ''})"
+        )
+        if lead < float(cfg.get("min_lead_hours", 24)):
+            reasons.append(f"short notice: episode starts {lead:.0f} h after issue")
+    else:
+        probability = float(p_heavy.max()) if D else 0.0
+        peak = int(np.nanargmax(q[:, -1])) if D else 0
+    clear = float(24 * days_heavy[0]) if len(days_heavy) else float(24 * D)
+    lo_q, hi_q = q[peak, 0], q[peak, -1]
+    primary = (day_primary or [""] * D)[peak] if D else ""
+    return Decision(
+        level=level.name if level else None,
+        start=start,
+        end=end,
+        probability=probability,
+        aqi_range=(float(lo_q), float(hi_q)),
+        primary_pollutant=primary,
+        clear_hours=clear,
+        lead_hours=lead,
+        used_upper_bound=used_upper,
+        day_probability=[float(x) for x in p_heavy],
+        reasons=reasons,
+    )
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What to do with an area's warning given the current state and a new decision.
+
+    ``action`` is one of ``none`` (nothing active, nothing forecast), ``issue``, ``upgrade``,
+    ``downgrade``, ``extend``, ``hold`` (keep as is) or ``lift``.
+    """
+
+    action: str
+    level: str | None
+    onset: pd.Timestamp | None
+    expires: pd.Timestamp | None
+    why: str
+
+
+def next_transition(
+    scheme: WarningScheme,
+    current_level: str | None,
+    current_onset: pd.Timestamp | None,
+    current_expires: pd.Timestamp | None,
+    decision: Decision,
+    issue_time: pd.Timestamp,
+) -> Transition:
+    """Return the lifecycle step from the active warning (if any) and a new decision (pure).
+
+    Rules: a level forecast with nothing active issues; a more / less severe level upgrades /
+    downgrades; the same level with a later end extends (episodes closer than the merge gap were
+    already joined by :func:`decide`); no level lifts only when the forecast stays below the
+    lowest level for more than ``lift_clear_hours`` (otherwise the warning is held, so that two
+    episodes with a short clean gap stay one warning).
+    """
+    lift_after = float(scheme.decision.get("lift_clear_hours", 36))
+    if current_level is None:
+        if decision.level is None:
+            return Transition("none", None, None, None, "no warning level forecast")
+        return Transition(
+            "issue", decision.level, decision.start, decision.end, "; ".join(decision.reasons)
+        )
+    if decision.level is None:
+        if decision.clear_hours > lift_after:
+            return Transition(
+                "lift",
+                None,
+                current_onset,
+                issue_time,
+                f"below the {scheme.levels[0].name} condition and forecast to stay so for "
+                f"{decision.clear_hours:.0f} h (> {lift_after:g} h)",
+            )
+        return Transition(
+            "hold",
+            current_level,
+            current_onset,
+            current_expires,
+            f"no level forecast, but heavy pollution again within {decision.clear_hours:.0f} h "
+            f"(<= {lift_after:g} h): warning kept",
+        )
+    onset = min(current_onset, decision.start) if current_onset is not None else decision.start
+    if current_onset is not None and current_onset <= issue_time:
+        onset = current_onset  # already in force: the onset stays
+    new, old = scheme.severity_index(decision.level), scheme.severity_index(current_level)
+    why = "; ".join(decision.reasons)
+    if new > old:
+        return Transition("upgrade", decision.level, onset, decision.end, why)
+    if new < old:
+        return Transition("downgrade", decision.level, onset, decision.end, why)
+    if current_expires is None or (decision.end is not None and decision.end > current_expires):
+        return Transition("extend", decision.level, onset, decision.end, why)
+    return Transition("hold", current_level, current_onset, current_expires, "unchanged: " + why)
