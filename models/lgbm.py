@@ -200,6 +200,8 @@ class LightGBMForecaster(Forecaster):
 
     def predict(self, panel: Panel, issue_idx: np.ndarray, leads: np.ndarray) -> Forecast:
         """Predict every station, issue time and lead."""
+        if np.max(leads) > len(self.rho_):
+            raise ValueError(f"lead {np.max(leads)} h beyond the trained {len(self.rho_)} h")
         rows, _ = self._rows(panel, issue_idx, leads)
         anchor, lead_idx = self._anchor(rows, self._clim_now(panel, issue_idx))
         sigma = self.sigma_[lead_idx - 1]

@@ -351,9 +351,19 @@ def _rescore_champion(name: str, key: str, res: BacktestResult, rule: dict, pane
         return
     if champ.tags.get("backtest_key") == key:
         return
-    local = mlflow.artifacts.download_artifacts(f"models:/{name}/{champ.version}")
-    forecaster = joblib.load(Path(local) / "artifacts" / "forecaster.joblib")
-    fc = forecaster.predict(panel, res.issue_idx, res.leads)
+    try:
+        local = mlflow.artifacts.download_artifacts(f"models:/{name}/{champ.version}")
+        forecaster = joblib.load(Path(local) / "artifacts" / "forecaster.joblib")
+        fc = forecaster.predict(panel, res.issue_idx, res.leads)
+    except Exception as exc:  # noqa: BLE001 - any failure means it cannot serve this backtest
+        # e.g. a champion trained for a shorter horizon than configs/forecast.yml now asks for,
+        # or one whose artifact no longer loads: it cannot be compared, so it cannot stay champion
+        why = f"cannot forecast the challenger's backtest ({type(exc).__name__}: {exc})"
+        print(f"{name} v{champ.version}: {why}")
+        client.set_model_version_tag(name, champ.version, "champion_score", "inf")
+        client.set_model_version_tag(name, champ.version, "rescore_failed", why[:500])
+        client.set_model_version_tag(name, champ.version, "backtest_key", key)
+        return
     table = score_forecast(fc, res.observed, res.leads, None)
     client.set_model_version_tag(
         name, champ.version, "champion_score", f"{_champion_score(table, rule):.6f}"
