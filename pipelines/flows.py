@@ -170,11 +170,68 @@ def forecast_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]
     return out
 
 
+def _cities_of(network: str) -> list[str]:
+    """City warning files (``configs/warnings``) that watch a network."""
+    from pipelines.warning_config import list_warning_configs, load_warning_config
+
+    out = []
+    for name in list_warning_configs():
+        _, city = load_warning_config(name)
+        if city is not None and city.network == network:
+            out.append(name)
+    return out
+
+
+@task(name="warn", retries=1, retry_delay_seconds=10)
+def warn_task(
+    city: str, out_dir: str, forecast_path: str | None = None, now: str | None = None
+) -> dict[str, Any]:
+    """Decide, persist and publish the warnings of one city from its newest forecast."""
+    import pandas as pd
+
+    from pipelines.warnings import run_warnings
+
+    rep = run_warnings(
+        city,
+        Path(out_dir),
+        Path(forecast_path) if forecast_path else None,
+        pd.Timestamp(now) if now else None,
+    )
+    return {
+        "city": city,
+        "issue_time": str(rep.issue_time),
+        "ops_alert": rep.ops_alert,
+        "decisions": {
+            a.area: {"action": a.action, "level": a.level, "identifier": a.identifier}
+            for a in rep.applied
+        },
+        "outlook": {area: [round(float(x)) for x in o.median] for area, o in rep.outlooks.items()},
+        "p_heavy": {
+            area: [round(p, 2) for p in d.day_probability] for area, d in rep.decisions.items()
+        },
+        "outputs": rep.outputs,
+        "delivery": rep.delivery,
+    }
+
+
+@flow(name="warn", log_prints=True)
+def warn_flow(
+    city: str,
+    out_dir: str | None = None,
+    forecast_path: str | None = None,
+    now: str | None = None,
+) -> dict[str, Any]:
+    """Daily warning decision of one city (``configs/warnings/<city>.yml``)."""
+    return warn_task(city, out_dir or str(outputs_dir()), forecast_path, now)
+
+
 @flow(name="run", log_prints=True)
 def run_flow(
     networks: list[str] | None = None, store_root: str | None = None, out_dir: str | None = None
 ) -> dict[str, Any]:
-    """Run the main job on the bundled data: ingest -> QC -> store -> assess -> outputs."""
+    """Run the main job on the bundled data: ingest -> QC -> store -> assess -> forecast -> warn."""
+    import pandas as pd
+
     networks = networks or ["beijing", "ndfa"]
     root = store_root or str(store_dir())
     out = out_dir or str(outputs_dir())
@@ -196,6 +253,16 @@ def run_flow(
         fc = forecast_task(name, root, out)
         if fc:
             summary["forecast"] = fc
+            # the bundled data are historic: "now" is the forecast's data cut-off
+            issue_utc = (
+                pd.Timestamp(fc["issue_time_local"])
+                .tz_localize(load_network(name).time_zone)
+                .tz_convert("UTC")
+                .tz_localize(None)
+            )
+            summary["warnings"] = [
+                warn_task(city, out, fc["file"], str(issue_utc)) for city in _cities_of(name)
+            ]
         result["networks"][name] = summary
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "summary.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))

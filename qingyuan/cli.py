@@ -1,4 +1,4 @@
-"""Command-line interface: ``qingyuan run | ingest | assess | grid | networks | validate``."""
+"""Command-line interface: ``qingyuan run | ingest | assess | grid | backtest | train | forecast | warn``."""
 
 from __future__ import annotations
 
@@ -293,6 +293,74 @@ def forecast(
     except (ConfigError, ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         _fail(exc)
     click.echo(str(path))
+
+
+@main.command()
+@click.option("--city", default="beijing", show_default=True, help="configs/warnings/<city>.yml")
+@click.option(
+    "--forecast",
+    "forecast_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Forecast file (default: the newest under outputs/forecasts/<network>/).",
+)
+@click.option(
+    "--as-of",
+    default=None,
+    help="The present, UTC (default: now). Forecasts older than max_forecast_age_hours change nothing.",
+)
+@click.option("--outputs", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--status", is_flag=True, help="Only show active warnings, ops alerts and the outbox."
+)
+@click.option("--deliver", is_flag=True, help="Only retry due outbox deliveries.")
+def warn(
+    city: str,
+    forecast_path: Path | None,
+    as_of: str | None,
+    outputs: Path | None,
+    status: bool,
+    deliver: bool,
+) -> None:
+    """Decide, persist and publish heavy-pollution warnings (CAP 1.2, JSON, bulletin)."""
+    from pipelines.outbox import deliver_due, outbox_status
+    from pipelines.warning_store import WarningStore
+    from qingyuan.paths import outputs_dir
+
+    out = outputs or outputs_dir()
+    db = Path(out) / "warnings" / "warnings.db"
+    if status or deliver:
+        if not db.exists():
+            _fail(FileNotFoundError(f"no warning database at {db}: run `qingyuan warn` first"))
+        if deliver:
+            click.echo(json.dumps(deliver_due(db)))
+        store = WarningStore(db)
+        click.echo(
+            json.dumps(
+                {
+                    "active": store.active(city),
+                    "ops_alerts": store.ops_alerts(city)[-5:],
+                    "outbox": outbox_status(db),
+                },
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    from pipelines.flows import warn_flow
+
+    try:
+        res = warn_flow(city, str(out), str(forecast_path) if forecast_path else None, as_of)
+    except (ConfigError, ValueError, KeyError, FileNotFoundError) as exc:
+        _fail(exc)
+    if res["ops_alert"]:
+        click.echo(f"OPERATIONAL ALERT: {res['ops_alert']}", err=True)
+    for area, d in res["decisions"].items():
+        click.echo(f"{area}: {d['action']} {d['level'] or ''} {d['identifier'] or ''}".rstrip())
+    click.echo(json.dumps(res["outputs"], indent=2))
+    if res["ops_alert"]:
+        sys.exit(3)
 
 
 @main.command()

@@ -77,4 +77,30 @@ def render_markdown(result: dict[str, Any]) -> str:
                         ],
                         rows,
                     ) + [""]
+        for w in s.get("warnings", []):
+            lines += [f"Warnings, city `{w['city']}` (forecast issued {w['issue_time']} UTC):", ""]
+            if w.get("ops_alert"):
+                lines += [f"- OPERATIONAL ALERT: {w['ops_alert']}", ""]
+            rows = [
+                [
+                    area,
+                    d["action"],
+                    d["level"] or "-",
+                    " / ".join(str(x) for x in w["outlook"].get(area, [])),
+                    " / ".join(f"{p:.2f}" for p in w["p_heavy"].get(area, [])),
+                ]
+                for area, d in w["decisions"].items()
+            ]
+            lines += _table(
+                ["area", "action", "level", "daily AQI, next 24-h windows", "P(AQI > 200)"], rows
+            ) + [""]
+            out = w.get("outputs", {})
+            lines += [
+                f"- bulletin: `{out.get('bulletin')}`",
+                f"- JSON feed: `{out.get('feed')}`",
+                f"- CAP 1.2 messages: `{out.get('cap_dir')}`"
+                + (f" (new: {len(out.get('new_cap', []))})" if out.get("new_cap") else ""),
+                f"- lifecycle database (audit log, outbox): `{out.get('database')}`",
+                "",
+            ]
     return "\n".join(lines)

@@ -256,3 +256,25 @@ def test_dead_receiver_keeps_rows_visible(tmp_path, monkeypatch):
     status = outbox_status(db)
     assert status["counts"] == {"dead": 3}
     assert all(row["attempts"] == 4 and row["last_error"] for row in status["undelivered"])
+
+
+def test_warn_flow_and_cli(tmp_path, prefect_harness):
+    from click.testing import CliRunner
+
+    from pipelines.flows import warn_flow
+    from qingyuan.cli import main
+
+    path = write_forecast_file(tmp_path, "2016-12-14 00:00", [60, 200, 200, 60])
+    res = warn_flow("beijing", str(tmp_path), str(path), "2016-12-14 01:00")
+    assert res["decisions"]["beijing"]["action"] == "issue"
+    assert res["decisions"]["beijing"]["level"] == "yellow"
+    assert Path(res["outputs"]["bulletin"]).exists()
+    # the CLI: a stale forecast is an operational alert with a non-zero exit, nothing changes
+    runner = CliRunner()
+    stale = runner.invoke(main, ["warn", "--outputs", str(tmp_path), "--as-of", "2016-12-20 00:00"])
+    assert stale.exit_code == 3 and "no warning changed" in stale.output
+    status = runner.invoke(main, ["warn", "--outputs", str(tmp_path), "--status"])
+    assert status.exit_code == 0
+    shown = json.loads(status.output)
+    assert {w["area"] for w in shown["active"]} == {"beijing", "beijing-urban", "beijing-north"}
+    assert shown["ops_alerts"][-1]["kind"] == "forecast_stale"
