@@ -232,11 +232,8 @@ def decide(
         lead = float((start - issue_time) / pd.Timedelta(hours=1))
         episode = p_heavy[first : last + 1][exceed[heavy][first : last + 1]]
         probability = float(episode.min()) if len(episode) else float(p_heavy.max())
-        peak = first + int(
-            np.nanargmax(
-                q[first : last + 1, levels.index(0.5)] if 0.5 in levels else q[first : last + 1, 0]
-            )
-        )
+        centre = q[first : last + 1, levels.index(0.5) if 0.5 in levels else 0]
+        peak = first + int(np.argmax(np.nan_to_num(centre, nan=-np.inf)))
         reasons.append(
             f"{level.names.get('en', level.name)}: {len(days_heavy)} day(s) with daily AQI > "
             f"{heavy[0]:g} forecast (P >= {conf:g}{', upper bound' if used_upper else ''})"
@@ -245,8 +242,15 @@ def decide(
             reasons.append(f"short notice: episode starts {lead:.0f} h after issue")
     else:
         probability = float(p_heavy.max()) if D else 0.0
-        peak = int(np.nanargmax(q[:, -1])) if D else 0
-    clear = float(24 * days_heavy[0]) if len(days_heavy) else float(24 * D)
+        finite = np.isfinite(q[:, -1])
+        peak = int(np.argmax(np.where(finite, q[:, -1], -np.inf))) if finite.any() else 0
+    # hours known to stay below the lowest level: up to the first heavy day, or the first day
+    # without a valid forecast (unknown is not clear)
+    invalid = np.flatnonzero(~np.isfinite(q).all(axis=1))
+    stops = [int(x) for x in (*days_heavy[:1], *invalid[:1])]
+    clear = float(24 * min(stops)) if stops else float(24 * D)
+    if len(invalid) == D:
+        reasons.append("no valid daily AQI in the forecast")
     lo_q, hi_q = q[peak, 0], q[peak, -1]
     primary = (day_primary or [""] * D)[peak] if D else ""
     return Decision(

@@ -6,6 +6,7 @@ Every validation error names the file, the line and the field (:class:`ConfigErr
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 import zoneinfo
 from functools import lru_cache
@@ -78,8 +79,14 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
+_YAML_CACHE: dict[tuple[str, str], Any] = {}
+
+
 def load_yaml(path: Path) -> Any:
     """Parse a YAML file, keeping line numbers for error messages.
+
+    Parsed files are cached by path and content hash (a scheduled run or a replay
+    reads the same standards thousands of times); callers get a deep copy, so they may mutate it.
 
     Raises
     ------
@@ -89,14 +96,17 @@ def load_yaml(path: Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(str(path), None, "", "file not found")
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise ConfigError(str(path), line, "", f"invalid YAML: {exc.problem}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(str(path), None, "", f"not UTF-8: {exc}") from exc
+    raw = path.read_bytes()
+    key = (str(path.resolve()), hashlib.blake2b(raw, digest_size=16).hexdigest())
+    if key not in _YAML_CACHE:
+        try:
+            _YAML_CACHE[key] = yaml.load(raw.decode("utf-8"), Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        except yaml.MarkedYAMLError as exc:
+            line = exc.problem_mark.line + 1 if exc.problem_mark else None
+            raise ConfigError(str(path), line, "", f"invalid YAML: {exc.problem}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(str(path), None, "", f"not UTF-8: {exc}") from exc
+    return copy.deepcopy(_YAML_CACHE[key])
 
 
 def _line_of(data: Any, loc: tuple) -> int | None:
