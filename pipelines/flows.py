@@ -323,3 +323,91 @@ def forecast_flow(
             targets,
         )
     )
+
+
+@flow(name="hourly", retries=2, retry_delay_seconds=120, log_prints=True)
+def hourly_flow(network: str, store_root: str | None = None, out_dir: str | None = None) -> dict:
+    """Scheduled hourly job: ingest new observations, then forecast from the champions."""
+    root = store_root or str(store_dir())
+    out = out_dir or str(outputs_dir())
+    report = ingest_flow(network, root)
+    return {"ingest": report, "forecast": forecast_task(network, root, out)}
+
+
+@flow(name="deliver", log_prints=True)
+def deliver_flow(city: str, out_dir: str | None = None) -> dict[str, int]:
+    """Scheduled outbox pass: retry due webhook deliveries of a city's warning messages."""
+    from pipelines.outbox import deliver_due
+    from pipelines.warning_config import load_warning_config
+
+    _, settings = load_warning_config(city)
+    db = Path(out_dir or outputs_dir()) / "warnings" / "warnings.db"
+    if not db.exists():
+        return {"delivered": 0, "failed": 0, "dead": 0}
+    opts = settings.outbox if settings else {}
+    return deliver_due(
+        db,
+        max_attempts=int(opts.get("max_attempts", 8)),
+        backoff_s=float(opts.get("backoff_s", 30)),
+    )
+
+
+@flow(name="retrain", retries=1, retry_delay_seconds=600, log_prints=True)
+def retrain_flow(
+    network: str, test_days: int = 60, store_root: str | None = None, out_dir: str | None = None
+) -> dict[str, Any]:
+    """Scheduled retraining: challengers trained on all data but the last ``test_days``.
+
+    They are backtested on those days against the champion (re-scored on the same window) and
+    the champion alias moves only by the rule of ``configs/forecast.yml``.
+    """
+    import pandas as pd
+
+    from pipelines.forecasting import backtest_network, load_panel
+
+    root = Path(store_root or store_dir())
+    panel = load_panel(network, root)
+    tz = load_network(network).time_zone
+    last = panel.times[-1].tz_localize("UTC").tz_convert(tz).tz_localize(None).normalize()
+    start = last - pd.Timedelta(days=test_days)
+    res = backtest_network(
+        network,
+        root,
+        start=str(start.date()),
+        end=str(last.date()),
+        train_end=str((start - pd.Timedelta(days=1)).date()),
+        out_dir=Path(out_dir or outputs_dir()) / "retrain",
+    )
+    return {t: r.window for t, r in res.items()}
+
+
+FLOWS = {
+    "hourly": hourly_flow,
+    "warn": warn_flow,
+    "deliver": deliver_flow,
+    "retrain": retrain_flow,
+    "run": run_flow,
+    "backtest": backtest_flow,
+    "forecast": forecast_flow,
+}
+
+
+def build_deployments(cfg: dict[str, Any]) -> list:
+    """Prefect deployments from ``configs/schedules.yml`` (served by ``qingyuan serve``)."""
+    from prefect.schedules import Cron
+
+    out = []
+    tz = cfg.get("time_zone", "UTC")
+    for d in cfg["deployments"]:
+        if d["flow"] not in FLOWS:
+            raise KeyError(f"schedules: unknown flow {d['flow']!r}; known: {sorted(FLOWS)}")
+        out.append(
+            FLOWS[d["flow"]].to_deployment(
+                name=d["name"],
+                schedules=[Cron(d["cron"], timezone=d.get("time_zone", tz))],
+                parameters=d.get("parameters", {}),
+                tags=["qingyuan", d["flow"]],
+                description=d.get("description"),
+            )
+        )
+    return out

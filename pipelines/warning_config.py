@@ -8,6 +8,7 @@ limits. Every file is validated on load; a problem is reported with file, line a
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
@@ -71,6 +72,15 @@ class _SubscriberSpec(BaseModel):
     timeout_s: float = Field(10, gt=0)
 
 
+class _ReplaySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    train_end: dt.date
+    start: dt.date
+    end: dt.date
+    model: str = "lightgbm"
+    issue_hour: int = Field(0, ge=0, le=23)
+
+
 class _FileSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -88,6 +98,7 @@ class _FileSpec(BaseModel):
     subscribers: list[_SubscriberSpec] | None = None
     max_forecast_age_hours: float | None = Field(None, gt=0)
     outbox: dict[str, float] | None = None
+    replay: _ReplaySpec | None = None
 
 
 class CitySettings(BaseModel):
@@ -102,6 +113,7 @@ class CitySettings(BaseModel):
     subscribers: list[_SubscriberSpec] = Field(default_factory=list)
     max_forecast_age_hours: float = 30.0
     outbox: dict[str, float] = Field(default_factory=dict)
+    replay: dict[str, Any] | None = None
 
 
 def _files() -> dict[str, Path]:

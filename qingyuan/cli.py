@@ -364,6 +364,66 @@ def warn(
 
 
 @main.command()
+@click.option("--city", default="beijing", show_default=True, help="configs/warnings/<city>.yml")
+@click.option("--model", default=None, help="Forecaster (default: the city file's replay.model).")
+@click.option("--store", type=click.Path(path_type=Path), default=None)
+@click.option("--outputs", type=click.Path(path_type=Path), default=None)
+def replay(city: str, model: str | None, store: Path | None, outputs: Path | None) -> None:
+    """Replay the daily warning decision over the city's test period and score the episodes."""
+    from pipelines.replay import replay as run_replay
+    from pipelines.warning_config import load_warning_config
+    from qingyuan.paths import outputs_dir, store_dir
+
+    try:
+        _, settings = load_warning_config(city)
+        if settings is None or not settings.replay:
+            raise ValueError(f"{city}: no `replay:` block in its warning file")
+        r = settings.replay
+        res = run_replay(
+            city,
+            Path(store or store_dir()),
+            str(r["start"]),
+            str(r["end"]),
+            str(r["train_end"]),
+            model or r.get("model", "lightgbm"),
+            int(r.get("issue_hour", 0)),
+        )
+    except (ConfigError, ValueError, KeyError, FileNotFoundError) as exc:
+        _fail(exc)
+    out = Path(outputs or outputs_dir()) / "replay"
+    out.mkdir(parents=True, exist_ok=True)
+    for area, table in res.tables.items():
+        table.to_csv(out / f"replay_{city}_{res.model}_{area}.csv", index=False)
+        click.echo(f"{area}: {json.dumps(res.summaries[area])}")
+    res.log.to_csv(out / f"replay_{city}_{res.model}_log.csv", index=False)
+    click.echo(f"tables in {out}")
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="List the deployments and schedules, do not serve.")
+def serve(dry_run: bool) -> None:
+    """Serve the scheduled runs of configs/schedules.yml (hourly, daily, weekly) until stopped."""
+    from pipelines.config import load_yaml, plain
+    from pipelines.flows import build_deployments
+    from qingyuan.paths import config_dir
+
+    try:
+        cfg = plain(load_yaml(config_dir() / "schedules.yml"))
+        deployments = build_deployments(cfg)
+    except (ConfigError, KeyError, ValueError) as exc:
+        _fail(exc)
+    for d, spec in zip(deployments, cfg["deployments"], strict=True):
+        click.echo(
+            f"{d.name}: flow {spec['flow']}, cron '{spec['cron']}', {spec.get('parameters', {})}"
+        )
+    if dry_run:
+        return
+    from prefect import serve as prefect_serve
+
+    prefect_serve(*deployments)
+
+
+@main.command()
 def networks() -> None:
     """List the configured networks."""
     from pipelines.config import list_networks, load_network
