@@ -38,13 +38,29 @@ table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ccc;paddin
 """
 
 
-def outlook_chart(outlook: AreaOutlook, limits: list[float], tz: str) -> str:
-    """Inline PNG (base64) of an area's daily-AQI outlook: median and P10-P90 per 24-h window."""
+def outlook_chart(
+    outlook: AreaOutlook,
+    limits: list[float],
+    tz: str,
+    categories: list[dict[str, Any]] | None = None,
+) -> str:
+    """Inline PNG (base64) of an area's daily-AQI outlook: point and P10-P90 per 24-h window.
+
+    Bars take the colour of the AQI category (HJ 633) of the point forecast.
+    """
     fig, ax = plt.subplots(figsize=(6.5, 2.6), dpi=110)
     x = np.arange(len(outlook.starts))
     q = outlook.quantiles
     med = outlook.median
-    ax.bar(x, med, color=["#99004C" if m > 200 else "#FF7E00" if m > 100 else "#5a5" for m in med])
+    cats = categories or []
+
+    def colour(a: float) -> str:
+        for c in cats:
+            if np.isfinite(a) and a <= c["max"]:
+                return c["colour"]
+        return cats[-1]["colour"] if cats and np.isfinite(a) else "#999999"
+
+    ax.bar(x, np.nan_to_num(med), color=[colour(m) for m in med], edgecolor="#555", lw=0.5)
     ax.errorbar(x, med, yerr=[med - q[:, 0], q[:, -1] - med], fmt="none", ecolor="k", capsize=4)
     for lim in limits:
         ax.axhline(lim, color="grey", ls="--", lw=0.8)
@@ -75,9 +91,10 @@ def write_bulletin(
     messages: dict[str, dict[str, Any]],
 ) -> Path:
     """Write the bulletin HTML and return its path."""
-    from pipelines.config import load_network
+    from pipelines.config import aqi_standards, load_network
 
     tz = load_network(city.network).time_zone
+    categories = aqi_standards(scheme.aqi_family)[-1].categories
     active_by_area = {w["area"]: w for w in active}
     limits = sorted({k[0] for k in scheme.keys})
     name = city.sender_name
@@ -133,7 +150,7 @@ def write_bulletin(
             )
         outlook = report.outlooks.get(area.id)
         if outlook is not None:
-            img = outlook_chart(outlook, limits, tz)
+            img = outlook_chart(outlook, limits, tz, categories)
             parts.append(f"<img alt='daily AQI outlook' src='data:image/png;base64,{img}'>")
     parts.append(
         "<p class='small'>日 AQI 按 HJ 633 由区域平均浓度计算;预警按滚动 24 小时日 AQI 判定。"
