@@ -148,6 +148,7 @@ def run_warnings(
     now: pd.Timestamp | None = None,
     db: Path | None = None,
     deliver: bool = True,
+    cap_status: str | None = None,
 ) -> WarnReport:
     """Run the warning decision for every area of a city and publish the result.
 
@@ -162,10 +163,14 @@ def run_warnings(
         A specific forecast file (default: the newest of the network).
     now : pandas.Timestamp, optional
         The present (UTC) for the age check; default: the wall clock.
+    cap_status : str, optional
+        Override of the city's CAP ``status`` (e.g. ``Exercise`` for drills and demo data).
     """
     scheme, city = load_warning_config(city_name)
     if city is None:
         raise ValueError(f"{city_name} is a scheme, not a city: it has no network and no areas")
+    if cap_status:
+        city = city.model_copy(update={"cap_status": cap_status})
     net = load_network(city.network)
     outputs = Path(outputs)
     store = WarningStore(db or outputs / "warnings" / "warnings.db")

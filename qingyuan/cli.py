@@ -56,7 +56,8 @@ def run(store: Path | None, outputs: Path | None, networks: tuple[str, ...]) -> 
     (Path(out) / "summary.md").write_text(text, encoding="utf-8")
     click.echo(text)
     click.echo(
-        f"\nOutputs written to {Path(out).resolve()} (summary.md, summary.json, daily tables, grid)."
+        f"\nOutputs written to {Path(out).resolve()} (summary.md, summary.json, daily tables, grid, "
+        "forecasts/, warnings/<city>/bulletin.html, feed.json, cap/)."
     )
 
 

@@ -77,6 +77,25 @@ def render_markdown(result: dict[str, Any]) -> str:
                         ],
                         rows,
                     ) + [""]
+        if s.get("warning_history"):
+            lines += [
+                "Warning lifecycle steps of this run (daily 00:00 local job, then the latest):",
+                "",
+            ]
+            lines += _table(
+                ["issue (local)", "city", "area", "action", "level", "CAP identifier"],
+                [
+                    [
+                        h["issue_local"],
+                        h["city"],
+                        h["area"],
+                        h["action"],
+                        h["level"] or "-",
+                        h["identifier"] or "-",
+                    ]
+                    for h in s["warning_history"]
+                ],
+            ) + [""]
         for w in s.get("warnings", []):
             lines += [f"Warnings, city `{w['city']}` (forecast issued {w['issue_time']} UTC):", ""]
             if w.get("ops_alert"):
