@@ -230,14 +230,15 @@ def warn_flow(
     return warn_task(city, out_dir or str(outputs_dir()), forecast_path, now)
 
 
-def catch_up_and_warn(
+def drill_and_warn(
     network: str, store_root: str, out_dir: str, latest: dict[str, Any], cities: list[str]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Warning job on the bundled (historic) data: catch up the daily runs, then the latest.
+    """Warning job on the bundled (historic) data: a drill window of daily runs, then the latest.
 
-    With ``run.<network>.catch_up_days`` in ``configs/forecast.yml`` the daily 00:00-local
-    forecast and warning decision run for each of the last days of the data, as the scheduler
-    would have run them; then the latest forecast is decided. "Now" is each forecast's issue time.
+    With ``run.<network>.drill: {start, end}`` in ``configs/forecast.yml`` the daily 00:00-local
+    forecast and warning decision run for each local day of that window first, as the scheduler
+    would have run them (a drill on historic data: CAP status from ``run.<network>.cap_status``);
+    then the latest forecast is decided. "Now" is each forecast's issue time.
     """
     import pandas as pd
 
@@ -248,14 +249,15 @@ def catch_up_and_warn(
     status = run_cfg.get("cap_status")
     latest_local = pd.Timestamp(latest["issue_time_local"])
     steps: list[tuple[str, pd.Timestamp]] = []
-    for k in range(int(run_cfg.get("catch_up_days", 0)), 0, -1):
-        day = latest_local.normalize() - pd.Timedelta(days=k - 1)
-        if day >= latest_local:
-            continue
-        path = issue_forecast(
-            network, Path(store_root), str(day), Path(out_dir), run_cfg["targets"]
-        )
-        steps.append((str(path), day))
+    drill = run_cfg.get("drill") or {}
+    if drill:
+        for day in pd.date_range(str(drill["start"]), str(drill["end"]), freq="D"):
+            if day >= latest_local:
+                break
+            path = issue_forecast(
+                network, Path(store_root), str(day), Path(out_dir), run_cfg["targets"]
+            )
+            steps.append((str(path), day))
     steps.append((latest["file"], latest_local))
     results, history = [], []
     for path, local in steps:
@@ -300,7 +302,7 @@ def run_flow(
             summary["forecast"] = fc
             cities = _cities_of(name)
             if cities:
-                summary["warnings"], summary["warning_history"] = catch_up_and_warn(
+                summary["warnings"], summary["warning_history"] = drill_and_warn(
                     name, root, out, fc, cities
                 )
         result["networks"][name] = summary

@@ -79,7 +79,7 @@ def render_markdown(result: dict[str, Any]) -> str:
                     ) + [""]
         if s.get("warning_history"):
             lines += [
-                "Warning lifecycle steps of this run (daily 00:00 local job, then the latest):",
+                "Warning lifecycle steps of this run (drill window of daily 00:00-local runs, then the latest):",
                 "",
             ]
             lines += _table(
