@@ -108,7 +108,7 @@ def run_backtest(
     for name, cfg in model_configs.items():
         t0 = time.perf_counter()
         # the horizon is a forecast setting (configs/forecast.yml: leads), not a model one
-        params = {**cfg.get("params", {}), "max_lead": max_lead}
+        params = {**(cfg.get("params") or {}), "max_lead": max_lead}
         model = create_forecaster(
             cfg.get("forecaster", name), target, quantiles=quantiles, **params
         ).fit(panel, train_end)
