@@ -99,3 +99,25 @@ def test_exceedance_probability_from_quantiles():
     assert f.exceedance_probability(100.0)[0, 0, 0] == pytest.approx(0.1)
     assert f.exceedance_probability(1000.0)[0, 0, 0] == 0.0
     assert f.exceedance_probability(0.0)[0, 0, 0] == 1.0
+
+
+def test_every_configured_model_runs_through_the_backtest():
+    """Each configs/models/*.yml (as shipped) fits and predicts the configured horizon."""
+    from models.backtest import run_backtest
+    from pipelines.forecasting import model_configs
+
+    p = _panel(T=24 * 120)
+    names = ["persistence", "climatology", "mlforecast_default"]
+    res = run_backtest(
+        p,
+        "pm25",
+        model_configs(names),
+        p.times[24 * 100],
+        p.times[24 * 101],
+        p.times[24 * 119],
+        issue_stride=24,
+        max_lead=96,
+    )
+    assert set(res.table["model"]) == set(names)
+    assert res.table.groupby("model")["lead"].max().eq(96).all()
+    assert np.isfinite(res.table["rmse"]).all()
