@@ -84,6 +84,32 @@ def _observed_area_aqi(panel, stations: list[str], area_ids, net, family: str) -
     return pd.Series(out["aqi"].values[0], index=pd.DatetimeIndex(out["date"].values))
 
 
+def _champion(network: str, target: str, t_train: pd.Timestamp, fcfg: dict) -> tuple[Any, str]:
+    """Load the champion of ``<network>-<target>``; refuse one trained past ``t_train``."""
+    import json
+
+    import joblib
+    import mlflow
+
+    from models import tracking
+    from qingyuan.paths import project_root
+
+    tracking.configure(project_root(), fcfg["mlflow"])
+    client = mlflow.MlflowClient()
+    name = f"{network}-{target}"
+    version = client.get_model_version_by_alias(name, "champion")
+    window = json.loads(client.get_run(version.run_id).data.tags.get("data_window", "{}"))
+    trained_to = pd.Timestamp(window.get("train_end", "2262-01-01"))
+    if trained_to > t_train:
+        raise ValueError(
+            f"champion {name} v{version.version} was trained on data up to {trained_to} UTC, "
+            f"after the replay's training end {t_train} UTC: it would see the replayed period"
+        )
+    local = mlflow.artifacts.download_artifacts(f"models:/{name}/{version.version}")
+    uri = f"models:/{name}/{version.version}"
+    return joblib.load(Path(local) / "artifacts" / "forecaster.joblib"), uri
+
+
 def replay(
     city_name: str,
     store_root: Path,
@@ -100,7 +126,8 @@ def replay(
     ----------
     model : str
         Forecaster by name (``configs/models/<model>.yml``), trained once on data up to
-        ``train_end`` as the champion would have been.
+        ``train_end``; or ``champion``: the registered champion of every target, refused when
+        it was trained on data after ``train_end``.
     issue_hour : int
         Local hour of the daily warning decision.
     work_dir : pathlib.Path, optional
@@ -119,16 +146,21 @@ def replay(
     t_train = _utc(train_end, tz, end_of_day=True)
     t_start = _utc(start, tz) + pd.Timedelta(hours=issue_hour)
     t_end = _utc(end, tz, end_of_day=True)
-    mcfg = model_configs([model])
-    forecasts, fit_s = {}, {}
-    res = None
-    for target in fcfg["targets"]:
-        if target not in panel.values:
+    forecasts, fit_s, sources = {}, {}, {}
+    leads = np.arange(1, max_lead + 1)
+    issue_idx = np.flatnonzero((panel.times >= t_start) & (panel.times <= t_end))[::24]
+    targets = [t for t in fcfg["targets"] if t in panel.values]
+    if not targets:
+        raise ValueError(f"none of {fcfg['targets']} is stored for {net.name}")
+    for target in targets:
+        if model == "champion":
+            forecaster, sources[target] = _champion(net.name, target, t_train, fcfg)
+            forecasts[target] = forecaster.predict(panel, issue_idx, leads)
             continue
         res = run_backtest(
             panel,
             target,
-            mcfg,
+            model_configs([model]),
             t_train,
             t_start,
             t_end + pd.Timedelta(hours=max_lead),  # issue through the last test day
@@ -136,11 +168,12 @@ def replay(
             max_lead=max_lead,
             quantiles=tuple(fcfg["quantiles"]),
         )
+        if not np.array_equal(res.issue_idx, issue_idx):  # pragma: no cover - invariant
+            raise RuntimeError("replay and backtest disagree on the issue times")
         forecasts[target] = res.forecasts[model]
         fit_s[target] = res.fit_seconds[model]
-    if res is None:
-        raise ValueError(f"none of {fcfg['targets']} is stored for {net.name}")
-    issue_times = panel.times[res.issue_idx]
+        sources[target] = f"{model} trained to {train_end}"
+    issue_times = panel.times[issue_idx]
     tmp = tempfile.TemporaryDirectory() if work_dir is None else None
     db = Path(tmp.name if tmp else work_dir) / f"replay_{city.name}.db"
     if db.exists():
@@ -163,7 +196,7 @@ def replay(
                 return render_message(ctx, scheme, city, area, std, tz, circle)
 
             applied = store.apply(
-                scheme, city.name, area.id, issue, decision, {"replay": model}, render
+                scheme, city.name, area.id, issue, decision, {"replay": sources}, render
             )
             act = store.active(city.name, area.id)
             w = act[0] if act else None
