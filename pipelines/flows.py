@@ -171,13 +171,13 @@ def forecast_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]
 
 
 def _cities_of(network: str) -> list[str]:
-    """City warning files (``configs/warnings``) that watch a network."""
+    """Operational city warning files (``configs/warnings``) that watch a network."""
     from pipelines.warning_config import list_warning_configs, load_warning_config
 
     out = []
     for name in list_warning_configs():
         _, city = load_warning_config(name)
-        if city is not None and city.network == network:
+        if city is not None and city.network == network and city.operational:
             out.append(name)
     return out
 
@@ -235,10 +235,11 @@ def drill_and_warn(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Warning job on the bundled (historic) data: a drill window of daily runs, then the latest.
 
-    With ``run.<network>.drill: {start, end}`` in ``configs/forecast.yml`` the daily 00:00-local
-    forecast and warning decision run for each local day of that window first, as the scheduler
-    would have run them (a drill on historic data: CAP status from ``run.<network>.cap_status``);
-    then the latest forecast is decided. "Now" is each forecast's issue time.
+    With ``run.<network>.drill: {city, start, end}`` in ``configs/forecast.yml`` the daily
+    00:00-local forecast and the warning decision of the drill city run for each local day of that
+    window first, as the scheduler would have run them (a drill on historic data); then the latest
+    forecast is decided for the operational cities. "Now" is each forecast's issue time; the CAP
+    status of the run's messages is ``run.<network>.cap_status`` when set.
     """
     import pandas as pd
 
@@ -248,7 +249,7 @@ def drill_and_warn(
     tz = load_network(network).time_zone
     status = run_cfg.get("cap_status")
     latest_local = pd.Timestamp(latest["issue_time_local"])
-    steps: list[tuple[str, pd.Timestamp]] = []
+    steps: list[tuple[str, pd.Timestamp, list[str]]] = []
     drill = run_cfg.get("drill") or {}
     if drill:
         for day in pd.date_range(str(drill["start"]), str(drill["end"]), freq="D"):
@@ -257,12 +258,12 @@ def drill_and_warn(
             path = issue_forecast(
                 network, Path(store_root), str(day), Path(out_dir), run_cfg["targets"]
             )
-            steps.append((str(path), day))
-    steps.append((latest["file"], latest_local))
+            steps.append((str(path), day, [drill.get("city", cities[0])]))
+    steps.append((latest["file"], latest_local, cities))
     results, history = [], []
-    for path, local in steps:
+    for path, local, step_cities in steps:
         now = local.tz_localize(tz).tz_convert("UTC").tz_localize(None)
-        for city in cities:
+        for city in step_cities:
             res = warn_task(city, out_dir, path, str(now), status)
             if local == latest_local:
                 results.append(res)

@@ -91,6 +91,7 @@ class _FileSpec(BaseModel):
     decision: _DecisionSpec | None = None
     measures: dict[str, dict[str, str]] | None = None
     network: str | None = None
+    operational: bool | None = None
     sender: str | None = None
     sender_name: dict[str, str] | None = None
     cap_status: Literal["Actual", "Exercise", "System", "Test", "Draft"] | None = None
@@ -106,6 +107,7 @@ class CitySettings(BaseModel):
 
     name: str
     network: str
+    operational: bool = True  # False: never run by the scheduler or `qingyuan run` unless named
     sender: str = "qingyuan@localhost"
     sender_name: dict[str, str] = Field(default_factory=lambda: {"zh": "清源", "en": "Qingyuan"})
     cap_status: str = "Actual"
