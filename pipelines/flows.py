@@ -270,7 +270,14 @@ def drill_and_warn(
             for area, d in res["decisions"].items():
                 if d["action"] not in ("none", "hold"):
                     history.append(
-                        {"issue_local": f"{local:%Y-%m-%d %H:%M}", "city": city, "area": area, **d}
+                        {
+                            "issue_local": f"{local:%Y-%m-%d %H:%M}",
+                            "city": city,
+                            "area": area,
+                            **d,
+                            "bulletin": res["outputs"].get("bulletin"),
+                            "cap_dir": res["outputs"].get("cap_dir"),
+                        }
                     )
     return results, history
 

@@ -96,6 +96,12 @@ def render_markdown(result: dict[str, Any]) -> str:
                     for h in s["warning_history"]
                 ],
             ) + [""]
+            for city in dict.fromkeys(h["city"] for h in s["warning_history"]):
+                h = next(x for x in s["warning_history"] if x["city"] == city)
+                lines += [
+                    f"- `{city}`: bulletin `{h['bulletin']}`, CAP messages `{h['cap_dir']}`",
+                ]
+            lines += [""]
         for w in s.get("warnings", []):
             lines += [f"Warnings, city `{w['city']}` (forecast issued {w['issue_time']} UTC):", ""]
             if w.get("ops_alert"):
