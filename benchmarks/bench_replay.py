@@ -82,7 +82,9 @@ def main() -> None:
         + ("met" if main_s["false_alarm_ratio"] <= 0.3 else "NOT met")
         + ").\n"
         + "".join(
-            f"- Replay wall time ({m}, training included): {s / 60:.1f} min.\n"
+            f"- Replay wall time ({m}; "
+            + ("champions loaded from MLflow" if m == "champion" else "training included")
+            + f"): {s / 60:.1f} min.\n"
             for m, s in seconds.items()
         )
     )
