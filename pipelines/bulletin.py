@@ -3,7 +3,8 @@
 One self-contained HTML file (the chart is an inline PNG): for every area the current level or
 "no warning", the period, primary pollutant, expected daily-AQI range, confidence, why, the health
 advice of the expected AQI category and the emergency measures of the level, and the daily-AQI
-outlook of the forecast; operational alerts (e.g. a stale forecast) are shown at the top.
+outlook of the forecast; operational alerts (e.g. a stale forecast) are shown at the top and the
+message history (issue, updates, lift; newest first) at the bottom.
 """
 
 from __future__ import annotations
@@ -152,6 +153,22 @@ def write_bulletin(
         if outlook is not None:
             img = outlook_chart(outlook, limits, tz, categories)
             parts.append(f"<img alt='daily AQI outlook' src='data:image/png;base64,{img}'>")
+    if messages:
+        # the lifecycle so far: newest first (messages come from the store in that order)
+        parts += [
+            "<h2>消息记录 / Message history</h2>",
+            "<table><tr><th>发送 Sent</th><th>区域 Area</th><th>动作 Action</th>"
+            "<th>级别 Level</th><th>CAP</th><th>时段 Period</th></tr>",
+        ]
+        for m in list(messages.values())[:30]:
+            parts.append(
+                f"<tr><td>{_e(m['sent'])}</td><td>{_e(m['area']['names'].get('zh', m['area']['id']))}"
+                f"</td><td>{_e(m['action'])} ({_e(m['msgType'])})</td>"
+                f"<td>{_e(m['level_names'].get('zh'))} / {_e(m['level_names'].get('en'))}</td>"
+                f"<td class='small'>{_e(m['identifier'])}</td>"
+                f"<td class='small'>{_e(m['onset'])} — {_e(m['expires'])}</td></tr>"
+            )
+        parts.append("</table>")
     parts.append(
         "<p class='small'>日 AQI 按 HJ 633 由区域平均浓度计算;预警按滚动 24 小时日 AQI 判定。"
         "Daily AQI by HJ 633 from area-mean concentrations; warning levels from rolling 24-h daily AQI.</p>"

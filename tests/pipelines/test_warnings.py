@@ -139,6 +139,7 @@ def test_lifecycle_issue_upgrade_lift_and_no_duplicates(tmp_path, xsd):
     assert feed["active"] == [] and len(feed["messages"]) >= 3
     html = Path(r3.outputs["bulletin"]).read_text(encoding="utf-8")
     assert "无预警" in html and "No warning in force" in html
+    assert "Message history" in html and "lift (Cancel)" in html and "issue (Alert)" in html
 
 
 def test_stale_or_missing_forecast_changes_nothing(tmp_path):
