@@ -20,15 +20,13 @@ import pandas as pd
 import xarray as xr
 
 from features.assessment import daily_aqi, daily_statistics
-from features.warning_rules import decide
 from features.warning_verification import heavy_episodes, score_replay
 from models.backtest import run_backtest
-from pipelines.cap import area_circle, render_message
 from pipelines.config import aqi_standards, load_network, load_variables
 from pipelines.forecasting import _utc, forecast_config, load_panel, model_configs
 from pipelines.warning_config import load_warning_config
 from pipelines.warning_store import WarningStore
-from pipelines.warnings import area_outlook
+from pipelines.warnings import area_station_ids, decide_and_apply
 
 __all__ = ["ReplayResult", "replay"]
 
@@ -179,24 +177,12 @@ def replay(
     if db.exists():
         db.unlink()
     store = WarningStore(db)
-    std = aqi_standards(scheme.aqi_family)[-1]
-    by_id = {s.id: s for s in net.stations}
     rows = []
     for n, issue in enumerate(issue_times):
         ds = _forecast_dataset(forecasts, n, panel.stations, issue)
         for area in city.areas:
-            outlook = area_outlook(ds, area, tz, scheme.aqi_family)
-            decision = decide(scheme, issue, outlook.quantiles, outlook.levels, outlook.primary)
-            ids = list(by_id) if area.stations == "all" else list(area.stations)
-            circle = area_circle(
-                np.array([by_id[s].lat for s in ids]), np.array([by_id[s].lon for s in ids])
-            )
-
-            def render(ctx, area=area, circle=circle):
-                return render_message(ctx, scheme, city, area, std, tz, circle)
-
-            applied = store.apply(
-                scheme, city.name, area.id, issue, decision, {"replay": sources}, render
+            outlook, decision, applied = decide_and_apply(
+                store, scheme, city, net, area, ds, issue, {"replay": sources}
             )
             act = store.active(city.name, area.id)
             w = act[0] if act else None
@@ -224,7 +210,7 @@ def replay(
     first_day = pd.Timestamp(start)
     last_day = pd.Timestamp(end)
     for area in city.areas:
-        ids = list(by_id) if area.stations == "all" else list(area.stations)
+        ids = area_station_ids(area, net)
         obs = _observed_area_aqi(panel, panel.stations, ids, net, scheme.aqi_family)
         obs = obs[(obs.index >= first_day) & (obs.index <= last_day)]
         eps = heavy_episodes(pd.DatetimeIndex(obs.index), obs.to_numpy(), scheme, tz)

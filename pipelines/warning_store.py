@@ -289,7 +289,7 @@ class WarningStore:
                     "why": step.why,
                 }
                 cap_xml, json_text = render(context)
-                sent_text = json.loads(json_text).get("sent") or _cap_time(sent)
+                sent_text = json.loads(json_text)["sent"]  # as written in the CAP message
                 con.execute(
                     "UPDATE warnings SET level=?, status=?, onset=?, expires=?, last_updated=?, "
                     "version=?, last_identifier=?, last_sent=? WHERE id=?",
@@ -376,11 +376,3 @@ class WarningStore:
             False,
             step.why,
         )
-
-
-def _cap_time(t: pd.Timestamp) -> str:
-    """CAP 1.2 date-time: ``YYYY-MM-DDThh:mm:ss+hh:mm`` (no ``Z``)."""
-    t = pd.Timestamp(t)
-    if t.tzinfo is None:
-        t = t.tz_localize("UTC")
-    return t.strftime("%Y-%m-%dT%H:%M:%S%z")[:-2] + ":" + t.strftime("%z")[-2:]

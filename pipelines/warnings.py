@@ -7,8 +7,8 @@ quantiles (HJ 633 by date) and handed to :func:`features.warning_rules.decide`; 
 store persists the step and queues messages; CAP files, the JSON feed and the bulletin are
 written; the outbox is delivered.
 
-A missing forecast file or one older than ``max_forecast_age_hours`` changes no warning: an
-operational alert is recorded and shown in the feed and the bulletin.
+A missing, unreadable or empty forecast file, or one older than ``max_forecast_age_hours``,
+changes no warning: an operational alert is recorded and shown in the feed and the bulletin.
 """
 
 from __future__ import annotations
@@ -32,7 +32,15 @@ from pipelines.outbox import deliver_due, outbox_status
 from pipelines.warning_config import AreaSpec, CitySettings, load_warning_config
 from pipelines.warning_store import AppliedDecision, WarningStore
 
-__all__ = ["AreaOutlook", "WarnReport", "area_outlook", "latest_forecast", "run_warnings"]
+__all__ = [
+    "AreaOutlook",
+    "WarnReport",
+    "area_outlook",
+    "area_station_ids",
+    "decide_and_apply",
+    "latest_forecast",
+    "run_warnings",
+]
 
 
 @dataclass
@@ -131,6 +139,52 @@ def area_outlook(
     )
 
 
+def area_station_ids(area: AreaSpec, net: Any) -> list[str]:
+    """Station ids of an area (``all`` = every station of the network)."""
+    return [s.id for s in net.stations] if area.stations == "all" else list(area.stations)
+
+
+def decide_and_apply(
+    store: WarningStore,
+    scheme: WarningScheme,
+    city: CitySettings,
+    net: Any,
+    area: AreaSpec,
+    ds: xr.Dataset,
+    issue: pd.Timestamp,
+    provenance: dict[str, Any],
+    subscribers: list[dict[str, Any]] | None = None,
+) -> tuple[AreaOutlook, Decision, AppliedDecision]:
+    """One area, one issue time: outlook, decision and the persisted lifecycle step.
+
+    Shared by the operational job (:func:`run_warnings`) and the replay
+    (:func:`pipelines.replay.replay`), so both follow exactly the same path.
+    """
+    outlook = area_outlook(ds, area, net.time_zone, scheme.aqi_family)
+    decision = decide(scheme, issue, outlook.quantiles, outlook.levels, outlook.primary)
+    by_id = {s.id: s for s in net.stations}
+    ids = area_station_ids(area, net)
+    circle = area_circle(
+        np.array([by_id[s].lat for s in ids]), np.array([by_id[s].lon for s in ids])
+    )
+    std = aqi_standards(scheme.aqi_family)[-1]
+
+    def render(ctx: dict[str, Any]) -> tuple[str, str]:
+        return render_message(ctx, scheme, city, area, std, net.time_zone, circle)
+
+    applied = store.apply(
+        scheme,
+        city.name,
+        area.id,
+        issue,
+        decision,
+        {**provenance, "pollutants": outlook.pollutants},
+        render,
+        subscribers,
+    )
+    return outlook, decision, applied
+
+
 def _provenance(ds: xr.Dataset, path: Path) -> dict[str, Any]:
     return {
         "forecast_file": str(path),
@@ -185,8 +239,23 @@ def run_warnings(
         report.ops_alert = msg
         publish(store, scheme, city, report, outputs)
         return report
-    with xr.open_dataset(path) as ds:
-        ds = ds.load()
+    problem = None
+    try:
+        with xr.open_dataset(path) as ds:
+            ds = ds.load()
+        missing = [v for v in ("issue_time", "lead_time", "quantile", "station") if v not in ds]
+        if missing:
+            problem = f"lacks {missing}"
+        elif not [v for v in ds.data_vars if str(v).endswith("_quantile")]:
+            problem = "holds no pollutant forecast (no <pollutant>_quantile variable)"
+    except (OSError, ValueError) as exc:  # not netCDF, truncated, unreadable
+        problem = f"cannot be read ({type(exc).__name__}: {exc})"
+    if problem:
+        msg = f"forecast file {path}: {problem}: no warning changed"
+        store.record_ops_alert(city.name, "forecast_unreadable", msg)
+        report.ops_alert = msg
+        publish(store, scheme, city, report, outputs)
+        return report
     issue = pd.Timestamp(ds["issue_time"].values[0])
     report.issue_time = issue
     age = (now - issue) / pd.Timedelta(hours=1)
@@ -200,34 +269,14 @@ def run_warnings(
         publish(store, scheme, city, report, outputs)
         return report
     prov = _provenance(ds, path)
-    standards = aqi_standards(scheme.aqi_family)
-    by_id = {s.id: s for s in net.stations}
+    subscribers = [s.model_dump() for s in city.subscribers]
     for area in city.areas:
-        outlook = area_outlook(ds, area, net.time_zone, scheme.aqi_family)
+        outlook, decision, applied = decide_and_apply(
+            store, scheme, city, net, area, ds, issue, prov, subscribers
+        )
         report.outlooks[area.id] = outlook
-        decision = decide(scheme, issue, outlook.quantiles, outlook.levels, outlook.primary)
         report.decisions[area.id] = decision
-        ids = list(by_id) if area.stations == "all" else list(area.stations)
-        circle = area_circle(
-            np.array([by_id[s].lat for s in ids]), np.array([by_id[s].lon for s in ids])
-        )
-        std = standards[-1]
-
-        def render(ctx: dict[str, Any], area=area, circle=circle, std=std) -> tuple[str, str]:
-            return render_message(ctx, scheme, city, area, std, net.time_zone, circle)
-
-        report.applied.append(
-            store.apply(
-                scheme,
-                city.name,
-                area.id,
-                issue,
-                decision,
-                {**prov, "pollutants": outlook.pollutants},
-                render,
-                [s.model_dump() for s in city.subscribers],
-            )
-        )
+        report.applied.append(applied)
     publish(store, scheme, city, report, outputs)
     if deliver:
         report.delivery = deliver_due(

@@ -160,6 +160,32 @@ def test_stale_or_missing_forecast_changes_nothing(tmp_path):
     assert feed["ops_alerts"][-1]["kind"] == "forecast_missing"
 
 
+def test_unreadable_or_empty_forecast_changes_nothing(tmp_path):
+    r1 = warn(tmp_path, "2016-12-14 00:00", [60, 200, 200, 60])
+    db = Path(r1.outputs["database"])
+    before = sqlite3.connect(db).execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    junk = tmp_path / "forecasts" / "beijing" / "beijing_20161215T0000Z.nc"
+    junk.write_bytes(b"CDF\x01 truncated")  # a truncated netCDF
+    bad = run_warnings("beijing", tmp_path, forecast_path=junk, now=pd.Timestamp("2016-12-15"))
+    assert bad.applied == [] and "cannot be read" in bad.ops_alert
+    empty = tmp_path / "empty.nc"
+    xr.Dataset(
+        coords={
+            "station": ["x"],
+            "issue_time": [np.datetime64("2016-12-15")],
+            "lead_time": [1],
+            "quantile": [0.5],
+        }
+    ).to_netcdf(empty)
+    none = run_warnings("beijing", tmp_path, forecast_path=empty, now=pd.Timestamp("2016-12-15"))
+    assert "no pollutant forecast" in none.ops_alert
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == before
+    assert con.execute("SELECT COUNT(*) FROM warnings WHERE status='active'").fetchone()[0] == 3
+    kinds = [r[0] for r in con.execute("SELECT kind FROM ops_alerts ORDER BY seq")]
+    assert kinds == ["forecast_unreadable", "forecast_unreadable"]
+
+
 def test_malformed_rule_file_names_line_and_field(tmp_path, monkeypatch):
     import shutil
 
@@ -179,6 +205,20 @@ def test_malformed_rule_file_names_line_and_field(tmp_path, monkeypatch):
     assert "national_2018.yml" in msg and "levels.1.any_of.0.0" in msg
     line = text.splitlines().index(next(x for x in text.splitlines() if "aqi_abve" in x)) + 1
     assert f":{line}:" in msg
+
+
+def _with_subscribers(tmp_path: Path, monkeypatch, subscribers_yaml: str) -> None:
+    """A copy of the configs whose Beijing city file has the given subscribers block."""
+    import shutil
+
+    from qingyuan.paths import config_dir
+
+    cfg = tmp_path / "configs"
+    shutil.copytree(config_dir(), cfg)
+    city = cfg / "warnings" / "beijing.yml"
+    text = city.read_text(encoding="utf-8").replace("subscribers: []", subscribers_yaml)
+    city.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("QINGYUAN_CONFIG", str(cfg))
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
@@ -202,22 +242,15 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
 
 
 def test_outbox_survives_a_receiver_that_is_down(tmp_path, monkeypatch):
-    import shutil
-
-    from qingyuan.paths import config_dir
-
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    cfg = tmp_path / "configs"
-    shutil.copytree(config_dir(), cfg)
-    city = cfg / "warnings" / "beijing.yml"
-    text = city.read_text(encoding="utf-8").replace(
-        "subscribers: []", f"subscribers:\n  - {{url: '{url}', formats: [cap, json], timeout_s: 5}}"
+    _with_subscribers(
+        tmp_path,
+        monkeypatch,
+        f"subscribers:\n  - {{url: '{url}', formats: [cap, json], timeout_s: 5}}",
     )
-    city.write_text(text, encoding="utf-8")
-    monkeypatch.setenv("QINGYUAN_CONFIG", str(cfg))
-    # an unreachable subscriber too: it must stay queued, visible, never lost
+    # the receiver answers 503 to its first two requests: those rows must stay queued, not lost
     r = warn(tmp_path, "2016-12-14 00:00", [60, 200, 200, 60])
     db = Path(r.outputs["database"])
     issued = [a for a in r.applied if a.identifier]
@@ -237,18 +270,9 @@ def test_outbox_survives_a_receiver_that_is_down(tmp_path, monkeypatch):
 
 
 def test_dead_receiver_keeps_rows_visible(tmp_path, monkeypatch):
-    import shutil
-
-    from qingyuan.paths import config_dir
-
-    cfg = tmp_path / "configs"
-    shutil.copytree(config_dir(), cfg)
-    city = cfg / "warnings" / "beijing.yml"
-    text = city.read_text(encoding="utf-8").replace(
-        "subscribers: []", "subscribers:\n  - {url: 'http://127.0.0.1:9/never', timeout_s: 1}"
+    _with_subscribers(
+        tmp_path, monkeypatch, "subscribers:\n  - {url: 'http://127.0.0.1:9/never', timeout_s: 1}"
     )
-    city.write_text(text, encoding="utf-8")
-    monkeypatch.setenv("QINGYUAN_CONFIG", str(cfg))
     r = warn(tmp_path, "2016-12-14 00:00", [60, 200, 200, 60])
     db = Path(r.outputs["database"])
     t = dt.datetime.now(dt.UTC)
