@@ -99,6 +99,8 @@ class WarningScheme:
     decision: dict[str, Any]
     measures: dict[str, dict[str, str]] = field(default_factory=dict)
     aqi_family: str = "hj633"
+    kind: str = "air"  # "air": forecast daily AQI; "water": observed class and thresholds
+    water: dict[str, Any] = field(default_factory=dict)  # the ``water:`` block of a water file
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> WarningScheme:
@@ -110,7 +112,9 @@ class WarningScheme:
                 names={str(k): str(v) for k, v in lv.get("names", {}).items()},
                 colour=str(lv.get("colour", "#888888")),
                 cap_severity=str(lv.get("cap_severity", "Unknown")),
-                any_of=tuple(tuple(Condition.from_config(c) for c in alt) for alt in lv["any_of"]),
+                any_of=tuple(
+                    tuple(Condition.from_config(c) for c in alt) for alt in lv.get("any_of", [])
+                ),
             )
             for lv in cfg["levels"]
         ]
@@ -121,6 +125,8 @@ class WarningScheme:
             decision=dict(cfg.get("decision", {})),
             measures={k: dict(v) for k, v in cfg.get("measures", {}).items()},
             aqi_family=str(cfg.get("aqi_family", "hj633")),
+            kind=str(cfg.get("kind", "air")),
+            water=dict(cfg.get("water") or {}),
         )
 
     def level(self, name: str | None) -> Level | None:
@@ -157,13 +163,14 @@ class Decision:
     start: pd.Timestamp | None  # UTC, start of the first heavy day of the episode
     end: pd.Timestamp | None  # UTC, end of its last heavy day
     probability: float  # min over the episode's heavy days of P(AQI > heavy limit); or max P
-    aqi_range: tuple[float, float]  # P10..P90 of the peak day's AQI
+    aqi_range: tuple[float, float] | None  # P10..P90 of the peak day's AQI (None for water)
     primary_pollutant: str
     clear_hours: float  # hours from issue until the first heavy day (horizon if none)
     lead_hours: float | None  # start - issue time
     used_upper_bound: bool
     day_probability: list[float]  # P(AQI > heavy limit) for every day
     reasons: list[str]
+    details: dict[str, Any] = field(default_factory=dict)  # kind-specific facts (water findings)
 
 
 def decide(
@@ -302,18 +309,26 @@ def next_transition(
     lift_after = float(scheme.decision.get("lift_clear_hours", 36))
     if current_level is None:
         if decision.level is None:
-            return Transition("none", None, None, None, "no warning level forecast")
+            why = (
+                "no alert condition observed"
+                if scheme.kind == "water"
+                else "no warning level forecast"
+            )
+            return Transition("none", None, None, None, why)
         return Transition(
             "issue", decision.level, decision.start, decision.end, "; ".join(decision.reasons)
         )
     if decision.level is None:
+        water = scheme.kind == "water"
         if decision.clear_hours > lift_after:
             return Transition(
                 "lift",
                 None,
                 current_onset,
                 issue_time,
-                f"below the {scheme.levels[0].name} condition and forecast to stay so for "
+                f"no alert condition observed for {decision.clear_hours:.0f} h (> {lift_after:g} h)"
+                if water
+                else f"below the {scheme.levels[0].name} condition and forecast to stay so for "
                 f"{decision.clear_hours:.0f} h (> {lift_after:g} h)",
             )
         return Transition(
@@ -321,7 +336,10 @@ def next_transition(
             current_level,
             current_onset,
             current_expires,
-            f"no level forecast, but heavy pollution again within {decision.clear_hours:.0f} h "
+            f"no alert condition now, but one held {decision.clear_hours:.0f} h ago "
+            f"(<= {lift_after:g} h): alert kept"
+            if water
+            else f"no level forecast, but heavy pollution again within {decision.clear_hours:.0f} h "
             f"(<= {lift_after:g} h): warning kept",
         )
     onset = min(current_onset, decision.start) if current_onset is not None else decision.start

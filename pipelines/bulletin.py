@@ -95,17 +95,24 @@ def write_bulletin(
     from pipelines.config import aqi_standards, load_network
 
     tz = load_network(city.network).time_zone
-    categories = aqi_standards(scheme.aqi_family)[-1].categories
+    water = scheme.kind == "water"
+    categories = [] if water else aqi_standards(scheme.aqi_family)[-1].categories
     active_by_area = {w["area"]: w for w in active}
     limits = sorted({k[0] for k in scheme.keys})
     name = city.sender_name
+    title = (
+        ("水质预警公报", "Water quality alert bulletin")
+        if water
+        else ("重污染天气预警公报", "Heavy air pollution warning bulletin")
+    )
+    basis = "数据截止 Data cut-off" if water else "预报发布时间 Forecast issued"
     parts = [
         "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>",
-        f"<title>{_e(name.get('zh', ''))} 重污染天气预警公报 / Heavy air pollution bulletin</title>",
+        f"<title>{_e(name.get('zh', ''))} {title[0]} / {title[1]}</title>",
         f"<style>{_CSS}</style></head><body>",
-        "<h1>重污染天气预警公报<br>Heavy air pollution warning bulletin</h1>",
+        f"<h1>{title[0]}<br>{title[1]}</h1>",
         f"<p>{_e(name.get('zh', ''))} / {_e(name.get('en', ''))}<br>",
-        f"<span class='small'>预报发布时间 Forecast issued: {_e(report.issue_time)} UTC · "
+        f"<span class='small'>{basis}: {_e(report.issue_time)} UTC · "
         f"方案 Scheme: {_e(scheme.title)}</span></p>",
     ]
     if report.ops_alert:
@@ -121,20 +128,23 @@ def write_bulletin(
         )
         if w and msg:
             level = scheme.level(w["level"])
+            rows = [
+                ("时段 Period", f"{msg['onset']} — {msg['expires']}"),
+                *msg.get("facts", []),
+                ("依据 Why", msg["why"]),
+                (
+                    "应急措施 Measures",
+                    f"{msg['measures'].get('zh', '')}\n{msg['measures'].get('en', '')}",
+                ),
+            ]
             parts += [
                 f"<p><span class='badge' style='background:{level.colour}'>"
                 f"{_e(level.names.get('zh'))} / {_e(level.names.get('en'))}</span></p>",
                 "<table>",
-                f"<tr><th>时段 Period</th><td>{_e(msg['onset'])} — {_e(msg['expires'])}</td></tr>",
-                f"<tr><th>首要污染物 Primary pollutant</th><td>{_e(msg['primary_pollutant'])}</td></tr>",
-                f"<tr><th>预计日 AQI Expected daily AQI</th><td>{msg['expected_aqi']['p10']}–"
-                f"{msg['expected_aqi']['p90']} (P10–P90)</td></tr>",
-                f"<tr><th>置信度 Confidence</th><td>{msg['probability']:.0%}</td></tr>",
-                f"<tr><th>依据 Why</th><td>{_e(msg['why'])}</td></tr>",
-                f"<tr><th>健康提示 Health advice</th><td>{_e(msg['health']['category'])}: "
-                f"{_e(msg['health']['advice'].get('zh'))}<br>{_e(msg['health']['advice'].get('en'))}</td></tr>",
-                f"<tr><th>应急措施 Measures</th><td>{_e(msg['measures'].get('zh'))}<br>"
-                f"{_e(msg['measures'].get('en'))}</td></tr>",
+                *(
+                    f"<tr><th>{_e(k)}</th><td>{_e(v).replace(chr(10), '<br>')}</td></tr>"
+                    for k, v in rows
+                ),
                 f"<tr><th>消息 Message</th><td class='small'>{_e(msg['identifier'])} "
                 f"({_e(msg['msgType'])}) · model {_e(msg['provenance'].get('model_uris'))} · "
                 f"run {_e(msg['provenance'].get('mlflow_run_ids'))} · data cut-off "
@@ -149,10 +159,24 @@ def write_bulletin(
             parts.append(
                 f"<p class='small'>P(日 AQI &gt; 200) 各 24 h 窗口 / per 24-h window: {probs}</p>"
             )
+        if d is not None and water:
+            st = d.details.get("stations", {})
+            cells = "".join(
+                f"<tr><td>{_e(sid)}</td><td>{_e(v.get('class') or v.get('status', '—'))}</td>"
+                f"<td>{_e(area.target_class or '—')}</td>"
+                f"<td class='small'>{'<br>'.join(_e(x) for x in v.get('findings', []))}</td></tr>"
+                for sid, v in st.items()
+            )
+            parts.append(
+                "<table><tr><th>站点 Station</th><th>当前类别 Class now</th><th>目标 Target</th>"
+                f"<th>发现 Findings</th></tr>{cells}</table>"
+            )
         outlook = report.outlooks.get(area.id)
-        if outlook is not None:
+        img = report.charts.get(area.id)
+        if outlook is not None and img is None:
             img = outlook_chart(outlook, limits, tz, categories)
-            parts.append(f"<img alt='daily AQI outlook' src='data:image/png;base64,{img}'>")
+        if img:
+            parts.append(f"<img alt='{_e(area.id)} chart' src='data:image/png;base64,{img}'>")
     if messages:
         # the lifecycle so far: newest first (messages come from the store in that order)
         parts += [
@@ -170,7 +194,11 @@ def write_bulletin(
             )
         parts.append("</table>")
     parts.append(
-        "<p class='small'>日 AQI 按 HJ 633 由区域平均浓度计算;预警按滚动 24 小时日 AQI 判定。"
+        "<p class='small'>水质类别按 GB 3838-2002 单因子评价(滑动窗口均值),阈值按实测有效数据判定。"
+        "Water class by the GB 3838-2002 single-factor method on trailing-window means; thresholds "
+        "on consecutive valid readings (QC-flagged values excluded).</p></body></html>"
+        if water
+        else "<p class='small'>日 AQI 按 HJ 633 由区域平均浓度计算;预警按滚动 24 小时日 AQI 判定。"
         "Daily AQI by HJ 633 from area-mean concentrations; warning levels from rolling 24-h daily AQI.</p>"
         "</body></html>"
     )

@@ -26,6 +26,7 @@ __all__ = ["CAP_NS", "area_circle", "cap_time", "message_dict", "render_cap", "r
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 _LANGS = {"zh": "zh-CN", "en": "en-US"}
 _EVENT = {"zh": "重污染天气预警", "en": "Heavy air pollution warning"}
+_WATER_EVENT = {"zh": "水质预警", "en": "Water quality alert"}
 _ACTION = {
     "issue": {"zh": "发布", "en": "issued"},
     "upgrade": {"zh": "升级", "en": "upgraded"},
@@ -63,17 +64,22 @@ def message_dict(
     scheme: WarningScheme,
     city: CitySettings,
     area: AreaSpec,
-    standard: AqiStandard,
+    standard: AqiStandard | None,
     tz: str,
 ) -> dict[str, Any]:
-    """Everything a message says, as plain data (the JSON feed entry)."""
+    """Everything a message says, as plain data (the JSON feed entry).
+
+    Common fields (identifier, sender, level, period, provenance ...) plus the kind-specific facts
+    of an air warning (expected daily AQI, health advice) or a water alert (observed class,
+    determining station and parameter); ``text`` holds the headline, description and instruction
+    per language, ``facts`` the rows of the bulletin and ``cap`` the CAP info fields.
+    """
     d = ctx["decision"]
     level = scheme.level(ctx["level"])
-    lo, hi = d.aqi_range
-    cat = _category(hi, standard)
     prov = ctx["provenance"]
     refs = ctx.get("references")
-    return {
+    lift = ctx["action"] == "lift"
+    msg: dict[str, Any] = {
         "identifier": ctx["identifier"],
         "sender": city.sender,
         "sent": cap_time(ctx["sent"], tz),
@@ -81,31 +87,128 @@ def message_dict(
         "msgType": ctx["msg_type"],
         "action": ctx["action"],
         "references": f"{city.sender},{refs}" if refs else None,
+        "kind": scheme.kind,
         "city": city.name,
         "area": {"id": area.id, "names": area.names, "geocode": area.geocode},
         "level": level.name,
         "level_names": level.names,
         "level_colour": level.colour,
         "previous_level": ctx.get("previous_level"),
-        "severity": level.cap_severity if ctx["action"] != "lift" else "Minor",
+        "severity": level.cap_severity if not lift else "Minor",
         "onset": cap_time(ctx["onset"], tz) if ctx.get("onset") is not None else None,
         "expires": cap_time(ctx["expires"], tz) if ctx.get("expires") is not None else None,
         "primary_pollutant": d.primary_pollutant,
-        "expected_aqi": {"p10": round(lo), "p90": round(hi)},
         "probability": round(float(d.probability), 3),
-        "day_probability": [round(p, 3) for p in d.day_probability],
-        "used_upper_bound": d.used_upper_bound,
         "lead_hours": d.lead_hours,
         "why": ctx["why"],
-        "health": {
-            "category": cat["name"],
-            "effects": cat.get("effects", {}),
-            "advice": cat.get("advice", {}),
-        },
-        "measures": scheme.measures.get(level.name, {}) if ctx["action"] != "lift" else {},
+        "measures": scheme.measures.get(level.name, {}) if not lift else {},
         "scheme": scheme.name,
-        "provenance": {**prov, "forecast_issue_time": str(ctx["issue_time"])},
+        "provenance": {
+            **prov,
+            ("decision_time" if scheme.kind == "water" else "forecast_issue_time"): str(
+                ctx["issue_time"]
+            ),
+        },
     }
+    if scheme.kind == "water":
+        _water_fields(msg, d, area)
+    else:
+        _air_fields(msg, d, standard)
+    msg["text"] = {
+        lang: {
+            "headline": headline(msg, lang),
+            "description": description(msg, lang),
+            "instruction": instruction(msg, lang),
+        }
+        for lang in _LANGS
+    }
+    return msg
+
+
+def _air_fields(msg: dict[str, Any], d: Any, standard: AqiStandard | None) -> None:
+    lo, hi = d.aqi_range
+    cat = _category(hi, standard) if standard is not None else {"name": ""}
+    lift = msg["action"] == "lift"
+    msg.update(
+        {
+            "event": _EVENT,
+            "expected_aqi": {"p10": round(lo), "p90": round(hi)},
+            "day_probability": [round(p, 3) for p in d.day_probability],
+            "used_upper_bound": d.used_upper_bound,
+            "health": {
+                "category": cat["name"],
+                "effects": cat.get("effects", {}),
+                "advice": cat.get("advice", {}),
+            },
+        }
+    )
+    msg["cap"] = {
+        "responseType": "AllClear" if lift else "Prepare",
+        "urgency": "Past" if lift else "Future",
+        "certainty": "Observed" if lift else ("Likely" if msg["probability"] > 0.5 else "Possible"),
+        "parameters": [
+            ("level", msg["level"]),
+            ("expected_aqi_p10", msg["expected_aqi"]["p10"]),
+            ("expected_aqi_p90", msg["expected_aqi"]["p90"]),
+            ("primary_pollutant", msg["primary_pollutant"]),
+            ("probability", msg["probability"]),
+        ],
+    }
+    msg["facts"] = [
+        ("首要污染物 Primary pollutant", msg["primary_pollutant"]),
+        (
+            "预计日 AQI Expected daily AQI",
+            f"{msg['expected_aqi']['p10']}–{msg['expected_aqi']['p90']} (P10–P90)",
+        ),
+        ("置信度 Confidence", f"{msg['probability']:.0%}"),
+        (
+            "健康提示 Health advice",
+            f"{cat['name']}: {cat.get('advice', {}).get('zh', '')}\n"
+            f"{cat.get('advice', {}).get('en', '')}",
+        ),
+    ]
+
+
+def _water_fields(msg: dict[str, Any], d: Any, area: AreaSpec) -> None:
+    det = d.details or {}
+    lift = msg["action"] == "lift"
+    observed = det.get("observed", {})
+    units = det.get("units", {})
+    values = ", ".join(f"{p} {v:g} {units.get(p, '')}".rstrip() for p, v in observed.items())
+    msg.update(
+        {
+            "event": _WATER_EVENT,
+            "target_class": det.get("target_class") or area.target_class,
+            "observed_class": det.get("observed_class"),
+            "determining_station": det.get("determining_station"),
+            "condition": det.get("condition"),
+            "observed": observed,
+            "units": units,
+            "stations": det.get("stations", {}),
+        }
+    )
+    msg["cap"] = {
+        "responseType": "AllClear" if lift else "Monitor",
+        "urgency": "Past" if lift else "Immediate",
+        "certainty": "Observed",
+        "parameters": [
+            ("level", msg["level"]),
+            ("observed_class", msg["observed_class"] or ""),
+            ("target_class", msg["target_class"] or ""),
+            ("determining_station", msg["determining_station"] or ""),
+            ("determining_parameter", msg["primary_pollutant"]),
+            ("observed_values", values),
+        ],
+    }
+    msg["facts"] = [
+        ("监测断面 Station", msg["determining_station"] or ""),
+        (
+            "水质类别 Water class (observed / target)",
+            f"{msg['observed_class'] or '—'} / {msg['target_class'] or '—'}",
+        ),
+        ("超标因子 Determining parameter", msg["primary_pollutant"]),
+        ("实测值 Observed", values),
+    ]
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
@@ -131,19 +234,17 @@ def render_cap(msg: dict[str, Any], circle: str | None) -> str:
     if msg["references"]:
         _sub(alert, "references", msg["references"])
     lift = msg["action"] == "lift"
+    cap = msg["cap"]
     for lang, code in _LANGS.items():
+        text = msg["text"][lang]
         info = _sub(alert, "info")
         _sub(info, "language", code)
         _sub(info, "category", "Env")
-        _sub(info, "event", _EVENT[lang])
-        _sub(info, "responseType", "AllClear" if lift else "Prepare")
-        _sub(info, "urgency", "Past" if lift else "Future")
+        _sub(info, "event", msg["event"][lang])
+        _sub(info, "responseType", cap["responseType"])
+        _sub(info, "urgency", cap["urgency"])
         _sub(info, "severity", msg["severity"])
-        _sub(
-            info,
-            "certainty",
-            "Observed" if lift else ("Likely" if msg["probability"] > 0.5 else "Possible"),
-        )
+        _sub(info, "certainty", cap["certainty"])
         code_el = _sub(info, "eventCode")
         _sub(code_el, "valueName", "qingyuan:level")
         _sub(code_el, "value", msg["level"])
@@ -152,20 +253,20 @@ def render_cap(msg: dict[str, Any], circle: str | None) -> str:
         if msg["expires"]:
             _sub(info, "expires", msg["expires"])
         _sub(info, "senderName", msg.get("sender_name", {}).get(lang) or msg["sender"])
-        _sub(info, "headline", headline(msg, lang))
-        _sub(info, "description", description(msg, lang))
+        _sub(info, "headline", text["headline"])
+        _sub(info, "description", text["description"])
         if not lift:
-            _sub(info, "instruction", instruction(msg, lang))
+            _sub(info, "instruction", text["instruction"])
         for name, value in [
-            ("level", msg["level"]),
-            ("expected_aqi_p10", msg["expected_aqi"]["p10"]),
-            ("expected_aqi_p90", msg["expected_aqi"]["p90"]),
-            ("primary_pollutant", msg["primary_pollutant"]),
-            ("probability", msg["probability"]),
+            *cap["parameters"],
             ("model_uri", msg["provenance"].get("model_uris", "")),
             ("mlflow_run_id", msg["provenance"].get("mlflow_run_ids", "")),
             ("data_cutoff", msg["provenance"].get("data_cutoff", "")),
-            ("forecast_issue_time", msg["provenance"].get("forecast_issue_time", "")),
+            *(
+                (k, msg["provenance"][k])
+                for k in ("forecast_issue_time", "decision_time")
+                if k in msg["provenance"]
+            ),
         ]:
             p = _sub(info, "parameter")
             _sub(p, "valueName", name)
@@ -189,21 +290,42 @@ def headline(msg: dict[str, Any], lang: str) -> str:
     level = msg["level_names"].get(lang) or msg["level"]
     act = _ACTION[msg["action"]][lang]
     if lang == "zh":
-        return f"{area}{act}重污染天气{level}"
+        return f"{area}{act}{'' if msg['kind'] == 'water' else '重污染天气'}{level}"
     return f"{area}: {level.lower() if msg['action'] != 'issue' else level} {act}"
 
 
 def description(msg: dict[str, Any], lang: str) -> str:
-    """Describe what is expected, when, how sure, and why."""
-    aqi = msg["expected_aqi"]
-    p = msg["probability"]
+    """Describe what is expected (air) or observed (water), when, how sure, and why."""
     period = f"{msg['onset'] or '?'} .. {msg['expires'] or '?'}"
+    water = msg["kind"] == "water"
     if msg["action"] == "lift":
+        if water:
+            return (
+                f"水质已恢复,预警条件已解除。{msg['why']}"
+                if lang == "zh"
+                else f"Water quality has recovered; no alert condition holds. {msg['why']}"
+            )
         return (
             f"空气质量已改善,预计将持续低于预警条件。{msg['why']}"
             if lang == "zh"
             else f"Air quality has improved and is forecast to stay below the warning condition. {msg['why']}"
         )
+    if water:
+        values = ", ".join(
+            f"{p} {v:g} {msg['units'].get(p, '')}".rstrip() for p, v in msg["observed"].items()
+        )
+        cls = f"{msg['observed_class'] or '—'}/{msg['target_class'] or '—'}"
+        if lang == "zh":
+            return (
+                f"{msg['determining_station']} 自 {msg['onset']} 起水质异常(实测类别/目标类别 {cls}),"
+                f"超标因子 {msg['primary_pollutant']}:{values}。依据:{msg['why']}"
+            )
+        return (
+            f"Observed at {msg['determining_station']} since {msg['onset']} (class observed/target "
+            f"{cls}): {msg['primary_pollutant']} {values}. Basis: {msg['why']}"
+        )
+    aqi = msg["expected_aqi"]
+    p = msg["probability"]
     if lang == "zh":
         return (
             f"预计 {period} 出现重污染天气,日 AQI 预计 {aqi['p10']}–{aqi['p90']} (P10–P90),"
@@ -218,9 +340,11 @@ def description(msg: dict[str, Any], lang: str) -> str:
 
 
 def instruction(msg: dict[str, Any], lang: str) -> str:
-    """Health advice of the expected AQI category and the emergency measures of the level."""
-    advice = msg["health"]["advice"].get(lang, "")
+    """Health advice of the expected AQI category (air) and the measures of the level."""
     measures = msg["measures"].get(lang, "")
+    if msg["kind"] == "water":
+        return measures or ("加强监测" if lang == "zh" else "Increase monitoring")
+    advice = msg["health"]["advice"].get(lang, "")
     return f"{advice}。{measures}" if lang == "zh" else f"{advice}. {measures}"
 
 
@@ -229,7 +353,7 @@ def render_message(
     scheme: WarningScheme,
     city: CitySettings,
     area: AreaSpec,
-    standard: AqiStandard,
+    standard: AqiStandard | None,
     tz: str,
     circle: str | None,
 ) -> tuple[str, str]:

@@ -116,8 +116,8 @@ def forecast_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]
 
     cfg = forecast_config()
     run_cfg = (cfg.get("run") or {}).get(network)
-    if not run_cfg:
-        return None
+    if not run_cfg or not run_cfg.get("targets"):
+        return None  # nothing to forecast for this network in `qingyuan run`
     tracking.configure(project_root(), cfg["mlflow"])
     client = mlflow.MlflowClient()
     missing = []
@@ -189,19 +189,42 @@ def warn_task(
     forecast_path: str | None = None,
     now: str | None = None,
     cap_status: str | None = None,
+    store_root: str | None = None,
 ) -> dict[str, Any]:
-    """Decide, persist and publish the warnings of one city from its newest forecast."""
+    """Decide, persist and publish one warning file's alerts.
+
+    Air files decide from the newest forecast file; water files (``kind: water``) from the
+    station store's QC-valid readings up to ``now``.
+    """
     import pandas as pd
 
+    from pipelines.warning_config import load_warning_config
     from pipelines.warnings import run_warnings
 
-    rep = run_warnings(
-        city,
-        Path(out_dir),
-        Path(forecast_path) if forecast_path else None,
-        pd.Timestamp(now) if now else None,
-        cap_status=cap_status,
-    )
+    scheme, _ = load_warning_config(city)
+    if scheme.kind == "water":
+        from pipelines.water_alerts import run_water_alerts
+
+        rep = run_water_alerts(
+            city,
+            Path(out_dir),
+            Path(store_root or store_dir()),
+            pd.Timestamp(now) if now else None,
+            cap_status=cap_status,
+        )
+    else:
+        rep = run_warnings(
+            city,
+            Path(out_dir),
+            Path(forecast_path) if forecast_path else None,
+            pd.Timestamp(now) if now else None,
+            cap_status=cap_status,
+        )
+    return warn_result(city, rep)
+
+
+def warn_result(city: str, rep: Any) -> dict[str, Any]:
+    """Plain summary of a :class:`pipelines.warnings.WarnReport`."""
     return {
         "city": city,
         "issue_time": str(rep.issue_time),
@@ -212,7 +235,9 @@ def warn_task(
         },
         "outlook": {area: [round(float(x)) for x in o.median] for area, o in rep.outlooks.items()},
         "p_heavy": {
-            area: [round(p, 2) for p in d.day_probability] for area, d in rep.decisions.items()
+            area: [round(p, 2) for p in d.day_probability]
+            for area, d in rep.decisions.items()
+            if d.day_probability
         },
         "outputs": rep.outputs,
         "delivery": rep.delivery,
@@ -225,9 +250,41 @@ def warn_flow(
     out_dir: str | None = None,
     forecast_path: str | None = None,
     now: str | None = None,
+    store_root: str | None = None,
 ) -> dict[str, Any]:
-    """Daily warning decision of one city (``configs/warnings/<city>.yml``)."""
-    return warn_task(city, out_dir or str(outputs_dir()), forecast_path, now)
+    """Warning decision of one warning file (``configs/warnings/<city>.yml``, air or water)."""
+    return warn_task(city, out_dir or str(outputs_dir()), forecast_path, now, None, store_root)
+
+
+def water_alerts_task(
+    network: str, store_root: str, out_dir: str, cities: list[str]
+) -> dict[str, Any]:
+    """Water alert job on the bundled (historic) data: a drill over the record, then the latest.
+
+    ``run.<network>.water_drill: {start, every_hours}`` in ``configs/forecast.yml`` runs the alert
+    job at those times up to the end of the data, as the scheduler would have; the CAP status is
+    ``run.<network>.cap_status``.
+    """
+    from pipelines.forecasting import forecast_config
+    from pipelines.water_alerts import water_drill
+
+    run_cfg = (forecast_config().get("run") or {}).get(network, {})
+    drill = run_cfg.get("water_drill") or {}
+    out: dict[str, Any] = {}
+    for city in cities:
+        rep, history = water_drill(
+            city,
+            Path(out_dir),
+            Path(store_root),
+            str(drill.get("start", "1900-01-01")),
+            str(drill.get("end", "2262-01-01")),
+            float(drill.get("every_hours", 24)),
+            run_cfg.get("cap_status"),
+        )
+        res = warn_result(city, rep)
+        res["history"] = history
+        out[city] = res
+    return out
 
 
 def drill_and_warn(
@@ -305,11 +362,13 @@ def run_flow(
                 "quarantine_file",
             )
         }
+        cities = _cities_of(name)
+        if summary.get("kind", load_network(name).kind) == "water" and cities:
+            summary["water_alerts"] = water_alerts_task(name, root, out, cities)
         fc = forecast_task(name, root, out)
         if fc:
             summary["forecast"] = fc
-            cities = _cities_of(name)
-            if cities:
+            if cities and load_network(name).kind == "air":
                 summary["warnings"], summary["warning_history"] = drill_and_warn(
                     name, root, out, fc, cities
                 )

@@ -12,6 +12,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.warning_rules import WarningScheme
@@ -42,7 +43,33 @@ class _LevelSpec(BaseModel):
     names: dict[str, str] = Field(default_factory=dict)
     colour: str = "#888888"
     cap_severity: Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"] = "Unknown"
-    any_of: list[list[_ConditionSpec]] = Field(min_length=1)
+    any_of: list[list[_ConditionSpec]] = Field(default_factory=list)  # air levels need one
+
+
+class _ThresholdSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    variable: str
+    below: float | None = None
+    above: float | None = None
+    units: str
+    readings: int = Field(1, ge=1)
+    level: str
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> _ThresholdSpec:
+        if (self.below is None) == (self.above is None):
+            raise ValueError("give exactly one of below / above")
+        return self
+
+
+class _WaterSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    standard: str = "gb3838-2002"
+    class_level: str | None = None
+    class_window_hours: float = Field(24, gt=0)
+    review_hours: float = Field(24, gt=0)
+    max_data_age_hours: float = Field(12, gt=0)
+    thresholds: list[_ThresholdSpec] = Field(default_factory=list)
 
 
 class _DecisionSpec(BaseModel):
@@ -63,6 +90,8 @@ class AreaSpec(BaseModel):
     names: dict[str, str] = Field(default_factory=dict)
     stations: list[str] | Literal["all"] = "all"
     geocode: dict[str, str] = Field(default_factory=dict)
+    # water areas (sections): the GB 3838 class the section must meet
+    target_class: Literal["I", "II", "III", "IV", "V"] | None = None
 
 
 class _SubscriberSpec(BaseModel):
@@ -86,7 +115,9 @@ class _FileSpec(BaseModel):
     name: str
     title: str | None = None
     inherits: str | None = None
+    kind: Literal["air", "water"] | None = None
     aqi_family: str | None = None
+    water: _WaterSpec | None = None
     levels: list[_LevelSpec] | None = None
     decision: _DecisionSpec | None = None
     measures: dict[str, dict[str, str]] | None = None
@@ -162,6 +193,58 @@ def _raw(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     return out
 
 
+def _check_kind(cfg: dict[str, Any], path: Path) -> None:
+    """Air levels need AQI conditions; water files need a ``water`` block naming real levels."""
+    raw = load_yaml(path)
+    names = [lv["name"] for lv in cfg["levels"]]
+    if cfg.get("kind", "air") == "air":
+        for i, lv in enumerate(cfg["levels"]):
+            if not lv.get("any_of"):
+                raise ConfigError(
+                    str(path), None, f"levels.{i}.any_of", "an air warning level needs conditions"
+                )
+        return
+    water = cfg.get("water")
+    if not water:
+        raise ConfigError(str(path), None, "water", "a water warning file needs a water: block")
+    node = raw.get("water", {}) if isinstance(raw, dict) else {}
+    lines = getattr(node, "lines", {})
+    if water.get("class_level") and water["class_level"] not in names:
+        raise ConfigError(
+            str(path),
+            lines.get("class_level"),
+            "water.class_level",
+            f"{water['class_level']!r} is not a level of this file ({names})",
+        )
+    from features.units import UnitError, convert
+    from pipelines.config import load_variables
+
+    registry = load_variables()["variables"]
+    for i, t in enumerate(water.get("thresholds", [])):
+        field = f"water.thresholds.{i}"
+        if t["level"] not in names:
+            raise ConfigError(
+                str(path),
+                lines.get("thresholds"),
+                f"{field}.level",
+                f"{t['level']!r} is not a level of this file ({names})",
+            )
+        var = registry.get(t["variable"])
+        if var is None:
+            raise ConfigError(
+                str(path),
+                lines.get("thresholds"),
+                f"{field}.variable",
+                f"unknown variable {t['variable']!r} (see configs/variables.yml)",
+            )
+        try:
+            convert(np.array([1.0]), t["units"], var["units"])
+        except UnitError as exc:
+            raise ConfigError(
+                str(path), lines.get("thresholds"), f"{field}.units", str(exc)
+            ) from exc
+
+
 def load_warning_config(name: str) -> tuple[WarningScheme, CitySettings | None]:
     """Load a scheme or a city file (by name or path), inheritance resolved.
 
@@ -187,6 +270,7 @@ def load_warning_config(name: str) -> tuple[WarningScheme, CitySettings | None]:
             str(path), None, "levels", "list levels least severe first (rank decreasing)"
         )
     cfg["decision"] = _DecisionSpec(**cfg.get("decision", {})).model_dump()
+    _check_kind(cfg, path)
     scheme = WarningScheme.from_config(cfg)
     if not cfg.get("network"):
         return scheme, None

@@ -66,6 +66,7 @@ class WarnReport:
     applied: list[AppliedDecision] = field(default_factory=list)
     outlooks: dict[str, AreaOutlook] = field(default_factory=dict)
     decisions: dict[str, Decision] = field(default_factory=dict)
+    charts: dict[str, str] = field(default_factory=dict)  # area -> inline PNG (base64)
     ops_alert: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     delivery: dict[str, int] = field(default_factory=dict)
@@ -299,13 +300,13 @@ def publish(
 
     out = Path(outputs) / "warnings" / city.name
     (out / "cap").mkdir(parents=True, exist_ok=True)
-    messages = store.messages(city.name, limit=200)
-    for m in messages:
+    for m in store.messages(city.name, limit=1_000_000):  # every message has its CAP file
         f = out / "cap" / f"{m['identifier']}.xml"
         if not f.exists():
             tmp = f.with_suffix(".tmp")
             tmp.write_text(m["cap_xml"], encoding="utf-8")
             tmp.replace(f)
+    messages = store.messages(city.name, limit=200)
     active = store.active(city.name)
     by_id = {m["identifier"]: json.loads(m["json"]) for m in messages}
     feed = {

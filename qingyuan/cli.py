@@ -312,6 +312,13 @@ def forecast(
 )
 @click.option("--outputs", type=click.Path(path_type=Path), default=None)
 @click.option(
+    "--store",
+    "store_root",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Station store (water alert files read their readings from it; default: store/).",
+)
+@click.option(
     "--status", is_flag=True, help="Only show active warnings, ops alerts and the outbox."
 )
 @click.option("--deliver", is_flag=True, help="Only retry due outbox deliveries.")
@@ -320,10 +327,15 @@ def warn(
     forecast_path: Path | None,
     as_of: str | None,
     outputs: Path | None,
+    store_root: Path | None,
     status: bool,
     deliver: bool,
 ) -> None:
-    """Decide, persist and publish heavy-pollution warnings (CAP 1.2, JSON, bulletin)."""
+    """Decide, persist and publish warnings (CAP 1.2, JSON, bulletin).
+
+    Air files (heavy-pollution warnings) decide from the newest forecast; water files
+    (``kind: water``, e.g. ``--city ndfa``) from the station store's latest valid readings.
+    """
     from pipelines.outbox import deliver_due, outbox_status
     from pipelines.warning_store import WarningStore
     from qingyuan.paths import outputs_dir
@@ -352,7 +364,13 @@ def warn(
     from pipelines.flows import warn_flow
 
     try:
-        res = warn_flow(city, str(out), str(forecast_path) if forecast_path else None, as_of)
+        res = warn_flow(
+            city,
+            str(out),
+            str(forecast_path) if forecast_path else None,
+            as_of,
+            str(store_root) if store_root else None,
+        )
     except (ConfigError, ValueError, KeyError, FileNotFoundError) as exc:
         _fail(exc)
     if res["ops_alert"]:

@@ -128,4 +128,44 @@ def render_markdown(result: dict[str, Any]) -> str:
                 f"- lifecycle database (audit log, outbox): `{out.get('database')}`",
                 "",
             ]
+        for city, w in (s.get("water_alerts") or {}).items():
+            lines += _water_lines(city, w)
     return "\n".join(lines)
+
+
+def _water_lines(city: str, w: dict[str, Any]) -> list[str]:
+    """Water alerts of one water warning file: drill counts, the latest state, the outputs."""
+    from collections import Counter
+
+    hist = w.get("history", [])
+    lines = [
+        f"Water alerts `{city}` (alert job over the record; data cut-off of the last run "
+        f"{w['issue_time']} UTC):",
+        "",
+    ]
+    if w.get("ops_alert"):
+        lines += [f"- OPERATIONAL ALERT: {w['ops_alert']}", ""]
+    steps = Counter((h["area"], h["action"]) for h in hist)
+    areas = sorted({h["area"] for h in hist})
+    actions = ["issue", "upgrade", "downgrade", "extend", "lift"]
+    lines += _table(
+        ["section", *actions, "state at the end"],
+        [
+            [
+                a,
+                *[steps.get((a, k), 0) for k in actions],
+                w["decisions"].get(a, {}).get("level") or "-",
+            ]
+            for a in areas
+        ],
+    ) + [""]
+    if not hist:
+        lines += ["- no alert condition in the record", ""]
+    out = w.get("outputs", {})
+    lines += [
+        f"- bulletin: `{out.get('bulletin')}`",
+        f"- JSON feed: `{out.get('feed')}`",
+        f"- CAP 1.2 messages ({len(hist)} from the drill): `{out.get('cap_dir')}`",
+        "",
+    ]
+    return lines

