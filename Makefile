@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench bench-pmf clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,13 @@ bench: setup
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_forecast.py
 	$(BIN)/python benchmarks/bench_replay.py
+	$(MAKE) bench-pmf
+
+# PMF side by side with US EPA ESAT (a benchmark-only dependency, never needed to run Qingyuan)
+bench-pmf: setup
+	@test -x .venv-esat/bin/python || $(PY) -m venv .venv-esat
+	.venv-esat/bin/python -m pip install --quiet "esat==2025.0.1"
+	$(BIN)/python benchmarks/bench_pmf.py --esat-python .venv-esat/bin/python
 
 clean:
 	rm -rf store outputs

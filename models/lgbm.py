@@ -223,6 +223,20 @@ class LightGBMForecaster(Forecaster):
         qs = np.sort(np.maximum(qs, 0.0), axis=-1)  # no crossing, no negative concentrations
         return Forecast(mean=np.maximum(mean, 0.0), quantiles=qs, levels=self.quantiles)
 
+    def drivers(self, panel: Panel, issue_idx: np.ndarray, leads: np.ndarray) -> np.ndarray:
+        """Driver-group contributions ``S x N x L x G`` (:mod:`models.drivers`) [target units]."""
+        from models.drivers import group_contributions
+
+        rows, names = self._rows(panel, issue_idx, leads)
+        clim_now = self._clim_now(panel, issue_idx)
+        anchor, lead_idx = self._anchor(rows, clim_now)
+        anomaly = anchor - rows[..., names.index("climatology")]
+        X = rows.reshape(-1, rows.shape[-1])
+        contrib = self.models_["mean"].booster_.predict(X, pred_contrib=True)
+        contrib = contrib.reshape(*rows.shape[:-1], contrib.shape[-1])
+        scale = self.shrink_[lead_idx - 1] * self.sigma_[lead_idx - 1]
+        return group_contributions(contrib, names, self.target, scale, anomaly)
+
     def feature_importance(self) -> pd.Series:
         """Gain importance of the mean model."""
         booster = self.models_["mean"].booster_

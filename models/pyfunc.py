@@ -67,6 +67,14 @@ class StationForecastModel(mlflow.pyfunc.PythonModel):
         with open(context.artifacts["meta"], encoding="utf-8") as fh:
             self.meta = json.load(fh)
 
+    def drivers(self, model_input: pd.DataFrame) -> np.ndarray | None:
+        """Driver-group contributions ``S x L x G`` from the last time, or None if unsupported."""
+        if not hasattr(self.forecaster, "drivers"):
+            return None
+        panel = panel_from_history(model_input, self.meta)
+        leads = np.arange(1, int(self.meta["max_lead"]) + 1)
+        return self.forecaster.drivers(panel, np.array([len(panel.times) - 1]), leads)[:, 0]
+
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:

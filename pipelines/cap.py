@@ -154,6 +154,19 @@ def _air_fields(msg: dict[str, Any], d: Any, standard: AqiStandard | None) -> No
             ("probability", msg["probability"]),
         ],
     }
+    drivers = msg["provenance"].get("top_drivers") or {}
+    msg["drivers"] = drivers
+    groups = drivers.get("groups", []) if drivers else []
+    driver_text = (
+        "; ".join(
+            f"{g['names']['zh']} / {g['names']['en']} {g['contribution']:+.0f} ({g['share']:.0%})"
+            for g in groups[:3]
+        )
+        + f" — {drivers['pollutant']}, {drivers['period']}, vs climatology"
+        if groups
+        else "not available for this model (no attribution)"
+    )
+    msg["cap"]["parameters"].append(("drivers", driver_text))
     msg["facts"] = [
         ("首要污染物 Primary pollutant", msg["primary_pollutant"]),
         (
@@ -161,6 +174,7 @@ def _air_fields(msg: dict[str, Any], d: Any, standard: AqiStandard | None) -> No
             f"{msg['expected_aqi']['p10']}–{msg['expected_aqi']['p90']} (P10–P90)",
         ),
         ("置信度 Confidence", f"{msg['probability']:.0%}"),
+        ("主要驱动因素 Top drivers", driver_text),
         (
             "健康提示 Health advice",
             f"{cat['name']}: {cat.get('advice', {}).get('zh', '')}\n"

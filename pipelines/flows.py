@@ -343,7 +343,11 @@ def drill_and_warn(
 def run_flow(
     networks: list[str] | None = None, store_root: str | None = None, out_dir: str | None = None
 ) -> dict[str, Any]:
-    """Run the main job on the bundled data: ingest -> QC -> store -> assess -> forecast -> warn."""
+    """Run the main job on the bundled data.
+
+    Ingest -> QC -> store -> assess -> forecast -> warn (air) / water alerts (water) -> source
+    tracing (polar plots, CPF, trajectories) -> the PMF worked example -> ``outputs/``.
+    """
     networks = networks or ["beijing", "ndfa"]
     root = store_root or str(store_dir())
     out = out_dir or str(outputs_dir())
@@ -372,10 +376,127 @@ def run_flow(
                 summary["warnings"], summary["warning_history"] = drill_and_warn(
                     name, root, out, fc, cities
                 )
+        src = source_task(name, root, out)
+        if src:
+            summary["source_tracing"] = src
         result["networks"][name] = summary
+    pmf = pmf_demo(out)
+    if pmf:
+        result["pmf_demo"] = {
+            k: pmf[k]
+            for k in (
+                "inputs",
+                "q_true",
+                "q_robust",
+                "q_exp",
+                "runs_converged",
+                "dropped_species",
+                "bootstrap",
+                "seconds",
+                "mlflow_run_id",
+            )
+            if k in pmf
+        } | {"outputs": str(Path(pmf["files"]["profiles_concentration"]).parent)}
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "summary.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
     return result
+
+
+def source_config() -> dict[str, Any]:
+    """``configs/source.yml`` as a plain dict."""
+    from pipelines.config import load_yaml, plain
+    from qingyuan.paths import config_dir
+
+    path = config_dir() / "source.yml"
+    return plain(load_yaml(path)) if path.exists() else {}
+
+
+@task(name="source-tracing", retries=0)
+def source_task(network: str, store_root: str, out_dir: str) -> dict[str, Any] | None:
+    """Polar plots / CPF per station and back-trajectory PSCF / CWT maps (``configs/source.yml``)."""
+    import pandas as pd
+
+    from pipelines.source_tracing import polar_job, trajectory_job
+
+    cfg = (source_config().get("run") or {}).get(network)
+    if not cfg:
+        return None
+    ds = StationStore(Path(store_root), load_network(network), _registry()).open(
+        variables=[cfg.get("variable", "pm25")]
+    )
+    end = pd.Timestamp(ds["time"].values[-1])
+    start = str(end - pd.Timedelta(days=int(cfg.get("last_days", 365))))
+    var = cfg.get("variable", "pm25")
+    pct = float(cfg.get("percentile", 75))
+    polar = polar_job(network, Path(store_root), Path(out_dir), var, None, start, str(end), pct)
+    traj = trajectory_job(
+        network,
+        Path(store_root),
+        Path(out_dir),
+        var,
+        start,
+        str(end),
+        float(cfg.get("trajectory_hours", 48)),
+        int(cfg.get("every_hours", 3)),
+        float(cfg.get("cell_deg", 0.25)),
+        pct,
+    )
+    return {"period_utc": [start, str(end)], "polar": polar, "trajectory": traj}
+
+
+def _registry() -> dict[str, Any]:
+    from pipelines.config import load_variables
+
+    return load_variables()["variables"]
+
+
+@task(name="pmf", retries=0)
+def pmf_task(
+    concentration: str, uncertainty: str, factors: int, out: str, **options: Any
+) -> dict[str, Any]:
+    """PMF on a pair of files (:func:`pipelines.pmf_job.run_pmf`)."""
+    from pipelines.pmf_job import run_pmf
+
+    return run_pmf(Path(concentration), Path(uncertainty), factors, Path(out), **options)
+
+
+@flow(name="pmf", log_prints=True)
+def pmf_flow(
+    concentration: str, uncertainty: str, factors: int, out: str | None = None, starts: int = 20
+) -> dict[str, Any]:
+    """PMF receptor model with bootstrap, outputs and an MLflow run."""
+    out = out or str(outputs_dir() / "pmf" / f"{Path(concentration).name.split('.')[0]}_f{factors}")
+    return pmf_task(concentration, uncertainty, factors, out, starts=starts)
+
+
+@flow(name="source-tracing", log_prints=True)
+def source_flow(
+    network: str, store_root: str | None = None, out_dir: str | None = None
+) -> dict[str, Any] | None:
+    """Polar plots / CPF and trajectory maps of a network (``configs/source.yml``)."""
+    return source_task(network, store_root or str(store_dir()), out_dir or str(outputs_dir()))
+
+
+def pmf_demo(out_dir: str) -> dict[str, Any] | None:
+    """Run the PMF worked example of ``configs/source.yml: pmf_demo`` (bundled EPA PMF5 data)."""
+    from qingyuan.paths import project_root
+
+    cfg = source_config().get("pmf_demo")
+    if not cfg:
+        return None
+    root = project_root()
+    out = (
+        Path(out_dir) / "pmf" / f"{Path(cfg['concentration']).name.split('.')[0]}_f{cfg['factors']}"
+    )
+    return pmf_task(
+        str(root / cfg["concentration"]),
+        str(root / cfg["uncertainty"]),
+        int(cfg["factors"]),
+        str(out),
+        starts=int(cfg.get("starts", 20)),
+        total=cfg.get("total"),
+        bootstrap_n=int(cfg.get("bootstrap", 20)),
+    )
 
 
 @flow(name="backtest")
@@ -498,6 +619,8 @@ FLOWS = {
     "run": run_flow,
     "backtest": backtest_flow,
     "forecast": forecast_flow,
+    "pmf": pmf_flow,
+    "source-tracing": source_flow,
 }
 
 

@@ -444,6 +444,12 @@ def issue_forecast(
         results[target] = model.predict(history)
         info = model.metadata
         provenance[target] = {"model_uri": uri, "mlflow_run_id": info.run_id}
+        try:  # driver attribution when the model supports it (LightGBM: TreeSHAP)
+            drivers = model.unwrap_python_model().drivers(history)
+        except (AttributeError, ValueError, KeyError):
+            drivers = None
+        if drivers is not None:
+            provenance[target]["drivers"] = drivers
     return write_forecast(net, results, provenance, t_issue, panel.times[end_idx], recent, out_dir)
 
 
@@ -512,6 +518,20 @@ def write_forecast(
             qs.astype("float32"),
             base,
         )
+        if provenance[target].get("drivers") is not None:
+            from models.drivers import GROUPS
+
+            data[f"{target}_drivers"] = (
+                ("station", "issue_time", "lead_time", "driver"),
+                provenance[target]["drivers"][:, None].astype("float32"),
+                {
+                    "units": meta["units"],
+                    "long_name": f"contribution of each driver group to the {target} forecast "
+                    "(forecast mean ~ climatology + sum over driver; LightGBM TreeSHAP)",
+                    "drivers": ",".join(GROUPS),
+                    "model_uri": provenance[target]["model_uri"],
+                },
+            )
         data[f"{target}_input_recent"] = (
             ("station",),
             recent.get(target, np.ones(len(stations), bool)).astype("int8"),
@@ -559,6 +579,10 @@ def write_forecast(
             ),
         },
     )
+    if any(k.endswith("_drivers") for k in data):
+        from models.drivers import GROUPS
+
+        ds = ds.assign_coords(driver=("driver", np.array(GROUPS, dtype=object)))
     ds.attrs = {
         "Conventions": "CF-1.8",
         "title": f"Qingyuan station forecast, network {network}",
@@ -580,6 +604,7 @@ def write_forecast(
             "station": {"dtype": "S1"},
             "station_name": {"dtype": "S1"},
             "issue_time": {"units": "hours since 1970-01-01", "dtype": "int32"},
+            **({"driver": {"dtype": "S1"}} if "driver" in ds.coords else {}),
         },
     )
     tmp.replace(path)

@@ -169,6 +169,8 @@ def decide_and_apply(
         np.array([by_id[s].lat for s in ids]), np.array([by_id[s].lon for s in ids])
     )
     std = aqi_standards(scheme.aqi_family)[-1]
+    drivers = area_drivers(ds, idx_of(ds, ids), decision, issue)
+    provenance = {**provenance, "top_drivers": drivers}
 
     def render(ctx: dict[str, Any]) -> tuple[str, str]:
         return render_message(ctx, scheme, city, area, std, net.time_zone, circle)
@@ -184,6 +186,44 @@ def decide_and_apply(
         subscribers,
     )
     return outlook, decision, applied
+
+
+def idx_of(ds: xr.Dataset, ids: list[str]) -> np.ndarray:
+    """Positions of station ids in a forecast file."""
+    stations = [str(s) for s in ds["station"].values]
+    return np.array([stations.index(s) for s in ids if s in stations], int)
+
+
+def area_drivers(
+    ds: xr.Dataset, idx: np.ndarray, decision: Decision, issue: pd.Timestamp
+) -> dict[str, Any] | None:
+    """Driver shares of the primary pollutant's forecast over the episode (or the first 72 h).
+
+    Averaged over the area's stations and the hours of the episode from the forecast file's
+    ``<pollutant>_drivers`` (:mod:`models.drivers`); None when the model gave no attribution.
+    """
+    from models.drivers import summarise_drivers
+
+    pollutant = decision.primary_pollutant or "pm25"
+    var = f"{pollutant}_drivers" if f"{pollutant}_drivers" in ds else "pm25_drivers"
+    if var not in ds or not len(idx):
+        return None
+    leads = ds["lead_time"].values.astype(int)
+    if decision.start is not None and decision.end is not None:
+        h0 = (decision.start - issue) / pd.Timedelta(hours=1)
+        h1 = (decision.end - issue) / pd.Timedelta(hours=1)
+        window = (leads > h0) & (leads <= h1)
+        period = "episode"
+    else:
+        window = leads <= 72
+        period = "first 72 h"
+    vals = ds[var].values[idx, 0][:, window]
+    return {
+        "pollutant": var.removesuffix("_drivers"),
+        "period": period,
+        "model_uri": ds[var].attrs.get("model_uri", ""),
+        "groups": summarise_drivers(vals),
+    }
 
 
 def _provenance(ds: xr.Dataset, path: Path) -> dict[str, Any]:

@@ -130,7 +130,55 @@ def render_markdown(result: dict[str, Any]) -> str:
             ]
         for city, w in (s.get("water_alerts") or {}).items():
             lines += _water_lines(city, w)
+        if s.get("source_tracing"):
+            lines += _source_lines(s["source_tracing"])
+    if result.get("pmf_demo"):
+        p = result["pmf_demo"]
+        lines += [
+            "## PMF worked example (EPA PMF5 Baton Rouge data, `configs/source.yml: pmf_demo`)",
+            "",
+            f"- Q(true) {p['q_true']:,.1f}, Q(robust) {p['q_robust']:,.1f}, Q_exp {p['q_exp']:,.0f}; "
+            f"{p['runs_converged']} of the starts converged; {p['seconds']} s",
+            f"- bad species left out: {', '.join(p['dropped_species']) or 'none'}",
+        ]
+        if p.get("bootstrap"):
+            lines.append(f"- bootstrap mapping per factor [%]: {p['bootstrap']['mapped_percent']}")
+        lines += [
+            f"- profiles, contributions, diagnostics and figures: `{p['outputs']}` (MLflow run {p.get('mlflow_run_id')})",
+            "",
+        ]
     return "\n".join(lines)
+
+
+def _source_lines(src: dict[str, Any]) -> list[str]:
+    """Polar / CPF peaks per station and the trajectory maps."""
+    polar, traj = src["polar"], src["trajectory"]
+    var = polar["variable"]
+    lines = [
+        f"Source tracing of {var} ({src['period_utc'][0]} .. {src['period_utc'][1]} UTC):",
+        "",
+    ]
+    rows = [
+        [
+            sid,
+            f"{r[var]['cpf_peak_direction_deg']:.0f}",
+            f"{r[var]['cpf_peak_speed_m_s']:.1f}",
+            f"{r[var]['cpf_peak']:.2f}",
+            f"`{r[var]['figure']}`",
+        ]
+        for sid, r in polar["stations"].items()
+    ]
+    lines += _table(
+        ["station", "CPF peak from [deg]", "at wind speed [m/s]", "CPF", "polar plot"], rows
+    )
+    lines += [
+        "",
+        f"- back-trajectories: {traj['trajectories']} ({traj['wind_field']}); PSCF peak at "
+        f"{traj['pscf_peak_lat_lon']}, CWT peak at {traj['cwt_peak_lat_lon']} (lat, lon); "
+        f"`{traj['figure']}`",
+        "",
+    ]
+    return lines
 
 
 def _water_lines(city: str, w: dict[str, Any]) -> list[str]:

@@ -303,3 +303,41 @@ def test_warn_flow_and_cli(tmp_path, prefect_harness):
     shown = json.loads(status.output)
     assert {w["area"] for w in shown["active"]} == {"beijing", "beijing-urban", "beijing-north"}
     assert shown["ops_alerts"][-1]["kind"] == "forecast_stale"
+
+
+def test_warning_carries_the_forecast_drivers(tmp_path, xsd):
+    """A forecast file with driver attribution: the warning says why, in CAP, feed and bulletin."""
+    from models.drivers import GROUPS
+
+    path = write_forecast_file(tmp_path, "2016-12-15T16:00", [300, 320, 330, 310])
+    with xr.open_dataset(path) as ds:
+        ds = ds.load()
+    S, L = ds.sizes["station"], ds.sizes["lead_time"]
+    contrib = np.zeros((S, 1, L, len(GROUPS)), "float32")
+    contrib[..., GROUPS.index("local")] = 120.0
+    contrib[..., GROUPS.index("meteorology")] = 60.0
+    contrib[..., GROUPS.index("regional")] = 20.0
+    ds["pm25_drivers"] = (("station", "issue_time", "lead_time", "driver"), contrib)
+    ds = ds.assign_coords(driver=list(GROUPS))
+    path.unlink()
+    ds.to_netcdf(path)
+    rep = run_warnings(
+        "beijing", tmp_path, forecast_path=path, now=pd.Timestamp("2016-12-15T16:00")
+    )
+    issued = [a for a in rep.applied if a.action == "issue"]
+    assert issued
+    msg = json.loads((tmp_path / "warnings" / "beijing" / "feed.json").read_text())["messages"][0]
+    groups = msg["drivers"]["groups"]
+    assert [g["driver"] for g in groups[:3]] == ["local", "meteorology", "regional"]
+    assert groups[0]["share"] == pytest.approx(0.6)
+    cap = etree.parse(
+        str(tmp_path / "warnings" / "beijing" / "cap" / f"{issued[0].identifier}.xml")
+    )
+    xsd.assertValid(cap)
+    params = {
+        p.findtext(f"{CAP}valueName"): p.findtext(f"{CAP}value")
+        for p in cap.iter(f"{CAP}parameter")
+    }
+    assert "recent local concentrations" in params["drivers"]
+    html = (tmp_path / "warnings" / "beijing" / "bulletin.html").read_text(encoding="utf-8")
+    assert "主要驱动因素" in html and "meteorology" in html
