@@ -12,7 +12,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["WaterStandard", "below_detection_to_half", "parameter_class", "section_class"]
+__all__ = [
+    "RATINGS",
+    "WaterStandard",
+    "below_detection_to_half",
+    "parameter_class",
+    "river_rating",
+    "section_class",
+]
 
 CLASS_NAMES = ["I", "II", "III", "IV", "V", "劣V"]
 
@@ -108,3 +115,35 @@ def section_class(
 def below_detection_to_half(values: np.ndarray, below_dl: np.ndarray, dl: np.ndarray) -> np.ndarray:
     """Replace values reported below the detection limit by half the limit."""
     return np.where(np.asarray(below_dl, bool), 0.5 * np.asarray(dl, float), values)
+
+
+RATINGS = ("优", "良好", "轻度污染", "中度污染", "重度污染")
+
+
+def river_rating(classes: np.ndarray, min_sections: int = 5) -> dict[str, object]:
+    """Whole-river rating from its sections' classes (1..6; 0 = no class, left out).
+
+    优 when >= 90 % of the sections are class I-III, 良好 for 75-90 %; below 75 % the share of
+    劣V sections decides: 轻度污染 < 20 %, 中度污染 20-40 %, 重度污染 >= 40 %. With fewer than
+    ``min_sections`` classified sections the rule does not apply (rating None).
+    """
+    c = np.asarray(classes, int)
+    c = c[c > 0]
+    n = len(c)
+    if n == 0:
+        return {"sections": 0, "share_I_III": None, "share_worse_than_V": None, "rating": None}
+    good = float(np.mean(c <= 3))
+    worst = float(np.mean(c == 6))
+    if n < min_sections:
+        rating = None
+    elif good >= 0.9:
+        rating = RATINGS[0]
+    elif good >= 0.75:
+        rating = RATINGS[1]
+    elif worst < 0.2:
+        rating = RATINGS[2]
+    elif worst < 0.4:
+        rating = RATINGS[3]
+    else:
+        rating = RATINGS[4]
+    return {"sections": n, "share_I_III": good, "share_worse_than_V": worst, "rating": rating}

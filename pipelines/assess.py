@@ -236,3 +236,60 @@ def write_grid(
     )
     tmp.replace(out_path)
     return out_path
+
+
+def water_compliance(
+    store: StationStore, river: Any, standard: str = "gb3838-2002", period: str = "W-SUN"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Class per section and week, compliance with the target class, whole-river rating per week.
+
+    The week's class is the single-factor class of the week's mean concentrations (QC-valid
+    readings only); a section complies when its class is not worse than its target class
+    (``configs/rivers/<name>.yml``). The river rating (:func:`features.water_class.river_rating`)
+    is computed over every section of the network each week.
+
+    Returns
+    -------
+    weekly : pandas.DataFrame
+        ``week, section, class, determining, target_class, complies``.
+    rating : pandas.DataFrame
+        ``week, sections, share_I_III, share_worse_than_V, rating``.
+    """
+    from features.water_class import river_rating
+
+    net = store.network
+    std = water_standard(standard)
+    params = [p for p in std.evaluated(net.waterbody)]
+    ds = store.open()
+    have = [p for p in params if p in ds]
+    valid = mask_invalid(ds, have, load_qc(net)["valid_statuses"])
+    times = pd.DatetimeIndex(valid["time"].values)
+    local = times.tz_localize("UTC").tz_convert(net.time_zone).tz_localize(None)
+    week = local.to_period(period).start_time
+    means = valid.assign_coords(week=("time", week)).groupby("week").mean("time")
+    means = means.transpose("station", "week")
+    cls, det = section_class({p: means[p].values for p in have}, std, net.waterbody)
+    rows = []
+    targets = {s.id: s.target_class for s in river.sections.values()} if river else {}
+    for i, sid in enumerate(means["station"].values):
+        for j, w in enumerate(pd.DatetimeIndex(means["week"].values)):
+            c = int(cls[i, j])
+            tgt = targets.get(str(sid))
+            rows.append(
+                {
+                    "week": str(w.date()),
+                    "section": str(sid),
+                    "class": CLASS_NAMES[c - 1] if c else None,
+                    "determining": str(det[i, j]),
+                    "target_class": tgt,
+                    "complies": (c <= CLASS_NAMES.index(tgt) + 1) if (c and tgt) else None,
+                }
+            )
+    weekly = pd.DataFrame(rows)
+    rating = pd.DataFrame(
+        [
+            {"week": str(w.date()), **river_rating(cls[:, j])}
+            for j, w in enumerate(pd.DatetimeIndex(means["week"].values))
+        ]
+    )
+    return weekly, rating

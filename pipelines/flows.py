@@ -89,6 +89,26 @@ def assess_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]:
         assessed.to_netcdf(out / f"{net.name}_daily_class.nc")
         grid = None
     summary = assess_mod.network_summary(store, assessed)
+    if net.kind == "water":
+        from pipelines.river_config import list_rivers, load_river_network
+
+        river = load_river_network(net.name) if net.name in list_rivers() else None
+        weekly, rating = assess_mod.water_compliance(store, river)
+        weekly.to_csv(out / f"{net.name}_weekly_class.csv", index=False)
+        rating.to_csv(out / f"{net.name}_river_rating.csv", index=False)
+        judged = weekly.dropna(subset=["complies"])
+        summary["weekly_compliance_percent"] = {
+            s: round(100.0 * float(g["complies"].astype(bool).mean()), 1)
+            for s, g in judged.groupby("section")
+        }
+        rated = rating.dropna(subset=["rating"])
+        summary["river_rating"] = {
+            "weeks_rated": int(len(rated)),
+            "by_rating": {k: int(v) for k, v in rated["rating"].value_counts().items()},
+            "last_week": rated.iloc[-1].to_dict() if len(rated) else None,
+            "file": str(out / f"{net.name}_river_rating.csv"),
+        }
+        summary["weekly_class_file"] = str(out / f"{net.name}_weekly_class.csv")
     if grid:
         summary["grid_file"] = str(grid)
     return summary
@@ -114,7 +134,7 @@ def forecast_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]
     from pipelines.forecasting import backtest_network, forecast_config, issue_forecast
     from qingyuan.paths import project_root
 
-    cfg = forecast_config()
+    cfg = forecast_config(network)
     run_cfg = (cfg.get("run") or {}).get(network)
     if not run_cfg or not run_cfg.get("targets"):
         return None  # nothing to forecast for this network in `qingyuan run`

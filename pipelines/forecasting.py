@@ -48,9 +48,21 @@ __all__ = [
 HISTORY_HOURS = 24 * 7
 
 
-def forecast_config() -> dict[str, Any]:
-    """``configs/forecast.yml`` as a plain dict."""
-    return plain(load_yaml(config_dir() / "forecast.yml"))
+def forecast_config(network: str | None = None) -> dict[str, Any]:
+    """``configs/forecast.yml`` as a plain dict, with ``networks.<network>`` overrides merged.
+
+    A water network, for instance, has its own targets, horizon, models and thresholds.
+    """
+    from pipelines.config import _deep_merge
+
+    cfg = plain(load_yaml(config_dir() / "forecast.yml"))
+    if network:
+        over = (cfg.get("networks") or {}).get(network) or {}
+        cfg = _deep_merge(cfg, over)
+        for key in ("targets", "models", "report_leads"):  # lists replace, not merge
+            if key in over:
+                cfg[key] = over[key]
+    return cfg
 
 
 def model_configs(names: list[str]) -> dict[str, dict[str, Any]]:
@@ -72,6 +84,9 @@ def load_panel(
     ds = StationStore(store_root, net, reg).open(start=start, end=end)
     variables = [v for v in ds.data_vars if v in reg]
     valid = mask_invalid(ds, variables, qc["valid_statuses"])
+    if pd.Timedelta(net.frequency) < pd.Timedelta("1h"):
+        # sub-hourly sondes (15 min): hourly means of the valid readings, so that leads are hours
+        valid = valid.resample(time="1h", label="right", closed="right").mean()
     valid = valid.assign_coords(
         lat=("station", ds["lat"].values), lon=("station", ds["lon"].values)
     )
@@ -100,7 +115,7 @@ def backtest_network(
 
     Dates are local days of the network; defaults come from ``configs/forecast.yml``.
     """
-    cfg = forecast_config()
+    cfg = forecast_config(network)
     net = load_network(network)
     bt = cfg["backtest"].get(net.name, {})
     start = start or bt.get("test_start")
@@ -150,7 +165,7 @@ def backtest_network(
             _backtest_figures(res, panel, net.name, target, mcfgs, cfg, out_dir)
         if log_to_mlflow:
             _log_backtest(res, net.name, target, mcfgs, cfg, exp_id, commit, panel, t_train)
-    if results:
+    if results and net.kind == "air":  # daily AQI: air networks only
         daily = _daily_scores(results, panel, net, cfg)
         for res in results.values():
             res.daily = daily
@@ -389,7 +404,7 @@ def issue_forecast(
     mlflow.exceptions.MlflowException
         If a champion is missing or corrupt and no fall-back is allowed.
     """
-    cfg = forecast_config()
+    cfg = forecast_config(network)
     net = load_network(network)
     tracking.configure(project_root(), cfg["mlflow"])
     t_issue = pd.Timestamp(issue_time)
@@ -417,7 +432,11 @@ def issue_forecast(
         raise ValueError(
             f"no recent data at the issue time {issue_time} for {network}: last observation {last} UTC"
         )
-    end_idx = int(panel.times.get_loc(t_issue))
+    # sub-hourly networks are forecast from hourly means: issue at the last complete hour
+    end_idx = int(panel.times.searchsorted(t_issue, side="right") - 1)
+    if end_idx < 0:
+        raise ValueError(f"no data up to the issue time {issue_time} for {network}")
+    t_issue = panel.times[end_idx]
     if stations:
         unknown = sorted(set(stations) - set(panel.stations))
         if unknown:

@@ -213,7 +213,9 @@ def backtest(
         _fail(exc)
     import pandas as pd
 
-    leads = [1, 6, 12, 24, 48, 72]
+    from pipelines.forecasting import forecast_config
+
+    leads = forecast_config(network).get("report_leads", [1, 6, 12, 24, 48, 72])
     daily = tables.pop("daily", None)
     for target, table in tables.items():
         t = pd.DataFrame(table)
@@ -751,3 +753,114 @@ def attribute_drivers(
         )
         for g in summarise_drivers(np.asarray(vals)):
             click.echo(f"  {g['names']['en']:<40} {g['contribution']:+8.1f}  {g['share']:.0%}")
+
+
+@main.group()
+def water() -> None:
+    """Water networks: river topology, weekly class and compliance, upstream tracing."""
+
+
+@water.command("network")
+@click.option("--river", default="ndfa", show_default=True, help="configs/rivers/<river>.yml")
+def water_network(river: str) -> None:
+    """Show a river network: sections, links, distances, travel times, target classes."""
+    from pipelines.river_config import load_river_network
+
+    try:
+        rn = load_river_network(river)
+    except (ConfigError, ValueError) as exc:
+        _fail(exc)
+    click.echo(f"{rn.name}: {len(rn.sections)} sections, outlet(s) {rn.outlets()}")
+    for s in rn.sections.values():
+        click.echo(
+            f"  {s.id:<8} {s.river:<20} -> {s.downstream or '(outlet)':<8} "
+            f"{s.distance_km:6.1f} km {s.travel_time_h:6.1f} h  target {s.target_class or '-'}"
+        )
+
+
+@water.command("assess")
+@click.option("--network", default="ndfa", show_default=True)
+@click.option("--river", default=None, help="River file with target classes (default: same name).")
+@click.option("--store", type=click.Path(path_type=Path), default=None)
+@click.option("--outputs", type=click.Path(path_type=Path), default=None)
+def water_assess(network: str, river: str | None, store: Path | None, outputs: Path | None) -> None:
+    """Weekly GB 3838 class per section, compliance with the target, whole-river rating."""
+    from pipelines import assess as assess_mod
+    from pipelines.config import load_network, load_variables
+    from pipelines.river_config import list_rivers, load_river_network
+    from pipelines.store import StationStore
+    from qingyuan.paths import outputs_dir, store_dir
+
+    try:
+        net = load_network(network)
+        name = river or (network if network in list_rivers() else None)
+        rn = load_river_network(name) if name else None
+        st = StationStore(Path(store or store_dir()), net, load_variables()["variables"])
+        weekly, rating = assess_mod.water_compliance(st, rn)
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    out = Path(outputs or outputs_dir())
+    out.mkdir(parents=True, exist_ok=True)
+    weekly.to_csv(out / f"{net.name}_weekly_class.csv", index=False)
+    rating.to_csv(out / f"{net.name}_river_rating.csv", index=False)
+    judged = weekly.dropna(subset=["complies"])
+    for sec, g in judged.groupby("section"):
+        click.echo(
+            f"  {sec:<10} weeks meeting target: {g['complies'].astype(bool).mean():.0%} ({len(g)} weeks)"
+        )
+    click.echo(rating.dropna(subset=["rating"]).tail(6).to_string(index=False))
+    click.echo(
+        f"tables: {out / (net.name + '_weekly_class.csv')}, {out / (net.name + '_river_rating.csv')}"
+    )
+
+
+@water.command("trace")
+@click.option("--river", default="ndfa", show_default=True)
+@click.option("--section", required=True, help="Section where the anomaly was seen.")
+@click.option(
+    "--variable", required=True, help="e.g. turbidity, conductivity, dissolved_oxygen, nh3n"
+)
+@click.option(
+    "--at", default=None, help="Detection time, UTC (default: the largest anomaly in the record)."
+)
+@click.option("--drop", is_flag=True, help="The anomaly is a drop (dissolved oxygen), not a rise.")
+@click.option("--days", type=float, default=5.0, show_default=True, help="Days of data before it.")
+@click.option("--store", type=click.Path(path_type=Path), default=None)
+@click.option("--outputs", type=click.Path(path_type=Path), default=None)
+def water_trace(
+    river: str,
+    section: str,
+    variable: str,
+    at: str | None,
+    drop: bool,
+    days: float,
+    store: Path | None,
+    outputs: Path | None,
+) -> None:
+    """Rank the upstream reaches where an anomaly most likely entered, and estimate when."""
+    from pipelines.water_tracing import trace_job
+    from qingyuan.paths import outputs_dir, store_dir
+
+    try:
+        res = trace_job(
+            river,
+            Path(store or store_dir()),
+            Path(outputs or outputs_dir()),
+            section,
+            variable,
+            at,
+            days,
+            1.0,
+            -1 if drop else 1,
+        )
+    except (ConfigError, ValueError, KeyError, FileNotFoundError) as exc:
+        _fail(exc)
+    click.echo(
+        f"{variable} anomaly at {section}, {res['detected']} UTC; most likely entry reaches:"
+    )
+    for r in res["ranking"]:
+        click.echo(
+            f"  {r['reach']:<14} entry ~{r['entry_time']} UTC, {r['position']:.0%} down the reach, "
+            f"misfit +{r['delta']:.1f}"
+        )
+    click.echo(f"table {res['table']}; figure {res['figure']}")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from pipelines.sources import column_table, http_json, ndfa_sonde, prsa_csv
+from pipelines.sources import cnemc, column_table, http_json, ndfa_sonde, prsa_csv
 
 __all__ = ["ADAPTERS", "register_adapter"]
 
 #: Adapter name (``sources[].adapter`` in a network YAML) -> module with ``read`` and
 #: ``validate_options``.
 ADAPTERS: dict[str, ModuleType] = {
+    "cnemc": cnemc,
     "column_table": column_table,
     "http_json": http_json,
     "ndfa_sonde": ndfa_sonde,

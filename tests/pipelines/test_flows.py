@@ -43,6 +43,18 @@ def test_run_flow_on_bundled_water_network(ndfa_run):
     saved = json.loads((root / "outputs" / "summary.json").read_text())
     assert saved["networks"]["ndfa"]["completeness_percent"]["dissolved_oxygen"] > 50
     assert (root / "outputs" / "ndfa_daily_class.csv").exists()
+    # weekly class against the river file's targets, and the whole-river rating
+    assert set(s["weekly_compliance_percent"]) <= set(s["days_per_water_class"])
+    assert s["weekly_compliance_percent"]["RCS"] < 100  # RCS's low DO breaks class III
+    assert s["river_rating"]["weeks_rated"] > 10
+    # the water network is forecast too (hourly means of the 15-min sondes)
+    fc = s["forecast"]
+    assert {"dissolved_oxygen", "turbidity"} <= set(fc) and (root / "outputs").exists()
+    import xarray as xr
+
+    with xr.open_dataset(fc["file"]) as ds:
+        assert int(ds["lead_time"].max()) == 72 and "dissolved_oxygen_quantile" in ds
+        assert "dissolved_oxygen_drivers" in ds  # LightGBM champion: drivers attached
 
 
 def test_ndfa_sensor_glitches_are_flagged_not_dropped(ndfa_run):
