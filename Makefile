@@ -32,6 +32,9 @@ bench: setup
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_forecast.py
 	$(BIN)/python benchmarks/bench_replay.py
+	$(BIN)/python benchmarks/bench_water_forecast.py
+	$(BIN)/python benchmarks/bench_tracing.py
+	$(BIN)/python benchmarks/bench_source_twin.py
 	$(MAKE) bench-pmf
 
 # PMF side by side with US EPA ESAT (a benchmark-only dependency, never needed to run Qingyuan)

@@ -102,7 +102,10 @@ def trace_upstream(
     index = {s: i for i, s in enumerate(secs)}
     # which sections saw a pulse at all: a candidate must explain exactly those (sections above
     # the entry point stay clean, every section below it sees the pulse)
-    seen = Y.max(axis=1) >= detect_z
+    # judged only over the period that matters: from the earliest possible entry to the detection
+    longest = max(max(tt.values()) for _, _, tt in cands) if cands else 0.0
+    relevant = (t_h >= t_peak - longest - t0_span_h - 12.0) & (t_h <= t_peak + 6.0)
+    seen = Y[:, relevant].max(axis=1) >= detect_z if relevant.any() else Y.max(axis=1) >= detect_z
     penalty = max(base_sse, 1.0)
 
     def fit(t0: np.ndarray, T: np.ndarray, Yp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -68,7 +68,45 @@ class LightGBMForecaster(Forecaster):
     ) -> tuple[np.ndarray, list[str]]:
         feats, names = issue_features(panel, self._spec(), issue_idx)
         rows, names = lead_rows(feats, names, panel, issue_idx, leads, self.table_)
+        if getattr(self, "anchor_", "climatology") == "recent":
+            S, N = len(panel.stations), len(issue_idx)
+            lead_arr = np.broadcast_to(np.asarray(leads), (S, N, np.shape(leads)[-1]))
+            rows = rows.copy()
+            rows[..., names.index("climatology")] = self._recent_level(panel, issue_idx, lead_arr)
         return rows, names
+
+    def _recent_level(
+        self, panel: Panel, issue_idx: np.ndarray, lead_arr: np.ndarray
+    ) -> np.ndarray:
+        """Return the expected value at issue + lead for short records.
+
+        The mean, over the last ``recent_days`` days before the issue, of the readings at the
+        target's hour of day (the recent level and diurnal cycle together). Used instead of the
+        hour x month climatology when the training data cover less than a year: months never seen
+        in training have no climatology, so a summer-only record would anchor a December forecast
+        on summer values.
+        """
+        import warnings
+
+        y = panel.values[self.target]
+        days = int(self.params.get("recent_days", 7))
+        lead = np.asarray(lead_arr, int)
+        # the latest same-hour time strictly before the issue (also for lead 0: the "now" anomaly
+        # is measured against previous days, as the target's is)
+        back = 24 * np.maximum(np.ceil(lead / 24).astype(int), 1)
+        idx = issue_idx[None, :, None] + lead - back  # S x N x L
+        s_idx = np.broadcast_to(np.arange(len(panel.stations))[:, None, None], idx.shape)
+        vals = np.stack(
+            [
+                np.where(idx - 24 * j >= 0, y[s_idx, np.clip(idx - 24 * j, 0, None)], np.nan)
+                for j in range(days)
+            ],
+            axis=-1,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = np.nanmean(vals, axis=-1)
+        return np.where(np.isnan(out), self.overall_[:, None, None], out)
 
     def _validation_mask(
         self, issue_times: pd.DatetimeIndex, train_end: pd.Timestamp
@@ -87,6 +125,9 @@ class LightGBMForecaster(Forecaster):
 
     # --------------------------------------------------------------------- anchor (baseline)
     def _clim_now(self, panel: Panel, issue_idx: np.ndarray) -> np.ndarray:
+        if getattr(self, "anchor_", "climatology") == "recent":
+            zero = np.zeros((len(panel.stations), len(issue_idx), 1), int)
+            return self._recent_level(panel, issue_idx, zero)[..., 0]
         local = panel.times[issue_idx].tz_localize("UTC").tz_convert(panel.time_zone)
         S = len(panel.stations)
         return self.table_[
@@ -125,6 +166,16 @@ class LightGBMForecaster(Forecaster):
         rng = np.random.default_rng(int(self.params.get("seed", 0)))
         mask = np.asarray(panel.times <= train_end)
         self.table_ = climatology_table(panel, self.target, mask)
+        # anchor: hour x month climatology needs a year of training data; shorter records use the
+        # recent level plus the diurnal cycle (``anchor: auto | climatology | recent``)
+        span_days = (train_end - panel.times[0]) / pd.Timedelta(days=1)
+        anchor = self.params.get("anchor", "auto")
+        self.anchor_ = (
+            ("recent" if span_days < 330 else "climatology") if anchor == "auto" else anchor
+        )
+        with np.errstate(invalid="ignore"):
+            y_tr = np.where(mask[None, :], panel.values[self.target], np.nan)
+            self.overall_ = np.nan_to_num(np.nanmean(y_tr, axis=1))
         last = int(np.flatnonzero(mask)[-1])
         issue_idx = np.arange(72, last - 1, stride)
         S, N = len(panel.stations), len(issue_idx)

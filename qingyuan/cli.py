@@ -863,4 +863,10 @@ def water_trace(
             f"  {r['reach']:<14} entry ~{r['entry_time']} UTC, {r['position']:.0%} down the reach, "
             f"misfit +{r['delta']:.1f}"
         )
+    bad = res["ranking"][0].get("mismatched_sections", 0)
+    if bad:
+        click.echo(
+            f"INCONCLUSIVE: even the best candidate is contradicted by {bad} section(s) (a pulse "
+            "where none is expected, or none where one is): no single upstream entry explains the data"
+        )
     click.echo(f"table {res['table']}; figure {res['figure']}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import models.lgbm  # noqa: F401
 from features.forecast_features import Panel
@@ -24,7 +25,7 @@ def test_feature_names_map_to_groups():
 def _panel(T=24 * 160, S=3, seed=2):
     rng = np.random.default_rng(seed)
     times = pd.date_range("2015-01-01", periods=T, freq="h")
-    hum = 50 + 30 * np.sin(np.arange(T) / 50.0)[None].repeat(S, 0) + rng.normal(0, 3, (S, T))
+    hum = 50 + 30 * np.sin(np.arange(T) / 5.0)[None].repeat(S, 0) + rng.normal(0, 3, (S, T))
     y = np.zeros((S, T))
     a = np.zeros(S)
     for i in range(T):
@@ -40,7 +41,8 @@ def _panel(T=24 * 160, S=3, seed=2):
     )
 
 
-def test_groups_sum_to_the_forecast_minus_climatology():
+@pytest.mark.parametrize("anchor", ["climatology", "recent"])
+def test_groups_sum_to_the_forecast_minus_climatology(anchor):
     p = _panel()
     m = create_forecaster(
         "lightgbm",
@@ -49,7 +51,9 @@ def test_groups_sum_to_the_forecast_minus_climatology():
         issue_stride=2,
         max_lead=24,
         lgbm={"n_estimators": 100},
+        anchor=anchor,
     ).fit(p, p.times[24 * 140])
+    assert m.anchor_ == anchor
     issue = np.arange(24 * 142, 24 * 158, 12)
     leads = np.arange(1, 25)
     fc = m.predict(p, issue, leads)
