@@ -41,7 +41,7 @@ def _load(network: str, store_root: Path, variables: list[str], start=None, end=
     need = [v for v in variables if v in ds]
     missing = sorted(set(variables) - set(need))
     if missing:
-        raise ValueError(f"network {network}: the store has no {missing}")
+        raise ValueError(f"network {net.name}: the store has no {missing}")
     valid = mask_invalid(ds, need, load_qc(net)["valid_statuses"])
     return net, reg, valid
 
@@ -87,15 +87,15 @@ def polar_job(
         start,
         end,
     )
-    out = Path(out_dir) / "source" / network / "polar"
+    out = Path(out_dir) / "source" / net.name / "polar"
     out.mkdir(parents=True, exist_ok=True)
     ids = stations or [s.id for s in net.stations]
     times = pd.DatetimeIndex(ds["time"].values)
     units = reg["variables"].get(variable, {}).get("units", "") if series is None else ""
-    result: dict[str, Any] = {"network": network, "variable": variable, "stations": {}}
+    result: dict[str, Any] = {"network": net.name, "variable": variable, "stations": {}}
     for sid in ids:
         if sid not in ds["station"].values:
-            raise ValueError(f"network {network} has no station {sid!r}")
+            raise ValueError(f"network {net.name} has no station {sid!r}")
         st = ds.sel(station=sid)
         ws, wd = st["wind_speed"].values, st["wind_from_direction"].values
         targets = (
@@ -238,7 +238,7 @@ def trajectory_job(
         "pscf": pscf(traj, conc[arrive], edges_lat, edges_lon, percentile),
         "cwt": cwt(traj, conc[arrive], edges_lat, edges_lon),
     }
-    out = Path(out_dir) / "source" / network / "trajectory"
+    out = Path(out_dir) / "source" / net.name / "trajectory"
     out.mkdir(parents=True, exist_ok=True)
     traj.to_csv(out / "back_trajectories.csv.gz", index=False)
     fig, axes = plt.subplots(1, 3, figsize=(16, 5))
@@ -250,7 +250,7 @@ def trajectory_job(
     )
     units = reg["variables"][variable]["units"]
     res: dict[str, Any] = {
-        "network": network,
+        "network": net.name,
         "variable": variable,
         "trajectories": int(len(arrive)),
         "wind_field": source,
@@ -274,7 +274,7 @@ def trajectory_job(
         ax.set_xlim(glon[0], glon[-1])
         ax.set_ylim(glat[0], glat[-1])
         ax.set_aspect(1 / np.cos(np.radians(lat.mean())))
-    fig.suptitle(f"{network}: {source}", fontsize=8)
+    fig.suptitle(f"{net.name}: {source}", fontsize=8)
     fig.tight_layout()
     fig.savefig(out / f"trajectories_{variable}.png", dpi=100)
     fig.savefig(out / f"trajectories_{variable}.svg")
