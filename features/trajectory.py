@@ -184,6 +184,29 @@ def _cells(traj: pd.DataFrame, lat_edges: np.ndarray, lon_edges: np.ndarray):
     return iy, ix, ok
 
 
+def _cell_means(
+    traj: pd.DataFrame,
+    receptor_conc: np.ndarray,
+    lat_edges: np.ndarray,
+    lon_edges: np.ndarray,
+    skip_arrival: bool,
+    value=lambda c: c,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Trajectory points per cell and the cell mean of ``value(receptor concentration)``."""
+    c = np.asarray(receptor_conc, float)
+    t = traj[traj["hour_back"] > 0] if skip_arrival else traj
+    conc = c[t["trajectory"].to_numpy()]
+    iy, ix, ok = _cells(t, lat_edges, lon_edges)
+    ok &= np.isfinite(conc)
+    shape = (len(lat_edges) - 1, len(lon_edges) - 1)
+    n = np.zeros(shape)
+    total = np.zeros(shape)
+    np.add.at(n, (iy[ok], ix[ok]), 1.0)
+    np.add.at(total, (iy[ok], ix[ok]), value(conc[ok]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return n, np.where(n > 0, total / n, np.nan)
+
+
 def pscf(
     traj: pd.DataFrame,
     receptor_conc: np.ndarray,
@@ -196,21 +219,12 @@ def pscf(
 
     ``receptor_conc[k]`` is the concentration at the arrival of trajectory ``k``.
     """
-    c = np.asarray(receptor_conc, float)
-    thr = np.nanpercentile(c, percentile)
-    t = traj[traj["hour_back"] > 0] if skip_arrival else traj
-    conc = c[t["trajectory"].to_numpy()]
-    iy, ix, ok = _cells(t, lat_edges, lon_edges)
-    ok &= np.isfinite(conc)
-    shape = (len(lat_edges) - 1, len(lon_edges) - 1)
-    n = np.zeros(shape)
-    m = np.zeros(shape)
-    np.add.at(n, (iy[ok], ix[ok]), 1.0)
-    np.add.at(m, (iy[ok], ix[ok]), (conc[ok] > thr).astype(float))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        val = np.where(n > 0, m / n, np.nan)
+    thr = np.nanpercentile(np.asarray(receptor_conc, float), percentile)
+    n, val = _cell_means(
+        traj, receptor_conc, lat_edges, lon_edges, skip_arrival, lambda c: (c > thr).astype(float)
+    )
     nbar = n[n > 0].mean() if (n > 0).any() else 0.0
-    w = np.ones(shape)
+    w = np.ones(n.shape)
     w[n <= 2 * nbar] = 0.75
     w[n <= nbar] = 0.5
     w[n <= nbar / 2] = 0.15
@@ -225,19 +239,8 @@ def cwt(
     skip_arrival: bool = True,
 ) -> SourceMap:
     """Concentration-weighted trajectory field with openair's weights."""
-    c = np.asarray(receptor_conc, float)
-    t = traj[traj["hour_back"] > 0] if skip_arrival else traj
-    conc = c[t["trajectory"].to_numpy()]
-    iy, ix, ok = _cells(t, lat_edges, lon_edges)
-    ok &= np.isfinite(conc)
-    shape = (len(lat_edges) - 1, len(lon_edges) - 1)
-    n = np.zeros(shape)
-    s = np.zeros(shape)
-    np.add.at(n, (iy[ok], ix[ok]), 1.0)
-    np.add.at(s, (iy[ok], ix[ok]), conc[ok])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        val = np.where(n > 0, s / n, np.nan)
-    w = np.ones(shape)
+    n, val = _cell_means(traj, receptor_conc, lat_edges, lon_edges, skip_arrival)
+    w = np.ones(n.shape)
     w[n <= 80] = 0.7
     w[n <= 20] = 0.42
     w[n <= 10] = 0.05

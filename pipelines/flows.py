@@ -587,19 +587,14 @@ def hourly_flow(network: str, store_root: str | None = None, out_dir: str | None
 @flow(name="deliver", log_prints=True)
 def deliver_flow(city: str, out_dir: str | None = None) -> dict[str, int]:
     """Scheduled outbox pass: retry due webhook deliveries of a city's warning messages."""
-    from pipelines.outbox import deliver_due
     from pipelines.warning_config import load_warning_config
+    from pipelines.warnings import deliver_city
 
     _, settings = load_warning_config(city)
     db = Path(out_dir or outputs_dir()) / "warnings" / "warnings.db"
     if not db.exists():
         return {"delivered": 0, "failed": 0, "dead": 0}
-    opts = settings.outbox if settings else {}
-    return deliver_due(
-        db,
-        max_attempts=int(opts.get("max_attempts", 8)),
-        backoff_s=float(opts.get("backoff_s", 30)),
-    )
+    return deliver_city(db, settings)
 
 
 @flow(name="retrain", retries=1, retry_delay_seconds=600, log_prints=True)

@@ -113,6 +113,9 @@ def read_pmf_input(concentration: Path, uncertainty: Path, nonpositive: str = "e
                 frame[keep].reset_index(drop=True),
                 [ln for ln, k in zip(lines, keep, strict=True) if k],
             )
+    for frame, path in ((cf, cpath), (uf, upath)):
+        if len(frame) == 0:
+            raise SourceError(str(path), "no sample rows (only a header, or only empty rows)", 2)
     cs, us_ = list(cf.columns[1:]), list(uf.columns[1:])
     if cs != us_:
         extra = sorted(set(cs) ^ set(us_))

@@ -38,6 +38,7 @@ __all__ = [
     "area_outlook",
     "area_station_ids",
     "decide_and_apply",
+    "deliver_city",
     "latest_forecast",
     "run_warnings",
 ]
@@ -320,12 +321,18 @@ def run_warnings(
         report.applied.append(applied)
     publish(store, scheme, city, report, outputs)
     if deliver:
-        report.delivery = deliver_due(
-            store.path,
-            max_attempts=int(city.outbox.get("max_attempts", 8)),
-            backoff_s=float(city.outbox.get("backoff_s", 30)),
-        )
+        report.delivery = deliver_city(store.path, city)
     return report
+
+
+def deliver_city(db: Path, city: CitySettings | None) -> dict[str, int]:
+    """Deliver the due outbox rows with the city's retry settings (``outbox:`` block)."""
+    opts = city.outbox if city else {}
+    return deliver_due(
+        db,
+        max_attempts=int(opts.get("max_attempts", 8)),
+        backoff_s=float(opts.get("backoff_s", 30)),
+    )
 
 
 def publish(

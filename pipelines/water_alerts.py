@@ -27,11 +27,10 @@ from features.warning_rules import WarningScheme
 from features.water_alerts import ThresholdRule, WaterRules, decide_water
 from pipelines.cap import area_circle, render_message
 from pipelines.config import load_network, load_qc, load_variables, water_standard
-from pipelines.outbox import deliver_due
 from pipelines.store import StationStore
 from pipelines.warning_config import CitySettings, load_warning_config
 from pipelines.warning_store import WarningStore
-from pipelines.warnings import WarnReport, area_station_ids, publish
+from pipelines.warnings import WarnReport, area_station_ids, deliver_city, publish
 
 __all__ = ["run_water_alerts", "water_chart", "water_drill", "water_rules"]
 
@@ -263,11 +262,7 @@ def run_water_alerts(
     if write_outputs:
         publish(store, scheme, city, report, outputs)
     if deliver:
-        report.delivery = deliver_due(
-            store.path,
-            max_attempts=int(city.outbox.get("max_attempts", 8)),
-            backoff_s=float(city.outbox.get("backoff_s", 30)),
-        )
+        report.delivery = deliver_city(store.path, city)
     return report
 
 

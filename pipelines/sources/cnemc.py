@@ -24,18 +24,16 @@ Options: ``url`` (required), ``params`` (extra form fields, e.g. ``AreaID``, ``R
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import requests
 
 from pipelines.config import NetworkSpec, SourceSpec
 from pipelines.errors import ConfigError, QuarantineRecord, SourceError
 from pipelines.sources.base import RawBatch
+from pipelines.sources.http_json import fetch_json
 from pipelines.sources.tabular import TableLayout, parse_table
 
 __all__ = ["clean_cell", "read", "validate_options"]
@@ -43,7 +41,6 @@ __all__ = ["clean_cell", "read", "validate_options"]
 _TAG = re.compile(r"<[^>]+>")
 _UNIT = re.compile(r"[（(].*?[)）]\s*$")
 _MISSING = {"", "--", "-", "*", "/", "—", "null", "None"}
-_RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
 def clean_cell(raw: Any) -> tuple[str, bool]:
@@ -64,30 +61,6 @@ def clean_cell(raw: Any) -> tuple[str, bool]:
         dl = float(m.group(1) or m.group(2))
         return repr(dl / 2.0), True
     return s, False
-
-
-def _post(
-    url: str, data: dict[str, Any], timeout: float, retries: int, backoff: float
-) -> tuple[Any, int]:
-    last = ""
-    for attempt in range(1, retries + 2):
-        try:
-            resp = requests.post(url, data=data, timeout=timeout)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        else:
-            if resp.status_code in _RETRY_STATUS:
-                last = f"HTTP {resp.status_code}"
-            elif resp.status_code >= 400:
-                raise SourceError(url, f"HTTP {resp.status_code}: {resp.text[:200]}")
-            else:
-                try:
-                    return resp.json(), attempt
-                except (json.JSONDecodeError, ValueError) as exc:
-                    raise SourceError(url, f"response is not JSON: {resp.text[:80]!r}") from exc
-        if attempt <= retries:
-            time.sleep(backoff * 2 ** (attempt - 1))
-    raise SourceError(url, f"gave up after {retries + 1} attempts; last error: {last}")
 
 
 def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
@@ -111,7 +84,7 @@ def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
     body: list[list[Any]] = []
     page, total, requests_made = 1, None, 0
     while True:
-        payload, n = _post(url, {**base, "PageIndex": page}, **kw)
+        payload, n = fetch_json(url, method="POST", data={**base, "PageIndex": page}, **kw)
         requests_made += n
         if not isinstance(payload, dict) or "tbody" not in payload or "thead" not in payload:
             raise SourceError(

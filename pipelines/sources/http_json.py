@@ -44,8 +44,10 @@ def fetch_json(
     retries: int = 4,
     backoff: float = 0.5,
     session: requests.Session | None = None,
+    method: str = "GET",
+    data: dict[str, Any] | None = None,
 ) -> tuple[Any, int]:
-    """GET a JSON document with retries and exponential backoff.
+    """GET (or POST ``data`` as a form) a JSON document with retries and exponential backoff.
 
     Returns
     -------
@@ -63,7 +65,7 @@ def fetch_json(
     last: str = ""
     for attempt in range(1, retries + 2):
         try:
-            resp = sess.get(url, params=params, timeout=timeout)
+            resp = sess.request(method, url, params=params, data=data, timeout=timeout)
         except (requests.ConnectionError, requests.Timeout) as exc:
             last = f"{type(exc).__name__}: {exc}"
         else:

@@ -46,6 +46,7 @@ UNC = "Date,A,B\n1/1/2020,0.1,0.2\n1/2/2020,0.1,0.2\n1/3/2020,0.2,0.3\n"
         (CON, UNC.replace("1/2/2020", "1/9/2020"), 3, "Date", "sample id"),
         (CON, UNC.replace("Date,A,B", "Date,A,C"), 1, "", "species differ"),
         (CON, UNC + "1/4/2020,0.1,0.1\n", None, "", "4 samples"),
+        ("Date,A,B\n", UNC, 2, "", "no sample rows"),
         (CON, UNC.replace("0.2,0.3", "0.0,0.3"), 4, "A", "<= 0"),
         (CON, UNC.replace("0.2,0.3", "-0.1,0.3"), 4, "A", "<= 0"),
         (CON.replace("2.0,3.0", "2.0,n/a"), UNC, 4, "B", "not a number"),
