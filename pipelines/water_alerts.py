@@ -95,6 +95,26 @@ def water_chart(
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def section_targets(network: str) -> dict[str, str]:
+    """Target class of every section of the network's river file (``configs/rivers``), if any."""
+    from pipelines.river_config import list_rivers, load_river_network
+
+    if network not in list_rivers():
+        return {}
+    rn = load_river_network(network)
+    return {k: s.target_class for k, s in rn.sections.items() if s.target_class}
+
+
+def area_target(area: Any, net: Any, targets: dict[str, str]) -> str | None:
+    """Return the area's own target class, else the strictest target of its sections."""
+    if area.target_class:
+        return area.target_class
+    from features.water_class import CLASS_NAMES
+
+    found = [targets[s] for s in area_station_ids(area, net) if s in targets]
+    return min(found, key=CLASS_NAMES.index) if found else None
+
+
 def _load(city_name: str) -> tuple[WarningScheme, CitySettings]:
     scheme, city = load_warning_config(city_name)
     if city is None:
@@ -223,7 +243,10 @@ def run_water_alerts(
         "standard": std.name,
     }
     subscribers = [s.model_dump() for s in city.subscribers]
+    targets = section_targets(net.name)
     for area in city.areas:
+        # the target class lives in the river file; an area may override it
+        area = area.model_copy(update={"target_class": area_target(area, net, targets)})
         ids = [s for s in area_station_ids(area, net) if s in readings]
         # a station's variables: those it has ever reported (NDFA has no NH3-N, TOE no Chl ...)
         stations = {

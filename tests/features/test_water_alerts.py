@@ -135,7 +135,7 @@ def test_thresholds_are_converted_to_store_units(registry):
             "water.thresholds.1.level",
             "not a level",
         ),
-        ("target_class: III}", "target_class: VI}", "areas.0.target_class", ""),
+        ("stations: [RMB]}", "stations: [RMB], target_class: VI}", "areas.0.target_class", ""),
     ],
 )
 def test_malformed_water_file_is_refused_with_file_and_field(
@@ -157,3 +157,16 @@ def test_malformed_water_file_is_refused_with_file_and_field(
         load_warning_config("ndfa")
     msg = str(exc.value)
     assert "ndfa.yml" in msg and field in msg and words in msg
+
+
+def test_area_target_comes_from_the_river_file_unless_overridden():
+    from pipelines.config import load_network
+    from pipelines.warning_config import AreaSpec
+    from pipelines.water_alerts import area_target, section_targets
+
+    net = load_network("ndfa")
+    targets = section_targets("ndfa")
+    assert targets["RVB"] == "II" and targets["RCS"] == "III"
+    assert area_target(AreaSpec(id="x", stations=["RCS", "RVB"]), net, targets) == "II"  # strictest
+    assert area_target(AreaSpec(id="x", stations=["RCS"], target_class="IV"), net, targets) == "IV"
+    assert area_target(AreaSpec(id="x", stations=["RCS"]), net, {}) is None
