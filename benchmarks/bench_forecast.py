@@ -73,7 +73,7 @@ def _value(t: pd.DataFrame, model: str, lead: int, col: str) -> float:
 
 
 def main() -> None:
-    from pipelines.forecasting import backtest_network, issue_forecast
+    from pipelines.forecast.jobs import backtest_network, issue_forecast
     from pipelines.ingest import ingest
 
     learned = ["lightgbm", "stgnn"]

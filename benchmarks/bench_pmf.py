@@ -68,8 +68,8 @@ def run_esat(con: Path, unc: Path, factors: int, python: str) -> dict:
 
 
 def run_ours(con: Path, unc: Path, factors: int) -> dict:
-    from models.pmf import fit_pmf
-    from pipelines.pmf_io import read_pmf_input
+    from models.pmf.core import fit_pmf
+    from pipelines.tracing.pmf_io import read_pmf_input
 
     data = read_pmf_input(con, unc)
     t0 = time.perf_counter()
@@ -94,12 +94,12 @@ def run_ours(con: Path, unc: Path, factors: int) -> dict:
 def main() -> None:
     import argparse
 
-    from models.pmf import fit_pmf
+    from models.pmf.core import fit_pmf
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--esat-python", default=str(ROOT / ".venv-esat" / "bin" / "python"))
     args = ap.parse_args()
-    from models.pmf_error import match_factors
+    from models.pmf.error_estimates import match_factors
 
     t0 = time.perf_counter()
     rng = np.random.default_rng(0)

@@ -22,9 +22,9 @@ from benchmarks._machine import machine, write_section  # noqa: E402
 
 
 def main() -> None:
+    from pipelines.config.warnings import load_warning_config
     from pipelines.ingest import ingest
-    from pipelines.replay import replay
-    from pipelines.warning_config import load_warning_config
+    from pipelines.warnings.replay import replay
 
     _, city = load_warning_config("beijing")
     r = city.replay

@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/bench_source_twin.py``. Ingests the bundled Beijing data into a
 temporary store, builds the wind field from the 12 stations' hourly winds (IDW on a 0.25 degree
 grid) for one year (2016-03-01..2017-02-28), runs a Gaussian-puff simulator with known point
-sources on that field (:mod:`features.plume_sim`), and localises the sources from the simulated
+sources on that field (:mod:`benchmarks.twins.plume`), and localises the sources from the simulated
 hourly series at the 12 station positions with the analyst's tools (36-h back-trajectories every
 3 h from every station -> PSCF and CWT on a 0.1 degree grid; CPF by 16 wind sectors against each
 station's own wind). Two source layouts, so that nothing is tuned to one. Writes BENCHMARKS.md.
@@ -40,10 +40,10 @@ LAYOUTS = {
 
 
 def main() -> None:
-    from features.plume_sim import Source
-    from features.trajectory import WindField
+    from benchmarks.twins.plume import Source
+    from benchmarks.twins.plume_eval import run_twin
+    from features.tracing.trajectory import WindField
     from features.wind import wind_components
-    from models.localisation_eval import run_twin
     from pipelines.config import load_network, load_variables
     from pipelines.ingest import ingest
     from pipelines.store import StationStore

@@ -21,9 +21,9 @@ from benchmarks._machine import machine, write_section  # noqa: E402
 
 
 def main() -> None:
-    from features.river_sim import random_tree
-    from models.tracing_eval import evaluate_tracing
-    from pipelines.river_config import load_river_network
+    from benchmarks.twins.river import random_tree
+    from benchmarks.twins.river_eval import evaluate_tracing
+    from pipelines.config.rivers import load_river_network
 
     cases = [
         ("NDFA flow path (10, chain)", load_river_network("ndfa"), 1.0),

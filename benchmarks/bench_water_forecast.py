@@ -22,7 +22,7 @@ from benchmarks._machine import machine, write_section  # noqa: E402
 
 
 def main() -> None:
-    from pipelines.forecasting import backtest_network, forecast_config
+    from pipelines.forecast.jobs import backtest_network, forecast_config
     from pipelines.ingest import ingest
 
     cfg = forecast_config("ndfa")

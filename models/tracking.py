@@ -15,7 +15,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
-from models.pyfunc import StationForecastModel
+from models.forecast.pyfunc import StationForecastModel
 
 __all__ = ["champion_uri", "configure", "git_commit", "log_model_run", "promote_if_better"]
 

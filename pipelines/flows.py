@@ -90,7 +90,7 @@ def assess_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]:
         grid = None
     summary = assess_mod.network_summary(store, assessed)
     if net.kind == "water":
-        from pipelines.river_config import list_rivers, load_river_network
+        from pipelines.config.rivers import list_rivers, load_river_network
 
         river = load_river_network(net.name) if net.name in list_rivers() else None
         weekly, rating = assess_mod.water_compliance(store, river)
@@ -131,7 +131,7 @@ def forecast_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]
     import xarray as xr
 
     from models import tracking
-    from pipelines.forecasting import backtest_network, forecast_config, issue_forecast
+    from pipelines.forecast.jobs import backtest_network, forecast_config, issue_forecast
     from qingyuan.paths import project_root
 
     cfg = forecast_config(network)
@@ -192,7 +192,7 @@ def forecast_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]
 
 def _cities_of(network: str) -> list[str]:
     """Operational city warning files (``configs/warnings``) that watch a network."""
-    from pipelines.warning_config import list_warning_configs, load_warning_config
+    from pipelines.config.warnings import list_warning_configs, load_warning_config
 
     out = []
     for name in list_warning_configs():
@@ -218,12 +218,12 @@ def warn_task(
     """
     import pandas as pd
 
-    from pipelines.warning_config import load_warning_config
-    from pipelines.warnings import run_warnings
+    from pipelines.config.warnings import load_warning_config
+    from pipelines.warnings.job import run_warnings
 
     scheme, _ = load_warning_config(city)
     if scheme.kind == "water":
-        from pipelines.water_alerts import run_water_alerts
+        from pipelines.warnings.water import run_water_alerts
 
         rep = run_water_alerts(
             city,
@@ -244,7 +244,7 @@ def warn_task(
 
 
 def warn_result(city: str, rep: Any) -> dict[str, Any]:
-    """Plain summary of a :class:`pipelines.warnings.WarnReport`."""
+    """Plain summary of a :class:`pipelines.warnings.job.WarnReport`."""
     return {
         "city": city,
         "issue_time": str(rep.issue_time),
@@ -285,8 +285,8 @@ def water_alerts_task(
     job at those times up to the end of the data, as the scheduler would have; the CAP status is
     ``run.<network>.cap_status``.
     """
-    from pipelines.forecasting import forecast_config
-    from pipelines.water_alerts import water_drill
+    from pipelines.forecast.jobs import forecast_config
+    from pipelines.warnings.water import water_drill
 
     run_cfg = (forecast_config().get("run") or {}).get(network, {})
     drill = run_cfg.get("water_drill") or {}
@@ -320,7 +320,7 @@ def drill_and_warn(
     """
     import pandas as pd
 
-    from pipelines.forecasting import forecast_config, issue_forecast
+    from pipelines.forecast.jobs import forecast_config, issue_forecast
 
     run_cfg = (forecast_config().get("run") or {}).get(network, {})
     tz = load_network(network).time_zone
@@ -436,7 +436,7 @@ def source_task(network: str, store_root: str, out_dir: str) -> dict[str, Any] |
     """Polar plots / CPF per station and back-trajectory PSCF / CWT maps (``configs/source.yml``)."""
     import pandas as pd
 
-    from pipelines.source_tracing import polar_job, trajectory_job
+    from pipelines.tracing.air import polar_job, trajectory_job
 
     cfg = (source_config().get("run") or {}).get(network)
     if not cfg:
@@ -474,8 +474,8 @@ def _registry() -> dict[str, Any]:
 def pmf_task(
     concentration: str, uncertainty: str, factors: int, out: str, **options: Any
 ) -> dict[str, Any]:
-    """PMF on a pair of files (:func:`pipelines.pmf_job.run_pmf`)."""
-    from pipelines.pmf_job import run_pmf
+    """PMF on a pair of files (:func:`pipelines.tracing.pmf.run_pmf`)."""
+    from pipelines.tracing.pmf import run_pmf
 
     return run_pmf(Path(concentration), Path(uncertainty), factors, Path(out), **options)
 
@@ -534,7 +534,7 @@ def backtest_flow(
 
     Returns the per-lead tables by target and, under ``"daily"``, the D+1..D+3 daily scores.
     """
-    from pipelines.forecasting import backtest_network
+    from pipelines.forecast.jobs import backtest_network
 
     res = backtest_network(
         network,
@@ -562,7 +562,7 @@ def forecast_flow(
     targets: list[str] | None = None,
 ) -> str:
     """Issue a forecast from the champion models and archive it."""
-    from pipelines.forecasting import issue_forecast
+    from pipelines.forecast.jobs import issue_forecast
 
     return str(
         issue_forecast(
@@ -587,8 +587,8 @@ def hourly_flow(network: str, store_root: str | None = None, out_dir: str | None
 @flow(name="deliver", log_prints=True)
 def deliver_flow(city: str, out_dir: str | None = None) -> dict[str, int]:
     """Scheduled outbox pass: retry due webhook deliveries of a city's warning messages."""
-    from pipelines.warning_config import load_warning_config
-    from pipelines.warnings import deliver_city
+    from pipelines.config.warnings import load_warning_config
+    from pipelines.warnings.job import deliver_city
 
     _, settings = load_warning_config(city)
     db = Path(out_dir or outputs_dir()) / "warnings" / "warnings.db"
@@ -608,7 +608,7 @@ def retrain_flow(
     """
     import pandas as pd
 
-    from pipelines.forecasting import backtest_network, load_panel
+    from pipelines.forecast.jobs import backtest_network, load_panel
 
     root = Path(store_root or store_dir())
     panel = load_panel(network, root)

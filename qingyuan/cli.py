@@ -45,7 +45,7 @@ def run(store: Path | None, outputs: Path | None, networks: tuple[str, ...]) -> 
     """Run the main job on the bundled data: ingest -> QC -> store -> daily AQI / water class -> outputs."""
     from pipelines.flows import run_flow
     from qingyuan.paths import outputs_dir
-    from qingyuan.summary_text import render_markdown
+    from qingyuan.summary import render_markdown
 
     out = outputs or outputs_dir()
     try:
@@ -213,7 +213,7 @@ def backtest(
         _fail(exc)
     import pandas as pd
 
-    from pipelines.forecasting import forecast_config
+    from pipelines.forecast.jobs import forecast_config
 
     leads = forecast_config(network).get("report_leads", [1, 6, 12, 24, 48, 72])
     daily = tables.pop("daily", None)
@@ -282,7 +282,7 @@ def forecast(
     outputs: Path | None,
 ) -> None:
     """Forecast 1-72 h for every station from the champion models (CF netCDF with provenance)."""
-    from pipelines.forecasting import issue_forecast
+    from pipelines.forecast.jobs import issue_forecast
     from qingyuan.paths import outputs_dir, store_dir
 
     try:
@@ -338,8 +338,8 @@ def warn(
     Air files (heavy-pollution warnings) decide from the newest forecast; water files
     (``kind: water``, e.g. ``--city ndfa``) from the station store's latest valid readings.
     """
-    from pipelines.outbox import deliver_due, outbox_status
-    from pipelines.warning_store import WarningStore
+    from pipelines.warnings.outbox import deliver_due, outbox_status
+    from pipelines.warnings.store import WarningStore
     from qingyuan.paths import outputs_dir
 
     out = outputs or outputs_dir()
@@ -391,8 +391,8 @@ def warn(
 @click.option("--outputs", type=click.Path(path_type=Path), default=None)
 def replay(city: str, model: str | None, store: Path | None, outputs: Path | None) -> None:
     """Replay the daily warning decision over the city's test period and score the episodes."""
-    from pipelines.replay import replay as run_replay
-    from pipelines.warning_config import load_warning_config
+    from pipelines.config.warnings import load_warning_config
+    from pipelines.warnings.replay import replay as run_replay
     from qingyuan.paths import outputs_dir, store_dir
 
     try:
@@ -548,7 +548,7 @@ def attribute_pmf(
     out: Path | None,
 ) -> None:
     """Positive matrix factorisation with uncertainties, error estimates and PMF5-style outputs."""
-    from pipelines.pmf_job import run_pmf
+    from pipelines.tracing.pmf import run_pmf
     from qingyuan.paths import outputs_dir
 
     cats = {}
@@ -622,7 +622,7 @@ def attribute_polar(
     """Bivariate polar plots (NWR mean, CPF), percentile rose and clusters per station."""
     import pandas as pd
 
-    from pipelines.source_tracing import polar_job
+    from pipelines.tracing.air import polar_job
     from qingyuan.paths import outputs_dir, store_dir
 
     series = None
@@ -690,7 +690,7 @@ def attribute_trajectory(
     outputs: Path | None,
 ) -> None:
     """Back-trajectories and PSCF / CWT maps of the network-mean concentration."""
-    from pipelines.source_tracing import trajectory_job
+    from pipelines.tracing.air import trajectory_job
     from qingyuan.paths import outputs_dir, store_dir
 
     try:
@@ -733,7 +733,7 @@ def attribute_drivers(
     import numpy as np
     import xarray as xr
 
-    from models.drivers import summarise_drivers
+    from models.forecast.drivers import summarise_drivers
 
     with xr.open_dataset(forecast_path) as ds:
         var = f"{target}_drivers"
@@ -764,7 +764,7 @@ def water() -> None:
 @click.option("--river", default="ndfa", show_default=True, help="configs/rivers/<river>.yml")
 def water_network(river: str) -> None:
     """Show a river network: sections, links, distances, travel times, target classes."""
-    from pipelines.river_config import load_river_network
+    from pipelines.config.rivers import load_river_network
 
     try:
         rn = load_river_network(river)
@@ -787,7 +787,7 @@ def water_assess(network: str, river: str | None, store: Path | None, outputs: P
     """Weekly GB 3838 class per section, compliance with the target, whole-river rating."""
     from pipelines import assess as assess_mod
     from pipelines.config import load_network, load_variables
-    from pipelines.river_config import list_rivers, load_river_network
+    from pipelines.config.rivers import list_rivers, load_river_network
     from pipelines.store import StationStore
     from qingyuan.paths import outputs_dir, store_dir
 
@@ -838,7 +838,7 @@ def water_trace(
     outputs: Path | None,
 ) -> None:
     """Rank the upstream reaches where an anomaly most likely entered, and estimate when."""
-    from pipelines.water_tracing import trace_job
+    from pipelines.tracing.water import trace_job
     from qingyuan.paths import outputs_dir, store_dir
 
     try:

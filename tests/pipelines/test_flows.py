@@ -147,7 +147,7 @@ def test_water_alerts_in_the_main_job(ndfa_run):
 def test_water_alerts_with_stale_data_change_nothing(ndfa_run):
     """A run long after the last reading: operational alert, exit code 3, no alert changed."""
     root, _ = ndfa_run
-    from pipelines.warning_store import WarningStore
+    from pipelines.warnings.store import WarningStore
 
     db = root / "outputs" / "warnings" / "warnings.db"
     before = WarningStore(db).messages("ndfa", limit=10_000)
@@ -169,7 +169,7 @@ def test_water_alerts_with_stale_data_change_nothing(ndfa_run):
     assert "h old" in res.output and "no alert changed" in res.output
     assert WarningStore(db).messages("ndfa", limit=10_000) == before
     # the same day's run again: every decision is already taken, nothing new is sent
-    from pipelines.water_alerts import run_water_alerts
+    from pipelines.warnings.water import run_water_alerts
 
     rep = run_water_alerts(
         "ndfa", root / "outputs", root / "store", pd.Timestamp("2019-09-01 08:00"), deliver=False

@@ -1,0 +1,297 @@
+"""Warning schemes and city warning settings from ``configs/warnings/*.yml``.
+
+A *scheme* file (``national_2018.yml``, ``mee_2017.yml``) holds levels, decision settings and
+measures. A *city* file (``beijing.yml``) names a network, inherits a scheme (overriding any part
+of it) and adds areas (groups of stations), the CAP sender, webhook subscribers and operational
+limits. Every file is validated on load; a problem is reported with file, line and field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from features.warnings.rules import WarningScheme
+from pipelines.config import _deep_merge, _validate, load_network, load_yaml, plain
+from pipelines.errors import ConfigError
+from qingyuan.paths import config_dir
+
+__all__ = ["AreaSpec", "CitySettings", "list_warning_configs", "load_warning_config"]
+
+
+class _ConditionSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    aqi_above: float | None = None
+    aqi_at_least: float | None = None
+    days: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> _ConditionSpec:
+        if (self.aqi_above is None) == (self.aqi_at_least is None):
+            raise ValueError("give exactly one of aqi_above / aqi_at_least")
+        return self
+
+
+class _LevelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    rank: int
+    names: dict[str, str] = Field(default_factory=dict)
+    colour: str = "#888888"
+    cap_severity: Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"] = "Unknown"
+    any_of: list[list[_ConditionSpec]] = Field(default_factory=list)  # air levels need one
+
+
+class _ThresholdSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    variable: str
+    below: float | None = None
+    above: float | None = None
+    units: str
+    readings: int = Field(1, ge=1)
+    level: str
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> _ThresholdSpec:
+        if (self.below is None) == (self.above is None):
+            raise ValueError("give exactly one of below / above")
+        return self
+
+
+class _WaterSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    standard: str = "gb3838-2002"
+    class_level: str | None = None
+    class_window_hours: float = Field(24, gt=0)
+    review_hours: float = Field(24, gt=0)
+    max_data_age_hours: float = Field(12, gt=0)
+    thresholds: list[_ThresholdSpec] = Field(default_factory=list)
+
+
+class _DecisionSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confidence: float = Field(0.5, gt=0, le=1)
+    upper_bound_from_days: int = Field(3, ge=1)
+    upper_quantile: float = Field(0.9, gt=0, lt=1)
+    min_lead_hours: float = Field(24, ge=0)
+    lift_clear_hours: float = Field(36, ge=0)
+    merge_gap_days: int = Field(1, ge=0)
+
+
+class AreaSpec(BaseModel):
+    """An area: a named group of stations whose mean concentrations give its daily AQI."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    names: dict[str, str] = Field(default_factory=dict)
+    stations: list[str] | Literal["all"] = "all"
+    geocode: dict[str, str] = Field(default_factory=dict)
+    # water areas (sections): the GB 3838 class the section must meet
+    target_class: Literal["I", "II", "III", "IV", "V"] | None = None
+
+
+class _SubscriberSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    formats: list[Literal["cap", "json"]] = Field(default_factory=lambda: ["cap"])
+    timeout_s: float = Field(10, gt=0)
+
+
+class _ReplaySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    train_end: dt.date
+    start: dt.date
+    end: dt.date
+    model: str = "lightgbm"
+    issue_hour: int = Field(0, ge=0, le=23)
+
+
+class _FileSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    title: str | None = None
+    inherits: str | None = None
+    kind: Literal["air", "water"] | None = None
+    aqi_family: str | None = None
+    water: _WaterSpec | None = None
+    levels: list[_LevelSpec] | None = None
+    decision: _DecisionSpec | None = None
+    measures: dict[str, dict[str, str]] | None = None
+    network: str | None = None
+    operational: bool | None = None
+    sender: str | None = None
+    sender_name: dict[str, str] | None = None
+    cap_status: Literal["Actual", "Exercise", "System", "Test", "Draft"] | None = None
+    areas: list[AreaSpec] | None = None
+    subscribers: list[_SubscriberSpec] | None = None
+    max_forecast_age_hours: float | None = Field(None, gt=0)
+    outbox: dict[str, float] | None = None
+    replay: _ReplaySpec | None = None
+
+
+class CitySettings(BaseModel):
+    """Operational settings of one city (the non-scheme part of a city file)."""
+
+    name: str
+    network: str
+    operational: bool = True  # False: never run by the scheduler or `qingyuan run` unless named
+    sender: str = "qingyuan@localhost"
+    sender_name: dict[str, str] = Field(default_factory=lambda: {"zh": "清源", "en": "Qingyuan"})
+    cap_status: str = "Actual"
+    areas: list[AreaSpec]
+    subscribers: list[_SubscriberSpec] = Field(default_factory=list)
+    max_forecast_age_hours: float = 30.0
+    outbox: dict[str, float] = Field(default_factory=dict)
+    replay: dict[str, Any] | None = None
+
+
+def _files() -> dict[str, Path]:
+    out = {}
+    for p in sorted((config_dir() / "warnings").glob("*.yml")):
+        data = load_yaml(p)
+        name = data.get("name") if isinstance(data, dict) else None
+        out[str(name or p.stem)] = p
+        out.setdefault(p.stem, p)
+    return out
+
+
+def list_warning_configs() -> list[str]:
+    """Names of the warning files (schemes and cities)."""
+    return sorted({str(load_yaml(p).get("name", p.stem)) for p in set(_files().values())})
+
+
+def _raw(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    files = _files()
+    path = Path(name) if Path(name).suffix in (".yml", ".yaml") else files.get(name)
+    if path is None or not path.is_file():
+        raise ConfigError(
+            str(config_dir() / "warnings" / f"{name}.yml"),
+            None,
+            "name",
+            f"no warning scheme or city {name!r} (known: {', '.join(list_warning_configs())})",
+        )
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), 1, "", "a warning file must be a mapping")
+    _validate(_FileSpec, data, path)
+    parent = data.get("inherits")
+    if parent:
+        if parent in seen:
+            raise ConfigError(str(path), data.lines.get("inherits"), "inherits", "circular")
+        base = _raw(str(parent), (*seen, name))
+        merged = _deep_merge(base, plain(data))
+        if "levels" in data:  # levels replace the parent's wholesale
+            merged["levels"] = plain(data["levels"])
+        merged["_path"] = str(path)
+        return merged
+    out = plain(data)
+    out["_path"] = str(path)
+    return out
+
+
+def _check_kind(cfg: dict[str, Any], path: Path) -> None:
+    """Air levels need AQI conditions; water files need a ``water`` block naming real levels."""
+    raw = load_yaml(path)
+    names = [lv["name"] for lv in cfg["levels"]]
+    if cfg.get("kind", "air") == "air":
+        for i, lv in enumerate(cfg["levels"]):
+            if not lv.get("any_of"):
+                raise ConfigError(
+                    str(path), None, f"levels.{i}.any_of", "an air warning level needs conditions"
+                )
+        return
+    water = cfg.get("water")
+    if not water:
+        raise ConfigError(str(path), None, "water", "a water warning file needs a water: block")
+    node = raw.get("water", {}) if isinstance(raw, dict) else {}
+    lines = getattr(node, "lines", {})
+    if water.get("class_level") and water["class_level"] not in names:
+        raise ConfigError(
+            str(path),
+            lines.get("class_level"),
+            "water.class_level",
+            f"{water['class_level']!r} is not a level of this file ({names})",
+        )
+    from features.units import UnitError, convert
+    from pipelines.config import load_variables
+
+    registry = load_variables()["variables"]
+    for i, t in enumerate(water.get("thresholds", [])):
+        field = f"water.thresholds.{i}"
+        if t["level"] not in names:
+            raise ConfigError(
+                str(path),
+                lines.get("thresholds"),
+                f"{field}.level",
+                f"{t['level']!r} is not a level of this file ({names})",
+            )
+        var = registry.get(t["variable"])
+        if var is None:
+            raise ConfigError(
+                str(path),
+                lines.get("thresholds"),
+                f"{field}.variable",
+                f"unknown variable {t['variable']!r} (see configs/variables.yml)",
+            )
+        try:
+            convert(np.array([1.0]), t["units"], var["units"])
+        except UnitError as exc:
+            raise ConfigError(
+                str(path), lines.get("thresholds"), f"{field}.units", str(exc)
+            ) from exc
+
+
+def load_warning_config(name: str) -> tuple[WarningScheme, CitySettings | None]:
+    """Load a scheme or a city file (by name or path), inheritance resolved.
+
+    Returns
+    -------
+    scheme : WarningScheme
+    city : CitySettings or None
+        None for a scheme file without a ``network``.
+
+    Raises
+    ------
+    ConfigError
+        Naming file, line and field: unknown key, missing condition limit, a level without
+        conditions, an area station the network does not have, ...
+    """
+    cfg = _raw(name)
+    path = Path(cfg.pop("_path"))
+    if not cfg.get("levels"):
+        raise ConfigError(str(path), None, "levels", "no levels (give them or inherit a scheme)")
+    ranks = [lv["rank"] for lv in cfg["levels"]]
+    if ranks != sorted(ranks, reverse=True):
+        raise ConfigError(
+            str(path), None, "levels", "list levels least severe first (rank decreasing)"
+        )
+    cfg["decision"] = _DecisionSpec(**cfg.get("decision", {})).model_dump()
+    _check_kind(cfg, path)
+    scheme = WarningScheme.from_config(cfg)
+    if not cfg.get("network"):
+        return scheme, None
+    raw = load_yaml(path)
+    if not cfg.get("areas"):
+        raise ConfigError(str(path), None, "areas", "a city file needs at least one area")
+    net = load_network(cfg["network"])
+    ids = {s.id for s in net.stations}
+    for i, area in enumerate(cfg["areas"]):
+        stations = area.get("stations", "all")
+        if stations != "all":
+            unknown = sorted(set(stations) - ids)
+            if unknown:
+                node = raw.get("areas", [{}])[i] if "areas" in raw else {}
+                line = node.lines.get("stations") if hasattr(node, "lines") else None
+                raise ConfigError(
+                    str(path),
+                    line,
+                    f"areas.{i}.stations",
+                    f"stations not in network {net.name}: {unknown}",
+                )
+    keys = set(CitySettings.model_fields)
+    city = CitySettings(**{k: v for k, v in cfg.items() if k in keys and v is not None})
+    return scheme, city

@@ -1,0 +1,634 @@
+"""Forecast I/O: panels from the store, backtests and training tracked in MLflow, forecast files.
+
+Forecast files are CF netCDF with dimensions ``(station, issue_time, lead_time, quantile)`` and
+provenance attributes (model URI, MLflow run id, data cut-off, issue time); every issued forecast
+is kept under ``outputs/forecasts/<network>/`` so that it can be verified later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from features.assessment import mask_invalid
+from features.forecast_features import Panel, panel_from_dataset
+from models import tracking
+from models.forecast.backtest import BacktestResult, run_backtest
+from models.forecast.daily import backtest_daily
+from models.forecast.pyfunc import history_frame
+from pipelines.config import (
+    NetworkSpec,
+    aqi_standards,
+    load_network,
+    load_qc,
+    load_variables,
+    load_yaml,
+    plain,
+)
+from pipelines.store import StationStore
+from qingyuan import __version__
+from qingyuan.paths import config_dir, project_root
+
+__all__ = [
+    "backtest_network",
+    "forecast_config",
+    "issue_forecast",
+    "load_panel",
+    "model_configs",
+    "write_forecast",
+]
+
+HISTORY_HOURS = 24 * 7
+
+
+def forecast_config(network: str | None = None) -> dict[str, Any]:
+    """``configs/forecast.yml`` as a plain dict, with ``networks.<network>`` overrides merged.
+
+    A water network, for instance, has its own targets, horizon, models and thresholds.
+    """
+    from pipelines.config import _deep_merge
+
+    cfg = plain(load_yaml(config_dir() / "forecast.yml"))
+    if network:
+        over = (cfg.get("networks") or {}).get(network) or {}
+        cfg = _deep_merge(cfg, over)
+        for key in ("targets", "models", "report_leads"):  # lists replace, not merge
+            if key in over:
+                cfg[key] = over[key]
+    return cfg
+
+
+def model_configs(names: list[str]) -> dict[str, dict[str, Any]]:
+    """Model configurations from ``configs/models/<name>.yml``."""
+    out = {}
+    for n in names:
+        cfg = plain(load_yaml(config_dir() / "models" / f"{n}.yml"))
+        out[n] = cfg
+    return out
+
+
+def load_panel(
+    network: str, store_root: Path, start: str | None = None, end: str | None = None
+) -> Panel:
+    """Valid-masked hourly panel of a network from the store."""
+    net = load_network(network)
+    reg = load_variables()["variables"]
+    qc = load_qc(net)
+    ds = StationStore(store_root, net, reg).open(start=start, end=end)
+    variables = [v for v in ds.data_vars if v in reg]
+    valid = mask_invalid(ds, variables, qc["valid_statuses"])
+    if pd.Timedelta(net.frequency) < pd.Timedelta("1h"):
+        # sub-hourly sondes (15 min): hourly means of the valid readings, so that leads are hours
+        valid = valid.resample(time="1h", label="right", closed="right").mean()
+    valid = valid.assign_coords(
+        lat=("station", ds["lat"].values), lon=("station", ds["lon"].values)
+    )
+    return panel_from_dataset(valid, net.time_zone)
+
+
+def _utc(local_day: str, tz: str, end_of_day: bool = False) -> pd.Timestamp:
+    t = pd.Timestamp(local_day).tz_localize(tz)
+    if end_of_day:
+        t = t + pd.Timedelta(days=1) - pd.Timedelta(hours=1)
+    return t.tz_convert("UTC").tz_localize(None)
+
+
+def backtest_network(
+    network: str,
+    store_root: Path,
+    targets: list[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    train_end: str | None = None,
+    models: list[str] | None = None,
+    log_to_mlflow: bool = True,
+    out_dir: Path | None = None,
+) -> dict[str, BacktestResult]:
+    """Backtest every target of a network, log each model's run to MLflow, promote champions.
+
+    Dates are local days of the network; defaults come from ``configs/forecast.yml``.
+    """
+    cfg = forecast_config(network)
+    net = load_network(network)
+    bt = cfg["backtest"].get(net.name, {})
+    start = start or bt.get("test_start")
+    end = end or bt.get("test_end")
+    train_end = train_end or bt.get("train_end")
+    if not (start and end and train_end):
+        raise ValueError(f"no backtest window for {net.name}: give --start/--end/--train-end")
+    panel = load_panel(network, store_root)
+    tz = net.time_zone
+    t_train = _utc(str(train_end), tz, end_of_day=True)
+    t_start, t_end = _utc(str(start), tz), _utc(str(end), tz, end_of_day=True)
+    if t_start <= t_train:
+        raise ValueError(f"test start {start} must come after the training end {train_end}")
+    models = models or cfg["models"]
+    mcfgs = model_configs(models)
+    from models.forecast.base import FORECASTERS
+
+    for name, mc in mcfgs.items():
+        if mc.get("forecaster", name) not in FORECASTERS:
+            raise ValueError(
+                f"{config_dir() / 'models' / (name + '.yml')}: field 'forecaster': unknown "
+                f"{mc.get('forecaster')!r}; registered: {sorted(FORECASTERS)}"
+            )
+    results = {}
+    root = project_root()
+    exp_id = tracking.configure(root, cfg["mlflow"]) if log_to_mlflow else None
+    commit = tracking.git_commit(root)
+    for target in targets or cfg["targets"]:
+        if target not in panel.values:
+            raise ValueError(
+                f"target {target!r} is not a stored variable of {net.name}; stored: {sorted(panel.values)}"
+            )
+        res = run_backtest(
+            panel,
+            target,
+            mcfgs,
+            t_train,
+            t_start,
+            t_end,
+            issue_stride=int(bt.get("issue_stride", 6)),
+            max_lead=int(cfg["leads"]),
+            quantiles=tuple(cfg["quantiles"]),
+            threshold=cfg["thresholds"].get(target),
+        )
+        results[target] = res
+        if out_dir is not None:
+            _backtest_figures(res, panel, net.name, target, mcfgs, cfg, out_dir)
+        if log_to_mlflow:
+            _log_backtest(res, net.name, target, mcfgs, cfg, exp_id, commit, panel, t_train)
+    if results and net.kind == "air":  # daily AQI: air networks only
+        daily = _daily_scores(results, panel, net, cfg)
+        for res in results.values():
+            res.daily = daily
+        if out_dir is not None:
+            daily.to_csv(out_dir / f"backtest_daily_{net.name}.csv", index=False)
+        if log_to_mlflow and not daily.empty:
+            _log_daily(daily, net.name, sorted(results), exp_id, commit, results)
+    return results
+
+
+def _backtest_figures(
+    res: BacktestResult,
+    panel: Panel,
+    network: str,
+    target: str,
+    mcfgs: dict[str, Any],
+    cfg: dict[str, Any],
+    out_dir: Path,
+) -> None:
+    """Per-lead table, skill by lead, forecast vs observed (registered models), reliability."""
+    from pipelines.forecast.figures import (
+        plot_forecast_vs_observed,
+        plot_reliability,
+        plot_skill_by_lead,
+    )
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    res.table.to_csv(out_dir / f"backtest_{network}_{target}.csv", index=False)
+    plot_skill_by_lead(res, out_dir / f"skill_{network}_{target}.png")
+    station = panel.stations[0]
+    for name in res.forecasts:
+        if mcfgs[name].get("register", False):
+            plot_forecast_vs_observed(
+                res,
+                panel.times,
+                0,
+                station,
+                24,
+                out_dir / f"forecast_{network}_{target}_{name}_{station}_24h.png",
+                model=name,
+            )
+    threshold = cfg["thresholds"].get(target)
+    if threshold is not None:
+        leads = [h for h in (6, 24, 72) if h in set(res.leads)]
+        plot_reliability(
+            res, float(threshold), leads, out_dir / f"reliability_{network}_{target}.png"
+        )
+
+
+def _daily_scores(
+    results: dict[str, BacktestResult], panel: Panel, net: NetworkSpec, cfg: dict[str, Any]
+) -> pd.DataFrame:
+    """D+1..D+3 daily means and daily AQI (HJ 633 by date) scored for models run on every target.
+
+    The AQI is built from the targets that were forecast (all six pollutants when configured).
+    """
+    reg = load_variables()
+    return backtest_daily(
+        results,
+        panel.times,
+        net.time_zone,
+        net.time_label,
+        aqi_standards(cfg.get("aqi_family", "hj633")),
+        reg["variables"],
+        reg["reference_conditions"],
+        days=tuple(cfg.get("daily_days", [1, 2, 3])),
+        heavy=float(cfg["thresholds"].get("daily_aqi", 200)),
+    )
+
+
+def _log_daily(
+    daily: pd.DataFrame,
+    network: str,
+    targets: list[str],
+    exp_id: str,
+    commit: str,
+    results: dict[str, BacktestResult],
+) -> None:
+    """One MLflow run with the daily scores of every model (metric ``<model>.<score>``, step = day)."""
+    import tempfile
+
+    window = next(iter(results.values())).window
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"{network}-daily-aqi-backtest"):
+        mlflow.set_tags(
+            {
+                "network": network,
+                "kind": "backtest-daily",
+                "targets": ",".join(targets),
+                "code_version": commit,
+                "qingyuan_version": __version__,
+                "data_window": json.dumps(window),
+            }
+        )
+        mlflow.log_params({"targets": ",".join(targets), **window})
+        for _, row in daily.iterrows():
+            for col, val in row.items():
+                if col in ("model", "day") or not np.isfinite(val):
+                    continue
+                mlflow.log_metric(f"{row['model']}.{col}", float(val), step=int(row["day"]))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"daily_scores_{network}.csv"
+            daily.to_csv(path, index=False)
+            mlflow.log_artifact(str(path))
+
+
+def _champion_score(table: pd.DataFrame, rule: dict[str, Any]) -> float:
+    sel = table[table["lead"].isin(rule.get("leads", [24, 48, 72]))]
+    return float(sel[rule.get("metric", "rmse")].mean())
+
+
+def _meta(panel: Panel, network: str, target: str, max_lead: int) -> dict[str, Any]:
+    return {
+        "network": network,
+        "target": target,
+        "stations": panel.stations,
+        "lat": panel.lat.tolist(),
+        "lon": panel.lon.tolist(),
+        "time_zone": panel.time_zone,
+        "variables": [v for v in panel.values if v not in ("wind_u", "wind_v")],
+        "max_lead": max_lead,
+    }
+
+
+def _log_backtest(
+    res: BacktestResult,
+    network: str,
+    target: str,
+    mcfgs: dict,
+    cfg: dict,
+    exp_id: str,
+    commit: str,
+    panel: Panel,
+    t_train: pd.Timestamp,
+) -> None:
+    rule = cfg.get("champion", {})
+    last_train = int(panel.times.searchsorted(t_train, side="right") - 1)
+    example = history_frame(panel, last_train, HISTORY_HOURS)
+    for name, model in res.fitted.items():
+        table = res.table[res.table["model"] == name].drop(columns="model")
+        score = _champion_score(table, rule)
+        learned = bool(mcfgs[name].get("register", False))
+        reg_name = f"{network}-{target}" if learned else None
+        run_id, version = tracking.log_model_run(
+            experiment_id=exp_id,
+            run_name=f"{network}-{target}-{name}-backtest",
+            params={"model": mcfgs[name], "target": target, "window": res.window},
+            tags={
+                "network": network,
+                "target": target,
+                "model": name,
+                "kind": "backtest",
+                "code_version": commit,
+                "qingyuan_version": __version__,
+                "data_window": json.dumps(res.window),
+            },
+            table=table,
+            summary_metrics={
+                "champion_score": score,
+                "fit_seconds": res.fit_seconds[name],
+                "predict_seconds": res.predict_seconds[name],
+            },
+            model=model if learned else None,
+            meta=_meta(panel, network, target, int(cfg["leads"])) if learned else None,
+            input_example=example if learned else None,
+            registered_name=reg_name,
+        )
+        if reg_name and version:
+            key = json.dumps(
+                {
+                    **res.window,
+                    "issue_stride": int(res.issue_idx[1] - res.issue_idx[0])
+                    if len(res.issue_idx) > 1
+                    else 0,
+                    "leads": int(res.leads[-1]),
+                },
+                sort_keys=True,
+            )
+            _rescore_champion(reg_name, key, res, rule, panel)
+            promoted, why = tracking.promote_if_better(
+                reg_name, version, score, rule, backtest_key=key
+            )
+            mlflow.MlflowClient().set_model_version_tag(
+                reg_name, version, "backtest_run_id", run_id
+            )
+            print(f"{reg_name} v{version}: {'champion' if promoted else 'challenger'} ({why})")
+
+
+def _rescore_champion(name: str, key: str, res: BacktestResult, rule: dict, panel: Panel) -> None:
+    """Score the current champion on the challenger's backtest when it was scored on another one.
+
+    Champion and challenger must be compared on the same issue times and leads; the champion's
+    stored forecaster is re-run on this backtest and its ``champion_score`` tag updated.
+    """
+    import joblib
+
+    from models.forecast.backtest import score as score_forecast
+
+    client = mlflow.MlflowClient()
+    try:
+        champ = client.get_model_version_by_alias(name, "champion")
+    except mlflow.exceptions.MlflowException:
+        return
+    if champ.tags.get("backtest_key") == key:
+        return
+    try:
+        local = mlflow.artifacts.download_artifacts(f"models:/{name}/{champ.version}")
+        forecaster = joblib.load(Path(local) / "artifacts" / "forecaster.joblib")
+        fc = forecaster.predict(panel, res.issue_idx, res.leads)
+    except Exception as exc:  # noqa: BLE001 - any failure means it cannot serve this backtest
+        # e.g. a champion trained for a shorter horizon than configs/forecast.yml now asks for,
+        # or one whose artifact no longer loads: it cannot be compared, so it cannot stay champion
+        why = f"cannot forecast the challenger's backtest ({type(exc).__name__}: {exc})"
+        print(f"{name} v{champ.version}: {why}")
+        client.set_model_version_tag(name, champ.version, "champion_score", "inf")
+        client.set_model_version_tag(name, champ.version, "rescore_failed", why[:500])
+        client.set_model_version_tag(name, champ.version, "backtest_key", key)
+        return
+    table = score_forecast(fc, res.observed, res.leads, None)
+    client.set_model_version_tag(
+        name, champ.version, "champion_score", f"{_champion_score(table, rule):.6f}"
+    )
+    client.set_model_version_tag(name, champ.version, "backtest_key", key)
+
+
+def issue_forecast(
+    network: str,
+    store_root: Path,
+    issue_time: str,
+    out_dir: Path,
+    targets: list[str] | None = None,
+    allow_fallback: bool | None = None,
+    stations: list[str] | None = None,
+) -> Path:
+    """Forecast every target from its champion model and write the CF forecast file.
+
+    Raises
+    ------
+    ValueError
+        If the issue time has no recent data.
+    mlflow.exceptions.MlflowException
+        If a champion is missing or corrupt and no fall-back is allowed.
+    """
+    cfg = forecast_config(network)
+    net = load_network(network)
+    tracking.configure(project_root(), cfg["mlflow"])
+    t_issue = pd.Timestamp(issue_time)
+    t_issue = (
+        (t_issue.tz_localize(net.time_zone) if t_issue.tzinfo is None else t_issue)
+        .tz_convert("UTC")
+        .tz_localize(None)
+    )
+    try:
+        panel = load_panel(
+            network,
+            store_root,
+            start=str(t_issue - pd.Timedelta(hours=HISTORY_HOURS)),
+            end=str(t_issue),
+        )
+    except FileNotFoundError as exc:
+        raise ValueError(f"no data before the issue time {issue_time} for {network}") from exc
+    if len(panel.times) == 0 or panel.times[-1] < t_issue:
+        raise ValueError(f"no data up to the issue time {issue_time} for {network}")
+    seen = [np.flatnonzero(np.isfinite(a).any(axis=0)) for a in panel.values.values()]
+    last_obs = max((int(x[-1]) for x in seen if len(x)), default=-1)
+    max_age = pd.Timedelta(hours=int(cfg.get("max_data_age_hours", 6)))
+    if last_obs < 0 or panel.times[last_obs] < t_issue - max_age:
+        last = panel.times[last_obs] if last_obs >= 0 else "none"
+        raise ValueError(
+            f"no recent data at the issue time {issue_time} for {network}: last observation {last} UTC"
+        )
+    # sub-hourly networks are forecast from hourly means: issue at the last complete hour
+    end_idx = int(panel.times.searchsorted(t_issue, side="right") - 1)
+    if end_idx < 0:
+        raise ValueError(f"no data up to the issue time {issue_time} for {network}")
+    t_issue = panel.times[end_idx]
+    if stations:
+        unknown = sorted(set(stations) - set(panel.stations))
+        if unknown:
+            raise KeyError(f"unknown station(s) {unknown}; {network} has {panel.stations}")
+    history = history_frame(panel, end_idx, HISTORY_HOURS)
+    recent = {
+        v: np.isfinite(a[:, max(0, end_idx - 5) : end_idx + 1]).any(axis=1)
+        for v, a in panel.values.items()
+    }
+    results, provenance = {}, {}
+    allow = cfg.get("allow_fallback", False) if allow_fallback is None else allow_fallback
+    for target in targets or cfg["targets"]:
+        name = f"{net.name}-{target}"
+        uri = tracking.champion_uri(name)
+        try:
+            model = mlflow.pyfunc.load_model(uri)
+        except Exception as exc:
+            if not allow:
+                raise RuntimeError(
+                    f"cannot load champion {uri} ({type(exc).__name__}: {exc}); "
+                    "run `qingyuan train` or set allow_fallback in configs/forecast.yml"
+                ) from exc
+            model, uri = _fallback(name, exc)
+        results[target] = model.predict(history)
+        info = model.metadata
+        provenance[target] = {"model_uri": uri, "mlflow_run_id": info.run_id}
+        try:  # driver attribution when the model supports it (LightGBM: TreeSHAP)
+            drivers = model.unwrap_python_model().drivers(history)
+        except (AttributeError, ValueError, KeyError):
+            drivers = None
+        if drivers is not None:
+            provenance[target]["drivers"] = drivers
+    return write_forecast(net, results, provenance, t_issue, panel.times[end_idx], recent, out_dir)
+
+
+def _fallback(name: str, cause: Exception):
+    """Load the newest registered version other than the broken champion (when config allows)."""
+    client = mlflow.MlflowClient()
+    try:
+        champion = client.get_model_version_by_alias(name, "champion").version
+    except Exception:
+        champion = None
+    for v in sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: -int(v.version)):
+        if v.version == champion:
+            continue
+        uri = f"models:/{name}/{v.version}"
+        try:
+            return mlflow.pyfunc.load_model(uri), uri
+        except Exception:  # noqa: S112 - try the next older version
+            continue
+    raise RuntimeError(
+        f"champion of {name} unusable ({cause}) and no older version loads"
+    ) from cause
+
+
+def write_forecast(
+    net: NetworkSpec,
+    results: dict[str, pd.DataFrame],
+    provenance: dict[str, dict],
+    issue: pd.Timestamp,
+    cutoff: pd.Timestamp,
+    recent: dict[str, np.ndarray],
+    out_dir: Path,
+) -> Path:
+    """Write one issued forecast as CF netCDF (kept for later verification)."""
+    first = next(iter(results.values()))
+    stations = list(dict.fromkeys(first["station"]))
+    leads = np.sort(first["lead"].unique())
+    qcols = [c for c in first.columns if c.startswith("q")]
+    levels = [float(c[1:]) for c in qcols]
+    reg = load_variables()["variables"]
+    data = {}
+    for target, df in results.items():
+        df = df.set_index(["station", "lead"]).reindex(
+            pd.MultiIndex.from_product([stations, leads])
+        )
+        meta = reg[target]
+        base = {
+            "units": meta["units"],
+            "long_name": f"forecast {meta['long_name']}",
+            "coordinates": "lat lon station_name",
+            "model_uri": provenance[target]["model_uri"],
+            "mlflow_run_id": provenance[target]["mlflow_run_id"],
+        }
+        if meta.get("standard_name"):
+            base["standard_name"] = meta["standard_name"]
+        mean = df["mean"].to_numpy().reshape(len(stations), 1, len(leads))
+        qs = np.stack(
+            [df[c].to_numpy().reshape(len(stations), 1, len(leads)) for c in qcols], axis=-1
+        )
+        data[f"{target}_mean"] = (
+            ("station", "issue_time", "lead_time"),
+            mean.astype("float32"),
+            base | {"cell_methods": "time: mean"},
+        )
+        data[f"{target}_quantile"] = (
+            ("station", "issue_time", "lead_time", "quantile"),
+            qs.astype("float32"),
+            base,
+        )
+        if provenance[target].get("drivers") is not None:
+            from models.forecast.drivers import GROUPS
+
+            data[f"{target}_drivers"] = (
+                ("station", "issue_time", "lead_time", "driver"),
+                provenance[target]["drivers"][:, None].astype("float32"),
+                {
+                    "units": meta["units"],
+                    "long_name": f"contribution of each driver group to the {target} forecast "
+                    "(forecast mean ~ climatology + sum over driver; LightGBM TreeSHAP)",
+                    "drivers": ",".join(GROUPS),
+                    "model_uri": provenance[target]["model_uri"],
+                },
+            )
+        data[f"{target}_input_recent"] = (
+            ("station",),
+            recent.get(target, np.ones(len(stations), bool)).astype("int8"),
+            {
+                "long_name": f"1 if {target} was observed in the 6 h before issue, else 0 "
+                "(forecasts from stale inputs are flagged here)",
+                "flag_values": np.array([0, 1], "int8"),
+                "flag_meanings": "stale_input recent_input",
+            },
+        )
+    network = net.name
+    by_id = {s.id: s for s in net.stations}
+    ds = xr.Dataset(
+        data,
+        coords={
+            "station": ("station", np.array(stations, dtype=object), {"cf_role": "timeseries_id"}),
+            "issue_time": (
+                "issue_time",
+                [issue.to_datetime64()],
+                {"standard_name": "forecast_reference_time"},
+            ),
+            "lead_time": (
+                "lead_time",
+                leads.astype("int32"),
+                {"standard_name": "forecast_period", "units": "hours"},
+            ),
+            "quantile": (
+                "quantile",
+                np.array(levels),
+                {"long_name": "quantile level", "units": "1"},
+            ),
+            "lat": (
+                "station",
+                [by_id[s].lat for s in stations],
+                {"standard_name": "latitude", "units": "degrees_north"},
+            ),
+            "lon": (
+                "station",
+                [by_id[s].lon for s in stations],
+                {"standard_name": "longitude", "units": "degrees_east"},
+            ),
+            "station_name": (
+                "station",
+                np.array([by_id[s].name or s for s in stations], dtype=object),
+            ),
+        },
+    )
+    if any(k.endswith("_drivers") for k in data):
+        from models.forecast.drivers import GROUPS
+
+        ds = ds.assign_coords(driver=("driver", np.array(GROUPS, dtype=object)))
+    ds.attrs = {
+        "Conventions": "CF-1.8",
+        "title": f"Qingyuan station forecast, network {network}",
+        "network": network,
+        "issue_time": f"{issue.isoformat()}Z",
+        "data_cutoff": f"{cutoff.isoformat()}Z",
+        "created": dt.datetime.now(dt.UTC).isoformat(),
+        "model_uris": json.dumps({t: p["model_uri"] for t, p in provenance.items()}),
+        "mlflow_run_ids": json.dumps({t: p["mlflow_run_id"] for t, p in provenance.items()}),
+        "history": f"qingyuan {__version__} forecast",
+    }
+    out_dir = Path(out_dir) / "forecasts" / network
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{network}_{issue:%Y%m%dT%H%M}Z.nc"
+    tmp = path.with_suffix(".nc.tmp")
+    ds.to_netcdf(
+        tmp,
+        encoding={
+            "station": {"dtype": "S1"},
+            "station_name": {"dtype": "S1"},
+            "issue_time": {"units": "hours since 1970-01-01", "dtype": "int32"},
+            **({"driver": {"dtype": "S1"}} if "driver" in ds.coords else {}),
+        },
+    )
+    tmp.replace(path)
+    return path

@@ -1,0 +1,210 @@
+"""A readable bilingual (Chinese / English) HTML bulletin of the warning state, with a chart.
+
+One self-contained HTML file (the chart is an inline PNG): for every area the current level or
+"no warning", the period, primary pollutant, expected daily-AQI range, confidence, why, the health
+advice of the expected AQI category and the emergency measures of the level, and the daily-AQI
+outlook of the forecast; operational alerts (e.g. a stale forecast) are shown at the top and the
+message history (issue, updates, lift; newest first) at the bottom.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from features.warnings.rules import WarningScheme  # noqa: E402
+from pipelines.config.warnings import CitySettings  # noqa: E402
+
+if TYPE_CHECKING:
+    from pipelines.warnings.job import AreaOutlook, WarnReport
+
+__all__ = ["outlook_chart", "write_bulletin"]
+
+_CSS = """
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei",Arial,sans-serif;max-width:980px;margin:2em auto;color:#222}
+h1{font-size:1.5em} h2{font-size:1.2em;margin-top:1.6em}
+.badge{display:inline-block;padding:.2em .7em;border-radius:4px;color:#fff;font-weight:bold}
+.none{background:#4a4} .ops{background:#fee;border:1px solid #c33;padding:.6em;margin:1em 0}
+table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
+.small{color:#666;font-size:.85em}
+"""
+
+
+def outlook_chart(
+    outlook: AreaOutlook,
+    limits: list[float],
+    tz: str,
+    categories: list[dict[str, Any]] | None = None,
+) -> str:
+    """Inline PNG (base64) of an area's daily-AQI outlook: point and P10-P90 per 24-h window.
+
+    Bars take the colour of the AQI category (HJ 633) of the point forecast.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 2.6), dpi=110)
+    x = np.arange(len(outlook.starts))
+    q = outlook.quantiles
+    med = outlook.median
+    cats = categories or []
+
+    def colour(a: float) -> str:
+        for c in cats:
+            if np.isfinite(a) and a <= c["max"]:
+                return c["colour"]
+        return cats[-1]["colour"] if cats and np.isfinite(a) else "#999999"
+
+    ax.bar(x, np.nan_to_num(med), color=[colour(m) for m in med], edgecolor="#555", lw=0.5)
+    ax.errorbar(x, med, yerr=[med - q[:, 0], q[:, -1] - med], fmt="none", ecolor="k", capsize=4)
+    for lim in limits:
+        ax.axhline(lim, color="grey", ls="--", lw=0.8)
+        ax.text(len(x) - 0.5, lim, f" {lim:g}", va="bottom", fontsize=7, color="grey")
+    labels = [s.tz_localize("UTC").tz_convert(tz).strftime("%m-%d %H:%M") for s in outlook.starts]
+    ax.set_xticks(
+        x, [f"+{24 * i}-{24 * (i + 1)} h\n{lab}" for i, lab in enumerate(labels)], fontsize=7
+    )
+    ax.set_ylabel("daily AQI (P10-P90)")
+    ax.set_title(f"{outlook.area}: forecast daily AQI, rolling 24-h windows", fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x)) if x is not None else ""
+
+
+def write_bulletin(
+    path: Path,
+    scheme: WarningScheme,
+    city: CitySettings,
+    report: WarnReport,
+    active: list[dict[str, Any]],
+    messages: dict[str, dict[str, Any]],
+) -> Path:
+    """Write the bulletin HTML and return its path."""
+    from pipelines.config import aqi_standards, load_network
+
+    tz = load_network(city.network).time_zone
+    water = scheme.kind == "water"
+    categories = [] if water else aqi_standards(scheme.aqi_family)[-1].categories
+    active_by_area = {w["area"]: w for w in active}
+    limits = sorted({k[0] for k in scheme.keys})
+    name = city.sender_name
+    title = (
+        ("水质预警公报", "Water quality alert bulletin")
+        if water
+        else ("重污染天气预警公报", "Heavy air pollution warning bulletin")
+    )
+    basis = "数据截止 Data cut-off" if water else "预报发布时间 Forecast issued"
+    parts = [
+        "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>",
+        f"<title>{_e(name.get('zh', ''))} {title[0]} / {title[1]}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{title[0]}<br>{title[1]}</h1>",
+        f"<p>{_e(name.get('zh', ''))} / {_e(name.get('en', ''))}<br>",
+        f"<span class='small'>{basis}: {_e(report.issue_time)} UTC · "
+        f"方案 Scheme: {_e(scheme.title)}</span></p>",
+    ]
+    if report.ops_alert:
+        parts.append(
+            "<div class='ops'><b>运行告警 Operational alert:</b> "
+            f"{_e(report.ops_alert)}<br>预警状态未改变 / No warning was changed.</div>"
+        )
+    for area in city.areas:
+        w = active_by_area.get(area.id)
+        msg = messages.get(w["last_identifier"]) if w else None
+        parts.append(
+            f"<h2>{_e(area.names.get('zh', area.id))} / {_e(area.names.get('en', area.id))}</h2>"
+        )
+        if w and msg:
+            level = scheme.level(w["level"])
+            rows = [
+                ("时段 Period", f"{msg['onset']} — {msg['expires']}"),
+                *msg.get("facts", []),
+                ("依据 Why", msg["why"]),
+                (
+                    "应急措施 Measures",
+                    f"{msg['measures'].get('zh', '')}\n{msg['measures'].get('en', '')}",
+                ),
+            ]
+            parts += [
+                f"<p><span class='badge' style='background:{level.colour}'>"
+                f"{_e(level.names.get('zh'))} / {_e(level.names.get('en'))}</span></p>",
+                "<table>",
+                *(
+                    f"<tr><th>{_e(k)}</th><td>{_e(v).replace(chr(10), '<br>')}</td></tr>"
+                    for k, v in rows
+                ),
+                f"<tr><th>消息 Message</th><td class='small'>{_e(msg['identifier'])} "
+                f"({_e(msg['msgType'])}) · model {_e(msg['provenance'].get('model_uris'))} · "
+                f"run {_e(msg['provenance'].get('mlflow_run_ids'))} · data cut-off "
+                f"{_e(msg['provenance'].get('data_cutoff'))}</td></tr>",
+                "</table>",
+            ]
+        else:
+            parts.append("<p><span class='badge none'>无预警 / No warning in force</span></p>")
+        d = report.decisions.get(area.id)
+        if d is not None and d.day_probability:
+            probs = ", ".join(f"{p:.0%}" for p in d.day_probability)
+            parts.append(
+                f"<p class='small'>P(日 AQI &gt; 200) 各 24 h 窗口 / per 24-h window: {probs}</p>"
+            )
+        if d is not None and water:
+            st = d.details.get("stations", {})
+            cells = "".join(
+                f"<tr><td>{_e(sid)}</td><td>{_e(v.get('class') or v.get('status', '—'))}</td>"
+                f"<td>{_e(area.target_class or '—')}</td>"
+                f"<td class='small'>{'<br>'.join(_e(x) for x in v.get('findings', []))}</td></tr>"
+                for sid, v in st.items()
+            )
+            parts.append(
+                "<table><tr><th>站点 Station</th><th>当前类别 Class now</th><th>目标 Target</th>"
+                f"<th>发现 Findings</th></tr>{cells}</table>"
+            )
+        outlook = report.outlooks.get(area.id)
+        img = report.charts.get(area.id)
+        if outlook is not None and img is None:
+            img = outlook_chart(outlook, limits, tz, categories)
+        if img:
+            parts.append(f"<img alt='{_e(area.id)} chart' src='data:image/png;base64,{img}'>")
+    if messages:
+        # the lifecycle so far: newest first (messages come from the store in that order)
+        parts += [
+            "<h2>消息记录 / Message history</h2>",
+            "<table><tr><th>发送 Sent</th><th>区域 Area</th><th>动作 Action</th>"
+            "<th>级别 Level</th><th>CAP</th><th>时段 Period</th></tr>",
+        ]
+        for m in list(messages.values())[:30]:
+            parts.append(
+                f"<tr><td>{_e(m['sent'])}</td><td>{_e(m['area']['names'].get('zh', m['area']['id']))}"
+                f"</td><td>{_e(m['action'])} ({_e(m['msgType'])})</td>"
+                f"<td>{_e(m['level_names'].get('zh'))} / {_e(m['level_names'].get('en'))}</td>"
+                f"<td class='small'>{_e(m['identifier'])}</td>"
+                f"<td class='small'>{_e(m['onset'])} — {_e(m['expires'])}</td></tr>"
+            )
+        parts.append("</table>")
+    parts.append(
+        "<p class='small'>水质类别按 GB 3838-2002 单因子评价(滑动窗口均值),阈值按实测有效数据判定。"
+        "Water class by the GB 3838-2002 single-factor method on trailing-window means; thresholds "
+        "on consecutive valid readings (QC-flagged values excluded).</p></body></html>"
+        if water
+        else "<p class='small'>日 AQI 按 HJ 633 由区域平均浓度计算;预警按滚动 24 小时日 AQI 判定。"
+        "Daily AQI by HJ 633 from area-mean concentrations; warning levels from rolling 24-h daily AQI.</p>"
+        "</body></html>"
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(parts), encoding="utf-8")
+    tmp.replace(path)
+    return path

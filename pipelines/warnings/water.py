@@ -1,0 +1,347 @@
+"""The water alert job: station store -> QC-valid readings -> decision -> lifecycle -> publish.
+
+A water warning file (``configs/warnings/<name>.yml`` with ``kind: water``) names a water network,
+its areas (sections, each a group of stations with a GB 3838 target class) and the ``water:``
+rules. Every run takes the readings up to ``now`` (the data cut-off is the newest reading at or
+before it), drops values whose QC flag is not valid, decides each area with
+:func:`features.warnings.water.decide_water` and goes through the same lifecycle store, CAP/JSON
+rendering, bulletin and outbox as the air warnings (:mod:`pipelines.warnings.job`).
+
+Data older than ``water.max_data_age_hours`` changes no alert: an operational alert says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from features.assessment import mask_invalid
+from features.units import convert
+from features.warnings.rules import WarningScheme
+from features.warnings.water import ThresholdRule, WaterRules, decide_water
+from pipelines.config import load_network, load_qc, load_variables, water_standard
+from pipelines.config.warnings import CitySettings, load_warning_config
+from pipelines.store import StationStore
+from pipelines.warnings.cap import area_circle, render_message
+from pipelines.warnings.job import WarnReport, area_station_ids, deliver_city, publish
+from pipelines.warnings.store import WarningStore
+
+__all__ = ["run_water_alerts", "water_chart", "water_drill", "water_rules"]
+
+
+def water_rules(scheme: WarningScheme, registry: dict[str, Any]) -> WaterRules:
+    """Return the scheme's water rules, thresholds converted to the registry (store) units."""
+    rules = WaterRules.from_config(scheme.water)
+    converted = []
+    for r in rules.thresholds:
+        to = registry[r.variable]["units"]
+        value = float(convert(np.array([r.value]), r.units or to, to)[0])
+        converted.append(ThresholdRule(r.variable, value, r.below, r.readings, r.level, units=to))
+    return WaterRules(
+        class_level=rules.class_level,
+        class_window_hours=rules.class_window_hours,
+        thresholds=tuple(converted),
+        review_hours=rules.review_hours,
+        standard=rules.standard,
+    )
+
+
+def water_chart(
+    times: pd.DatetimeIndex,
+    series: dict[str, np.ndarray],
+    variable: str,
+    units: str,
+    lines: list[tuple[float, str]],
+    tz: str,
+    title: str,
+) -> str:
+    """Inline PNG (base64) of one variable at the stations of an area, with threshold lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 2.6), dpi=110)
+    local = times.tz_localize("UTC").tz_convert(tz).tz_localize(None)
+    for sid, v in series.items():
+        ax.plot(local, v, lw=0.9, label=sid)
+    for value, label in lines:
+        ax.axhline(value, color="grey", ls="--", lw=0.8)
+        ax.text(
+            1.0,
+            value,
+            label,
+            va="bottom",
+            ha="right",
+            fontsize=7,
+            color="grey",
+            transform=ax.get_yaxis_transform(),
+        )
+    ax.set_ylabel(f"{variable} [{units}]", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    if len(series) > 1:
+        ax.legend(fontsize=7)
+    fig.autofmt_xdate()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def section_targets(network: str) -> dict[str, str]:
+    """Target class of every section of the network's river file (``configs/rivers``), if any."""
+    from pipelines.config.rivers import list_rivers, load_river_network
+
+    if network not in list_rivers():
+        return {}
+    rn = load_river_network(network)
+    return {k: s.target_class for k, s in rn.sections.items() if s.target_class}
+
+
+def area_target(area: Any, net: Any, targets: dict[str, str]) -> str | None:
+    """Return the area's own target class, else the strictest target of its sections."""
+    if area.target_class:
+        return area.target_class
+    from features.water_class import CLASS_NAMES
+
+    found = [targets[s] for s in area_station_ids(area, net) if s in targets]
+    return min(found, key=CLASS_NAMES.index) if found else None
+
+
+def _load(city_name: str) -> tuple[WarningScheme, CitySettings]:
+    scheme, city = load_warning_config(city_name)
+    if city is None:
+        raise ValueError(f"{city_name} is a scheme, not a city: it has no network and no areas")
+    if scheme.kind != "water":
+        raise ValueError(f"{city_name} is an air warning file; use pipelines.warnings.job")
+    return scheme, city
+
+
+def _valid_readings(
+    ds: xr.Dataset, variables: list[str], valid_statuses: list[str]
+) -> tuple[pd.DatetimeIndex, dict[str, dict[str, np.ndarray]]]:
+    valid = mask_invalid(ds, variables, valid_statuses)
+    times = pd.DatetimeIndex(valid["time"].values)
+    stations = [str(s) for s in valid["station"].values]
+    out = {
+        sid: {v: valid[v].values[i].astype(float) for v in variables if v in valid}
+        for i, sid in enumerate(stations)
+    }
+    return times, out
+
+
+def run_water_alerts(
+    city_name: str,
+    outputs: Path,
+    store_root: Path,
+    now: pd.Timestamp | None = None,
+    db: Path | None = None,
+    deliver: bool = True,
+    cap_status: str | None = None,
+    dataset: xr.Dataset | None = None,
+    write_outputs: bool = True,
+) -> WarnReport:
+    """Decide, persist and publish the water alerts of one water warning file.
+
+    Parameters
+    ----------
+    city_name : str
+        Water warning file (``configs/warnings/<name>.yml``, ``kind: water``).
+    outputs : pathlib.Path
+        Outputs root; alerts are written to ``warnings/<name>/``, the database defaults to
+        ``warnings/warnings.db`` (shared with the air warnings).
+    store_root : pathlib.Path
+        Station store root (``store/``).
+    now : pandas.Timestamp, optional
+        The present (UTC); readings after it are ignored (drills). Default: the wall clock.
+    dataset : xarray.Dataset, optional
+        The network's store dataset, already opened (drills pass it once for many runs).
+    write_outputs : bool
+        Write the feed, CAP files and bulletin (drills write them once, at the end).
+    """
+    scheme, city = _load(city_name)
+    if cap_status:
+        city = city.model_copy(update={"cap_status": cap_status})
+    net = load_network(city.network)
+    outputs = Path(outputs)
+    store = WarningStore(db or outputs / "warnings" / "warnings.db")
+    now = pd.Timestamp(now) if now is not None else pd.Timestamp.now("UTC").tz_localize(None)
+    if now.tzinfo is not None:
+        now = now.tz_convert("UTC").tz_localize(None)
+    reg = load_variables()["variables"]
+    rules = water_rules(scheme, reg)
+    std = water_standard(rules.standard)
+    report = WarnReport(city.name, None, str(store_root))
+    max_age = float(scheme.water.get("max_data_age_hours", 12))
+    try:
+        ds = dataset if dataset is not None else StationStore(Path(store_root), net, reg).open()
+    except (OSError, ValueError, FileNotFoundError) as exc:
+        ds, problem = None, f"station store of {net.name} cannot be read ({exc})"
+    else:
+        problem = None
+    if ds is not None:
+        ds = ds.sel(time=slice(None, now))
+        needed = sorted(
+            {p for p in std.evaluated(net.waterbody)} | {r.variable for r in rules.thresholds}
+        )
+        variables = [v for v in needed if v in ds]
+        if not variables or ds.sizes.get("time", 0) == 0:
+            problem = f"no readings of {needed} in the {net.name} store up to {now}"
+    if problem:
+        store.record_ops_alert(city.name, "data_missing", problem + ": no alert changed")
+        report.ops_alert = problem + ": no alert changed"
+        if write_outputs:
+            publish(store, scheme, city, report, outputs)
+        return report
+    times, readings = _valid_readings(ds, variables, load_qc(net)["valid_statuses"])
+    has = np.zeros(len(times), bool)
+    for vals in readings.values():
+        for v in vals.values():
+            has |= ~np.isnan(v)
+    if not has.any():
+        problem = f"no valid reading in the {net.name} store up to {now}"
+        cutoff = None
+    else:
+        cutoff = times[np.flatnonzero(has)[-1]]
+        age = float((now - cutoff) / pd.Timedelta(hours=1))
+        if age > max_age:
+            problem = (
+                f"newest valid reading of {net.name} is {cutoff} UTC, {age:.0f} h old "
+                f"(> {max_age:g} h allowed)"
+            )
+    if problem:
+        kind = "data_stale" if cutoff is not None else "data_missing"
+        store.record_ops_alert(city.name, kind, problem + ": no alert changed", cutoff)
+        report.ops_alert = problem + ": no alert changed"
+        if write_outputs:
+            publish(store, scheme, city, report, outputs)
+        return report
+    report.issue_time = cutoff
+    monitored = {
+        s: {v: bool((~np.isnan(x)).any()) for v, x in r.items()} for s, r in readings.items()
+    }
+    lookback = pd.Timedelta(
+        hours=rules.class_window_hours + 2 * float(scheme.decision.get("lift_clear_hours", 24))
+    )
+    window = (times > cutoff - lookback) & (times <= cutoff)
+    wt = times[window]
+    units = {v: reg[v]["units"] for v in variables}
+    by_id = {s.id: s for s in net.stations}
+    prov = {
+        "data_source": f"station store {net.name}",
+        "data_cutoff": str(cutoff),
+        "model_uris": "",
+        "mlflow_run_ids": "",
+        "qc_valid_statuses": ",".join(load_qc(net)["valid_statuses"]),
+        "standard": std.name,
+    }
+    subscribers = [s.model_dump() for s in city.subscribers]
+    targets = section_targets(net.name)
+    for area in city.areas:
+        # the target class lives in the river file; an area may override it
+        area = area.model_copy(update={"target_class": area_target(area, net, targets)})
+        ids = [s for s in area_station_ids(area, net) if s in readings]
+        # a station's variables: those it has ever reported (NDFA has no NH3-N, TOE no Chl ...)
+        stations = {
+            s: (wt, {v: x[window] for v, x in readings[s].items() if monitored[s][v]}) for s in ids
+        }
+        decision = decide_water(
+            scheme, rules, std, net.waterbody, cutoff, stations, area.target_class, units
+        )
+        circle = area_circle(
+            np.array([by_id[s].lat for s in ids]), np.array([by_id[s].lon for s in ids])
+        )
+
+        def render(ctx: dict[str, Any], area=area, circle=circle) -> tuple[str, str]:
+            return render_message(ctx, scheme, city, area, None, net.time_zone, circle)
+
+        applied = store.apply(
+            scheme, city.name, area.id, cutoff, decision, prov, render, subscribers
+        )
+        report.decisions[area.id] = decision
+        report.applied.append(applied)
+        if write_outputs:
+            var = (decision.primary_pollutant or "").split(",")[0] or (
+                rules.thresholds[0].variable if rules.thresholds else variables[0]
+            )
+            if var in units:
+                lines = [(r.value, r.describe()) for r in rules.thresholds if r.variable == var]
+                report.charts[area.id] = water_chart(
+                    wt,
+                    {s: stations[s][1].get(var, np.full(len(wt), np.nan)) for s in ids},
+                    var,
+                    units[var],
+                    lines,
+                    net.time_zone,
+                    f"{area.id}: {var}, last {lookback / pd.Timedelta(hours=1):.0f} h (valid readings)",
+                )
+    if write_outputs:
+        publish(store, scheme, city, report, outputs)
+    if deliver:
+        report.delivery = deliver_city(store.path, city)
+    return report
+
+
+def water_drill(
+    city_name: str,
+    outputs: Path,
+    store_root: Path,
+    start: str,
+    end: str,
+    every_hours: float = 24,
+    cap_status: str | None = "Exercise",
+) -> tuple[WarnReport, list[dict[str, Any]]]:
+    """Run the water alert job at regular times over historic data, as the scheduler would have.
+
+    The store is opened once; outputs (feed, CAP files, bulletin) are written after the last run.
+    Returns the last run's report and every lifecycle step that sent a message.
+    """
+    scheme, city = _load(city_name)
+    net = load_network(city.network)
+    ds = StationStore(Path(store_root), net, load_variables()["variables"]).open().load()
+    rules = water_rules(scheme, load_variables()["variables"])
+    needed = set(water_standard(rules.standard).evaluated(net.waterbody))
+    needed |= {r.variable for r in rules.thresholds}
+    present = np.zeros(ds.sizes["time"], bool)
+    for v in needed & set(ds.data_vars):
+        present |= ds[v].notnull().any("station").values
+    if not present.any():
+        raise ValueError(f"water drill {city_name}: the {net.name} store has no {sorted(needed)}")
+    # the drill ends with the data (a run after it would only report stale data)
+    last = pd.Timestamp(ds["time"].values[np.flatnonzero(present)[-1]])
+    times = pd.date_range(pd.Timestamp(start), min(pd.Timestamp(end), last), freq=f"{every_hours}h")
+    history: list[dict[str, Any]] = []
+    report = None
+    for i, t in enumerate(times):
+        final = i == len(times) - 1
+        report = run_water_alerts(
+            city_name,
+            outputs,
+            store_root,
+            now=t,
+            deliver=False,
+            cap_status=cap_status,
+            dataset=ds,
+            write_outputs=final,
+        )
+        for a in report.applied:
+            if a.action not in ("none", "hold"):  # a rerun reports the steps already taken
+                history.append(
+                    {
+                        "issue_time": str(a.issue_time),
+                        "area": a.area,
+                        "action": a.action,
+                        "level": a.level,
+                        "identifier": a.identifier,
+                    }
+                )
+    if report is None:
+        raise ValueError(f"water drill {city_name}: no run time between {start} and {end}")
+    return report, history
