@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import pint
 
-__all__ = ["UnitError", "convert", "to_pint", "ureg"]
+__all__ = ["UnitError", "convert", "pollutants", "to_pint", "ureg", "variables_of_kind"]
 
 _R = 8.314462618  # molar gas constant [J mol-1 K-1]
 
@@ -147,3 +147,27 @@ def convert(
     except pint.errors.PintError as exc:
         raise UnitError(f"cannot convert {from_units!r} to {to_units!r}") from exc
     return np.asarray((ratio * factor).to(dst).magnitude, dtype="float64")
+
+
+def variables_of_kind(registry: dict, kind: str) -> tuple[str, ...]:
+    """Return the names of the registry's variables of one ``kind`` (``air``, ``met``, ``water``), in order.
+
+    Parameters
+    ----------
+    registry : dict
+        The variable registry (``configs/variables.yml``), whole or its ``variables`` mapping.
+    kind : str
+        The ``kind`` field to select.
+
+    Returns
+    -------
+    tuple of str
+        Canonical variable names.
+    """
+    variables = registry.get("variables", registry)
+    return tuple(name for name, spec in variables.items() if spec.get("kind") == kind)
+
+
+def pollutants(registry: dict) -> tuple[str, ...]:
+    """Return the air pollutants of the registry (``kind: air``), e.g. the six of HJ 633."""
+    return variables_of_kind(registry, "air")

@@ -33,3 +33,12 @@ def test_errors():
     with pytest.raises(UnitError):
         convert(np.array([1.0]), "furlongs-per-fortnight", "m s-1")
     assert to_pint("ug m-3") == "ug * m**-3"
+
+
+def test_pollutants_come_from_the_registry(registry):
+    from features.units import pollutants, variables_of_kind
+
+    assert pollutants(registry) == ("pm25", "pm10", "so2", "no2", "co", "o3")
+    assert pollutants(registry["variables"]) == pollutants(registry)
+    assert "wind_speed" in variables_of_kind(registry, "met")
+    assert "pm25" not in variables_of_kind(registry, "water")
