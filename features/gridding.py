@@ -1,7 +1,7 @@
 """Station values to a regular latitude/longitude grid, by a registry of named methods.
 
 ``ordinary_kriging`` uses PyKrige (great-circle distances, ``coordinates_type="geographic"``);
-``idw`` is inverse-distance weighting on great-circle distances. Both are pure functions.
+``idw`` is inverse-distance weighting on great-circle distances (:func:`features.geo.haversine_km`). Both are pure functions.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from features.geo import haversine_km
 
 __all__ = ["GRIDDERS", "interpolate", "regular_grid"]
 
@@ -40,15 +42,9 @@ def regular_grid(
     return lat0 + resolution * np.arange(n_lat), lon0 + resolution * np.arange(n_lon)
 
 
-def _gc_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    la1, lo1, la2, lo2 = map(np.radians, (lat1, lon1, lat2, lon2))
-    a = np.sin((la2 - la1) / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2
-    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-
-
 def _idw(lat, lon, values, grid_lat, grid_lon, power: float = 2.0, **_: Any) -> np.ndarray:
     glat, glon = np.meshgrid(grid_lat, grid_lon, indexing="ij")
-    d = _gc_km(glat[..., None], glon[..., None], lat[None, None, :], lon[None, None, :])
+    d = haversine_km(glat[..., None], glon[..., None], lat[None, None, :], lon[None, None, :])
     d = np.maximum(d, 1e-6)
     w = 1.0 / d**power
     return np.sum(w * values, axis=-1) / np.sum(w, axis=-1)

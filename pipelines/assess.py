@@ -16,13 +16,14 @@ import xarray as xr
 from features.assessment import daily_aqi, daily_statistics, mask_invalid
 from features.gridding import interpolate, regular_grid
 from features.qc import FLAG_MEANINGS
+from features.times import to_local
+from features.units import pollutants
 from features.water_class import CLASS_NAMES, section_class
 from pipelines.config import aqi_standards, load_qc, load_variables, water_standard
+from pipelines.files import atomic_path
 from pipelines.store import StationStore
 
 __all__ = ["assess_air", "assess_water", "network_summary", "write_grid"]
-
-POLLUTANTS = ["pm25", "pm10", "so2", "no2", "co", "o3"]
 
 
 def assess_air(store: StationStore, family: str = "hj633") -> xr.Dataset:
@@ -30,7 +31,7 @@ def assess_air(store: StationStore, family: str = "hj633") -> xr.Dataset:
     net, reg = store.network, load_variables()
     qc = load_qc(net)
     ds = store.open()
-    hourly = mask_invalid(ds, [p for p in POLLUTANTS if p in ds], qc["valid_statuses"])
+    hourly = mask_invalid(ds, [p for p in pollutants(reg) if p in ds], qc["valid_statuses"])
     standards = aqi_standards(family)
     validity = next((s.validity for s in standards if s.validity), {})
     stats = daily_statistics(hourly, net.time_zone, net.time_label, validity)
@@ -56,7 +57,7 @@ def assess_water(store: StationStore, standard: str = "gb3838-2002") -> xr.Datas
     have = [p for p in params if p in ds]
     valid = mask_invalid(ds, have, qc["valid_statuses"])
     times = pd.DatetimeIndex(valid["time"].values)
-    local_day = times.tz_localize("UTC").tz_convert(net.time_zone).tz_localize(None).floor("D")
+    local_day = to_local(times, net.time_zone).floor("D")
     daily = valid.assign_coords(date=("time", local_day)).groupby("date").mean("time")
     daily = daily.transpose("station", "date")
     cls, det = section_class({p: daily[p].values for p in have}, std, net.waterbody)
@@ -171,7 +172,7 @@ def write_grid(
     valid = mask_invalid(ds, [variable], qc["valid_statuses"])
     times = pd.DatetimeIndex(valid["time"].values)
     start = times - net.freq if net.time_label == "interval_end" else times
-    local_day = start.tz_localize("UTC").tz_convert(net.time_zone).tz_localize(None).floor("D")
+    local_day = to_local(start, net.time_zone).floor("D")
     daily = valid[variable].assign_coords(date=("time", local_day)).groupby("date").mean("time")
     daily = daily.transpose("station", "date")
     if days is None:
@@ -222,19 +223,17 @@ def write_grid(
         "network": net.name,
         "time_note": f"time is the local day in {net.time_zone}",
     }
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(".nc.tmp")
     out.attrs["history"] = f"gridded by qingyuan from the {net.name} station store"
-    out.to_netcdf(
-        tmp,
-        encoding={
-            variable: {"zlib": True, "_FillValue": np.float32(np.nan)},
-            "time": {"units": "days since 1970-01-01", "dtype": "int32"},
-            "lat": {"_FillValue": None},
-            "lon": {"_FillValue": None},
-        },
-    )
-    tmp.replace(out_path)
+    with atomic_path(out_path) as tmp:
+        out.to_netcdf(
+            tmp,
+            encoding={
+                variable: {"zlib": True, "_FillValue": np.float32(np.nan)},
+                "time": {"units": "days since 1970-01-01", "dtype": "int32"},
+                "lat": {"_FillValue": None},
+                "lon": {"_FillValue": None},
+            },
+        )
     return out_path
 
 
@@ -264,7 +263,7 @@ def water_compliance(
     have = [p for p in params if p in ds]
     valid = mask_invalid(ds, have, load_qc(net)["valid_statuses"])
     times = pd.DatetimeIndex(valid["time"].values)
-    local = times.tz_localize("UTC").tz_convert(net.time_zone).tz_localize(None)
+    local = to_local(times, net.time_zone)
     week = local.to_period(period).start_time
     means = valid.assign_coords(week=("time", week)).groupby("week").mean("time")
     means = means.transpose("station", "week")

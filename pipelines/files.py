@@ -1,7 +1,9 @@
 """Crash-safe file writes: write beside the target, then replace it in one step.
 
 A reader sees the old file or the new one, never half of one; a failed write leaves no
-temporary file behind.
+temporary file behind. :func:`atomic_batch` does the same for several files as a two-phase
+commit: every file is written to its temporary sibling first, and only when all are written are
+they moved into place.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write", "temp_path_for"]
+__all__ = ["AtomicBatch", "atomic_batch", "atomic_path", "atomic_write", "temp_path_for"]
 
 
 def temp_path_for(path: Path) -> Path:
@@ -68,3 +70,60 @@ def atomic_write(path: Path | str, data: str | bytes, *, encoding: str = "utf-8"
         else:
             tmp.write_text(data, encoding=encoding)
     return Path(path)
+
+
+class AtomicBatch:
+    """Temporary paths of several files, moved into place together (see :func:`atomic_batch`)."""
+
+    def __init__(self, *, fsync: bool = False) -> None:
+        self.fsync = fsync
+        self._pairs: list[tuple[Path, Path]] = []
+
+    def path(self, path: Path | str) -> Path:
+        """Return the temporary path to write ``path`` to (its directory is created)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_path_for(path)
+        self._pairs.append((tmp, path))
+        return tmp
+
+    @property
+    def finals(self) -> list[Path]:
+        """Final locations, in the order their temporary paths were asked for."""
+        return [final for _, final in self._pairs]
+
+    def _commit(self) -> None:
+        if self.fsync:
+            for tmp, _ in self._pairs:
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+        for tmp, final in self._pairs:
+            os.replace(tmp, final)
+
+    def _discard(self) -> None:
+        for tmp, _ in self._pairs:
+            tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_batch(*, fsync: bool = False) -> Iterator[AtomicBatch]:
+    """Write several files, then replace them all at the end (two-phase commit).
+
+    Parameters
+    ----------
+    fsync : bool, optional
+        Flush every temporary file to disk before the first replace.
+
+    Yields
+    ------
+    AtomicBatch
+        ``batch.path(final)`` gives where to write each file. When the block ends normally,
+        all files are moved into place; whatever happens, no temporary file is left behind
+        (if the block raises, no file is replaced).
+    """
+    batch = AtomicBatch(fsync=fsync)
+    try:
+        yield batch
+        batch._commit()
+    finally:
+        batch._discard()

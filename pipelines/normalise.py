@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.qc.flags import FLAG_CODES, QC_BITS
+from features.times import naive_utc, utc_now
 from features.units import convert
 from pipelines.config import NetworkSpec
 from pipelines.errors import QuarantineRecord
@@ -119,10 +120,10 @@ def normalise(
             "time",
             f"local time ambiguous or non-existent in {network.time_zone} (DST change)",
         )
-        utc = local.tz_convert("UTC").tz_localize(None)
+        utc = naive_utc(local)
     else:
         bad = np.zeros(len(t), dtype=bool)
-        utc = t.tz_convert("UTC").tz_localize(None)
+        utc = naive_utc(t)
     keep = ~np.asarray(bad)
     frame, utc = frame[keep].reset_index(drop=True), utc[keep]
 
@@ -135,11 +136,7 @@ def normalise(
     utc = pd.DatetimeIndex(np.where(shift <= tolerance, snapped, utc))
     off_grid = np.asarray(utc != utc.floor(freq))
     quarantine += _q(frame, off_grid, "time", f"time is not on the {network.frequency} grid")
-    now_utc = (
-        (now or pd.Timestamp.now(tz="UTC")).tz_convert("UTC").tz_localize(None)
-        if (now is None or now.tzinfo is not None)
-        else now
-    )
+    now_utc = utc_now() if now is None else naive_utc(now)
     future = np.asarray(utc > now_utc + pd.Timedelta(network.future_tolerance))
     quarantine += _q(
         frame,

@@ -10,8 +10,9 @@ Guarantees:
 - **idempotent upsert**: re-ingesting the same or overlapping data gives an identical store
   (received values overwrite stored ones; a missing value never erases a stored one);
 - **atomic writes**: every file is written to a temporary file in the same directory and moved
-  into place with ``os.replace`` only after all files of the ingest were written, so a crash
-  leaves each file either old or new, never half-written;
+  into place with ``os.replace`` only after all files of the ingest were written
+  (:func:`pipelines.files.atomic_batch`), so a crash leaves each file either old or new, never
+  half-written;
 - **one writer at a time**: an exclusive ``flock`` on ``<store>/<network>/.lock``.
 """
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,7 @@ import xarray as xr
 from features.qc import FLAG_CODES, FLAG_MEANINGS, QC_BITS, QCContext, run_checks
 from features.qc.flags import INGEST_BITS
 from pipelines.config import NetworkSpec
+from pipelines.files import atomic_batch
 from pipelines.normalise import CanonicalBlock
 from qingyuan import __version__
 
@@ -285,8 +286,7 @@ class StationStore:
         f32 = {v: a.astype("float32").astype("float64") for v, a in values.items()}
         bits, status = run_checks(f32, ctx, qc_config.get("checks", {}), preset_bits=ibits)
         # write every partition to a temporary file, then move all into place
-        tmp_paths: list[tuple[Path, Path]] = []
-        try:
+        with atomic_batch(fsync=True) as batch:
             offset = 0
             for m, grid in zip(window, grids, strict=True):
                 sl = slice(offset, offset + len(grid))
@@ -302,20 +302,9 @@ class StationStore:
                     {v: a[:, sl] for v, a in status.items()},
                     m,
                 )
-                final = self.path_for(m)
-                tmp = final.with_suffix(f".nc.{os.getpid()}.tmp")
+                tmp = batch.path(self.path_for(m))
                 ds.to_netcdf(tmp, format="NETCDF4", encoding=self._encoding(ds))
-                tmp_paths.append((tmp, final))
-            for tmp, _final in tmp_paths:
-                with open(tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
-            for tmp, final in tmp_paths:
-                os.replace(tmp, final)
-        finally:
-            for tmp, _ in tmp_paths:
-                if tmp.exists():
-                    tmp.unlink()
-        return UpsertResult([str(f) for _, f in tmp_paths], new, changed, same)
+        return UpsertResult([str(f) for f in batch.finals], new, changed, same)
 
     def _stored_variables(self) -> list[str]:
         parts = self.partitions()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.geo import local_xy_km
 from features.tracing.trajectory import WindField, _step
 
 __all__ = ["Source", "simulate_receptors"]
@@ -62,9 +63,8 @@ def simulate_receptors(
     sub = int(round(60 / step_minutes))
     dt = step_minutes * 60.0
     delta = np.timedelta64(int(dt * 1e9), "ns")
-    rlat = np.asarray(rec_lat, float)[:, None, None]
-    rlon = np.asarray(rec_lon, float)[:, None, None]
-    coslat = np.cos(np.radians(np.mean(rec_lat)))
+    ref = {"lat0": float(np.mean(rec_lat)), "lon0": 0.0}  # local plane of the receptors
+    rx, ry = (a[:, None, None] for a in local_xy_km(rec_lat, rec_lon, **ref))
     age_h = np.arange(ages)[None, :]
     mass = rate[:, None] * np.exp(-age_h / lifetime_hours)
     for ti, t in enumerate(times.values.astype("datetime64[ns]")):
@@ -83,8 +83,9 @@ def simulate_receptors(
             pdist[live] += np.hypot(um, vm) * dt
             tt = tt + delta
         sigma = sigma0_m + growth * pdist
-        dx = (rlon - plon[None]) * 111_200.0 * coslat
-        dy = (rlat - plat[None]) * 111_200.0
+        px, py = local_xy_km(plat, plon, **ref)
+        dx = (rx - px[None]) * 1000.0  # [m]
+        dy = (ry - py[None]) * 1000.0
         foot = np.exp(-0.5 * (dx * dx + dy * dy) / sigma[None] ** 2) / (
             2 * np.pi * sigma[None] ** 2 * mixing_height_m
         )

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from benchmarks.twins.plume import Source, simulate_receptors
+from features.geo import local_xy_km
 from features.tracing.polar import sector_table
 from features.tracing.trajectory import WindField, back_trajectories, cwt, local_maxima, pscf
 
@@ -29,9 +30,7 @@ def bearing_km(
     lat0: float, lon0: float, lat1: np.ndarray, lon1: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bearing [degree from north] and distance [km] from a point to others (flat Earth)."""
-    coslat = np.cos(np.radians(lat0))
-    dx = (np.asarray(lon1) - lon0) * 111.2 * coslat
-    dy = (np.asarray(lat1) - lat0) * 111.2
+    dx, dy = local_xy_km(lat1, lon1, lat0, lon0)
     return np.degrees(np.arctan2(dx, dy)) % 360, np.hypot(dx, dy)
 
 
@@ -80,16 +79,16 @@ def run_twin(
         "cwt": cwt(traj, c_rank, lat_edges, lon_edges),
     }
     rows = []
-    coslat = np.cos(np.radians(np.mean(rec_lat)))
+    ref = {"lat0": float(np.mean(rec_lat)), "lon0": 0.0}  # local plane of the receptors
+    sx, sy = local_xy_km(slat, slon, **ref)
     for name, smap in maps.items():
         peaks = local_maxima(smap, len(sources), min_sep_km=40.0)
         if not peaks:
             continue
         plat = np.array([p[0] for p in peaks])
         plon = np.array([p[1] for p in peaks])
-        d = np.hypot(
-            (slat[:, None] - plat[None]) * 111.2, (slon[:, None] - plon[None]) * 111.2 * coslat
-        )
+        px, py = local_xy_km(plat, plon, **ref)
+        d = np.hypot(sy[:, None] - py[None], sx[:, None] - px[None])
         ri, ci = linear_sum_assignment(d)
         for i, j in zip(ri, ci, strict=True):
             rows.append(

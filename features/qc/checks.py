@@ -23,9 +23,11 @@ import numpy as np
 import pandas as pd
 from ioos_qc import qartod
 
+from features.geo import pairwise_km
 from features.qc.flags import FLAG_CODES, QC_BITS, final_status
+from features.times import to_local
 
-__all__ = ["CHECKS", "QCContext", "QCResult", "haversine_km", "register_check", "run_checks"]
+__all__ = ["CHECKS", "QCContext", "QCResult", "register_check", "run_checks"]
 
 
 @dataclass
@@ -63,8 +65,7 @@ class QCContext:
     def local_days(self) -> np.ndarray:
         """Local calendar day (datetime64[D]) each time label belongs to."""
         start = self.times - self.frequency if self.time_label == "interval_end" else self.times
-        local = start.tz_localize("UTC").tz_convert(self.time_zone).tz_localize(None)
-        return local.floor("D").values.astype("datetime64[D]")
+        return to_local(start, self.time_zone).floor("D").values.astype("datetime64[D]")
 
 
 @dataclass
@@ -218,25 +219,6 @@ def _nan_median_axis1(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(count > 0, med, np.nan), count
 
 
-def haversine_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Great-circle distances between all pairs of points [km].
-
-    Parameters
-    ----------
-    lat, lon : numpy.ndarray
-        Coordinates [degrees].
-
-    Returns
-    -------
-    numpy.ndarray
-        ``S x S`` matrix of distances [km].
-    """
-    la, lo = np.radians(lat)[:, None], np.radians(lon)[:, None]
-    dlat, dlon = la - la.T, lo - lo.T
-    a = np.sin(dlat / 2) ** 2 + np.cos(la) * np.cos(la.T) * np.sin(dlon / 2) ** 2
-    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-
-
 @register_check("spike_neighbour")
 def spike_neighbour(
     data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any]
@@ -248,7 +230,7 @@ def spike_neighbour(
     Stations with fewer than ``min_neighbours`` reporting neighbours are not scored.
     """
     out = QCResult()
-    dist = haversine_km(np.asarray(ctx.lat, float), np.asarray(ctx.lon, float))
+    dist = pairwise_km(ctx.lat, ctx.lon)
     np.fill_diagonal(dist, np.inf)
     nbr = dist <= float(params.get("radius_km", 50))
     min_n = int(params.get("min_neighbours", 2))

@@ -13,6 +13,7 @@ on any concentration series (a station pollutant or a PMF factor's contributions
 * :func:`sector_table` - pollution rose, percentile rose and sector CPF by direction sector.
 * :func:`cluster_surface` - k-means clustering of the standardised (u, v, value) surface
   (openair's ``polarCluster`` uses PAM; k-means with a fixed seed is used here).
+* :func:`polar_analysis` - all of the above for one series, with the CPF peak summary.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["PolarSurface", "cluster_surface", "polar_surface", "sector_table"]
+__all__ = [
+    "PolarAnalysis",
+    "PolarSurface",
+    "cluster_surface",
+    "polar_analysis",
+    "polar_surface",
+    "sector_table",
+]
 
 
 @dataclass
@@ -175,3 +183,51 @@ def cluster_surface(surface: PolarSurface, k: int = 4, seed: int = 0) -> np.ndar
         _, lab = kmeans2(feats, k, seed=seed, minit="++")
         labels[ok] = lab
     return labels
+
+
+@dataclass
+class PolarAnalysis:
+    """The polar analysis of one series against one station's wind."""
+
+    mean: PolarSurface  # NWR mean surface
+    cpf: PolarSurface  # CPF surface
+    sectors: pd.DataFrame  # sector table (pollution / percentile rose, sector CPF)
+    clusters: np.ndarray  # cluster label of every cell of the mean surface (-1 outside)
+
+    def summary(self) -> dict[str, float | int]:
+        """CPF threshold and peak (direction [degree], speed [m s-1], value), readings used."""
+        d, s_, v = self.cpf.peak()
+        return {
+            "cpf_threshold": self.cpf.threshold,
+            "cpf_peak_direction_deg": round(d, 1),
+            "cpf_peak_speed_m_s": round(s_, 2),
+            "cpf_peak": round(v, 3),
+            "readings": self.mean.n,
+        }
+
+
+def polar_analysis(
+    ws: np.ndarray,
+    wd: np.ndarray,
+    conc: np.ndarray,
+    percentile: float = 75.0,
+    *,
+    clusters: int = 4,
+) -> PolarAnalysis:
+    """NWR mean and CPF surfaces, sector table and clusters of one series.
+
+    Parameters
+    ----------
+    ws, wd : numpy.ndarray
+        Wind speed [m s-1] and the direction it blows from [degree].
+    conc : numpy.ndarray
+        The series, aligned with the wind.
+    percentile : float
+        CPF threshold percentile of the series.
+    clusters : int
+        Number of clusters of the mean surface.
+    """
+    mean = polar_surface(ws, wd, conc, "mean")
+    cpf = polar_surface(ws, wd, conc, "cpf", percentile=percentile)
+    sectors = sector_table(wd, conc, cpf_percentile=percentile)
+    return PolarAnalysis(mean, cpf, sectors, cluster_surface(mean, k=clusters))

@@ -5,6 +5,8 @@
   (:meth:`WindField.from_stations`, inverse-distance weighting per time) or from any CF netCDF
   with eastward/northward wind (read in :mod:`pipelines.tracing.air`).
 * :func:`back_trajectories` - Heun (RK2) integration backwards in time from receptor points.
+* :func:`map_grid` and :func:`network_source_maps` - the map grid around a network and the
+  PSCF / CWT maps of its network-mean series from back-trajectories arriving at one point.
 * :func:`pscf` and :func:`cwt` - openair's ``trajLevel`` statistics on a lat/lon grid with its
   down-weighting of cells crossed by few trajectory points:
   PSCF = m/n with the threshold at the ``percentile`` of the receptor concentrations, weights
@@ -15,14 +17,26 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["SourceMap", "WindField", "back_trajectories", "cwt", "local_maxima", "pscf"]
+from features.geo import KM_PER_DEGREE, local_xy_km, shift_deg
 
-_R_EARTH_M = 6_371_000.0
+__all__ = [
+    "NetworkSourceMaps",
+    "SourceMap",
+    "WindField",
+    "back_trajectories",
+    "cwt",
+    "local_maxima",
+    "map_grid",
+    "network_source_maps",
+    "peak_lat_lon",
+    "pscf",
+]
 
 
 @dataclass
@@ -52,10 +66,10 @@ class WindField:
         Times at which no station reports wind are filled from the nearest reported time.
         """
         Y, X = np.meshgrid(lat, lon, indexing="ij")
-        coslat = np.cos(np.radians(np.mean(st_lat)))
-        d = np.hypot(
-            (Y[..., None] - st_lat) * 111.2, (X[..., None] - st_lon) * 111.2 * coslat
-        )  # Y x X x S [km]
+        ref = {"lat0": float(np.mean(st_lat)), "lon0": float(np.mean(st_lon))}
+        gx, gy = local_xy_km(Y, X, **ref)
+        sx, sy = local_xy_km(st_lat, st_lon, **ref)
+        d = np.hypot(gy[..., None] - sy, gx[..., None] - sx)  # Y x X x S [km]
         w = 1.0 / np.maximum(d, 0.5) ** power
         U = np.full((len(times), len(lat), len(lon)), np.nan)
         V = np.full_like(U, np.nan)
@@ -105,9 +119,8 @@ def _trilinear(a: np.ndarray, fi, fy, fx) -> np.ndarray:
 
 
 def _step(lat, lon, u, v, dt_s):
-    dlat = np.degrees(v * dt_s / _R_EARTH_M)
-    dlon = np.degrees(u * dt_s / (_R_EARTH_M * np.cos(np.radians(lat))))
-    return lat + dlat, lon + dlon
+    """Move by the wind ``u, v`` [m s-1] for ``dt_s`` [s]."""
+    return shift_deg(lat, lon, u * dt_s, v * dt_s)
 
 
 def back_trajectories(
@@ -258,15 +271,117 @@ def local_maxima(
     Y, X = np.meshgrid(smap.lat, smap.lon, indexing="ij")
     vals = np.where(np.isfinite(smap.value), smap.value, -np.inf).ravel()
     order = np.argsort(vals)[::-1]
-    coslat = np.cos(np.radians(np.mean(smap.lat)))
+    ex, ny = (a.ravel() for a in local_xy_km(Y, X, lat0=float(np.mean(smap.lat)), lon0=0.0))
     picked: list[tuple[float, float, float]] = []
+    chosen: list[int] = []
     for i in order:
         if not np.isfinite(vals[i]) or len(picked) == k:
             break
-        la, lo = Y.ravel()[i], X.ravel()[i]
-        if all(
-            np.hypot((la - p[0]) * 111.2, (lo - p[1]) * 111.2 * coslat) >= min_sep_km
-            for p in picked
-        ):
-            picked.append((float(la), float(lo), float(vals[i])))
+        if all(np.hypot(ny[i] - ny[j], ex[i] - ex[j]) >= min_sep_km for j in chosen):
+            chosen.append(int(i))
+            picked.append((float(Y.ravel()[i]), float(X.ravel()[i]), float(vals[i])))
     return picked
+
+
+def peak_lat_lon(smap: SourceMap) -> list[float]:
+    """Centre of the highest cell of a source map, rounded to 0.01 degree: ``[lat, lon]``."""
+    peak = np.unravel_index(np.nanargmax(np.nan_to_num(smap.value, nan=-np.inf)), smap.value.shape)
+    return [round(float(smap.lat[peak[0]]), 2), round(float(smap.lon[peak[1]]), 2)]
+
+
+def map_grid(
+    lat: np.ndarray,
+    lon: np.ndarray,
+    hours: float,
+    cell_deg: float,
+    *,
+    max_span_deg: float = 12.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Grid of a trajectory map centred on the stations (cell centres [degrees]).
+
+    The half-width is the distance covered at 10 km h-1 over ``hours`` (at most
+    ``max_span_deg``).
+
+    Parameters
+    ----------
+    lat, lon : numpy.ndarray
+        Station coordinates [degrees].
+    hours : float
+        Length of the back-trajectories [h].
+    cell_deg : float
+        Cell size [degrees].
+    """
+    span = min(hours * 10.0 / KM_PER_DEGREE, max_span_deg)
+    glat = np.arange(lat.mean() - span, lat.mean() + span + 1e-9, cell_deg)
+    glon = np.arange(lon.mean() - span, lon.mean() + span + 1e-9, cell_deg)
+    return glat, glon
+
+
+@dataclass
+class NetworkSourceMaps:
+    """Back-trajectories arriving at a network and the PSCF / CWT maps of its mean series."""
+
+    trajectories: pd.DataFrame  # back_trajectories() table
+    arrive: np.ndarray  # time index of each trajectory's arrival
+    lat_edges: np.ndarray  # map cell edges [degrees]
+    lon_edges: np.ndarray
+    maps: dict[str, SourceMap]  # "pscf", "cwt"
+
+
+def network_source_maps(
+    field: WindField,
+    times: pd.DatetimeIndex,
+    station_conc: np.ndarray,
+    lat0: float,
+    lon0: float,
+    glat: np.ndarray,
+    glon: np.ndarray,
+    *,
+    cell_deg: float,
+    hours: float,
+    every_hours: int,
+    percentile: float = 75.0,
+) -> NetworkSourceMaps:
+    """PSCF and CWT maps of the network-mean series from trajectories arriving at one point.
+
+    Parameters
+    ----------
+    field : WindField
+        Wind field covering the trajectories.
+    times : pandas.DatetimeIndex
+        Times of the series (UTC), length ``T``.
+    station_conc : numpy.ndarray
+        ``S x T`` concentrations; their station mean (NaN ignored) is the receptor series.
+    lat0, lon0 : float
+        Arrival point [degrees].
+    glat, glon : numpy.ndarray
+        Map cell centres (:func:`map_grid`) [degrees].
+    cell_deg : float
+        Cell size [degrees].
+    hours : float
+        Length of the back-trajectories [h].
+    every_hours : int
+        One trajectory every this many time steps (from ``hours`` on, so that the field covers
+        every trajectory; times without a network mean are skipped).
+    percentile : float
+        PSCF threshold percentile.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        conc = np.nanmean(station_conc, axis=0)
+    arrive = np.arange(int(hours), len(times), every_hours)
+    arrive = arrive[np.isfinite(conc[arrive])]
+    traj = back_trajectories(
+        field,
+        np.full(len(arrive), lat0),
+        np.full(len(arrive), lon0),
+        times.values[arrive],
+        hours,
+    )
+    edges_lat = np.arange(glat[0], glat[-1] + cell_deg, cell_deg)
+    edges_lon = np.arange(glon[0], glon[-1] + cell_deg, cell_deg)
+    maps = {
+        "pscf": pscf(traj, conc[arrive], edges_lat, edges_lon, percentile),
+        "cwt": cwt(traj, conc[arrive], edges_lat, edges_lon),
+    }
+    return NetworkSourceMaps(traj, arrive, edges_lat, edges_lon, maps)

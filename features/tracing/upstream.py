@@ -15,16 +15,20 @@ candidate; its entry time and position are reported.
 
 Inputs are anomaly series: :func:`anomaly_z` turns raw readings into robust z-scores of the
 departure from a trailing median (``sign=-1`` for drops, e.g. dissolved oxygen).
+:func:`trace_anomaly` does the whole analysis from the readings of every section: hourly means,
+the detection time, the window around it, the anomaly series and the ranking.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from features.river_network import RiverNetwork
 
-__all__ = ["anomaly_z", "trace_upstream"]
+__all__ = ["AnomalyTrace", "anomaly_z", "trace_anomaly", "trace_upstream"]
 
 
 def anomaly_z(values: np.ndarray, window: int, sign: int = 1) -> np.ndarray:
@@ -160,3 +164,75 @@ def trace_upstream(
     best = best.sort_values("score").reset_index(drop=True)
     best["delta"] = best["score"] - best["score"].iloc[0]
     return best
+
+
+@dataclass
+class AnomalyTrace:
+    """An anomaly traced upstream: when it was seen, the data window and the ranking."""
+
+    detected: pd.Timestamp  # time of the anomaly at the detecting section (UTC)
+    window: pd.DataFrame  # hourly readings (time x section) around it
+    z: dict[str, np.ndarray]  # section -> anomaly z over the window (sections with data)
+    ranking: pd.DataFrame  # trace_upstream() table, best reach first
+
+
+def trace_anomaly(
+    net: RiverNetwork,
+    readings: pd.DataFrame,
+    section: str,
+    at: pd.Timestamp | str | None = None,
+    *,
+    days_before: float = 5.0,
+    days_after: float = 1.0,
+    sign: int = 1,
+    window: int = 48,
+    min_readings: int = 24,
+    variable: str = "",
+) -> AnomalyTrace:
+    """Trace an anomaly seen at ``section`` from the readings of every section.
+
+    Parameters
+    ----------
+    net : RiverNetwork
+        The river network.
+    readings : pandas.DataFrame
+        QC-valid readings, time (UTC) x section.
+    section : str
+        The section where the anomaly was seen.
+    at : pandas.Timestamp or str, optional
+        Time of the anomaly (UTC); default: the peak anomaly z of ``section`` over all readings.
+    days_before, days_after : float
+        The window analysed around ``at`` [days].
+    sign : int
+        +1 for rises (turbidity, NH3-N, conductivity spikes), -1 for drops (dissolved oxygen).
+    window : int
+        Trailing window of :func:`anomaly_z` [hours].
+    min_readings : int
+        Sections with fewer hourly readings in the window are left out; ``section`` must have
+        at least that many.
+    variable : str, optional
+        Name of the variable, for the error message.
+
+    Raises
+    ------
+    ValueError
+        When ``section`` has fewer than ``min_readings`` hourly readings in the window.
+    """
+    frame = readings.resample("1h").mean()
+    if at is None:
+        z_all = anomaly_z(frame[section].to_numpy(), window, sign)
+        t_at = frame.index[int(np.nanargmax(z_all))]
+    else:
+        t_at = pd.Timestamp(at)
+    lo = t_at - pd.Timedelta(days=days_before)
+    hi = t_at + pd.Timedelta(days=days_after)
+    win = frame.loc[lo:hi]
+    if win[section].notna().sum() < min_readings:
+        what = f"{variable} readings" if variable else "readings"
+        raise ValueError(f"{section} has fewer than {min_readings} hourly {what} in {lo} .. {hi}")
+    z = {
+        s: anomaly_z(win[s].interpolate(limit=3).to_numpy(), window, sign)
+        for s in net.sections
+        if s in win and win[s].notna().sum() >= min_readings
+    }
+    return AnomalyTrace(t_at, win, z, trace_upstream(net, win.index, z, section))

@@ -25,8 +25,13 @@ import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from features.assessment import mask_invalid  # noqa: E402
-from features.tracing.polar import cluster_surface, polar_surface, sector_table  # noqa: E402
-from features.tracing.trajectory import WindField, back_trajectories, cwt, pscf  # noqa: E402
+from features.tracing.polar import polar_analysis  # noqa: E402
+from features.tracing.trajectory import (  # noqa: E402
+    WindField,
+    map_grid,
+    network_source_maps,
+    peak_lat_lon,
+)
 from features.wind import wind_components  # noqa: E402
 from pipelines.config import load_network, load_qc, load_variables  # noqa: E402
 from pipelines.store import StationStore  # noqa: E402
@@ -104,10 +109,8 @@ def polar_job(
             else {c: series[c].reindex(times).to_numpy(float) for c in series.columns}
         )
         for name, conc in targets.items():
-            mean = polar_surface(ws, wd, conc, "mean")
-            cpf = polar_surface(ws, wd, conc, "cpf", percentile=percentile)
-            sectors = sector_table(wd, conc, cpf_percentile=percentile)
-            clusters = cluster_surface(mean, k=4)
+            pa = polar_analysis(ws, wd, conc, percentile, clusters=4)
+            mean, cpf, sectors, clusters = pa.mean, pa.cpf, pa.sectors, pa.clusters
             stem = f"{sid}_{name}"
             mean.to_frame().to_csv(out / f"{stem}_polar_mean.csv", index=False)
             cpf.to_frame().to_csv(out / f"{stem}_polar_cpf.csv", index=False)
@@ -144,15 +147,10 @@ def polar_job(
             fig.savefig(png, dpi=100)
             fig.savefig(svg)
             plt.close(fig)
-            d, s_, v = cpf.peak()
             result["stations"].setdefault(sid, {})[name] = {
                 "figure": str(png),
                 "figure_svg": str(svg),
-                "cpf_threshold": cpf.threshold,
-                "cpf_peak_direction_deg": round(d, 1),
-                "cpf_peak_speed_m_s": round(s_, 2),
-                "cpf_peak": round(v, 3),
-                "readings": mean.n,
+                **pa.summary(),
             }
     (out / f"polar_{variable}.json").write_text(json.dumps(result, indent=2, default=str))
     return result
@@ -207,10 +205,7 @@ def trajectory_job(
     times = pd.DatetimeIndex(ds["time"].values)
     lat = np.array([s.lat for s in net.stations])
     lon = np.array([s.lon for s in net.stations])
-    span = hours * 10.0 / 111.2  # 10 m s-1 for the whole period, in degrees: the map extent
-    span = min(span, 12.0)
-    glat = np.arange(lat.mean() - span, lat.mean() + span + 1e-9, cell_deg)
-    glon = np.arange(lon.mean() - span, lon.mean() + span + 1e-9, cell_deg)
+    glat, glon = map_grid(lat, lon, hours, cell_deg)
     if wind_netcdf:
         field = wind_field_from_netcdf(wind_netcdf)
         source = f"CF netCDF {wind_netcdf}"
@@ -218,26 +213,21 @@ def trajectory_job(
         u, v = wind_components(ds["wind_speed"].values, ds["wind_from_direction"].values)
         field = WindField.from_stations(times, lat, lon, u, v, glat, glon)
         source = "station winds (IDW); outside the network the field is extrapolated"
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        conc = np.nanmean(ds[variable].values, axis=0)
-    arrive = np.arange(int(hours), len(times), every_hours)  # the field must cover the trajectory
-    arrive = arrive[np.isfinite(conc[arrive])]
-    traj = back_trajectories(
+    nsm = network_source_maps(
         field,
-        np.full(len(arrive), lat.mean()),
-        np.full(len(arrive), lon.mean()),
-        times.values[arrive],
-        hours,
+        times,
+        ds[variable].values,
+        lat.mean(),
+        lon.mean(),
+        glat,
+        glon,
+        cell_deg=cell_deg,
+        hours=hours,
+        every_hours=every_hours,
+        percentile=percentile,
     )
-    edges_lat = np.arange(glat[0], glat[-1] + cell_deg, cell_deg)
-    edges_lon = np.arange(glon[0], glon[-1] + cell_deg, cell_deg)
-    maps = {
-        "pscf": pscf(traj, conc[arrive], edges_lat, edges_lon, percentile),
-        "cwt": cwt(traj, conc[arrive], edges_lat, edges_lon),
-    }
+    traj, arrive, maps = nsm.trajectories, nsm.arrive, nsm.maps
+    edges_lat, edges_lon = nsm.lat_edges, nsm.lon_edges
     out = Path(out_dir) / "source" / net.name / "trajectory"
     out.mkdir(parents=True, exist_ok=True)
     traj.to_csv(out / "back_trajectories.csv.gz", index=False)
@@ -262,13 +252,7 @@ def trajectory_job(
         plt.colorbar(im, ax=ax, shrink=0.8, label=("PSCF" if name == "pscf" else f"CWT [{units}]"))
         ax.set_title(f"{name.upper()} of network-mean {variable}", fontsize=9)
         smap.to_frame().to_csv(out / f"{name}_{variable}.csv", index=False)
-        peak = np.unravel_index(
-            np.nanargmax(np.nan_to_num(smap.value, nan=-np.inf)), smap.value.shape
-        )
-        res[f"{name}_peak_lat_lon"] = [
-            round(float(smap.lat[peak[0]]), 2),
-            round(float(smap.lon[peak[1]]), 2),
-        ]
+        res[f"{name}_peak_lat_lon"] = peak_lat_lon(smap)
     for ax in axes:
         ax.plot(lon, lat, "k^", ms=4)
         ax.set_xlim(glon[0], glon[-1])

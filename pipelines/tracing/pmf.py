@@ -13,14 +13,46 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from models.pmf.core import fit_pmf
+from models.pmf.core import PMFResult, fit_pmf
 from models.pmf.error_estimates import bootstrap, displacement, fpeak
 from models.pmf.prep import prepare
-from models.pmf.report import write_pmf_outputs
+from models.pmf.report import TABLES_WITHOUT_INDEX, pmf_tables
+from pipelines.tracing.pmf_figures import FIGURE_FILES, pmf_figures
 from pipelines.tracing.pmf_io import read_pmf_input
 
-__all__ = ["run_pmf"]
+__all__ = ["run_pmf", "write_pmf_outputs"]
+
+
+def write_pmf_outputs(
+    x: np.ndarray,
+    u: np.ndarray,
+    res: PMFResult,
+    out: Path,
+    times: pd.DatetimeIndex | None = None,
+    total: str | None = None,
+) -> dict[str, str]:
+    """Write every table (CSV) and figure (PNG) of a solution to ``out``; return their paths.
+
+    Tables come from :func:`models.pmf.report.pmf_tables`, figures from
+    :func:`pipelines.tracing.pmf_figures.pmf_figures`.
+    """
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    for name, table in pmf_tables(x, u, res, total).items():
+        p = out / f"{name}.csv"
+        table.to_csv(p, index=name not in TABLES_WITHOUT_INDEX)
+        files[name] = str(p)
+    for name, fig in pmf_figures(x, u, res, times):
+        p = out / FIGURE_FILES[name]
+        fig.savefig(p, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        files[name] = str(p)
+    return files
 
 
 def run_pmf(

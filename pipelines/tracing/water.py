@@ -3,7 +3,7 @@
 Reads the river network (``configs/rivers/<name>.yml``) and its station network's store, resamples
 every section's QC-valid readings of one variable to an hourly grid around the anomaly time,
 turns them into robust anomaly z-scores and ranks the upstream reaches
-(:func:`features.tracing.upstream.trace_upstream`). Writes the ranking (CSV) and a figure of the
+(:func:`features.tracing.upstream.trace_anomaly`). Writes the ranking (CSV) and a figure of the
 anomaly series along the flow path under ``outputs/water/tracing/``.
 """
 
@@ -17,10 +17,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from features.assessment import mask_invalid  # noqa: E402
-from features.tracing.upstream import anomaly_z, trace_upstream  # noqa: E402
+from features.tracing.upstream import trace_anomaly  # noqa: E402
 from pipelines.config import load_network, load_qc, load_variables  # noqa: E402
 from pipelines.config.rivers import load_river_network  # noqa: E402
 from pipelines.store import StationStore  # noqa: E402
@@ -59,24 +58,17 @@ def trace_job(
     if variable not in ds:
         raise ValueError(f"network {net.name} stores no {variable}")
     valid = mask_invalid(ds, [variable], load_qc(net)["valid_statuses"])[variable]
-    frame = valid.to_pandas().T  # time x station
-    frame = frame.resample("1h").mean()
-    if at is None:
-        z_all = anomaly_z(frame[section].to_numpy(), 48, sign)
-        t_at = frame.index[int(np.nanargmax(z_all))]
-    else:
-        t_at = pd.Timestamp(at)
-    lo = t_at - pd.Timedelta(days=days_before)
-    hi = t_at + pd.Timedelta(days=days_after)
-    win = frame.loc[lo:hi]
-    if win[section].notna().sum() < 24:
-        raise ValueError(f"{section} has fewer than 24 hourly {variable} readings in {lo} .. {hi}")
-    z = {
-        s: anomaly_z(win[s].interpolate(limit=3).to_numpy(), 48, sign)
-        for s in rnet.sections
-        if s in win and win[s].notna().sum() >= 24
-    }
-    ranked = trace_upstream(rnet, win.index, z, section)
+    traced = trace_anomaly(
+        rnet,
+        valid.to_pandas().T,  # time x station
+        section,
+        at,
+        days_before=days_before,
+        days_after=days_after,
+        sign=sign,
+        variable=variable,
+    )
+    t_at, win, z, ranked = traced.detected, traced.window, traced.z, traced.ranking
     out = Path(out_dir) / "water" / "tracing"
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{river}_{section}_{variable}_{t_at:%Y%m%dT%H}"

@@ -11,7 +11,7 @@ from models.pmf.prep import polissar_substitute, prepare, signal_to_noise, sn_ca
 from pipelines.errors import SourceError
 from pipelines.tracing.pmf_io import read_pmf_input
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "esat_examples"
+DATA = Path(__file__).resolve().parents[3] / "data" / "esat_examples"
 
 
 def test_bundled_examples_load_with_the_documented_shapes():

@@ -1,0 +1,90 @@
+"""The scikit-learn-style PMF estimator: same numbers as the functional API, estimator contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.pmf.core import fit_pmf
+from models.pmf.estimator import PMF
+
+
+def synthetic(n=200, m=12, p=3, seed=0):
+    """Known non-negative G, F; data = GF + Gaussian noise of the stated uncertainty."""
+    rng = np.random.default_rng(seed)
+    F = rng.gamma(0.6, 1.0, (p, m)) * (rng.random((p, m)) > 0.3)
+    G = rng.gamma(2.0, 1.0, (n, p))
+    clean = G @ F
+    u = 0.05 * clean + 0.02
+    x = np.clip(clean + rng.normal(0, 1, clean.shape) * u, 1e-4, None)
+    return x, u, G, F
+
+
+def test_fit_returns_self_with_the_same_solution_as_fit_pmf():
+    x, u, _, _ = synthetic(n=80, m=8, seed=4)
+    est = PMF(3, starts=4, seed=7)
+    assert est.fit(x, u) is est
+    ref = fit_pmf(x, u, 3, starts=4, seed=7)
+    assert est.q_true_ == ref.q_true and est.q_robust_ == ref.q_robust
+    assert est.q_exp_ == ref.q_exp and est.best_run_ == ref.best
+    assert np.array_equal(est.profiles_, ref.F) and np.array_equal(est.contributions_, ref.G)
+    assert est.profiles_.shape == (3, 8) and est.contributions_.shape == (80, 3)
+    assert est.n_features_in_ == 8
+    assert len(est.runs_) == 4 and est.runs_["best"].sum() == 1
+    np.testing.assert_allclose(est.reconstruct(), ref.G @ ref.F)
+
+
+def test_every_parameter_reaches_the_engine():
+    x, u, _, _ = synthetic(n=60, m=8, seed=1)
+    est = PMF(2, starts=3, seed=3, method="ls-nmf", robust=False, max_iter=300, window=20)
+    est.fit(x, u)
+    ref = fit_pmf(x, u, 2, starts=3, seed=3, method="ls-nmf", robust=False, max_iter=300, window=20)
+    assert est.q_true_ == ref.q_true
+    assert est.result_.settings == ref.settings
+    assert (
+        PMF(2, starts=3, seed=4).fit(x, u).q_robust_ != PMF(2, starts=3, seed=3).fit(x, u).q_robust_
+    )
+
+
+def test_dataframes_name_species_and_samples():
+    x, u, _, _ = synthetic(n=40, m=6, seed=2)
+    cols = [f"sp{j}" for j in range(6)]
+    idx = pd.date_range("2024-01-01", periods=40, freq="D").strftime("%Y-%m-%d")
+    est = PMF(2, starts=2, seed=0).fit(pd.DataFrame(x, idx, cols), pd.DataFrame(u, idx, cols))
+    assert list(est.feature_names_in_) == cols
+    assert est.result_.species == cols and est.result_.samples[0] == "2024-01-01"
+    est.fit(x, u)  # refit on arrays: the names of the previous fit are gone
+    assert not hasattr(est, "feature_names_in_")
+
+
+def test_estimator_contract_params_and_clone():
+    est = PMF(4, starts=5, robust=False)
+    params = est.get_params()
+    assert params["n_factors"] == 4 and params["starts"] == 5 and params["robust"] is False
+    assert set(params) == {
+        "n_factors",
+        "starts",
+        "seed",
+        "method",
+        "robust",
+        "alpha",
+        "max_iter",
+        "tol",
+        "window",
+    }
+    assert est.set_params(seed=9) is est and est.seed == 9
+    with pytest.raises(ValueError, match="invalid parameter"):
+        est.set_params(factors=2)
+    assert not hasattr(est, "profiles_")  # nothing learned before fit
+    with pytest.raises(RuntimeError, match="not fitted"):
+        est.reconstruct()
+    base = pytest.importorskip("sklearn.base")
+    twin = base.clone(est)
+    assert twin is not est and twin.get_params() == est.get_params()
+
+
+def test_bad_input_is_refused_by_the_engine():
+    x, u, _, _ = synthetic(n=30, m=6)
+    with pytest.raises(ValueError, match="factors"):
+        PMF(6).fit(x, u)
