@@ -16,11 +16,14 @@ import xarray as xr
 
 from features.aqi import AqiStandard, aqi_from_subindices, category_of, sub_index
 from features.qc.flags import FLAG_CODES
+from features.times import to_local
 from features.units import convert
 
 __all__ = [
+    "DAILY_SUFFIX",
     "daily_aqi",
     "daily_statistics",
+    "day_statistic",
     "hourly_aqi",
     "local_hour_grid",
     "mask_invalid",
@@ -66,7 +69,7 @@ def local_hour_grid(
     """
     times = pd.DatetimeIndex(da["time"].values)
     start = times - pd.Timedelta("1h") if time_label == "interval_end" else times
-    local = start.tz_localize("UTC").tz_convert(time_zone).tz_localize(None).floor("h")
+    local = to_local(start, time_zone).floor("h")
     first, last = local.min().floor("D"), local.max().floor("D")
     days = pd.date_range(first, last, freq="D")
     pos = ((local - first) / pd.Timedelta("1h")).astype(int)
@@ -96,16 +99,65 @@ def moving_mean(flat: np.ndarray, window: int, min_count: int) -> np.ndarray:
     return np.where(count >= min_count, mean, np.nan)
 
 
+#: Suffix of each averaging's daily statistic: ``pm25_24h``, ``o3_8h_max``, ``o3_1h_max``.
+DAILY_SUFFIX = {"24h": "_24h", "8h": "_8h_max", "1h": "_1h_max"}
+
+
+def day_statistic(grid: np.ndarray, averaging: str, validity: dict[str, Any]) -> np.ndarray:
+    """One daily statistic of hourly values laid out by local day, with the GB 3095 validity rules.
+
+    The one implementation of the daily statistics: observed days (:func:`daily_statistics`)
+    and forecast days (:mod:`models.forecast.daily`) both go through it.
+
+    Parameters
+    ----------
+    grid : numpy.ndarray
+        ``... x D x 24`` hourly values; ``[..., d, h]`` is the hour starting at local ``h:00``
+        of day ``d`` (NaN where missing or invalid) [any units].
+    averaging : str
+        ``24h``: mean of >= ``min_hours_24h`` hours; ``1h``: maximum of >= ``min_hours_1h_max``
+        hours; ``8h``: maximum of the 8-h moving means (each needing >= ``min_hours_8h`` hours)
+        ending 08:00..24:00, valid with >= ``mda8_min_windows`` such means, or with fewer when
+        the maximum exceeds ``mda8_limit_override``.
+    validity : dict
+        The ``validity`` block of the standard.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``... x D`` daily values [units of ``grid``], NaN where not valid.
+    """
+    import warnings
+
+    hours = np.sum(~np.isnan(grid), axis=-1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if averaging == "24h":
+            min24 = int(validity.get("min_hours_24h", 20))
+            return np.where(hours >= min24, np.nanmean(grid, axis=-1), np.nan)
+        if averaging == "1h":
+            min1 = int(validity.get("min_hours_1h_max", 20))
+            return np.where(hours >= min1, np.nanmax(grid, axis=-1), np.nan)
+        if averaging == "8h":
+            min8 = int(validity.get("min_hours_8h", 6))
+            min_win = int(validity.get("mda8_min_windows", 14))
+            override = float(validity.get("mda8_limit_override", np.inf))
+            flat = grid.reshape(*grid.shape[:-2], -1)  # consecutive days of each series
+            m8 = moving_mean(flat, 8, min8).reshape(grid.shape)
+            windows = m8[..., 7:24]  # last hour starting 07:00..23:00 = ending 08:00..24:00
+            nwin = np.sum(~np.isnan(windows), axis=-1)
+            max8 = np.nanmax(windows, axis=-1)
+            return np.where((nwin >= min_win) | (max8 > override), max8, np.nan)
+    raise ValueError(f"unknown averaging {averaging!r}; expected one of {sorted(DAILY_SUFFIX)}")
+
+
 def daily_statistics(
     ds: xr.Dataset, time_zone: str, time_label: str, validity: dict[str, Any]
 ) -> xr.Dataset:
     """Daily statistics with the GB 3095 / HJ 663 validity rules.
 
-    For every variable ``v``: ``v_24h`` (mean of >= ``min_hours_24h`` hours), ``v_1h_max`` (max
-    of >= ``min_hours_1h_max`` hours), ``v_8h_max`` (max of the 8-h moving means, each needing
-    >= ``min_hours_8h`` hours, over windows ending 08:00..24:00; valid with >=
-    ``mda8_min_windows`` windows, or fewer when the max exceeds ``mda8_limit_override``) and
-    ``v_hours`` (valid hours).
+    For every variable ``v``: ``v_24h``, ``v_1h_max`` and ``v_8h_max`` (see
+    :func:`day_statistic`) and ``v_hours`` (valid hours).
 
     Parameters
     ----------
@@ -123,33 +175,14 @@ def daily_statistics(
     xarray.Dataset
         ``(station, date)`` statistics.
     """
-    min24 = int(validity.get("min_hours_24h", 20))
-    min8 = int(validity.get("min_hours_8h", 6))
-    min1 = int(validity.get("min_hours_1h_max", 20))
-    min_win = int(validity.get("mda8_min_windows", 14))
-    override = float(validity.get("mda8_limit_override", np.inf))
     out: dict[str, xr.DataArray] = {}
     days = None
+    dims = ("station", "date")
     for v in ds.data_vars:
         grid, days = local_hour_grid(ds[v], time_zone, time_label)
-        hours = np.sum(~np.isnan(grid), axis=2)
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean24 = np.where(hours >= min24, np.nanmean(grid, axis=2), np.nan)
-                max1 = np.where(hours >= min1, np.nanmax(grid, axis=2), np.nan)
-                m8 = moving_mean(grid.reshape(grid.shape[0], -1), 8, min8).reshape(grid.shape)
-                windows = m8[:, :, 7:24]  # last hour starting 07:00..23:00 = ending 08:00..24:00
-                nwin = np.sum(~np.isnan(windows), axis=2)
-                max8 = np.nanmax(windows, axis=2)
-        max8 = np.where((nwin >= min_win) | (max8 > override), max8, np.nan)
-        dims = ("station", "date")
-        out[f"{v}_24h"] = (dims, mean24)
-        out[f"{v}_1h_max"] = (dims, max1)
-        out[f"{v}_8h_max"] = (dims, max8)
-        out[f"{v}_hours"] = (dims, hours.astype("int16"))
+        for averaging in ("24h", "1h", "8h"):
+            out[f"{v}{DAILY_SUFFIX[averaging]}"] = (dims, day_statistic(grid, averaging, validity))
+        out[f"{v}_hours"] = (dims, np.sum(~np.isnan(grid), axis=2).astype("int16"))
     coords = {"station": ds["station"].values, "date": days.values if days is not None else []}
     return xr.Dataset(out, coords=coords)
 
@@ -166,9 +199,6 @@ def _in_units(
         temperature_K=ref.get("temperature_K", 298.15),
         pressure_Pa=ref.get("pressure_Pa", 101325.0),
     )
-
-
-_DAILY_STAT = {"24h": "_24h", "8h": "_8h_max", "1h": "_1h_max"}
 
 
 def daily_aqi(
@@ -213,7 +243,7 @@ def daily_aqi(
         above: dict[str, np.ndarray] = {}
         for key in std.daily_report:
             scale = std.pollutants[key]
-            name = f"{scale.variable}{_DAILY_STAT[scale.averaging]}"
+            name = f"{scale.variable}{DAILY_SUFFIX[scale.averaging]}"
             if name not in stats:
                 continue
             conc = _in_units(stats[name].values, scale.variable, scale.units, registry, ref)
@@ -268,7 +298,7 @@ def hourly_aqi(
     """
     ref = reference_conditions or {}
     times = pd.DatetimeIndex(ds["time"].values)
-    local_dates = times.tz_localize("UTC").tz_convert(time_zone).tz_localize(None).date
+    local_dates = to_local(times, time_zone).date
     shape = (ds.sizes["station"], len(times))
     aqi = np.full(shape, np.nan)
     primary = np.full(shape, "", dtype=object)
@@ -279,18 +309,20 @@ def hourly_aqi(
             continue
         subs: dict[str, np.ndarray] = {}
         above: dict[str, np.ndarray] = {}
+        min24 = int(std.validity.get("min_hours_24h", 20))  # a 24-h mean needs 20 valid hours
         for key in std.realtime_report:
             scale = std.pollutants[key]
             if scale.variable not in ds:
                 continue
             vals = ds[scale.variable].transpose("station", "time").values.astype(float)
             if scale.averaging == "24h" and std.realtime_pm_averaging == "24h_moving":
-                vals = moving_mean(vals, 24, 20)
+                vals = moving_mean(vals, 24, min24)
             conc = _in_units(vals, scale.variable, scale.units, registry, ref)
             subs[key], above[key] = sub_index(conc, scale, std)
             if scale.above_table == "use_24h" and above[key].any():
                 s24 = std.pollutants[key.split("_")[0] + "_24h"]
-                c24 = _in_units(moving_mean(vals, 24, 20), s24.variable, s24.units, registry, ref)
+                c24 = moving_mean(vals, 24, min24)
+                c24 = _in_units(c24, s24.variable, s24.units, registry, ref)
                 subs[key] = np.where(above[key], sub_index(c24, s24, std)[0], subs[key])
         if not subs:
             continue

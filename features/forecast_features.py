@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from features.times import to_local
 from features.wind import wind_components
 
 __all__ = ["FeatureSpec", "Panel", "issue_features", "lead_rows", "panel_from_dataset", "targets"]
@@ -214,7 +215,7 @@ def lead_rows(
     L = lead_arr.shape[-1]
     issue_times = panel.times[issue_idx]
     target = issue_times.values[None, :, None] + lead_arr.astype("timedelta64[h]")
-    local = pd.DatetimeIndex(target.ravel()).tz_localize("UTC").tz_convert(panel.time_zone)
+    local = to_local(pd.DatetimeIndex(target.ravel()), panel.time_zone)
     hour = local.hour.to_numpy().reshape(S, N, L)
     dow = local.dayofweek.to_numpy().reshape(S, N, L)
     month = local.month.to_numpy().reshape(S, N, L)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -21,23 +22,33 @@ __all__ = ["champion_uri", "configure", "git_commit", "log_model_run", "promote_
 
 
 def configure(root: Path, cfg: dict[str, Any]) -> str:
-    """Point MLflow at ``sqlite:///<root>/mlruns/mlflow.db`` and create the experiment.
+    """Point MLflow at the tracking store and create the experiment.
+
+    ``MLFLOW_TRACKING_URI`` wins when set (a server, or another SQLite file, e.g. in tests);
+    otherwise the configured SQLite store relative to ``root`` is used
+    (``sqlite:///<root>/mlruns/mlflow.db``, artifacts in ``<root>/mlruns/artifacts``).
 
     Returns
     -------
     str
         The experiment id.
     """
-    db = (
-        root / cfg.get("tracking_uri", "sqlite:///mlruns/mlflow.db").removeprefix("sqlite:///")
-    ).resolve()
-    db.parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(f"sqlite:///{db}")
-    artifacts = (root / cfg.get("artifact_root", "mlruns/artifacts")).resolve()
-    name = cfg.get("experiment", "qingyuan-forecast")
+    env_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if env_uri:
+        mlflow.set_tracking_uri(env_uri)
+        local = env_uri.removeprefix("sqlite:///") if env_uri.startswith("sqlite:///") else None
+        artifacts = Path(local).resolve().parent / "artifacts" if local else None
+    else:
+        db = (root / cfg["tracking_uri"].removeprefix("sqlite:///")).resolve()
+        db.parent.mkdir(parents=True, exist_ok=True)
+        mlflow.set_tracking_uri(f"sqlite:///{db}")
+        artifacts = (root / cfg["artifact_root"]).resolve()
+    name = cfg["experiment"]
     exp = mlflow.get_experiment_by_name(name)
     if exp is None:
-        return mlflow.create_experiment(name, artifact_location=artifacts.as_uri())
+        return mlflow.create_experiment(
+            name, artifact_location=artifacts.as_uri() if artifacts else None
+        )
     return exp.experiment_id
 
 

@@ -32,9 +32,9 @@ import xarray as xr
 from features.qc import FLAG_CODES, FLAG_MEANINGS, QC_BITS, QCContext, run_checks
 from features.qc.flags import INGEST_BITS
 from pipelines.config import NetworkSpec
+from pipelines.config.locations import code_version
 from pipelines.files import atomic_batch
 from pipelines.normalise import CanonicalBlock
-from qingyuan import __version__
 
 __all__ = ["StationStore", "UpsertResult"]
 
@@ -445,7 +445,7 @@ class StationStore:
             "summary": f"Quality-controlled station observations of network '{net.name}', {month:%Y-%m} (UTC).",
             "source": "Qingyuan station store; inputs listed in the ingest reports",
             "institution": "Qingyuan",
-            "history": f"written by qingyuan {__version__} (pipelines.store)",
+            "history": f"written by qingyuan {code_version()} (pipelines.store)",
             "network": net.name,
             "time_zone": net.time_zone,
             "time_label": net.time_label,

@@ -7,37 +7,13 @@ configuration and data outside the source tree:
 - ``QINGYUAN_CONFIG``: configuration directory (default: ``$QINGYUAN_HOME/configs``)
 - ``QINGYUAN_STORE``: station store root (default: ``$QINGYUAN_HOME/store``)
 - ``QINGYUAN_OUTPUTS``: outputs directory (default: ``$QINGYUAN_HOME/outputs``)
+
+The resolution lives in :mod:`pipelines.config.locations` (so that ``pipelines`` needs nothing
+from the application package); this module is the application's name for it.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from pipelines.config.locations import config_dir, outputs_dir, project_root, store_dir
 
 __all__ = ["config_dir", "outputs_dir", "project_root", "store_dir"]
-
-
-def project_root() -> Path:
-    """Return the project root directory."""
-    env = os.environ.get("QINGYUAN_HOME")
-    if env:
-        return Path(env).resolve()
-    return Path(__file__).resolve().parent.parent
-
-
-def config_dir() -> Path:
-    """Return the configuration directory."""
-    env = os.environ.get("QINGYUAN_CONFIG")
-    return Path(env).resolve() if env else project_root() / "configs"
-
-
-def store_dir() -> Path:
-    """Return the root of the station store."""
-    env = os.environ.get("QINGYUAN_STORE")
-    return Path(env).resolve() if env else project_root() / "store"
-
-
-def outputs_dir() -> Path:
-    """Return the directory where run outputs are written."""
-    env = os.environ.get("QINGYUAN_OUTPUTS")
-    return Path(env).resolve() if env else project_root() / "outputs"

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("QINGYUAN_HOME", str(ROOT))
+# MLflow runs of the tests go to a store of their own, never into the checkout's mlruns/
+_MLRUNS = Path(tempfile.mkdtemp(prefix="qingyuan-test-mlruns-"))
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_MLRUNS / 'mlflow.db'}"
+atexit.register(shutil.rmtree, _MLRUNS, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """Heavy-pollution warning levels from a probabilistic daily-AQI forecast (pure functions).
 
 The scheme (levels, their conditions, decision settings, measures) comes from
-``configs/warnings/*.yml``; nothing here knows a threshold. A *day* is a 24-h window counted from
+``configs/warnings/*.yml`` through :func:`pipelines.config.warnings.load_warning_config`, which
+fills every default of the ``decision`` block; nothing here knows a threshold or a default. A *day* is a 24-h window counted from
 the issue time (the rolling daily AQI of the national scheme, which may cross midnight).
 
 Decision, for one area and one issue time:
@@ -101,6 +102,8 @@ class WarningScheme:
     aqi_family: str = "hj633"
     kind: str = "air"  # "air": forecast daily AQI; "water": observed class and thresholds
     water: dict[str, Any] = field(default_factory=dict)  # the ``water:`` block of a water file
+    # how a replay scores the warnings (``verification:`` block: heavy day, episode length)
+    verification: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> WarningScheme:
@@ -127,6 +130,7 @@ class WarningScheme:
             aqi_family=str(cfg.get("aqi_family", "hj633")),
             kind=str(cfg.get("kind", "air")),
             water=dict(cfg.get("water") or {}),
+            verification=dict(cfg.get("verification") or {}),
         )
 
     def level(self, name: str | None) -> Level | None:
@@ -196,11 +200,11 @@ def decide(
         Primary pollutant of each day (from the median forecast).
     """
     cfg = scheme.decision
-    conf = float(cfg.get("confidence", 0.5))
+    conf = float(cfg["confidence"])
     q = np.asarray(day_quantiles, float)
     D = q.shape[0]
     levels = tuple(float(x) for x in quantile_levels)
-    upper_q = float(cfg.get("upper_quantile", max(levels)))
+    upper_q = float(cfg["upper_quantile"])
     upper = q[:, levels.index(upper_q)] if upper_q in levels else q[:, -1]
     prob = {
         key: exceedance_from_quantiles(q, levels, key[0] - (1e-9 if key[1] else 0.0))
@@ -211,7 +215,7 @@ def decide(
     reasons = []
     used_upper = False
     n_heavy = int(exceed[heavy].sum())
-    if n_heavy >= int(cfg.get("upper_bound_from_days", 3)):
+    if n_heavy >= int(cfg["upper_bound_from_days"]):
         used_upper = True
         exceed = {k: (upper >= k[0]) if k[1] else (upper > k[0]) for k in scheme.keys}
         reasons.append(
@@ -226,7 +230,7 @@ def decide(
     start = end = None
     lead = None
     if level is not None and len(days_heavy):
-        gap = int(cfg.get("merge_gap_days", 1))
+        gap = int(cfg["merge_gap_days"])
         # episode: the first run of heavy days, extended over gaps of <= ``gap`` clean days
         first = last = int(days_heavy[0])
         for d in days_heavy[1:]:
@@ -245,7 +249,7 @@ def decide(
             f"{level.names.get('en', level.name)}: {len(days_heavy)} day(s) with daily AQI > "
             f"{heavy[0]:g} forecast (P >= {conf:g}{', upper bound' if used_upper else ''})"
         )
-        if lead < float(cfg.get("min_lead_hours", 24)):
+        if lead < float(cfg["min_lead_hours"]):
             reasons.append(f"short notice: episode starts {lead:.0f} h after issue")
     else:
         probability = float(p_heavy.max()) if D else 0.0
@@ -306,7 +310,7 @@ def next_transition(
     lowest level for more than ``lift_clear_hours`` (otherwise the warning is held, so that two
     episodes with a short clean gap stay one warning).
     """
-    lift_after = float(scheme.decision.get("lift_clear_hours", 36))
+    lift_after = float(scheme.decision["lift_clear_hours"])
     if current_level is None:
         if decision.level is None:
             why = (

@@ -1,7 +1,9 @@
 """Episode-level verification of warnings against observed daily AQI (pure functions).
 
 A *heavy episode* is a run of at least ``min_days`` consecutive local days with observed daily
-AQI above ``limit`` (2 days above 200 by default: the yellow condition of the national scheme).
+AQI above ``limit``; both come from the scheme's ``verification`` block (``heavy_aqi_above``,
+``episode_min_days``: 2 days above 200 in the bundled schemes, the yellow condition of the
+national scheme).
 Against the lifecycle log of a replay (one row per issue time and area: the level in force after
 the decision and the episode window the decision forecast), every episode is
 
@@ -22,9 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.times import to_utc
 from features.warnings.rules import WarningScheme
 
-__all__ = ["Episode", "heavy_episodes", "observed_level", "score_replay"]
+__all__ = ["Episode", "heavy_day_bounds", "heavy_episodes", "observed_level", "score_replay"]
 
 
 @dataclass
@@ -58,10 +61,18 @@ def heavy_episodes(
     aqi: np.ndarray,
     scheme: WarningScheme,
     time_zone: str,
-    limit: float = 200.0,
-    min_days: int = 2,
+    limit: float | None = None,
+    min_days: int | None = None,
 ) -> list[Episode]:
-    """Find runs of at least ``min_days`` consecutive days with daily AQI above ``limit``."""
+    """Find runs of at least ``min_days`` consecutive days with daily AQI above ``limit``.
+
+    ``limit`` and ``min_days`` default to the scheme's ``verification.heavy_aqi_above`` and
+    ``verification.episode_min_days``.
+    """
+    if limit is None:
+        limit = float(scheme.verification["heavy_aqi_above"])
+    if min_days is None:
+        min_days = int(scheme.verification["episode_min_days"])
     heavy = np.nan_to_num(np.asarray(aqi, float)) > limit
     out: list[Episode] = []
     k = 0
@@ -78,11 +89,8 @@ def heavy_episodes(
                 Episode(
                     first_day=first,
                     last_day=last,
-                    start_utc=first.tz_localize(time_zone).tz_convert("UTC").tz_localize(None),
-                    end_utc=(last + pd.Timedelta("1D"))
-                    .tz_localize(time_zone)
-                    .tz_convert("UTC")
-                    .tz_localize(None),
+                    start_utc=to_utc(first, time_zone),
+                    end_utc=to_utc(last + pd.Timedelta("1D"), time_zone),
                     aqi=np.asarray(aqi[k : j + 1], float),
                     level=observed_level(scheme, aqi[k : j + 1]),
                 )
@@ -91,12 +99,38 @@ def heavy_episodes(
     return out
 
 
+def heavy_day_bounds(
+    daily_aqi: pd.Series, time_zone: str, *, limit: float
+) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """UTC bounds of every local day whose observed daily AQI is above ``limit``.
+
+    Parameters
+    ----------
+    daily_aqi : pandas.Series
+        Observed daily AQI [-] indexed by local date.
+    time_zone : str
+        Time zone of the dates.
+    limit : float
+        Heavy-day limit (the scheme's ``verification.heavy_aqi_above``) [-].
+
+    Returns
+    -------
+    list of (pandas.Timestamp, pandas.Timestamp)
+        ``(start, end)`` of each heavy day, naive UTC (the false alarms of :func:`score_replay`).
+    """
+    return [
+        (to_utc(d, time_zone), to_utc(d + pd.Timedelta("1D"), time_zone))
+        for d, a in daily_aqi.items()
+        if a > limit
+    ]
+
+
 def score_replay(
     log: pd.DataFrame,
     episodes: list[Episode],
     scheme: WarningScheme,
     heavy_days_utc: list[tuple[pd.Timestamp, pd.Timestamp]],
-    lead_hours: float = 24.0,
+    lead_hours: float | None = None,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Score a replay log against observed episodes.
 
@@ -110,6 +144,9 @@ def score_replay(
         Observed heavy episodes.
     heavy_days_utc : list of (start, end)
         UTC bounds of every observed day with AQI above the limit (for false alarms).
+    lead_hours : float, optional
+        Lead a warning needs to count as in time [h]; default the scheme's
+        ``verification.warned_ahead_hours``.
 
     Returns
     -------
@@ -119,6 +156,8 @@ def score_replay(
         Episodes, warned share (any lead and >= ``lead_hours``), median lead, warnings issued,
         false alarms, false-alarm ratio, level accuracy.
     """
+    if lead_hours is None:
+        lead_hours = float(scheme.verification["warned_ahead_hours"])
     rows = []
     active = log.dropna(subset=["warning_id"])
     for ep in episodes:

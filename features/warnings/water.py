@@ -55,28 +55,28 @@ class WaterRules:
     class_window_hours: float
     thresholds: tuple[ThresholdRule, ...]
     review_hours: float
-    standard: str = "gb3838-2002"
+    standard: str
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> WaterRules:
-        """Build from the ``water`` mapping of a warning file."""
+        """Build from the validated ``water`` mapping of a warning file (every key present)."""
         rules = tuple(
             ThresholdRule(
                 variable=str(t["variable"]),
                 value=float(t["below"] if t.get("below") is not None else t["above"]),
                 below=t.get("below") is not None,
-                readings=int(t.get("readings", 1)),
+                readings=int(t["readings"]),
                 level=str(t["level"]),
-                units=str(t.get("units", "")),
+                units=str(t["units"]),
             )
-            for t in cfg.get("thresholds", [])
+            for t in cfg["thresholds"]
         )
         return cls(
-            class_level=cfg.get("class_level"),
-            class_window_hours=float(cfg.get("class_window_hours", 24)),
+            class_level=cfg["class_level"],
+            class_window_hours=float(cfg["class_window_hours"]),
             thresholds=rules,
-            review_hours=float(cfg.get("review_hours", 24)),
-            standard=str(cfg.get("standard", "gb3838-2002")),
+            review_hours=float(cfg["review_hours"]),
+            standard=str(cfg["standard"]),
         )
 
 
@@ -176,7 +176,7 @@ def decide_water(
     units = units or {}
     as_of = pd.Timestamp(as_of)
     target = CLASS_NAMES.index(target_class) + 1 if target_class else None
-    lift = float(scheme.decision.get("lift_clear_hours", 24))
+    lift = float(scheme.decision["lift_clear_hours"])
     lookback = pd.Timedelta(hours=rules.class_window_hours + 2 * lift)
     best: tuple[int, dict[str, Any]] | None = None  # (severity, finding)
     last_held: pd.Timestamp | None = None

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features.forecast_features import Panel, targets
+from features.times import to_local
 from models.forecast.base import Forecast, Forecaster, register_forecaster
 
 __all__ = ["ClimatologyForecaster", "PersistenceForecaster", "climatology_table"]
@@ -25,7 +26,7 @@ def climatology_table(panel: Panel, target: str, train_mask: np.ndarray) -> np.n
         the station mean.
     """
     y = np.where(train_mask[None, :], panel.values[target], np.nan)
-    local = panel.times.tz_localize("UTC").tz_convert(panel.time_zone)
+    local = to_local(panel.times, panel.time_zone)
     hour, month = local.hour.to_numpy(), local.month.to_numpy() - 1
     S = y.shape[0]
     total = np.zeros((S, 24, 12))
@@ -108,7 +109,7 @@ class ClimatologyForecaster(_ResidualQuantiles):
             panel.times[issue_idx].values[:, None]
             + np.asarray(leads).astype("timedelta64[h]")[None, :]
         )
-        local = pd.DatetimeIndex(t.ravel()).tz_localize("UTC").tz_convert(panel.time_zone)
+        local = to_local(pd.DatetimeIndex(t.ravel()), panel.time_zone)
         hour = local.hour.to_numpy().reshape(t.shape)
         month = local.month.to_numpy().reshape(t.shape) - 1
         return self.table_[np.arange(S)[:, None, None], hour[None], month[None]]

@@ -1,9 +1,11 @@
 """Daily forecasts derived from hourly ones: daily means, MDA8 and daily AQI for D+1 .. D+3.
 
 Day ``D+k`` is the ``k``-th local calendar day after the local date of the issue time. Its hours
-are picked out of the lead axis, the GB 3095 / HJ 663 validity rules apply (a 24-h mean needs
-``min_hours_24h`` hours, an 8-h mean ``min_hours_8h``), and the daily AQI follows HJ 633 through
-:func:`features.assessment.daily_aqi`, so every day is scored by the edition in force on it.
+are picked out of the lead axis; the daily statistics are those of the observed days
+(:func:`features.assessment.day_statistic`: the GB 3095 / HJ 663 validity rules, including the
+MDA8 ``mda8_limit_override``) and the daily AQI follows HJ 633 through
+:func:`features.assessment.daily_aqi`, so every day is scored by the edition in force on it and a
+perfect forecast has exactly the observed daily AQI.
 
 Quantiles of daily values are taken *comonotone*: the daily statistic of the hourly ``q``-quantile
 path, and the AQI of the pollutants' ``q``-quantiles. That is exact when forecast errors are
@@ -14,7 +16,6 @@ correlated: one weather situation drives them all); the reliability of the resul
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,8 @@ import pandas as pd
 import xarray as xr
 
 from features.aqi import AqiStandard, category_of, select_standard
-from features.assessment import daily_aqi, moving_mean
+from features.assessment import DAILY_SUFFIX, daily_aqi, day_statistic
+from features.times import naive_utc, to_local
 from models.forecast.base import Forecast
 from models.forecast.metrics import categorical_scores, reliability
 
@@ -36,8 +38,6 @@ __all__ = [
     "rolling_day_columns",
     "score_daily",
 ]
-
-_STATS = {"24h": "_24h", "8h": "_8h_max", "1h": "_1h_max"}
 
 
 def daily_lead_windows(
@@ -74,8 +74,7 @@ def daily_lead_windows(
     N, D = len(issue_times), len(days)
     shift = pd.Timedelta(hours=1) if time_label == "interval_end" else pd.Timedelta(0)
     # the issue time is a wall-clock instant: "today" is its local date (no label shift)
-    local_issue = issue_times.tz_localize("UTC").tz_convert(time_zone)
-    issue_day = local_issue.tz_localize(None).normalize()
+    issue_day = to_local(issue_times, time_zone).normalize()
     cols = np.full((N, D, 24), -1, dtype=int)
     dates = np.empty((N, D), dtype="datetime64[D]")
     pos = {int(h): j for j, h in enumerate(leads)}
@@ -87,7 +86,7 @@ def daily_lead_windows(
             start = (day + pd.Timedelta(hours=hour)).tz_localize(
                 time_zone, nonexistent="shift_forward", ambiguous=False
             )
-            label = start.tz_convert("UTC").tz_localize(None) + shift
+            label = naive_utc(start) + shift
             lead = np.asarray((label - issue_times) / pd.Timedelta(hours=1)).round().astype(int)
             cols[:, d, hour] = [pos.get(int(h), -1) for h in lead]
     return cols, dates
@@ -96,38 +95,35 @@ def daily_lead_windows(
 def daily_statistic(
     hourly: np.ndarray, columns: np.ndarray, averaging: str, validity: dict[str, Any]
 ) -> np.ndarray:
-    """Daily statistic of ``S x N x L`` hourly values per day window: ``S x N x D``.
+    """Daily statistic of hourly forecasts per day window.
 
-    ``24h``: mean of >= ``min_hours_24h`` valid hours; ``8h``: maximum of the 8-h moving means
-    (each needing ``min_hours_8h`` hours) ending 08:00..24:00; ``1h``: maximum hour (needing
-    ``min_hours_1h_max`` hours).
+    The hours of every day are picked out of the lead axis and handed to
+    :func:`features.assessment.day_statistic`, the implementation the observed days use.
+
+    Parameters
+    ----------
+    hourly : numpy.ndarray
+        ``... x N x L`` hourly values (e.g. ``S x N x L`` station forecasts) [any units].
+    columns : numpy.ndarray
+        ``N x D x 24`` lead columns of the days (``-1``: beyond the horizon), as from
+        :func:`daily_lead_windows` or :func:`rolling_day_columns`.
+    averaging : str
+        ``24h``, ``8h`` or ``1h``.
+    validity : dict
+        The ``validity`` block of the standard.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``... x N x D`` daily values [units of ``hourly``].
     """
-    S = hourly.shape[0]
-    N, D, H = columns.shape
+    N = columns.shape[0]
     covered = columns >= 0
-    grid = hourly[:, np.arange(N)[:, None, None], np.where(covered, columns, 0)]  # S x N x D x 24
-    grid = np.where(covered[None], grid, np.nan)
-    hours = np.sum(np.isfinite(grid), axis=-1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        if averaging == "24h":
-            return np.where(
-                hours >= int(validity.get("min_hours_24h", 20)), np.nanmean(grid, axis=-1), np.nan
-            )
-        if averaging == "1h":
-            return np.where(
-                hours >= int(validity.get("min_hours_1h_max", 20)),
-                np.nanmax(grid, axis=-1),
-                np.nan,
-            )
-        if averaging == "8h":
-            flat = grid.reshape(S * N * D, H)
-            m8 = moving_mean(flat, 8, int(validity.get("min_hours_8h", 6))).reshape(grid.shape)
-            windows = m8[..., 7:24]
-            nwin = np.sum(np.isfinite(windows), axis=-1)
-            mx = np.nanmax(windows, axis=-1)
-            return np.where(nwin >= int(validity.get("mda8_min_windows", 14)), mx, np.nan)
-    raise ValueError(f"unknown averaging {averaging!r}")
+    grid = hourly[..., np.arange(N)[:, None, None], np.where(covered, columns, 0)]
+    grid = np.where(covered, grid, np.nan)  # ... x N x D x 24
+    # every window on its own (``... x N x D x 1 x 24``): the windows of an issue need not be
+    # consecutive days (rolling windows), and the moving sums stay those of one day
+    return day_statistic(grid[..., None, :], averaging, validity)[..., 0]
 
 
 class DailyForecast:
@@ -218,7 +214,7 @@ def daily_forecast(
     for var, averaging in sorted(needed):
         if var not in forecasts:
             continue
-        name = f"{var}{_STATS[averaging]}"
+        name = f"{var}{DAILY_SUFFIX[averaging]}"
         fc = forecasts[var]
         point[name] = daily_statistic(fc.mean, cols, averaging, std.validity)
         quants[name] = np.stack(
@@ -251,8 +247,8 @@ def rolling_day_columns(
     N = len(issue_times)
     cols = np.broadcast_to(np.arange(D * 24).reshape(1, D, 24), (N, D, 24)).copy()
     starts = issue_times.values[:, None] + (24 * np.arange(D)).astype("timedelta64[h]")
-    local = pd.DatetimeIndex(starts.ravel()).tz_localize("UTC").tz_convert(time_zone)
-    dates = local.tz_localize(None).normalize().values.astype("datetime64[D]").reshape(N, D)
+    local = to_local(pd.DatetimeIndex(starts.ravel()), time_zone)
+    dates = local.normalize().values.astype("datetime64[D]").reshape(N, D)
     return cols, dates
 
 

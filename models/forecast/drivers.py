@@ -19,12 +19,13 @@ target's units.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
-__all__ = ["GROUPS", "POLLUTANTS", "driver_group", "group_contributions", "summarise_drivers"]
+__all__ = ["GROUPS", "driver_group", "group_contributions", "summarise_drivers"]
 
 GROUPS = ("local", "meteorology", "regional", "calendar", "offset")
-POLLUTANTS = ("pm25", "pm10", "so2", "no2", "co", "o3")
 GROUP_NAMES = {
     "local": {"zh": "本地近期浓度", "en": "recent local concentrations"},
     "meteorology": {"zh": "气象条件", "en": "meteorology"},
@@ -35,14 +36,25 @@ GROUP_NAMES = {
 _CALENDAR = {"lead", "hour_sin", "hour_cos", "dow", "station_index", "climatology"}
 
 
-def driver_group(feature: str, target: str) -> str:
-    """Group of one feature name of :mod:`features.forecast_features`."""
+def driver_group(feature: str, target: str, pollutants: Collection[str]) -> str:
+    """Group of one feature name of :mod:`features.forecast_features`.
+
+    Parameters
+    ----------
+    feature : str
+        Feature name, e.g. ``no2_mean24``.
+    target : str
+        Forecast target.
+    pollutants : collection of str
+        The air pollutants (:func:`features.units.pollutants` of the variable registry): their
+        features are recent local concentrations, those of other variables meteorology.
+    """
     if feature in _CALENDAR:
         return "calendar"
     if feature.startswith(f"{target}_others") or feature == f"{target}_minus_others":
         return "regional"
     base = feature.rsplit("_", 1)[0]
-    return "local" if base in POLLUTANTS or base == target else "meteorology"
+    return "local" if base in pollutants or base == target else "meteorology"
 
 
 def group_contributions(
@@ -51,6 +63,8 @@ def group_contributions(
     target: str,
     scale: np.ndarray,
     anchor_anomaly: np.ndarray,
+    *,
+    pollutants: Collection[str],
 ) -> np.ndarray:
     """Sum per-feature contributions into :data:`GROUPS` (last axis).
 
@@ -62,8 +76,10 @@ def group_contributions(
         ``...`` factor from ``z`` to concentration (``shrink_h x sigma_h``).
     anchor_anomaly : numpy.ndarray
         ``...`` the anchor's ``rho_h x anomaly`` term [target units].
+    pollutants : collection of str
+        The air pollutants of the variable registry (see :func:`driver_group`).
     """
-    groups = np.array([GROUPS.index(driver_group(n, target)) for n in names])
+    groups = np.array([GROUPS.index(driver_group(n, target, pollutants)) for n in names])
     out = np.zeros((*contrib.shape[:-1], len(GROUPS)))
     for g in range(len(GROUPS) - 1):
         out[..., g] = contrib[..., :-1][..., groups == g].sum(axis=-1)

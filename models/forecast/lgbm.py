@@ -8,6 +8,7 @@ never seen).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import lightgbm as lgb
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.forecast_features import FeatureSpec, Panel, issue_features, lead_rows, targets
+from features.times import to_local
 from models.forecast.base import Forecast, Forecaster, register_forecaster
 from models.forecast.baselines import climatology_table
 from models.forecast.calibration import apply_band_scale, fit_band_scale, fit_shrinkage
@@ -128,7 +130,7 @@ class LightGBMForecaster(Forecaster):
         if getattr(self, "anchor_", "climatology") == "recent":
             zero = np.zeros((len(panel.stations), len(issue_idx), 1), int)
             return self._recent_level(panel, issue_idx, zero)[..., 0]
-        local = panel.times[issue_idx].tz_localize("UTC").tz_convert(panel.time_zone)
+        local = to_local(panel.times[issue_idx], panel.time_zone)
         S = len(panel.stations)
         return self.table_[
             np.arange(S)[:, None],
@@ -274,8 +276,19 @@ class LightGBMForecaster(Forecaster):
         qs = np.sort(np.maximum(qs, 0.0), axis=-1)  # no crossing, no negative concentrations
         return Forecast(mean=np.maximum(mean, 0.0), quantiles=qs, levels=self.quantiles)
 
-    def drivers(self, panel: Panel, issue_idx: np.ndarray, leads: np.ndarray) -> np.ndarray:
-        """Driver-group contributions ``S x N x L x G`` (:mod:`models.forecast.drivers`) [target units]."""
+    def drivers(
+        self,
+        panel: Panel,
+        issue_idx: np.ndarray,
+        leads: np.ndarray,
+        *,
+        pollutants: Collection[str],
+    ) -> np.ndarray:
+        """Driver-group contributions ``S x N x L x G`` (:mod:`models.forecast.drivers`) [target units].
+
+        ``pollutants`` are the air pollutants of the variable registry
+        (:func:`features.units.pollutants`), whose features count as local concentrations.
+        """
         from models.forecast.drivers import group_contributions
 
         rows, names = self._rows(panel, issue_idx, leads)
@@ -286,7 +299,9 @@ class LightGBMForecaster(Forecaster):
         contrib = self.models_["mean"].booster_.predict(X, pred_contrib=True)
         contrib = contrib.reshape(*rows.shape[:-1], contrib.shape[-1])
         scale = self.shrink_[lead_idx - 1] * self.sigma_[lead_idx - 1]
-        return group_contributions(contrib, names, self.target, scale, anomaly)
+        return group_contributions(
+            contrib, names, self.target, scale, anomaly, pollutants=pollutants
+        )
 
     def feature_importance(self) -> pd.Series:
         """Gain importance of the mean model."""

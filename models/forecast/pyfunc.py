@@ -8,6 +8,7 @@ issued at the last time of the input.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 import joblib
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.forecast_features import Panel
+from features.times import naive_utc
 from features.wind import wind_components
 
 __all__ = ["StationForecastModel", "history_frame", "panel_from_history"]
@@ -23,9 +25,7 @@ __all__ = ["StationForecastModel", "history_frame", "panel_from_history"]
 
 def panel_from_history(history: pd.DataFrame, meta: dict[str, Any]) -> Panel:
     """Rebuild the hourly panel (trained station order) from a long history frame."""
-    times = pd.DatetimeIndex(pd.to_datetime(history["time"]))
-    if times.tz is not None:
-        times = times.tz_convert("UTC").tz_localize(None)
+    times = naive_utc(pd.DatetimeIndex(pd.to_datetime(history["time"])))
     grid = pd.date_range(times.min(), times.max(), freq="h")
     stations = meta["stations"]
     s_idx = pd.Index(stations).get_indexer(history["station"].astype(str))
@@ -67,13 +67,20 @@ class StationForecastModel(mlflow.pyfunc.PythonModel):
         with open(context.artifacts["meta"], encoding="utf-8") as fh:
             self.meta = json.load(fh)
 
-    def drivers(self, model_input: pd.DataFrame) -> np.ndarray | None:
-        """Driver-group contributions ``S x L x G`` from the last time, or None if unsupported."""
+    def drivers(
+        self, model_input: pd.DataFrame, *, pollutants: Collection[str]
+    ) -> np.ndarray | None:
+        """Driver-group contributions ``S x L x G`` from the last time, or None if unsupported.
+
+        ``pollutants`` are the air pollutants of the variable registry
+        (:func:`features.units.pollutants`).
+        """
         if not hasattr(self.forecaster, "drivers"):
             return None
         panel = panel_from_history(model_input, self.meta)
         leads = np.arange(1, int(self.meta["max_lead"]) + 1)
-        return self.forecaster.drivers(panel, np.array([len(panel.times) - 1]), leads)[:, 0]
+        issue = np.array([len(panel.times) - 1])
+        return self.forecaster.drivers(panel, issue, leads, pollutants=pollutants)[:, 0]
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict | None = None

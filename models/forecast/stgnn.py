@@ -33,13 +33,13 @@ import torch
 from torch import nn
 
 from features.forecast_features import Panel
+from features.geo import local_xy_km
+from features.times import to_local
 from models.forecast.base import Forecast, Forecaster, register_forecaster
 from models.forecast.baselines import climatology_table
 from models.forecast.calibration import apply_band_scale, fit_band_scale, fit_shrinkage
 
 __all__ = ["SpatioTemporalForecaster", "StationGraphNet", "station_graph"]
-
-_EARTH_KM = 6371.0
 
 
 def station_graph(lat: np.ndarray, lon: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,11 +62,10 @@ def station_graph(lat: np.ndarray, lon: np.ndarray, k: int) -> tuple[np.ndarray,
     """
     S = len(lat)
     K = max(min(k, S - 1), 0)
-    phi = np.radians(np.nan_to_num(lat))
-    lam = np.radians(np.nan_to_num(lon))
+    la = np.nan_to_num(np.asarray(lat, float))
+    lo = np.nan_to_num(np.asarray(lon, float))
     # local tangent-plane coordinates [km] (stations of one network are close together)
-    x = _EARTH_KM * lam * np.cos(np.nanmean(phi) if S else 0.0)
-    y = _EARTH_KM * phi
+    x, y = local_xy_km(la, lo, float(la.mean()) if S else 0.0, float(lo.mean()) if S else 0.0)
     dx = x[None, :] - x[:, None]  # [s, j] = x_j - x_s
     dy = y[None, :] - y[:, None]
     dist = np.hypot(dx, dy)
@@ -221,7 +220,7 @@ class SpatioTemporalForecaster(Forecaster):
         ]
 
     def _calendar(self, panel: Panel) -> tuple[np.ndarray, np.ndarray]:
-        local = panel.times.tz_localize("UTC").tz_convert(panel.time_zone)
+        local = to_local(panel.times, panel.time_zone)
         return local.hour.to_numpy(), local.month.to_numpy() - 1
 
     def _inputs(self, panel: Panel) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +256,7 @@ class SpatioTemporalForecaster(Forecaster):
         target = panel.times[issue_idx].values[:, None] + np.arange(1, L + 1).astype(
             "timedelta64[h]"
         )
-        local = pd.DatetimeIndex(target.ravel()).tz_localize("UTC").tz_convert(panel.time_zone)
+        local = to_local(pd.DatetimeIndex(target.ravel()), panel.time_zone)
         hour = local.hour.to_numpy().reshape(len(issue_idx), L)
         month = local.month.to_numpy().reshape(len(issue_idx), L) - 1
         clim = self.table_[:, hour, month]  # S x N x L
@@ -459,7 +458,7 @@ class SpatioTemporalForecaster(Forecaster):
         mean = m.transpose(1, 0, 2)[:, :, leads - 1]  # S x N x L
         q = q.transpose(1, 0, 2, 3)[:, :, leads - 1]
         target = panel.times[issue_idx].values[:, None] + leads.astype("timedelta64[h]")
-        local = pd.DatetimeIndex(target.ravel()).tz_localize("UTC").tz_convert(panel.time_zone)
+        local = to_local(pd.DatetimeIndex(target.ravel()), panel.time_zone)
         hour = local.hour.to_numpy().reshape(len(issue_idx), len(leads))
         month = local.month.to_numpy().reshape(len(issue_idx), len(leads)) - 1
         clim = self.table_[:, hour, month]

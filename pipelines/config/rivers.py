@@ -14,10 +14,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from features.geo import local_xy_km
 from features.river_network import RiverNetwork, Section
-from pipelines.config import _validate, load_network, load_yaml
+from pipelines.config.locations import config_dir
+from pipelines.config.networks import load_network
+from pipelines.config.yaml_io import load_yaml, validate_model
 from pipelines.errors import ConfigError
-from qingyuan.paths import config_dir
 
 __all__ = ["list_rivers", "load_river_network"]
 
@@ -62,7 +64,7 @@ def load_river_network(name_or_path: str) -> RiverNetwork:
             str(path), None, "name", f"no river network {name_or_path!r} (known: {list_rivers()})"
         )
     raw = load_yaml(path)
-    spec = _validate(_RiverSpec, raw, path)
+    spec = validate_model(_RiverSpec, raw, path)
     nodes = raw.get("sections", [])
 
     def line(i: int, key: str) -> int | None:
@@ -99,8 +101,8 @@ def load_river_network(name_or_path: str) -> RiverNetwork:
         if dist is None and s.downstream is not None:
             if s.id in coords and s.downstream in coords:
                 (la1, lo1), (la2, lo2) = coords[s.id], coords[s.downstream]
-                dx = (lo2 - lo1) * 111.2 * math.cos(math.radians((la1 + la2) / 2))
-                dist = spec.sinuosity * math.hypot(dx, (la2 - la1) * 111.2)
+                x, y = local_xy_km([la1, la2], [lo1, lo2])  # around their midpoint [km]
+                dist = spec.sinuosity * math.hypot(x[1] - x[0], y[1] - y[0])
             else:
                 raise ConfigError(
                     str(path),

@@ -4,6 +4,9 @@ A *scheme* file (``national_2018.yml``, ``mee_2017.yml``) holds levels, decision
 measures. A *city* file (``beijing.yml``) names a network, inherits a scheme (overriding any part
 of it) and adds areas (groups of stations), the CAP sender, webhook subscribers and operational
 limits. Every file is validated on load; a problem is reported with file, line and field.
+
+The defaults of every setting live in the schemas below only: the loaded scheme's ``decision``,
+``verification`` and ``water`` blocks hold every key, so the code reading them has no fallbacks.
 """
 
 from __future__ import annotations
@@ -17,10 +20,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.warnings.rules import WarningScheme
 from pipelines.config import _deep_merge, _validate, load_network, load_yaml, plain
+from pipelines.config.locations import config_dir
 from pipelines.errors import ConfigError
-from qingyuan.paths import config_dir
 
-__all__ = ["AreaSpec", "CitySettings", "list_warning_configs", "load_warning_config"]
+__all__ = [
+    "AreaSpec",
+    "CitySettings",
+    "OutboxSettings",
+    "list_warning_configs",
+    "load_warning_config",
+]
 
 
 class _ConditionSpec(BaseModel):
@@ -82,6 +91,23 @@ class _DecisionSpec(BaseModel):
     merge_gap_days: int = Field(1, ge=0)
 
 
+class _VerificationSpec(BaseModel):
+    """How a replay scores the warnings: what counts as an observed heavy episode."""
+
+    model_config = ConfigDict(extra="forbid")
+    heavy_aqi_above: float = Field(200, gt=0)  # a heavy day: observed daily AQI above this
+    episode_min_days: int = Field(2, ge=1)  # an episode: at least this many heavy days in a row
+    warned_ahead_hours: float = Field(24, ge=0)  # "warned in time": this long before the start
+
+
+class OutboxSettings(BaseModel):
+    """Webhook delivery retries of a city (``outbox:`` block)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_attempts: int = Field(8, ge=1)  # attempts before a row is marked dead
+    backoff_s: float = Field(30, ge=0)  # delay before the first retry [s], doubling
+
+
 class AreaSpec(BaseModel):
     """An area: a named group of stations whose mean concentrations give its daily AQI."""
 
@@ -120,6 +146,7 @@ class _FileSpec(BaseModel):
     water: _WaterSpec | None = None
     levels: list[_LevelSpec] | None = None
     decision: _DecisionSpec | None = None
+    verification: _VerificationSpec | None = None
     measures: dict[str, dict[str, str]] | None = None
     network: str | None = None
     operational: bool | None = None
@@ -129,7 +156,7 @@ class _FileSpec(BaseModel):
     areas: list[AreaSpec] | None = None
     subscribers: list[_SubscriberSpec] | None = None
     max_forecast_age_hours: float | None = Field(None, gt=0)
-    outbox: dict[str, float] | None = None
+    outbox: OutboxSettings | None = None
     replay: _ReplaySpec | None = None
 
 
@@ -145,7 +172,7 @@ class CitySettings(BaseModel):
     areas: list[AreaSpec]
     subscribers: list[_SubscriberSpec] = Field(default_factory=list)
     max_forecast_age_hours: float = 30.0
-    outbox: dict[str, float] = Field(default_factory=dict)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     replay: dict[str, Any] | None = None
 
 
@@ -270,7 +297,10 @@ def load_warning_config(name: str) -> tuple[WarningScheme, CitySettings | None]:
             str(path), None, "levels", "list levels least severe first (rank decreasing)"
         )
     cfg["decision"] = _DecisionSpec(**cfg.get("decision", {})).model_dump()
+    cfg["verification"] = _VerificationSpec(**cfg.get("verification", {})).model_dump()
     _check_kind(cfg, path)
+    if cfg.get("water"):
+        cfg["water"] = _WaterSpec(**cfg["water"]).model_dump()
     scheme = WarningScheme.from_config(cfg)
     if not cfg.get("network"):
         return scheme, None

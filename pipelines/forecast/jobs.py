@@ -15,26 +15,29 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from features.assessment import mask_invalid
 from features.forecast_features import Panel, panel_from_dataset
+from features.times import to_utc
+from features.units import pollutants
 from models import tracking
 from models.forecast.backtest import BacktestResult, run_backtest
 from models.forecast.daily import backtest_daily
+from models.forecast.dataset import forecast_attrs, forecast_dataset, forecasts_from_frames
 from models.forecast.pyfunc import history_frame
 from pipelines.config import (
     NetworkSpec,
     aqi_standards,
+    forecast_config,
     load_network,
     load_qc,
     load_variables,
-    load_yaml,
-    plain,
+    model_configs,
 )
+from pipelines.config.locations import code_version, config_dir, project_root
+from pipelines.forecast.files import forecast_path
+from pipelines.forecast.files import write_forecast as write_forecast_file
 from pipelines.store import StationStore
-from qingyuan import __version__
-from qingyuan.paths import config_dir, project_root
 
 __all__ = [
     "backtest_network",
@@ -46,32 +49,6 @@ __all__ = [
 ]
 
 HISTORY_HOURS = 24 * 7
-
-
-def forecast_config(network: str | None = None) -> dict[str, Any]:
-    """``configs/forecast.yml`` as a plain dict, with ``networks.<network>`` overrides merged.
-
-    A water network, for instance, has its own targets, horizon, models and thresholds.
-    """
-    from pipelines.config import _deep_merge
-
-    cfg = plain(load_yaml(config_dir() / "forecast.yml"))
-    if network:
-        over = (cfg.get("networks") or {}).get(network) or {}
-        cfg = _deep_merge(cfg, over)
-        for key in ("targets", "models", "report_leads"):  # lists replace, not merge
-            if key in over:
-                cfg[key] = over[key]
-    return cfg
-
-
-def model_configs(names: list[str]) -> dict[str, dict[str, Any]]:
-    """Model configurations from ``configs/models/<name>.yml``."""
-    out = {}
-    for n in names:
-        cfg = plain(load_yaml(config_dir() / "models" / f"{n}.yml"))
-        out[n] = cfg
-    return out
 
 
 def load_panel(
@@ -94,10 +71,10 @@ def load_panel(
 
 
 def _utc(local_day: str, tz: str, end_of_day: bool = False) -> pd.Timestamp:
-    t = pd.Timestamp(local_day).tz_localize(tz)
-    if end_of_day:
-        t = t + pd.Timedelta(days=1) - pd.Timedelta(hours=1)
-    return t.tz_convert("UTC").tz_localize(None)
+    """Naive UTC of a local day's first hour (or, with ``end_of_day``, of its last hour)."""
+    t = to_utc(pd.Timestamp(local_day), tz)
+    # 23 h after the start (not 23:00 wall-clock: a DST day has 23 or 25 hours)
+    return t + pd.Timedelta(days=1) - pd.Timedelta(hours=1) if end_of_day else t
 
 
 def backtest_network(
@@ -255,7 +232,7 @@ def _log_daily(
                 "kind": "backtest-daily",
                 "targets": ",".join(targets),
                 "code_version": commit,
-                "qingyuan_version": __version__,
+                "qingyuan_version": code_version(),
                 "data_window": json.dumps(window),
             }
         )
@@ -318,7 +295,7 @@ def _log_backtest(
                 "model": name,
                 "kind": "backtest",
                 "code_version": commit,
-                "qingyuan_version": __version__,
+                "qingyuan_version": code_version(),
                 "data_window": json.dumps(res.window),
             },
             table=table,
@@ -411,12 +388,7 @@ def issue_forecast(
     cfg = forecast_config(network)
     net = load_network(network)
     tracking.configure(project_root(), cfg["mlflow"])
-    t_issue = pd.Timestamp(issue_time)
-    t_issue = (
-        (t_issue.tz_localize(net.time_zone) if t_issue.tzinfo is None else t_issue)
-        .tz_convert("UTC")
-        .tz_localize(None)
-    )
+    t_issue = to_utc(pd.Timestamp(issue_time), net.time_zone)
     try:
         panel = load_panel(
             network,
@@ -451,6 +423,7 @@ def issue_forecast(
         for v, a in panel.values.items()
     }
     results, provenance = {}, {}
+    air = pollutants(load_variables())
     allow = cfg.get("allow_fallback", False) if allow_fallback is None else allow_fallback
     for target in targets or cfg["targets"]:
         name = f"{net.name}-{target}"
@@ -468,7 +441,7 @@ def issue_forecast(
         info = model.metadata
         provenance[target] = {"model_uri": uri, "mlflow_run_id": info.run_id}
         try:  # driver attribution when the model supports it (LightGBM: TreeSHAP)
-            drivers = model.unwrap_python_model().drivers(history)
+            drivers = model.unwrap_python_model().drivers(history, pollutants=air)
         except (AttributeError, ValueError, KeyError):
             drivers = None
         if drivers is not None:
@@ -505,130 +478,38 @@ def write_forecast(
     recent: dict[str, np.ndarray],
     out_dir: Path,
 ) -> Path:
-    """Write one issued forecast as CF netCDF (kept for later verification)."""
-    first = next(iter(results.values()))
-    stations = list(dict.fromkeys(first["station"]))
-    leads = np.sort(first["lead"].unique())
-    qcols = [c for c in first.columns if c.startswith("q")]
-    levels = [float(c[1:]) for c in qcols]
-    reg = load_variables()["variables"]
-    data = {}
-    for target, df in results.items():
-        df = df.set_index(["station", "lead"]).reindex(
-            pd.MultiIndex.from_product([stations, leads])
-        )
-        meta = reg[target]
-        base = {
-            "units": meta["units"],
-            "long_name": f"forecast {meta['long_name']}",
-            "coordinates": "lat lon station_name",
-            "model_uri": provenance[target]["model_uri"],
-            "mlflow_run_id": provenance[target]["mlflow_run_id"],
-        }
-        if meta.get("standard_name"):
-            base["standard_name"] = meta["standard_name"]
-        mean = df["mean"].to_numpy().reshape(len(stations), 1, len(leads))
-        qs = np.stack(
-            [df[c].to_numpy().reshape(len(stations), 1, len(leads)) for c in qcols], axis=-1
-        )
-        data[f"{target}_mean"] = (
-            ("station", "issue_time", "lead_time"),
-            mean.astype("float32"),
-            base | {"cell_methods": "time: mean"},
-        )
-        data[f"{target}_quantile"] = (
-            ("station", "issue_time", "lead_time", "quantile"),
-            qs.astype("float32"),
-            base,
-        )
-        if provenance[target].get("drivers") is not None:
-            from models.forecast.drivers import GROUPS
+    """Write one issued forecast as CF netCDF (kept for later verification).
 
-            data[f"{target}_drivers"] = (
-                ("station", "issue_time", "lead_time", "driver"),
-                provenance[target]["drivers"][:, None].astype("float32"),
-                {
-                    "units": meta["units"],
-                    "long_name": f"contribution of each driver group to the {target} forecast "
-                    "(forecast mean ~ climatology + sum over driver; LightGBM TreeSHAP)",
-                    "drivers": ",".join(GROUPS),
-                    "model_uri": provenance[target]["model_uri"],
-                },
-            )
-        data[f"{target}_input_recent"] = (
-            ("station",),
-            recent.get(target, np.ones(len(stations), bool)).astype("int8"),
-            {
-                "long_name": f"1 if {target} was observed in the 6 h before issue, else 0 "
-                "(forecasts from stale inputs are flagged here)",
-                "flag_values": np.array([0, 1], "int8"),
-                "flag_meanings": "stale_input recent_input",
-            },
-        )
-    network = net.name
+    The dataset is :func:`models.forecast.dataset.forecast_dataset` of the champions' output
+    frames, written by :func:`pipelines.forecast.files.write_forecast` to
+    ``<out_dir>/forecasts/<network>/<network>_<issue>Z.nc``.
+    """
+    forecasts, stations, leads = forecasts_from_frames(results)
     by_id = {s.id: s for s in net.stations}
-    ds = xr.Dataset(
-        data,
-        coords={
-            "station": ("station", np.array(stations, dtype=object), {"cf_role": "timeseries_id"}),
-            "issue_time": (
-                "issue_time",
-                [issue.to_datetime64()],
-                {"standard_name": "forecast_reference_time"},
-            ),
-            "lead_time": (
-                "lead_time",
-                leads.astype("int32"),
-                {"standard_name": "forecast_period", "units": "hours"},
-            ),
-            "quantile": (
-                "quantile",
-                np.array(levels),
-                {"long_name": "quantile level", "units": "1"},
-            ),
-            "lat": (
-                "station",
-                [by_id[s].lat for s in stations],
-                {"standard_name": "latitude", "units": "degrees_north"},
-            ),
-            "lon": (
-                "station",
-                [by_id[s].lon for s in stations],
-                {"standard_name": "longitude", "units": "degrees_east"},
-            ),
-            "station_name": (
-                "station",
-                np.array([by_id[s].name or s for s in stations], dtype=object),
-            ),
-        },
+    attrs = forecast_attrs(
+        net.name,
+        issue=issue,
+        cutoff=cutoff,
+        provenance=provenance,
+        created=dt.datetime.now(dt.UTC).isoformat(),
+        history=f"qingyuan {code_version()} forecast",
     )
-    if any(k.endswith("_drivers") for k in data):
-        from models.forecast.drivers import GROUPS
-
-        ds = ds.assign_coords(driver=("driver", np.array(GROUPS, dtype=object)))
-    ds.attrs = {
-        "Conventions": "CF-1.8",
-        "title": f"Qingyuan station forecast, network {network}",
-        "network": network,
-        "issue_time": f"{issue.isoformat()}Z",
-        "data_cutoff": f"{cutoff.isoformat()}Z",
-        "created": dt.datetime.now(dt.UTC).isoformat(),
-        "model_uris": json.dumps({t: p["model_uri"] for t, p in provenance.items()}),
-        "mlflow_run_ids": json.dumps({t: p["mlflow_run_id"] for t, p in provenance.items()}),
-        "history": f"qingyuan {__version__} forecast",
+    drivers = {
+        t: p["drivers"][:, None] for t, p in provenance.items() if p.get("drivers") is not None
     }
-    out_dir = Path(out_dir) / "forecasts" / network
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{network}_{issue:%Y%m%dT%H%M}Z.nc"
-    tmp = path.with_suffix(".nc.tmp")
-    ds.to_netcdf(
-        tmp,
-        encoding={
-            "station": {"dtype": "S1"},
-            "station_name": {"dtype": "S1"},
-            "issue_time": {"units": "hours since 1970-01-01", "dtype": "int32"},
-            **({"driver": {"dtype": "S1"}} if "driver" in ds.coords else {}),
-        },
+    ds = forecast_dataset(
+        forecasts,
+        stations,
+        issue_times=[issue],
+        leads=leads,
+        lat=[by_id[s].lat for s in stations],
+        lon=[by_id[s].lon for s in stations],
+        station_names=[by_id[s].name or s for s in stations],
+        variables=load_variables()["variables"],
+        provenance=provenance,
+        drivers=drivers,
+        recent=recent,
+        attrs=attrs,
+        dtype="float32",
     )
-    tmp.replace(path)
-    return path
+    return write_forecast_file(ds, forecast_path(out_dir, net.name, issue))

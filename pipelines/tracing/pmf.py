@@ -1,6 +1,6 @@
 """The PMF job: read files -> prepare -> fit -> error estimates -> outputs -> MLflow run.
 
-Everything an analyst gets from one ``qingyuan attribute pmf`` call lands in one output folder
+Everything an analyst gets from one ``qingyuan trace pmf`` call lands in one output folder
 (tables, figures, ``summary.json``) and one MLflow run of the ``qingyuan-pmf`` experiment
 (parameters, Q values, the folder as artifacts).
 """
@@ -164,8 +164,8 @@ def _log(summary: dict[str, Any], out: Path) -> str:
     import mlflow
 
     from models import tracking
-    from pipelines.forecast.jobs import forecast_config
-    from qingyuan.paths import project_root
+    from pipelines.config import forecast_config
+    from pipelines.config.locations import project_root
 
     cfg = {**forecast_config()["mlflow"], "experiment": "qingyuan-pmf"}
     exp = tracking.configure(project_root(), cfg)

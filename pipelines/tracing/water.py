@@ -105,7 +105,7 @@ def trace_job(
 def rnet_network(river: str) -> str:
     """Return the station network a river file is linked to."""
     from pipelines.config import load_yaml
-    from qingyuan.paths import config_dir
+    from pipelines.config.locations import config_dir
 
     raw = load_yaml(config_dir() / "rivers" / f"{river}.yml")
     if not raw.get("network"):

@@ -13,7 +13,7 @@ import base64
 import html
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
 
@@ -21,11 +21,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from features.times import to_local  # noqa: E402
+from features.warnings.outlook import AreaOutlook  # noqa: E402
 from features.warnings.rules import WarningScheme  # noqa: E402
+from pipelines.config import aqi_standards, load_network  # noqa: E402
 from pipelines.config.warnings import CitySettings  # noqa: E402
-
-if TYPE_CHECKING:
-    from pipelines.warnings.job import AreaOutlook, WarnReport
+from pipelines.files import atomic_write  # noqa: E402
+from pipelines.warnings.reports import WarnReport  # noqa: E402
 
 __all__ = ["outlook_chart", "write_bulletin"]
 
@@ -66,7 +68,7 @@ def outlook_chart(
     for lim in limits:
         ax.axhline(lim, color="grey", ls="--", lw=0.8)
         ax.text(len(x) - 0.5, lim, f" {lim:g}", va="bottom", fontsize=7, color="grey")
-    labels = [s.tz_localize("UTC").tz_convert(tz).strftime("%m-%d %H:%M") for s in outlook.starts]
+    labels = [to_local(s, tz).strftime("%m-%d %H:%M") for s in outlook.starts]
     ax.set_xticks(
         x, [f"+{24 * i}-{24 * (i + 1)} h\n{lab}" for i, lab in enumerate(labels)], fontsize=7
     )
@@ -92,8 +94,6 @@ def write_bulletin(
     messages: dict[str, dict[str, Any]],
 ) -> Path:
     """Write the bulletin HTML and return its path."""
-    from pipelines.config import aqi_standards, load_network
-
     tz = load_network(city.network).time_zone
     water = scheme.kind == "water"
     categories = [] if water else aqi_standards(scheme.aqi_family)[-1].categories
@@ -156,8 +156,10 @@ def write_bulletin(
         d = report.decisions.get(area.id)
         if d is not None and d.day_probability:
             probs = ", ".join(f"{p:.0%}" for p in d.day_probability)
+            heavy = scheme.heavy_key[0]  # the limit of Decision.day_probability
             parts.append(
-                f"<p class='small'>P(日 AQI &gt; 200) 各 24 h 窗口 / per 24-h window: {probs}</p>"
+                f"<p class='small'>P(日 AQI &gt; {heavy:g}) 各 24 h 窗口 / per 24-h window: "
+                f"{probs}</p>"
             )
         if d is not None and water:
             st = d.details.get("stations", {})
@@ -202,9 +204,4 @@ def write_bulletin(
         "Daily AQI by HJ 633 from area-mean concentrations; warning levels from rolling 24-h daily AQI.</p>"
         "</body></html>"
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic_write(path, "\n".join(parts))

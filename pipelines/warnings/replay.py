@@ -20,12 +20,16 @@ import pandas as pd
 import xarray as xr
 
 from features.assessment import daily_aqi, daily_statistics
-from features.warnings.verification import heavy_episodes, score_replay
+from features.units import pollutants
+from features.warnings.outlook import area_station_ids
+from features.warnings.verification import heavy_day_bounds, heavy_episodes, score_replay
 from models.forecast.backtest import run_backtest
+from models.forecast.base import Forecast
+from models.forecast.dataset import forecast_dataset
 from pipelines.config import aqi_standards, load_network, load_variables
 from pipelines.config.warnings import load_warning_config
 from pipelines.forecast.jobs import _utc, forecast_config, load_panel, model_configs
-from pipelines.warnings.job import area_station_ids, decide_and_apply
+from pipelines.warnings.job import decide_and_apply
 from pipelines.warnings.store import WarningStore
 
 __all__ = ["ReplayResult", "replay"]
@@ -45,22 +49,16 @@ class ReplayResult:
 
 
 def _forecast_dataset(forecasts: dict[str, Any], n: int, stations: list[str], issue) -> xr.Dataset:
+    """Return the in-memory forecast dataset of issue ``n`` (the layout of the forecast files)."""
     first = next(iter(forecasts.values()))
-    data = {}
-    for v, fc in forecasts.items():
-        data[f"{v}_mean"] = (("station", "issue_time", "lead_time"), fc.mean[:, n : n + 1])
-        data[f"{v}_quantile"] = (
-            ("station", "issue_time", "lead_time", "quantile"),
-            fc.quantiles[:, n : n + 1],
-        )
-    return xr.Dataset(
-        data,
-        coords={
-            "station": stations,
-            "issue_time": [pd.Timestamp(issue).to_datetime64()],
-            "lead_time": np.arange(1, first.mean.shape[-1] + 1),
-            "quantile": list(first.levels),
+    return forecast_dataset(
+        {
+            v: Forecast(fc.mean[:, n : n + 1], fc.quantiles[:, n : n + 1], fc.levels)
+            for v, fc in forecasts.items()
         },
+        stations,
+        issue_times=[issue],
+        leads=np.arange(1, first.mean.shape[-1] + 1),
     )
 
 
@@ -73,7 +71,7 @@ def _observed_area_aqi(panel, stations: list[str], area_ids, net, family: str) -
         warnings.simplefilter("ignore", RuntimeWarning)
         data = {
             v: (("station", "time"), np.nanmean(panel.values[v][idx], axis=0, keepdims=True))
-            for v in ("pm25", "pm10", "so2", "no2", "co", "o3")
+            for v in pollutants(reg)
             if v in panel.values
         }
     ds = xr.Dataset(data, coords={"station": ["area"], "time": panel.times.values})
@@ -90,7 +88,7 @@ def _champion(network: str, target: str, t_train: pd.Timestamp, fcfg: dict) -> t
     import mlflow
 
     from models import tracking
-    from qingyuan.paths import project_root
+    from pipelines.config import project_root
 
     tracking.configure(project_root(), fcfg["mlflow"])
     client = mlflow.MlflowClient()
@@ -214,14 +212,7 @@ def replay(
         obs = _observed_area_aqi(panel, panel.stations, ids, net, scheme.aqi_family)
         obs = obs[(obs.index >= first_day) & (obs.index <= last_day)]
         eps = heavy_episodes(pd.DatetimeIndex(obs.index), obs.to_numpy(), scheme, tz)
-        heavy_days = [
-            (
-                d.tz_localize(tz).tz_convert("UTC").tz_localize(None),
-                (d + pd.Timedelta("1D")).tz_localize(tz).tz_convert("UTC").tz_localize(None),
-            )
-            for d, a in obs.items()
-            if a > 200
-        ]
+        heavy_days = heavy_day_bounds(obs, tz, limit=scheme.verification["heavy_aqi_above"])
         table, summary = score_replay(log[log["area"] == area.id], eps, scheme, heavy_days)
         summary["observed_heavy_days"] = len(heavy_days)
         out.tables[area.id], out.summaries[area.id] = table, summary

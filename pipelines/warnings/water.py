@@ -5,7 +5,8 @@ its areas (sections, each a group of stations with a GB 3838 target class) and t
 rules. Every run takes the readings up to ``now`` (the data cut-off is the newest reading at or
 before it), drops values whose QC flag is not valid, decides each area with
 :func:`features.warnings.water.decide_water` and goes through the same lifecycle store, CAP/JSON
-rendering, bulletin and outbox as the air warnings (:mod:`pipelines.warnings.job`).
+rendering, bulletin and outbox as the air warnings: the run is the alert-job skeleton of
+:mod:`pipelines.warnings.alert_job`.
 
 Data older than ``water.max_data_age_hours`` changes no alert: an operational alert says so.
 """
@@ -22,15 +23,24 @@ import pandas as pd
 import xarray as xr
 
 from features.assessment import mask_invalid
+from features.times import to_local
 from features.units import convert
+from features.warnings.outlook import area_station_ids
 from features.warnings.rules import WarningScheme
 from features.warnings.water import ThresholdRule, WaterRules, decide_water
 from pipelines.config import load_network, load_qc, load_variables, water_standard
-from pipelines.config.warnings import CitySettings, load_warning_config
+from pipelines.config.warnings import AreaSpec, CitySettings
 from pipelines.store import StationStore
+from pipelines.warnings.alert_job import (
+    AlertJob,
+    AreaResult,
+    OpsAlert,
+    load_city,
+    open_alert_job,
+    run_alert_job,
+)
 from pipelines.warnings.cap import area_circle, render_message
-from pipelines.warnings.job import WarnReport, area_station_ids, deliver_city, publish
-from pipelines.warnings.store import WarningStore
+from pipelines.warnings.reports import WarnReport
 
 __all__ = ["run_water_alerts", "water_chart", "water_drill", "water_rules"]
 
@@ -68,7 +78,7 @@ def water_chart(
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 2.6), dpi=110)
-    local = times.tz_localize("UTC").tz_convert(tz).tz_localize(None)
+    local = to_local(times, tz)
     for sid, v in series.items():
         ax.plot(local, v, lw=0.9, label=sid)
     for value, label in lines:
@@ -116,9 +126,7 @@ def area_target(area: Any, net: Any, targets: dict[str, str]) -> str | None:
 
 
 def _load(city_name: str) -> tuple[WarningScheme, CitySettings]:
-    scheme, city = load_warning_config(city_name)
-    if city is None:
-        raise ValueError(f"{city_name} is a scheme, not a city: it has no network and no areas")
+    scheme, city = load_city(city_name)
     if scheme.kind != "water":
         raise ValueError(f"{city_name} is an air warning file; use pipelines.warnings.job")
     return scheme, city
@@ -135,6 +143,117 @@ def _valid_readings(
         for i, sid in enumerate(stations)
     }
     return times, out
+
+
+def _readings_step(store_root: Path, dataset: xr.Dataset | None, write_outputs: bool):
+    """Return the water kind of the alert job: read the valid readings, decide area by area."""
+
+    def prepare(job: AlertJob, report: WarnReport):
+        scheme, city, net, now = job.scheme, job.city, job.net, job.now
+        reg = load_variables()["variables"]
+        rules = water_rules(scheme, reg)
+        std = water_standard(rules.standard)
+        max_age = float(scheme.water["max_data_age_hours"])
+        try:
+            ds = dataset if dataset is not None else StationStore(Path(store_root), net, reg).open()
+        except (OSError, ValueError, FileNotFoundError) as exc:
+            ds, problem = None, f"station store of {net.name} cannot be read ({exc})"
+        else:
+            problem = None
+        if ds is not None:
+            ds = ds.sel(time=slice(None, now))
+            needed = sorted(
+                {p for p in std.evaluated(net.waterbody)} | {r.variable for r in rules.thresholds}
+            )
+            variables = [v for v in needed if v in ds]
+            if not variables or ds.sizes.get("time", 0) == 0:
+                problem = f"no readings of {needed} in the {net.name} store up to {now}"
+        if problem:
+            return OpsAlert("data_missing", problem + ": no alert changed")
+        times, readings = _valid_readings(ds, variables, load_qc(net)["valid_statuses"])
+        has = np.zeros(len(times), bool)
+        for vals in readings.values():
+            for v in vals.values():
+                has |= ~np.isnan(v)
+        if not has.any():
+            problem = f"no valid reading in the {net.name} store up to {now}"
+            cutoff = None
+        else:
+            cutoff = times[np.flatnonzero(has)[-1]]
+            age = float((now - cutoff) / pd.Timedelta(hours=1))
+            if age > max_age:
+                problem = (
+                    f"newest valid reading of {net.name} is {cutoff} UTC, {age:.0f} h old "
+                    f"(> {max_age:g} h allowed)"
+                )
+        if problem:
+            kind = "data_stale" if cutoff is not None else "data_missing"
+            return OpsAlert(kind, problem + ": no alert changed", cutoff)
+        report.issue_time = cutoff
+        monitored = {
+            s: {v: bool((~np.isnan(x)).any()) for v, x in r.items()} for s, r in readings.items()
+        }
+        lookback = pd.Timedelta(
+            hours=rules.class_window_hours + 2 * float(scheme.decision["lift_clear_hours"])
+        )
+        window = (times > cutoff - lookback) & (times <= cutoff)
+        wt = times[window]
+        units = {v: reg[v]["units"] for v in variables}
+        by_id = {s.id: s for s in net.stations}
+        prov = {
+            "data_source": f"station store {net.name}",
+            "data_cutoff": str(cutoff),
+            "model_uris": "",
+            "mlflow_run_ids": "",
+            "qc_valid_statuses": ",".join(load_qc(net)["valid_statuses"]),
+            "standard": std.name,
+        }
+        subscribers = [s.model_dump() for s in city.subscribers]
+        targets = section_targets(net.name)
+
+        def decide_area(area: AreaSpec) -> AreaResult:
+            # the target class lives in the river file; an area may override it
+            area = area.model_copy(update={"target_class": area_target(area, net, targets)})
+            ids = [s for s in area_station_ids(area, net) if s in readings]
+            # a station's variables: those it has ever reported (NDFA has no NH3-N, TOE no Chl ...)
+            stations = {
+                s: (wt, {v: x[window] for v, x in readings[s].items() if monitored[s][v]})
+                for s in ids
+            }
+            decision = decide_water(
+                scheme, rules, std, net.waterbody, cutoff, stations, area.target_class, units
+            )
+            circle = area_circle(
+                np.array([by_id[s].lat for s in ids]), np.array([by_id[s].lon for s in ids])
+            )
+
+            def render(ctx: dict[str, Any]) -> tuple[str, str]:
+                return render_message(ctx, scheme, city, area, None, net.time_zone, circle)
+
+            applied = job.store.apply(
+                scheme, city.name, area.id, cutoff, decision, prov, render, subscribers
+            )
+            chart = None
+            if write_outputs:
+                var = (decision.primary_pollutant or "").split(",")[0] or (
+                    rules.thresholds[0].variable if rules.thresholds else variables[0]
+                )
+                if var in units:
+                    lines = [(r.value, r.describe()) for r in rules.thresholds if r.variable == var]
+                    chart = water_chart(
+                        wt,
+                        {s: stations[s][1].get(var, np.full(len(wt), np.nan)) for s in ids},
+                        var,
+                        units[var],
+                        lines,
+                        net.time_zone,
+                        f"{area.id}: {var}, last {lookback / pd.Timedelta(hours=1):.0f} h (valid readings)",
+                    )
+            return AreaResult(decision, applied, chart=chart)
+
+        return decide_area
+
+    return prepare
 
 
 def run_water_alerts(
@@ -167,126 +286,10 @@ def run_water_alerts(
         Write the feed, CAP files and bulletin (drills write them once, at the end).
     """
     scheme, city = _load(city_name)
-    if cap_status:
-        city = city.model_copy(update={"cap_status": cap_status})
-    net = load_network(city.network)
-    outputs = Path(outputs)
-    store = WarningStore(db or outputs / "warnings" / "warnings.db")
-    now = pd.Timestamp(now) if now is not None else pd.Timestamp.now("UTC").tz_localize(None)
-    if now.tzinfo is not None:
-        now = now.tz_convert("UTC").tz_localize(None)
-    reg = load_variables()["variables"]
-    rules = water_rules(scheme, reg)
-    std = water_standard(rules.standard)
-    report = WarnReport(city.name, None, str(store_root))
-    max_age = float(scheme.water.get("max_data_age_hours", 12))
-    try:
-        ds = dataset if dataset is not None else StationStore(Path(store_root), net, reg).open()
-    except (OSError, ValueError, FileNotFoundError) as exc:
-        ds, problem = None, f"station store of {net.name} cannot be read ({exc})"
-    else:
-        problem = None
-    if ds is not None:
-        ds = ds.sel(time=slice(None, now))
-        needed = sorted(
-            {p for p in std.evaluated(net.waterbody)} | {r.variable for r in rules.thresholds}
-        )
-        variables = [v for v in needed if v in ds]
-        if not variables or ds.sizes.get("time", 0) == 0:
-            problem = f"no readings of {needed} in the {net.name} store up to {now}"
-    if problem:
-        store.record_ops_alert(city.name, "data_missing", problem + ": no alert changed")
-        report.ops_alert = problem + ": no alert changed"
-        if write_outputs:
-            publish(store, scheme, city, report, outputs)
-        return report
-    times, readings = _valid_readings(ds, variables, load_qc(net)["valid_statuses"])
-    has = np.zeros(len(times), bool)
-    for vals in readings.values():
-        for v in vals.values():
-            has |= ~np.isnan(v)
-    if not has.any():
-        problem = f"no valid reading in the {net.name} store up to {now}"
-        cutoff = None
-    else:
-        cutoff = times[np.flatnonzero(has)[-1]]
-        age = float((now - cutoff) / pd.Timedelta(hours=1))
-        if age > max_age:
-            problem = (
-                f"newest valid reading of {net.name} is {cutoff} UTC, {age:.0f} h old "
-                f"(> {max_age:g} h allowed)"
-            )
-    if problem:
-        kind = "data_stale" if cutoff is not None else "data_missing"
-        store.record_ops_alert(city.name, kind, problem + ": no alert changed", cutoff)
-        report.ops_alert = problem + ": no alert changed"
-        if write_outputs:
-            publish(store, scheme, city, report, outputs)
-        return report
-    report.issue_time = cutoff
-    monitored = {
-        s: {v: bool((~np.isnan(x)).any()) for v, x in r.items()} for s, r in readings.items()
-    }
-    lookback = pd.Timedelta(
-        hours=rules.class_window_hours + 2 * float(scheme.decision.get("lift_clear_hours", 24))
-    )
-    window = (times > cutoff - lookback) & (times <= cutoff)
-    wt = times[window]
-    units = {v: reg[v]["units"] for v in variables}
-    by_id = {s.id: s for s in net.stations}
-    prov = {
-        "data_source": f"station store {net.name}",
-        "data_cutoff": str(cutoff),
-        "model_uris": "",
-        "mlflow_run_ids": "",
-        "qc_valid_statuses": ",".join(load_qc(net)["valid_statuses"]),
-        "standard": std.name,
-    }
-    subscribers = [s.model_dump() for s in city.subscribers]
-    targets = section_targets(net.name)
-    for area in city.areas:
-        # the target class lives in the river file; an area may override it
-        area = area.model_copy(update={"target_class": area_target(area, net, targets)})
-        ids = [s for s in area_station_ids(area, net) if s in readings]
-        # a station's variables: those it has ever reported (NDFA has no NH3-N, TOE no Chl ...)
-        stations = {
-            s: (wt, {v: x[window] for v, x in readings[s].items() if monitored[s][v]}) for s in ids
-        }
-        decision = decide_water(
-            scheme, rules, std, net.waterbody, cutoff, stations, area.target_class, units
-        )
-        circle = area_circle(
-            np.array([by_id[s].lat for s in ids]), np.array([by_id[s].lon for s in ids])
-        )
-
-        def render(ctx: dict[str, Any], area=area, circle=circle) -> tuple[str, str]:
-            return render_message(ctx, scheme, city, area, None, net.time_zone, circle)
-
-        applied = store.apply(
-            scheme, city.name, area.id, cutoff, decision, prov, render, subscribers
-        )
-        report.decisions[area.id] = decision
-        report.applied.append(applied)
-        if write_outputs:
-            var = (decision.primary_pollutant or "").split(",")[0] or (
-                rules.thresholds[0].variable if rules.thresholds else variables[0]
-            )
-            if var in units:
-                lines = [(r.value, r.describe()) for r in rules.thresholds if r.variable == var]
-                report.charts[area.id] = water_chart(
-                    wt,
-                    {s: stations[s][1].get(var, np.full(len(wt), np.nan)) for s in ids},
-                    var,
-                    units[var],
-                    lines,
-                    net.time_zone,
-                    f"{area.id}: {var}, last {lookback / pd.Timedelta(hours=1):.0f} h (valid readings)",
-                )
-    if write_outputs:
-        publish(store, scheme, city, report, outputs)
-    if deliver:
-        report.delivery = deliver_city(store.path, city)
-    return report
+    job = open_alert_job(scheme, city, outputs, db=db, now=now, cap_status=cap_status)
+    report = WarnReport(job.city.name, None, str(store_root))
+    step = _readings_step(store_root, dataset, write_outputs)
+    return run_alert_job(job, report, step, deliver=deliver, write_outputs=write_outputs)
 
 
 def water_drill(

@@ -42,6 +42,8 @@ def test_run_flow_on_bundled_water_network(ndfa_run):
     }
     saved = json.loads((root / "outputs" / "summary.json").read_text())
     assert saved["networks"]["ndfa"]["completeness_percent"]["dissolved_oxygen"] > 50
+    md = (root / "outputs" / "summary.md").read_text(encoding="utf-8")
+    assert md.startswith("# Qingyuan run summary") and "## Network `ndfa` (water)" in md
     assert (root / "outputs" / "ndfa_daily_class.csv").exists()
     # weekly class against the river file's targets, and the whole-river rating
     assert set(s["weekly_compliance_percent"]) <= set(s["days_per_water_class"])
@@ -70,16 +72,38 @@ def test_ndfa_sensor_glitches_are_flagged_not_dropped(ndfa_run):
     assert int(high.sum()) >= 1 and (i80["dissolved_oxygen_flag"].where(high, drop=True) == 8).all()
 
 
-def test_ingest_flow_retries_and_reports(tmp_path, prefect_harness):
+def test_ingest_flow_retries_and_reports(tmp_path, prefect_harness, monkeypatch):
+    """A source that fails on its first read is read again by the task's retries."""
     from qy_helpers import GENERIC_NETWORK, hourly_csv, write_network
 
-    from pipelines.flows import ingest_flow
+    import pipelines.flows.ingest
+    from pipelines.errors import SourceError
+    from pipelines.flows import ingest_flow, read_source_task
 
     (tmp_path / "data").mkdir()
     hourly_csv(tmp_path / "data" / "a.csv", hours=24)
     net = write_network(tmp_path, GENERIC_NETWORK.format(name="t1", files="data/a.csv"))
+    real, calls = pipelines.flows.ingest.read_source, []
+
+    def flaky(index, network):
+        calls.append(index)
+        if len(calls) == 1:
+            raise SourceError("https://portal.example/a.csv", "connection reset")
+        return real(index, network)
+
+    monkeypatch.setattr(pipelines.flows.ingest, "read_source", flaky)
+    assert read_source_task.retries == 3
     report = ingest_flow(str(net), str(tmp_path / "store"))
+    assert calls == [0, 0]  # failed once, retried once
     assert report["balanced"] and report["rows_stored"] == 72
+    # without retries the same failure ends the flow
+    calls.clear()
+    monkeypatch.setattr(
+        pipelines.flows.ingest, "read_source_task", read_source_task.with_options(retries=0)
+    )
+    with pytest.raises(SourceError, match="connection reset"):
+        ingest_flow(str(net), str(tmp_path / "store2"))
+    assert calls == [0]
 
 
 def test_bundled_beijing_row_accounting(tmp_path):
@@ -176,3 +200,24 @@ def test_water_alerts_with_stale_data_change_nothing(ndfa_run):
     )
     assert rep.applied and all(a.duplicate for a in rep.applied)
     assert WarningStore(db).messages("ndfa", limit=10_000) == before
+
+
+def test_cli_water_assess_agrees_with_the_run(ndfa_run, tmp_path):
+    """`qingyuan water assess` and the run's assess step share one compliance computation."""
+    root, result = ndfa_run
+    s = result["networks"]["ndfa"]
+    res = CliRunner().invoke(
+        main, ["water", "assess", "--store", str(root / "store"), "--outputs", str(tmp_path)]
+    )
+    assert res.exit_code == 0, res.output
+    shown = {
+        line.split()[0]: int(line.split(": ")[1].split("%")[0])
+        for line in res.output.splitlines()
+        if "weeks meeting target" in line
+    }
+    assert shown and set(shown) == set(s["weekly_compliance_percent"])
+    for sec, pct in s["weekly_compliance_percent"].items():
+        assert abs(shown[sec] - pct) <= 0.5
+    assert (tmp_path / "ndfa_weekly_class.csv").read_text() == (
+        root / "outputs" / "ndfa_weekly_class.csv"
+    ).read_text()

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from features.warnings.verification import heavy_episodes, observed_level, score_replay
+from features.warnings.verification import (
+    heavy_day_bounds,
+    heavy_episodes,
+    observed_level,
+    score_replay,
+)
 from pipelines.config.warnings import load_warning_config
 
 TZ = "Asia/Shanghai"
@@ -64,3 +71,38 @@ def test_score_replay(scheme):
     assert s["warnings_issued"] == 3 and s["false_alarms"] == 1
     assert s["false_alarm_ratio"] == pytest.approx(1 / 3)
     assert s["warned_24h_ahead"] == 0.5
+    # "in time" is the scheme's verification.warned_ahead_hours
+    early = dataclasses.replace(
+        scheme, verification={**scheme.verification, "warned_ahead_hours": 48}
+    )
+    table, s = score_replay(pd.DataFrame(rows), eps, early, heavy_days)
+    assert list(table["warned_24h_ahead"]) == [False, False] and s["warned"] == 0.5
+
+
+def test_episode_definition_comes_from_the_scheme(scheme):
+    assert scheme.verification == {
+        "heavy_aqi_above": 200.0,
+        "episode_min_days": 2,
+        "warned_ahead_hours": 24.0,
+    }
+    days = pd.date_range("2016-12-01", periods=6, freq="D")
+    aqi = np.array([100, 250, 120, 180, 190, 90])
+    assert [len(e.aqi) for e in heavy_episodes(days, aqi, scheme, TZ)] == []
+    strict = dataclasses.replace(
+        scheme,
+        verification={**scheme.verification, "heavy_aqi_above": 150.0, "episode_min_days": 1},
+    )
+    assert [len(e.aqi) for e in heavy_episodes(days, aqi, strict, TZ)] == [1, 2]
+    # explicit arguments win
+    assert len(heavy_episodes(days, aqi, strict, TZ, limit=200, min_days=1)) == 1
+
+
+def test_heavy_day_bounds_are_local_days_in_utc():
+    obs = pd.Series([150.0, 201.0, np.nan, 300.0], index=pd.date_range("2016-12-01", periods=4))
+    bounds = heavy_day_bounds(obs, TZ, limit=200)
+    assert bounds == [
+        (_utc("2016-12-02"), _utc("2016-12-03")),
+        (_utc("2016-12-04"), _utc("2016-12-05")),
+    ]
+    assert bounds[0][0] == pd.Timestamp("2016-12-01 16:00")
+    assert heavy_day_bounds(obs, TZ, limit=300) == []

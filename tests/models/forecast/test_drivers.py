@@ -8,18 +8,26 @@ import pytest
 
 import models.forecast.lgbm  # noqa: F401
 from features.forecast_features import Panel
+from features.units import pollutants
 from models.forecast.base import create_forecaster
 from models.forecast.drivers import GROUPS, driver_group, summarise_drivers
+from pipelines.config import load_variables
+
+AIR = pollutants(load_variables())
 
 
 def test_feature_names_map_to_groups():
-    assert driver_group("pm25_lag0", "pm25") == "local"
-    assert driver_group("no2_mean24", "pm25") == "local"
-    assert driver_group("air_temperature_mean24", "pm25") == "meteorology"
-    assert driver_group("wind_u_lag0", "pm25") == "meteorology"
-    assert driver_group("pm25_others_mean24", "pm25") == "regional"
-    assert driver_group("pm25_minus_others", "pm25") == "regional"
-    assert driver_group("hour_sin", "pm25") == "calendar"
+    assert set(AIR) == {"pm25", "pm10", "so2", "no2", "co", "o3"}
+    assert driver_group("pm25_lag0", "pm25", AIR) == "local"
+    assert driver_group("no2_mean24", "pm25", AIR) == "local"
+    assert driver_group("co_max24", "pm25", AIR) == "local"
+    assert driver_group("air_temperature_mean24", "pm25", AIR) == "meteorology"
+    assert driver_group("wind_u_lag0", "pm25", AIR) == "meteorology"
+    assert driver_group("pm25_others_mean24", "pm25", AIR) == "regional"
+    assert driver_group("pm25_minus_others", "pm25", AIR) == "regional"
+    assert driver_group("hour_sin", "pm25", AIR) == "calendar"
+    # the pollutant list is the one passed in (the registry's), not a list of its own
+    assert driver_group("no2_mean24", "pm25", ("pm25",)) == "meteorology"
 
 
 def _panel(T=24 * 160, S=3, seed=2):
@@ -57,7 +65,7 @@ def test_groups_sum_to_the_forecast_minus_climatology(anchor):
     issue = np.arange(24 * 142, 24 * 158, 12)
     leads = np.arange(1, 25)
     fc = m.predict(p, issue, leads)
-    d = m.drivers(p, issue, leads)
+    d = m.drivers(p, issue, leads, pollutants=AIR)
     assert d.shape == (3, len(issue), 24, len(GROUPS))
     rows, names = m._rows(p, issue, leads)
     recon = rows[..., names.index("climatology")] + d.sum(-1)

@@ -14,7 +14,7 @@ from qy_helpers import GENERIC_NETWORK, write_network
 
 from pipelines.ingest import ingest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]  # the checkout
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +146,14 @@ def test_forecast_file_has_provenance(backtested):
         assert champ.run_id in ds.attrs["mlflow_run_ids"]
         q = ds["pm25_quantile"].values
         assert np.all(np.diff(q, axis=-1) >= 0) and np.isfinite(q).all()
+        # the LightGBM champion's driver attribution (pollutants from the variable registry)
+        from models.forecast.drivers import GROUPS
+
+        assert ds["pm25_drivers"].dims == ("station", "issue_time", "lead_time", "driver")
+        assert [str(g) for g in ds["driver"].values] == list(GROUPS)
+        assert np.isfinite(ds["pm25_drivers"].values).all()
+        assert ds["pm25_input_recent"].values.tolist() == [1, 1, 1]
+    assert [p.name for p in path.parent.iterdir() if not p.name.endswith("Z.nc")] == []
 
 
 def test_forecast_refuses_stale_or_unknown(backtested):
@@ -189,7 +197,7 @@ def test_unknown_target_or_model_is_refused_by_name(env):
         backtest_network(
             net, tmp / "store", targets=["so2"], models=["persistence"], log_to_mlflow=False, **kw
         )
-    with pytest.raises(ConfigError, match="file not found"):
+    with pytest.raises(ConfigError, match=r"no_such_model\.yml.*(file not found|no such model)"):
         backtest_network(
             net,
             tmp / "store",

@@ -1,0 +1,247 @@
+"""Station networks (``configs/networks/<name>.yml``): schema, loader and input-file patterns.
+
+A network names its time zone and time label, its stations and its sources (an adapter of
+:mod:`pipelines.sources` each, with column mappings onto the variable registry). Every problem
+is reported with file, line and field (:class:`~pipelines.errors.ConfigError`).
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from features.units import UnitError, convert
+from pipelines.config.locations import config_dir, project_root
+from pipelines.config.registry import load_variables
+from pipelines.config.yaml_io import load_yaml, validate_model
+from pipelines.errors import ConfigError
+
+__all__ = [
+    "ColumnSpec",
+    "NetworkSpec",
+    "SourceSpec",
+    "StationSpec",
+    "list_networks",
+    "load_network",
+    "resolve_files",
+]
+
+
+class ColumnSpec(BaseModel):
+    """How one source column maps onto a canonical variable."""
+
+    model_config = ConfigDict(extra="forbid")
+    variable: str
+    units: str
+    value_map: str | dict[str, float] | None = None
+    flag_column: str | None = None
+
+
+class SourceSpec(BaseModel):
+    """One input source of a network; adapter-specific options are validated by the adapter."""
+
+    model_config = ConfigDict(extra="allow")
+    adapter: str
+    files: list[str] = Field(default_factory=list)
+    encoding: str = "utf-8"
+    missing_values: list[str] = Field(default_factory=lambda: ["", "NA", "NaN", "nan", "-", "—"])
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+
+    def option(self, name: str, default: Any = None) -> Any:
+        """Adapter-specific option (an extra key of the source block)."""
+        return (self.model_extra or {}).get(name, default)
+
+
+class StationSpec(BaseModel):
+    """A monitoring station."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    name: str | None = None
+    code: str | None = None
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    altitude: float | None = None
+
+    @field_validator("id", "code", mode="before")
+    @classmethod
+    def _as_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int | float) else v
+
+
+class NetworkSpec(BaseModel):
+    """A station network as described by ``configs/networks/<name>.yml``."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    title: str = ""
+    kind: Literal["air", "water"]
+    time_zone: str
+    time_label: Literal["interval_end", "interval_start", "instant"]
+    frequency: str
+    area: str = ""
+    waterbody: Literal["river", "lake"] = "river"
+    future_tolerance: str = "2h"
+    snap_tolerance: str = "0min"
+    sources: list[SourceSpec]
+    stations: list[StationSpec] = Field(min_length=1)
+    qc: dict[str, Any] = Field(default_factory=dict)
+    path: str = ""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("frequency", "future_tolerance", "snap_tolerance")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        try:
+            td = pd.Timedelta(v)
+        except ValueError as exc:
+            raise ValueError(f"not a duration: {v!r} (use e.g. 1h, 15min, 4h)") from exc
+        if td < pd.Timedelta(0):
+            raise ValueError("must not be negative")
+        return v
+
+    @field_validator("frequency")
+    @classmethod
+    def _positive(cls, v: str) -> str:
+        if pd.Timedelta(v) <= pd.Timedelta(0):
+            raise ValueError("must be positive")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_stations(self) -> NetworkSpec:
+        seen: set[str] = set()
+        for st in self.stations:
+            if st.id in seen:
+                raise ValueError(f"station id {st.id!r} appears twice")
+            seen.add(st.id)
+        return self
+
+    @property
+    def freq(self) -> pd.Timedelta:
+        """Sampling interval."""
+        return pd.Timedelta(self.frequency)
+
+    def station_ids(self) -> list[str]:
+        """Station ids in configuration order."""
+        return [s.id for s in self.stations]
+
+    def station_lookup(self) -> dict[str, str]:
+        """Map id, code and name of every station to its id (for source station columns)."""
+        out: dict[str, str] = {}
+        for s in self.stations:
+            for key in (s.id, s.code, s.name):
+                if key:
+                    out[str(key)] = s.id
+        return out
+
+
+def _resolve_network_path(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".yml", ".yaml") or p.exists():
+        return p.resolve()
+    return config_dir() / "networks" / f"{name_or_path}.yml"
+
+
+def list_networks() -> list[str]:
+    """Names of the networks in ``configs/networks``."""
+    return sorted(p.stem for p in (config_dir() / "networks").glob("*.yml"))
+
+
+def load_network(name_or_path: str) -> NetworkSpec:
+    """Load and validate a network by name (``configs/networks/NAME.yml``) or by path.
+
+    Raises
+    ------
+    ConfigError
+        Naming file, line and field of the first problem: unknown variable, unit that cannot be
+        converted to the registry's, unknown adapter, bad time zone, duplicate station ...
+    """
+    path = _resolve_network_path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(list_networks())
+        raise ConfigError(str(path), None, "", f"no such network (known: {known})")
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), 1, "", "a network file must be a mapping")
+    net = validate_model(NetworkSpec, data, path)
+    net.path = str(path)
+    registry = load_variables()["variables"]
+    from pipelines.sources import ADAPTERS
+
+    for i, src in enumerate(net.sources):
+        src_node = data["sources"][i]
+        if src.adapter not in ADAPTERS:
+            raise ConfigError(
+                str(path),
+                src_node.lines.get("adapter"),
+                f"sources.{i}.adapter",
+                f"unknown adapter {src.adapter!r}; known: {sorted(ADAPTERS)}",
+            )
+        for col, spec in src.columns.items():
+            line = src_node["columns"].lines.get(col) if "columns" in src_node else None
+            field = f"sources.{i}.columns.{col}"
+            if spec.variable not in registry:
+                raise ConfigError(
+                    str(path),
+                    line,
+                    field + ".variable",
+                    f"unknown variable {spec.variable!r} (see configs/variables.yml)",
+                )
+            meta = registry[spec.variable]
+            try:
+                convert(
+                    np.array([1.0]), spec.units, meta["units"], molar_mass=meta.get("molar_mass")
+                )
+            except UnitError as exc:
+                raise ConfigError(str(path), line, field + ".units", str(exc)) from exc
+        ADAPTERS[src.adapter].validate_options(src, path, src_node)
+    return net
+
+
+def resolve_files(patterns: list[str], network_path: str) -> list[Path]:
+    """Expand file patterns (globs with ``{a,b}`` alternatives) to existing files.
+
+    Relative patterns are tried against the network file's directory, the current directory and
+    the project root, in that order; the first that matches wins.
+    """
+    import glob as _glob
+
+    def braces(pat: str) -> list[str]:
+        m = re.search(r"\{([^{}]*)\}", pat)
+        if not m:
+            return [pat]
+        return [
+            x
+            for alt in m.group(1).split(",")
+            for x in braces(pat[: m.start()] + alt + pat[m.end() :])
+        ]
+
+    bases = [Path(network_path).parent, Path.cwd(), project_root()]
+    found: list[Path] = []
+    for pattern in patterns:
+        hits: list[Path] = []
+        for pat in braces(pattern):
+            if Path(pat).is_absolute():
+                hits += [Path(h) for h in sorted(_glob.glob(pat))]
+                continue
+            for base in bases:
+                matched = sorted(_glob.glob(str(base / pat)))
+                if matched:
+                    hits += [Path(h) for h in matched]
+                    break
+        found += hits
+    return list(dict.fromkeys(p.resolve() for p in found))

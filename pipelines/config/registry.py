@@ -1,0 +1,426 @@
+"""The variable registry, the QC configuration and the standards (AQI editions, water classes).
+
+- ``configs/variables.yml``: canonical names, units and CF metadata of every variable
+  (:class:`VariablesFile`).
+- ``configs/qc.yml``: which QC checks run with which parameters (:class:`QcFile`); a network may
+  override any part under its ``qc:`` key.
+- ``configs/standards/*.yml``: AQI editions (:class:`AqiStandardSpec`, ``inherits`` another
+  edition and overrides parts of it) and surface-water classes (:class:`WaterStandardSpec`).
+
+Each file is validated on load; a problem is reported with file, line and field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from features.aqi import AqiStandard
+from features.units import UnitError, convert
+from features.water_class import WaterStandard
+from pipelines.config.locations import config_dir
+from pipelines.config.yaml_io import deep_merge, load_validated, load_yaml, validate_model
+from pipelines.errors import ConfigError
+
+__all__ = [
+    "AqiStandardSpec",
+    "QcFile",
+    "VariableSpec",
+    "VariablesFile",
+    "WaterStandardSpec",
+    "aqi_standards",
+    "load_qc",
+    "load_standard_file",
+    "load_variables",
+    "standard_files",
+    "water_standard",
+]
+
+Number = int | float  # ints stay ints (a threshold of 75 is not turned into 75.0)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- variables.yml
+def _span(v: list[Number] | None) -> list[Number] | None:
+    if v is not None and (len(v) != 2 or v[0] > v[1]):
+        raise ValueError("give [low, high] with low <= high")
+    return v
+
+
+class VariableSpec(_Strict):
+    """One canonical variable of the registry."""
+
+    long_name: str
+    units: str
+    kind: Literal["air", "met", "water"] | None = None
+    standard_name: str | None = None
+    cf_units: str | None = None
+    cell_methods: str | None = None
+    molar_mass: float | None = Field(None, gt=0)
+    valid_range: list[Number] | None = None
+    suspect_range: list[Number] | None = None
+
+    @field_validator("units")
+    @classmethod
+    def _convertible(cls, v: str) -> str:
+        try:
+            convert(np.array([1.0]), v, v)
+        except UnitError as exc:
+            raise ValueError(str(exc)) from exc
+        return v
+
+    _ranges = field_validator("valid_range", "suspect_range")(_span)
+
+
+class ReferenceConditions(_Strict):
+    """Reference state for ppb/ppm <-> ug m-3 conversion of gases (GB 3095, US EPA)."""
+
+    temperature_K: float = Field(298.15, gt=0)
+    pressure_Pa: float = Field(101325.0, gt=0)
+
+
+class VariablesFile(_Strict):
+    """``configs/variables.yml``."""
+
+    reference_conditions: ReferenceConditions = Field(default_factory=ReferenceConditions)
+    variables: dict[str, VariableSpec] = Field(min_length=1)
+
+
+@lru_cache(maxsize=4)
+def _variables(cfg_dir: str) -> dict[str, Any]:
+    spec, _ = load_validated(VariablesFile, Path(cfg_dir) / "variables.yml")
+    return spec.model_dump(exclude_none=True)
+
+
+def load_variables() -> dict[str, Any]:
+    """Return the variable registry (``configs/variables.yml``) as a plain dict."""
+    return _variables(str(config_dir()))
+
+
+# --------------------------------------------------------------------------- qc.yml
+def _flag(v: str | None) -> str | None:
+    from features.qc.flags import FLAG_CODES
+
+    if v is not None and v not in FLAG_CODES:
+        raise ValueError(f"unknown status {v!r}; known: {sorted(FLAG_CODES)}")
+    return v
+
+
+class _Check(_Strict):
+    enabled: bool = True
+    variables: list[str] | None = None  # None: every variable
+
+
+class _SentinelValue(_Strict):
+    value: Number
+    flag: str = "qc_invalid"
+    _known = field_validator("flag")(_flag)
+
+
+class SentinelCheck(_Check):
+    """Exact marker values that mean "no real measurement"."""
+
+    values: list[Number] = Field(default_factory=list)
+    flag: str = "qc_invalid"
+    per_variable: dict[str, list[_SentinelValue]] = Field(default_factory=dict)
+    _known = field_validator("flag")(_flag)
+
+
+class SpikeCheck(_Check):
+    """Robust z-score spike test (own history, or residual from the neighbours)."""
+
+    window: str
+    min_periods: int = Field(ge=1)
+    threshold: float = Field(8.0, gt=0)
+    min_scale: dict[str, Number] = Field(default_factory=dict)
+    radius_km: Number | None = Field(None, gt=0)  # spike_neighbour only
+    min_neighbours: int | None = Field(None, ge=1)
+    max_neighbours: int | None = Field(None, ge=1)
+
+
+class SpikeSelfCheck(SpikeCheck):
+    window: str = "7D"
+    min_periods: int = Field(24, ge=1)
+
+
+class SpikeNeighbourCheck(SpikeCheck):
+    window: str = "30D"
+    min_periods: int = Field(48, ge=1)
+    radius_km: Number = Field(50, gt=0)
+    min_neighbours: int = Field(2, ge=1)
+    max_neighbours: int = Field(10, ge=1)
+
+
+class _FlatLineRule(_Strict):
+    duration: str | None = None
+    tolerance: Number | None = Field(None, ge=0)
+    min_value: Number | None = None
+
+
+class _FlatLineDefaults(_FlatLineRule):
+    duration: str = "8h"
+    tolerance: Number = Field(0.0, ge=0)
+
+
+class FlatLineCheck(_Check):
+    """Same value (within tolerance) for at least ``duration``."""
+
+    defaults: _FlatLineDefaults = Field(default_factory=_FlatLineDefaults)
+    per_variable: dict[str, _FlatLineRule] = Field(default_factory=dict)
+
+
+class PmInversionCheck(_Check):
+    """PM2.5 > PM10 + tolerance: suspect but valid."""
+
+    tolerance: Number = Field(0.0, ge=0)
+
+
+class CompletenessCheck(_Check):
+    """Values in local days with fewer valid values than ``min_fraction`` of the day."""
+
+    min_fraction: float = Field(0.8333, gt=0, le=1)
+
+
+class QcChecks(BaseModel):
+    """The ``checks:`` block; further keys are checks registered by plug-ins (``enabled`` + params)."""
+
+    model_config = ConfigDict(extra="allow")
+    gross_range: _Check | None = None
+    sentinel: SentinelCheck | None = None
+    spike_self: SpikeSelfCheck | None = None
+    spike_neighbour: SpikeNeighbourCheck | None = None
+    flat_line: FlatLineCheck | None = None
+    pm_inversion: PmInversionCheck | None = None
+    completeness: CompletenessCheck | None = None
+
+
+class QcFile(_Strict):
+    """``configs/qc.yml`` (and, merged with it, a network's ``qc:`` overrides)."""
+
+    valid_statuses: list[str] = Field(default_factory=lambda: ["N", "S", "qc_suspect"])
+    checks: QcChecks = Field(default_factory=QcChecks)
+
+    @field_validator("valid_statuses")
+    @classmethod
+    def _statuses(cls, v: list[str]) -> list[str]:
+        for status in v:
+            _flag(status)
+        return v
+
+
+def load_qc(network: Any = None) -> dict[str, Any]:
+    """QC configuration (``configs/qc.yml``) merged with the network's ``qc:`` overrides.
+
+    Parameters
+    ----------
+    network : NetworkSpec, optional
+        Its ``qc`` mapping overrides any part of the file (mappings merge, lists replace).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``qc.yml`` (or the network file, for a bad override), line and field.
+    """
+    from features.qc.checks import CHECKS
+
+    path = config_dir() / "qc.yml"
+    base, data = load_validated(QcFile, path)
+    if network is not None and network.qc:
+        where = network.path or path
+        merged = deep_merge(data, network.qc)
+        base = validate_model(QcFile, merged, where)
+    else:
+        where, merged = path, data
+    out = base.model_dump(exclude_none=True)
+    order = list(merged.get("checks") or {})
+    out["checks"] = {k: out["checks"][k] for k in order if k in out["checks"]}
+    for name, params in out["checks"].items():
+        if name not in CHECKS and name != "completeness":
+            line = getattr(merged.get("checks"), "lines", {}).get(name)
+            raise ConfigError(
+                str(where), line, f"checks.{name}", f"unknown QC check; known: {sorted(CHECKS)}"
+            )
+        if not isinstance(params, dict):
+            raise ConfigError(str(where), None, f"checks.{name}", "must be a mapping")
+    return out
+
+
+# --------------------------------------------------------------------------- standards/*.yml
+class _PollutantScaleSpec(_Strict):
+    variable: str
+    averaging: str
+    units: str
+    breakpoints: list[Number | None] | None = None
+    rows: list[list[Number]] | None = None
+    above_table: str | None = None
+    truncate: Number | None = None
+
+    @model_validator(mode="after")
+    def _table(self) -> _PollutantScaleSpec:
+        if (self.breakpoints is None) == (self.rows is None):
+            raise ValueError("give exactly one of breakpoints / rows")
+        if self.rows is not None and any(len(r) != 4 for r in self.rows):
+            raise ValueError("rows are [C_low, C_high, I_low, I_high]")
+        return self
+
+
+class _CategorySpec(_Strict):
+    max: Number
+    level: int
+    name: str
+    colour: str
+    effects: dict[str, str] | None = None
+    advice: dict[str, str] | None = None
+
+
+class _ValiditySpec(_Strict):
+    min_hours_24h: int | None = Field(None, ge=0)
+    min_hours_8h: int | None = Field(None, ge=0)
+    min_hours_1h_max: int | None = Field(None, ge=0)
+    mda8_min_windows: int | None = Field(None, ge=0)
+    mda8_limit_override: Number | None = None
+
+
+class AqiStandardSpec(_Strict):
+    """One AQI edition (after merging the edition it ``inherits``)."""
+
+    name: str
+    title: str | None = None
+    effective_from: dt.date
+    effective_to: dt.date | None = None
+    rounding: Literal["ceil", "round", "none"] = "ceil"
+    max_index: int = Field(500, gt=0)
+    iaqi_levels: list[Number] | None = None
+    pollutants: dict[str, _PollutantScaleSpec] = Field(min_length=1)
+    daily_report: list[str] = Field(default_factory=list)
+    realtime_report: list[str] = Field(default_factory=list)
+    realtime_pm_averaging: Literal["1h", "24h_moving"] = "1h"
+    categories: list[_CategorySpec] = Field(default_factory=list)
+    validity: _ValiditySpec = Field(default_factory=_ValiditySpec)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AqiStandardSpec:
+        for report in ("daily_report", "realtime_report"):
+            for key in getattr(self, report):
+                if key not in self.pollutants:
+                    raise ValueError(f"{report}: {key!r} is not one of the pollutants")
+        for key, p in self.pollutants.items():
+            if p.breakpoints is not None and (
+                self.iaqi_levels is None or len(p.breakpoints) != len(self.iaqi_levels)
+            ):
+                raise ValueError(f"pollutants.{key}: one breakpoint per entry of iaqi_levels")
+        return self
+
+
+class _WaterParameterSpec(_Strict):
+    direction: Literal["min", "max", "range"]
+    limits: list[Number] | None = None
+    lake_limits: list[Number] | None = None
+    range: list[Number] | None = None
+    waterbody: list[Literal["river", "lake"]] | None = None
+
+    @model_validator(mode="after")
+    def _limits(self) -> _WaterParameterSpec:
+        if self.direction == "range" and self.range is None:
+            raise ValueError("direction range needs range: [low, high]")
+        if self.direction != "range" and self.limits is None:
+            raise ValueError(f"direction {self.direction} needs limits (one per class I..V)")
+        return self
+
+
+class WaterStandardSpec(_Strict):
+    """A surface-water class standard (GB 3838-2002)."""
+
+    name: str
+    title: str | None = None
+    classes: list[str] = Field(min_length=2)
+    parameters: dict[str, _WaterParameterSpec] = Field(min_length=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+def standard_files(cfg_dir: Path | None = None) -> dict[str, Path]:
+    """Map each standard name (the ``name`` field) to its file in ``configs/standards/``."""
+    out = {}
+    for p in sorted(((cfg_dir or config_dir()) / "standards").glob("*.yml")):
+        data = load_yaml(p)
+        if not isinstance(data, dict) or "name" not in data:
+            raise ConfigError(str(p), getattr(data, "line", None), "name", "Field required")
+        out[data["name"]] = p
+    return out
+
+
+def load_standard_file(
+    path: Path, files: dict[str, Path] | None = None, *, _seen: tuple[str, ...] = ()
+) -> BaseModel:
+    """Validate one standards file, merged with the edition it ``inherits`` (itself validated).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    files : dict, optional
+        Standard name -> file (default: :func:`standard_files` of the file's configuration).
+
+    Returns
+    -------
+    AqiStandardSpec or WaterStandardSpec
+
+    Raises
+    ------
+    ConfigError
+        Naming the file at fault (the inherited one when the problem is there), line and field.
+    """
+    path = Path(path)
+    files = files if files is not None else standard_files(path.parent.parent)
+    data = load_yaml(path)
+    if not isinstance(data, dict) or "name" not in data:
+        raise ConfigError(str(path), getattr(data, "line", None), "name", "Field required")
+    parent = data.pop("inherits", None)
+    if parent is not None:
+        line = data.lines.get("inherits")
+        if parent not in files:
+            raise ConfigError(
+                str(path), line, "inherits", f"no standard {parent!r}; known: {sorted(files)}"
+            )
+        if parent in _seen or parent == data["name"]:
+            raise ConfigError(str(path), line, "inherits", f"inheritance cycle via {parent!r}")
+        base = load_standard_file(files[parent], files, _seen=(*_seen, data["name"]))
+        data = deep_merge(base.model_dump(exclude_unset=True), data)
+    model = WaterStandardSpec if "parameters" in data else AqiStandardSpec
+    return validate_model(model, data, path)
+
+
+def _load_standard(name: str) -> dict[str, Any]:
+    files = standard_files()
+    if name not in files:
+        raise ConfigError(
+            str(config_dir() / "standards"),
+            None,
+            "name",
+            f"no standard {name!r}; known: {sorted(files)}",
+        )
+    return load_standard_file(files[name], files).model_dump(exclude_none=True)
+
+
+def aqi_standards(family: str = "hj633") -> list[AqiStandard]:
+    """All editions of an AQI family (``hj633`` or ``us-epa``), oldest first."""
+    names = [n for n in standard_files() if n.startswith(family)]
+    if not names:
+        raise ConfigError(
+            str(config_dir() / "standards"), None, "name", f"no AQI standard family {family!r}"
+        )
+    stds = [AqiStandard.from_config(_load_standard(n)) for n in names]
+    return sorted(stds, key=lambda s: s.effective_from)
+
+
+def water_standard(name: str = "gb3838-2002") -> WaterStandard:
+    """Return the surface-water class standard."""
+    return WaterStandard.from_config(_load_standard(name))

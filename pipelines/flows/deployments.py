@@ -1,0 +1,55 @@
+"""Prefect deployments of ``configs/schedules.yml`` (served by ``qingyuan serve``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipelines.flows.forecast import backtest_flow, forecast_flow, hourly_flow, retrain_flow
+from pipelines.flows.run import run_flow
+from pipelines.flows.tracing import pmf_flow, source_flow
+from pipelines.flows.warn import deliver_flow, warn_flow
+
+__all__ = ["FLOWS", "build_deployments", "scheduled_deployments"]
+
+FLOWS = {
+    "hourly": hourly_flow,
+    "warn": warn_flow,
+    "deliver": deliver_flow,
+    "retrain": retrain_flow,
+    "run": run_flow,
+    "backtest": backtest_flow,
+    "forecast": forecast_flow,
+    "pmf": pmf_flow,
+    "source-tracing": source_flow,
+}
+
+
+def build_deployments(cfg: dict[str, Any]) -> list:
+    """Prefect deployments from ``configs/schedules.yml`` (served by ``qingyuan serve``)."""
+    from prefect.schedules import Cron
+
+    out = []
+    tz = cfg.get("time_zone", "UTC")
+    for d in cfg["deployments"]:
+        if d["flow"] not in FLOWS:
+            raise KeyError(f"schedules: unknown flow {d['flow']!r}; known: {sorted(FLOWS)}")
+        out.append(
+            FLOWS[d["flow"]].to_deployment(
+                name=d["name"],
+                schedules=[Cron(d["cron"], timezone=d.get("time_zone", tz))],
+                parameters=d.get("parameters", {}),
+                tags=["qingyuan", d["flow"]],
+                description=d.get("description"),
+            )
+        )
+    return out
+
+
+def scheduled_deployments(path: str | Path | None = None) -> list[tuple[Any, dict[str, Any]]]:
+    """Deployments of a schedules file (default ``configs/schedules.yml``), each with its spec."""
+    from pipelines.config import load_yaml, plain
+    from pipelines.flows.paths import config_dir
+
+    cfg = plain(load_yaml(Path(path) if path else config_dir() / "schedules.yml"))
+    return list(zip(build_deployments(cfg), cfg["deployments"], strict=True))

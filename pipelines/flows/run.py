@@ -1,0 +1,80 @@
+"""Flow ``run``: the embedded main job on the bundled networks, written to ``outputs/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+
+from pipelines.config import bundled_networks, load_network
+from pipelines.flows.assess import assess_task
+from pipelines.flows.forecast import forecast_task
+from pipelines.flows.ingest import ingest_flow
+from pipelines.flows.paths import default_outputs, default_store
+from pipelines.flows.summary import write_summary
+from pipelines.flows.tracing import pmf_demo, source_task
+from pipelines.flows.warn import cities_of, drill_and_warn, water_alerts_task
+
+__all__ = ["bundled_networks", "run_flow"]
+
+INGEST_KEYS = (
+    "rows_in",
+    "rows_stored",
+    "rows_quarantined",
+    "balanced",
+    "report_file",
+    "quarantine_file",
+)
+PMF_KEYS = (
+    "inputs",
+    "q_true",
+    "q_robust",
+    "q_exp",
+    "runs_converged",
+    "dropped_species",
+    "bootstrap",
+    "seconds",
+    "mlflow_run_id",
+)
+
+
+@flow(name="run", log_prints=True)
+def run_flow(
+    networks: list[str] | None = None, store_root: str | None = None, out_dir: str | None = None
+) -> dict[str, Any]:
+    """Run the main job on the bundled data.
+
+    Ingest -> QC -> store -> assess -> forecast -> warn (air) / water alerts (water) -> source
+    tracing (polar plots, CPF, trajectories) -> the PMF worked example -> ``outputs/``
+    (``summary.json``, ``summary.md``).
+    """
+    networks = networks or bundled_networks()
+    root = default_store(store_root)
+    out = default_outputs(out_dir)
+    result: dict[str, Any] = {"networks": {}}
+    for name in networks:
+        report = ingest_flow(name, root)
+        summary = assess_task(name, root, out)
+        summary["ingest"] = {k: report[k] for k in INGEST_KEYS}
+        cities = cities_of(name)
+        if summary.get("kind", load_network(name).kind) == "water" and cities:
+            summary["water_alerts"] = water_alerts_task(name, root, out, cities)
+        fc = forecast_task(name, root, out)
+        if fc:
+            summary["forecast"] = fc
+            if cities and load_network(name).kind == "air":
+                summary["warnings"], summary["warning_history"] = drill_and_warn(
+                    name, root, out, fc, cities
+                )
+        src = source_task(name, root, out)
+        if src:
+            summary["source_tracing"] = src
+        result["networks"][name] = summary
+    pmf = pmf_demo(out)
+    if pmf:
+        result["pmf_demo"] = {k: pmf[k] for k in PMF_KEYS if k in pmf} | {
+            "outputs": str(Path(pmf["files"]["profiles_concentration"]).parent)
+        }
+    write_summary(result, out)
+    return result

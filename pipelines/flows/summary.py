@@ -1,0 +1,234 @@
+"""Render the main job's result as Markdown (``outputs/summary.md``, also shown in the terminal)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["render_markdown", "write_summary"]
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return out
+
+
+def render_markdown(result: dict[str, Any]) -> str:
+    """Markdown summary of :func:`pipelines.flows.run_flow`'s result."""
+    lines = ["# Qingyuan run summary", ""]
+    for name, s in result["networks"].items():
+        ing = s["ingest"]
+        lines += [
+            f"## Network `{name}` ({s['kind']})",
+            "",
+            f"- stations: {len(s['stations'])} ({', '.join(s['stations'])})",
+            f"- period (UTC): {s['period_utc'][0]} .. {s['period_utc'][1]}; local zone {s['time_zone']}",
+            f"- rows in {ing['rows_in']:,} = stored {ing['rows_stored']:,} + quarantined "
+            f"{ing['rows_quarantined']:,} (balanced: {ing['balanced']})",
+            f"- ingest report: `{ing['report_file']}`"
+            + (f"; quarantine: `{ing['quarantine_file']}`" if ing.get("quarantine_file") else ""),
+            "",
+        ]
+        flag_names = sorted({k for f in s["flag_counts"].values() for k in f})
+        rows = [
+            [v, s["completeness_percent"][v]] + [s["flag_counts"][v].get(k, 0) for k in flag_names]
+            for v in s["flag_counts"]
+        ]
+        lines += ["Completeness (% valid of the period) and QC flag counts:", ""]
+        lines += _table(["variable", "valid %", *flag_names], rows) + [""]
+        if "days_per_aqi_category" in s:
+            cats = ["excellent", "good", "light", "moderate", "heavy", "severe", "no_aqi"]
+            rows = [[st, *[c[k] for k in cats]] for st, c in s["days_per_aqi_category"].items()]
+            lines += [
+                f"Days per AQI category (HJ 633, editions used: {', '.join(s['aqi_editions'])}):",
+                "",
+            ]
+            lines += _table(["station", *cats], rows) + [""]
+        if "days_per_water_class" in s:
+            classes = ["I", "II", "III", "IV", "V", "劣V", "no_class"]
+            rows = [[st, *[c[k] for k in classes]] for st, c in s["days_per_water_class"].items()]
+            lines += [
+                f"Days per GB 3838 class (single factor over: {s['water_class_parameters']}):",
+                "",
+            ]
+            lines += _table(["station", *classes], rows) + [""]
+        if s.get("grid_file"):
+            lines += [f"Gridded daily PM2.5 map: `{s['grid_file']}`", ""]
+        if s.get("forecast"):
+            fc = s["forecast"]
+            trained = (
+                f" (trained now: {', '.join(fc['trained'])})"
+                if fc["trained"]
+                else " (champions reused)"
+            )
+            lines += [
+                f"Forecast issued {fc['issue_time_local']} local from {fc['model_uris']}{trained}: "
+                f"`{fc['file']}`",
+                "",
+            ]
+            for target, days in fc.items():
+                if isinstance(days, dict) and "D+1" in days:
+                    rows = [[d, v["p50_mean"], v["p90_station_max"]] for d, v in days.items()]
+                    lines += _table(
+                        [
+                            f"{target} day",
+                            "network mean of P50",
+                            "highest station P90 (daily mean)",
+                        ],
+                        rows,
+                    ) + [""]
+        if s.get("warning_history"):
+            lines += [
+                "Warning lifecycle steps of this run (drill window of daily 00:00-local runs, then the latest):",
+                "",
+            ]
+            lines += _table(
+                ["issue (local)", "city", "area", "action", "level", "CAP identifier"],
+                [
+                    [
+                        h["issue_local"],
+                        h["city"],
+                        h["area"],
+                        h["action"],
+                        h["level"] or "-",
+                        h["identifier"] or "-",
+                    ]
+                    for h in s["warning_history"]
+                ],
+            ) + [""]
+            for city in dict.fromkeys(h["city"] for h in s["warning_history"]):
+                h = next(x for x in s["warning_history"] if x["city"] == city)
+                lines += [
+                    f"- `{city}`: bulletin `{h['bulletin']}`, CAP messages `{h['cap_dir']}`",
+                ]
+            lines += [""]
+        for w in s.get("warnings", []):
+            lines += [f"Warnings, city `{w['city']}` (forecast issued {w['issue_time']} UTC):", ""]
+            if w.get("ops_alert"):
+                lines += [f"- OPERATIONAL ALERT: {w['ops_alert']}", ""]
+            rows = [
+                [
+                    area,
+                    d["action"],
+                    d["level"] or "-",
+                    " / ".join(str(x) for x in w["outlook"].get(area, [])),
+                    " / ".join(f"{p:.2f}" for p in w["p_heavy"].get(area, [])),
+                ]
+                for area, d in w["decisions"].items()
+            ]
+            lines += _table(
+                ["area", "action", "level", "daily AQI, next 24-h windows", "P(AQI > 200)"], rows
+            ) + [""]
+            out = w.get("outputs", {})
+            lines += [
+                f"- bulletin: `{out.get('bulletin')}`",
+                f"- JSON feed: `{out.get('feed')}`",
+                f"- CAP 1.2 messages: `{out.get('cap_dir')}`"
+                + (f" (new: {len(out.get('new_cap', []))})" if out.get("new_cap") else ""),
+                f"- lifecycle database (audit log, outbox): `{out.get('database')}`",
+                "",
+            ]
+        for city, w in (s.get("water_alerts") or {}).items():
+            lines += _water_lines(city, w)
+        if s.get("source_tracing"):
+            lines += _source_lines(s["source_tracing"])
+    if result.get("pmf_demo"):
+        p = result["pmf_demo"]
+        lines += [
+            "## PMF worked example (EPA PMF5 Baton Rouge data, `configs/source.yml: pmf_demo`)",
+            "",
+            f"- Q(true) {p['q_true']:,.1f}, Q(robust) {p['q_robust']:,.1f}, Q_exp {p['q_exp']:,.0f}; "
+            f"{p['runs_converged']} of the starts converged; {p['seconds']} s",
+            f"- bad species left out: {', '.join(p['dropped_species']) or 'none'}",
+        ]
+        if p.get("bootstrap"):
+            lines.append(f"- bootstrap mapping per factor [%]: {p['bootstrap']['mapped_percent']}")
+        lines += [
+            f"- profiles, contributions, diagnostics and figures: `{p['outputs']}` (MLflow run {p.get('mlflow_run_id')})",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def write_summary(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
+    """Write ``summary.json`` (the result) and ``summary.md`` (:func:`render_markdown`).
+
+    Returns the two files (``json``, ``markdown``).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"json": out / "summary.json", "markdown": out / "summary.md"}
+    files["json"].write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    files["markdown"].write_text(render_markdown(result), encoding="utf-8")
+    return files
+
+
+def _source_lines(src: dict[str, Any]) -> list[str]:
+    """Polar / CPF peaks per station and the trajectory maps."""
+    polar, traj = src["polar"], src["trajectory"]
+    var = polar["variable"]
+    lines = [
+        f"Source tracing of {var} ({src['period_utc'][0]} .. {src['period_utc'][1]} UTC):",
+        "",
+    ]
+    rows = [
+        [
+            sid,
+            f"{r[var]['cpf_peak_direction_deg']:.0f}",
+            f"{r[var]['cpf_peak_speed_m_s']:.1f}",
+            f"{r[var]['cpf_peak']:.2f}",
+            f"`{r[var]['figure']}`",
+        ]
+        for sid, r in polar["stations"].items()
+    ]
+    lines += _table(
+        ["station", "CPF peak from [deg]", "at wind speed [m/s]", "CPF", "polar plot"], rows
+    )
+    lines += [
+        "",
+        f"- back-trajectories: {traj['trajectories']} ({traj['wind_field']}); PSCF peak at "
+        f"{traj['pscf_peak_lat_lon']}, CWT peak at {traj['cwt_peak_lat_lon']} (lat, lon); "
+        f"`{traj['figure']}`",
+        "",
+    ]
+    return lines
+
+
+def _water_lines(city: str, w: dict[str, Any]) -> list[str]:
+    """Water alerts of one water warning file: drill counts, the latest state, the outputs."""
+    from collections import Counter
+
+    hist = w.get("history", [])
+    lines = [
+        f"Water alerts `{city}` (alert job over the record; data cut-off of the last run "
+        f"{w['issue_time']} UTC):",
+        "",
+    ]
+    if w.get("ops_alert"):
+        lines += [f"- OPERATIONAL ALERT: {w['ops_alert']}", ""]
+    steps = Counter((h["area"], h["action"]) for h in hist)
+    areas = sorted({h["area"] for h in hist})
+    actions = ["issue", "upgrade", "downgrade", "extend", "lift"]
+    lines += _table(
+        ["section", *actions, "state at the end"],
+        [
+            [
+                a,
+                *[steps.get((a, k), 0) for k in actions],
+                w["decisions"].get(a, {}).get("level") or "-",
+            ]
+            for a in areas
+        ],
+    ) + [""]
+    if not hist:
+        lines += ["- no alert condition in the record", ""]
+    out = w.get("outputs", {})
+    lines += [
+        f"- bulletin: `{out.get('bulletin')}`",
+        f"- JSON feed: `{out.get('feed')}`",
+        f"- CAP 1.2 messages ({len(hist)} from the drill): `{out.get('cap_dir')}`",
+        "",
+    ]
+    return lines

@@ -1,0 +1,81 @@
+"""Publishing and delivery of a city's warnings: CAP files, the JSON feed, the bulletin, webhooks.
+
+Everything is written under ``warnings/<city>/`` of the outputs root with
+:func:`pipelines.files.atomic_write`, so a reader sees the old file or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from features.warnings.rules import WarningScheme
+from pipelines.config.warnings import CitySettings, OutboxSettings
+from pipelines.files import atomic_write
+from pipelines.warnings.bulletin import write_bulletin
+from pipelines.warnings.outbox import deliver_due, outbox_status
+from pipelines.warnings.reports import WarnReport
+from pipelines.warnings.store import WarningStore
+
+__all__ = ["deliver_city", "publish"]
+
+
+def deliver_city(db: Path, city: CitySettings | None) -> dict[str, int]:
+    """Deliver the due outbox rows with the city's retry settings (``outbox:`` block)."""
+    opts = city.outbox if city else OutboxSettings()
+    return deliver_due(db, max_attempts=int(opts.max_attempts), backoff_s=float(opts.backoff_s))
+
+
+def publish(
+    store: WarningStore,
+    scheme: WarningScheme,
+    city: CitySettings,
+    report: WarnReport,
+    outputs: Path,
+) -> None:
+    """Write CAP files of new messages, the JSON feed and the bulletin under ``warnings/<city>/``.
+
+    Fills ``report.outputs`` with the paths written.
+    """
+    out = Path(outputs) / "warnings" / city.name
+    (out / "cap").mkdir(parents=True, exist_ok=True)
+    for m in store.messages(city.name, limit=1_000_000):  # every message has its CAP file
+        f = out / "cap" / f"{m['identifier']}.xml"
+        if not f.exists():
+            atomic_write(f, m["cap_xml"])
+    messages = store.messages(city.name, limit=200)
+    active = store.active(city.name)
+    by_id = {m["identifier"]: json.loads(m["json"]) for m in messages}
+    feed = {
+        "city": city.name,
+        "generated": dt.datetime.now(dt.UTC).isoformat(),
+        "forecast_issue_time": str(report.issue_time) if report.issue_time is not None else None,
+        "forecast_file": report.forecast_file,
+        "ops_alerts": store.ops_alerts(city.name)[-20:],
+        "active": [{**w, "message": by_id.get(w["last_identifier"])} for w in active],
+        "decisions": [
+            {
+                "area": a.area,
+                "action": a.action,
+                "level": a.level,
+                "identifier": a.identifier,
+                "duplicate": a.duplicate,
+                "why": a.why,
+            }
+            for a in report.applied
+        ],
+        "messages": [json.loads(m["json"]) for m in messages],
+        "outbox": outbox_status(store.path),
+    }
+    feed_path = atomic_write(
+        out / "feed.json", json.dumps(feed, ensure_ascii=False, indent=2, default=str)
+    )
+    latest = [a.identifier for a in report.applied if a.identifier]
+    report.outputs = {
+        "feed": str(feed_path),
+        "cap_dir": str(out / "cap"),
+        "new_cap": [str(out / "cap" / f"{i}.xml") for i in latest],  # type: ignore[dict-item]
+        "bulletin": str(write_bulletin(out / "bulletin.html", scheme, city, report, active, by_id)),
+        "database": str(store.path),
+    }

@@ -1,0 +1,5 @@
+"""``python -m qingyuan``: the command-line interface."""
+
+from qingyuan.cli import main
+
+main(prog_name="qingyuan")

@@ -1,0 +1,62 @@
+"""Command-line interface ``qingyuan`` (also ``python -m qingyuan``).
+
+One module per command group, each command parses its options, makes one call into
+``pipelines`` and prints:
+
+- :mod:`~qingyuan.cli.run`: ``run``, the main job on the bundled data.
+- :mod:`~qingyuan.cli.data`: ``ingest``, ``assess``, ``grid``, ``networks``, ``validate``.
+- :mod:`~qingyuan.cli.forecast`: ``backtest``, ``train``, ``forecast``.
+- :mod:`~qingyuan.cli.warn`: ``warn``, ``replay``.
+- :mod:`~qingyuan.cli.trace`: ``trace pmf | polar | trajectory | drivers`` (hidden alias
+  ``attribute``).
+- :mod:`~qingyuan.cli.water`: ``water network | assess | trace``.
+- :mod:`~qingyuan.cli.serve`: ``serve``.
+
+Errors print ``error: <message>`` and exit with status 2; ``ingest`` exits with 3 on rejected
+files and ``warn`` with 3 on an operational alert (:mod:`~qingyuan.cli.errors`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from qingyuan.cli.data import assess, grid, ingest, networks, validate
+from qingyuan.cli.forecast import backtest, forecast, train
+from qingyuan.cli.run import run
+from qingyuan.cli.serve import serve
+from qingyuan.cli.trace import attribute, trace
+from qingyuan.cli.warn import replay, warn
+from qingyuan.cli.water import water
+
+__all__ = ["main"]
+
+
+@click.group()
+@click.version_option(package_name="qingyuan")
+def main() -> None:
+    """Qingyuan (清源): pollution monitoring, forecasting, source tracing and warning."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # no network here: Prefect's anonymous usage telemetry would only log connection errors
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+for _command in (
+    run,
+    ingest,
+    assess,
+    grid,
+    backtest,
+    train,
+    forecast,
+    warn,
+    replay,
+    serve,
+    networks,
+    validate,
+    trace,
+    attribute,
+    water,
+):
+    main.add_command(_command)

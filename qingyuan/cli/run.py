@@ -1,0 +1,35 @@
+"""``qingyuan run``: the main job on the bundled data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipelines.errors import ConfigError, IngestError, SourceError
+from qingyuan.cli.errors import failing_on
+from qingyuan.cli.options import as_str, outputs_option, store_option
+
+__all__ = ["run"]
+
+
+@click.command()
+@store_option()
+@outputs_option()
+@click.option(
+    "--network", "networks", multiple=True, help="Networks to run (default: the bundled ones)."
+)
+def run(store: Path | None, outputs: Path | None, networks: tuple[str, ...]) -> None:
+    """Run the main job on the bundled data: ingest -> QC -> store -> daily AQI / water class -> outputs."""
+    from pipelines.flows import run_flow
+    from pipelines.flows.summary import render_markdown
+    from qingyuan.paths import outputs_dir
+
+    out = Path(outputs or outputs_dir())
+    with failing_on(ConfigError, SourceError, IngestError):
+        result = run_flow(list(networks) or None, as_str(store), str(out))
+    click.echo(render_markdown(result))
+    click.echo(
+        f"\nOutputs written to {out.resolve()} (summary.md, summary.json, daily tables, grid, "
+        "forecasts/, warnings/<city>/bulletin.html, feed.json, cap/)."
+    )

@@ -1,0 +1,87 @@
+"""Warning commands: ``warn`` (decide, publish, status, deliver) and ``replay``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from pipelines.errors import ConfigError
+from qingyuan.cli.errors import AlertRaised, failing_on
+from qingyuan.cli.options import as_str, city_option, outputs_option, store_option
+
+__all__ = ["replay", "warn"]
+
+
+@click.command()
+@city_option()
+@click.option(
+    "--forecast",
+    "forecast_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Forecast file (default: the newest under outputs/forecasts/<network>/).",
+)
+@click.option(
+    "--as-of",
+    default=None,
+    help="The present, UTC (default: now). Forecasts older than max_forecast_age_hours change nothing.",
+)
+@outputs_option()
+@store_option(
+    help="Station store (water alert files read their readings from it; default: store/)."
+)
+@click.option(
+    "--status", is_flag=True, help="Only show active warnings, ops alerts and the outbox."
+)
+@click.option("--deliver", is_flag=True, help="Only retry due outbox deliveries.")
+def warn(
+    city: str,
+    forecast_path: Path | None,
+    as_of: str | None,
+    outputs: Path | None,
+    store: Path | None,
+    status: bool,
+    deliver: bool,
+) -> None:
+    """Decide, persist and publish warnings (CAP 1.2, JSON, bulletin).
+
+    Air files (heavy-pollution warnings) decide from the newest forecast; water files
+    (``kind: water``, e.g. ``--city ndfa``) from the station store's latest valid readings.
+    An operational alert (e.g. a stale forecast) exits with status 3.
+    """
+    if status or deliver:
+        from pipelines.flows import warn_status
+
+        with failing_on(FileNotFoundError):
+            delivered, state = warn_status(city, as_str(outputs), deliver=deliver)
+        if delivered is not None:
+            click.echo(json.dumps(delivered))
+        click.echo(json.dumps(state, ensure_ascii=False, indent=2, default=str))
+        return
+    from pipelines.flows import warn_flow
+
+    with failing_on(ConfigError, ValueError, KeyError, FileNotFoundError):
+        res = warn_flow(city, as_str(outputs), as_str(forecast_path), as_of, as_str(store))
+    for area, d in res["decisions"].items():
+        click.echo(f"{area}: {d['action']} {d['level'] or ''} {d['identifier'] or ''}".rstrip())
+    click.echo(json.dumps(res["outputs"], indent=2))
+    if res["ops_alert"]:
+        raise AlertRaised(res["ops_alert"])
+
+
+@click.command()
+@city_option()
+@click.option("--model", default=None, help="Forecaster (default: the city file's replay.model).")
+@store_option()
+@outputs_option()
+def replay(city: str, model: str | None, store: Path | None, outputs: Path | None) -> None:
+    """Replay the daily warning decision over the city's test period and score the episodes."""
+    from pipelines.flows import replay_job
+
+    with failing_on(ConfigError, ValueError, KeyError, FileNotFoundError):
+        res, out = replay_job(city, model, as_str(store), as_str(outputs))
+    for area in res.tables:
+        click.echo(f"{area}: {json.dumps(res.summaries[area])}")
+    click.echo(f"tables in {out}")

@@ -1,0 +1,91 @@
+"""Loaders of forecast, model, source and schedules files: validated, defaults from the schema."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from pipelines.config import (
+    bundled_networks,
+    config_dir,
+    forecast_config,
+    model_configs,
+    schedules_config,
+    source_config,
+)
+from pipelines.errors import ConfigError
+
+
+def test_network_overrides_replace_lists_and_keep_the_rest():
+    base, water = forecast_config(), forecast_config("ndfa")
+    assert base["leads"] == 96 and water["leads"] == 72
+    assert "pm25" in base["targets"] and "pm25" not in water["targets"]
+    assert water["quantiles"] == base["quantiles"] and water["mlflow"] == base["mlflow"]
+    assert forecast_config("beijing") == base  # no override: the top level
+
+
+def test_defaults_come_from_the_schema(tmp_path, monkeypatch):
+    cfg = tmp_path / "configs"
+    shutil.copytree(config_dir(), cfg)
+    (cfg / "forecast.yml").write_text(
+        "targets: [pm25]\nquantiles: [0.5]\nleads: 24\nmodels: [persistence]\n"
+        "report_leads: [1, 24]\nrun:\n  ndfa: {water_drill: {start: '2019-06-02'}}\n"
+    )
+    (cfg / "models" / "persistence.yml").write_text("params: {}\n")
+    monkeypatch.setenv("QINGYUAN_CONFIG", str(cfg))
+    fc = forecast_config()
+    assert fc["thresholds"]["daily_aqi"] == 200 and fc["max_data_age_hours"] == 6
+    assert fc["champion"] == {"metric": "rmse", "leads": [24, 48, 72], "min_improvement": 0.0}
+    assert fc["allow_fallback"] is False and fc["daily_days"] == [1, 2, 3]
+    assert fc["run"]["ndfa"]["water_drill"] == {
+        "start": "2019-06-02",
+        "end": "2262-01-01",
+        "every_hours": 24,
+    }
+    assert fc["run_networks"] == ["ndfa"] == bundled_networks()  # default: the run: blocks
+    m = model_configs(["persistence"])["persistence"]
+    assert m == {
+        "name": "persistence",
+        "forecaster": "persistence",
+        "register": False,
+        "params": {},
+    }
+
+
+def test_shipped_values_keep_their_types():
+    fc = forecast_config()
+    assert fc["thresholds"]["pm25"] == 75 and isinstance(fc["thresholds"]["pm25"], int)
+    assert str(fc["backtest"]["beijing"]["train_end"]) == "2016-02-29"
+    assert fc["run_networks"] == ["beijing", "ndfa"]
+    assert model_configs(["lightgbm"])["lightgbm"]["params"]["lgbm"]["n_estimators"] == 1000
+    assert source_config()["run"]["beijing"]["cell_deg"] == 0.25
+    assert source_config()["pmf_demo"]["bootstrap"] == 20
+    deps = schedules_config()["deployments"]
+    assert deps[0]["parameters"] == {"network": "beijing"} and "time_zone" not in deps[0]
+
+
+def test_bad_override_names_the_merged_field(tmp_path, monkeypatch):
+    cfg = tmp_path / "configs"
+    shutil.copytree(config_dir(), cfg)
+    text = (cfg / "forecast.yml").read_text(encoding="utf-8")
+    (cfg / "forecast.yml").write_text(
+        text.replace("    leads: 72", "    leads: -1"), encoding="utf-8"
+    )
+    monkeypatch.setenv("QINGYUAN_CONFIG", str(cfg))
+    forecast_config()  # the top level is fine
+    with pytest.raises(ConfigError) as err:
+        forecast_config("ndfa")
+    line = text.splitlines().index("    leads: 72") + 1
+    assert err.value.field == "leads" and err.value.line == line
+
+
+def test_unknown_model_file():
+    with pytest.raises(ConfigError, match="no such model"):
+        model_configs(["crystal_ball"])
+
+
+def test_jobs_keeps_the_names():
+    from pipelines.forecast import jobs
+
+    assert jobs.forecast_config is forecast_config and jobs.model_configs is model_configs

