@@ -168,7 +168,7 @@ def promote_if_better(
         client.set_registered_model_alias(name, "champion", version)
         return True, "no champion yet"
     best = float(current.tags.get("champion_score", "inf"))
-    need = best * (1.0 - float(rule.get("min_improvement", 0.0)))
+    need = best * (1.0 - float(rule["min_improvement"]))
     if score < need:
         client.set_registered_model_alias(name, "champion", version)
         return True, f"challenger {score:.3f} < champion v{current.version} {best:.3f}"

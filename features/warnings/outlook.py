@@ -9,7 +9,8 @@ consecutive 24-h windows from the issue time and turned into daily-AQI quantiles
 :func:`models.forecast.daily.daily_forecast` (the rolling daily AQI of the warning rules); the
 drivers of the episode (:func:`episode_driver_values`) are grouped by
 :func:`models.forecast.drivers.summarise_drivers`. ``features`` imports no ``models``: the
-composition is :func:`pipelines.warnings.job.area_outlook` and :func:`pipelines.warnings.job.area_drivers`.
+composition is :func:`models.forecast.outlook.area_daily_outlook` and
+:func:`models.forecast.outlook.episode_drivers`.
 """
 
 from __future__ import annotations

@@ -1,17 +1,122 @@
-"""Summaries of an issued forecast: the D+1..D+3 outlook and the driver values of a lead window.
+"""Summaries of an issued forecast: D+1..D+3 outlook, an area's daily AQI, driver shares.
 
 Pure functions on the arrays of a forecast file (``<target>_quantile``: station x lead_time x
 quantile; ``<target>_drivers``: station x issue_time x lead_time x group); no file is read here.
+The configuration they need (AQI tables, variable registry) is passed in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
-__all__ = ["daily_outlook", "driver_window"]
+from features.warnings.outlook import (
+    AreaOutlook,
+    area_mean_forecast,
+    episode_driver_values,
+    window_starts,
+)
+from features.warnings.rules import Decision
+from models.forecast.base import Forecast
+from models.forecast.daily import daily_forecast, rolling_day_columns
+from models.forecast.drivers import summarise_drivers
+
+__all__ = ["area_daily_outlook", "daily_outlook", "driver_window", "episode_drivers"]
+
+
+def area_daily_outlook(
+    ds: xr.Dataset,
+    idx: np.ndarray,
+    *,
+    area_id: str,
+    time_zone: str,
+    standards: list,
+    registry: dict[str, Any],
+) -> AreaOutlook:
+    """Daily-AQI quantiles of an area over consecutive 24-h windows from the issue time.
+
+    The area-mean forecasts of its stations (:func:`features.warnings.outlook.area_mean_forecast`)
+    go through :func:`models.forecast.daily.daily_forecast`, the same daily statistics and AQI
+    tables as observed days.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Forecast dataset (one issue time).
+    idx : numpy.ndarray
+        Positions of the area's stations along ``station`` (at least one).
+    area_id : str
+        Area identifier.
+    time_zone : str
+        The network's time zone (local days of the standards).
+    standards : list of AqiStandard
+        The AQI family's editions (chosen by date).
+    registry : dict
+        The variable registry (``variables`` and ``reference_conditions``).
+
+    Returns
+    -------
+    AreaOutlook
+        Daily AQI quantiles, median path and primary pollutants per window.
+    """
+    issue = pd.DatetimeIndex(ds["issue_time"].values[:1])
+    leads = ds["lead_time"].values.astype(int)
+    levels = tuple(float(q) for q in ds["quantile"].values)
+    forecasts = {v: Forecast(m, q, levels) for v, (m, q) in area_mean_forecast(ds, idx).items()}
+    cols, dates = rolling_day_columns(issue, len(leads), time_zone)
+    daily = daily_forecast(
+        forecasts,
+        issue,
+        leads,
+        time_zone,
+        "interval_end",
+        standards,
+        registry["variables"],
+        registry["reference_conditions"],
+        days=tuple(range(1, cols.shape[1] + 1)),
+        columns=cols,
+        dates=dates,
+    )
+    return AreaOutlook(
+        area=area_id,
+        starts=window_starts(issue[0], cols.shape[1]),
+        quantiles=daily.quantiles["aqi"][0, 0],
+        levels=levels,
+        median=daily.point["aqi"][0, 0],
+        primary=[str(p) for p in daily.primary[0, 0]],
+        pollutants=sorted(forecasts),
+    )
+
+
+def episode_drivers(
+    ds: xr.Dataset, idx: np.ndarray, decision: Decision, issue: pd.Timestamp
+) -> dict[str, Any] | None:
+    """Driver shares of the primary pollutant's forecast over the episode (or the first 72 h).
+
+    Averaged over the area's stations and the hours of the episode from the forecast's
+    ``<pollutant>_drivers`` (:func:`features.warnings.outlook.episode_driver_values`), grouped by
+    :func:`models.forecast.drivers.summarise_drivers`.
+
+    Returns
+    -------
+    dict or None
+        ``pollutant``, ``period``, ``model_uri`` and the driver ``groups``; None when the model
+        gave no attribution.
+    """
+    found = episode_driver_values(ds, idx, decision, issue)
+    if found is None:
+        return None
+    var, period, vals = found
+    return {
+        "pollutant": var.removesuffix("_drivers"),
+        "period": period,
+        "model_uri": ds[var].attrs.get("model_uri", ""),
+        "groups": summarise_drivers(vals),
+    }
 
 
 def daily_outlook(

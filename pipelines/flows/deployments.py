@@ -26,11 +26,18 @@ FLOWS = {
 
 
 def build_deployments(cfg: dict[str, Any]) -> list:
-    """Prefect deployments from ``configs/schedules.yml`` (served by ``qingyuan serve``)."""
+    """Prefect deployments from ``configs/schedules.yml`` (served by ``qingyuan serve``).
+
+    ``cfg`` is the file's content; it is checked against the schedules schema, which also
+    supplies the defaults.
+    """
     from prefect.schedules import Cron
 
+    from pipelines.config import SchedulesSpec
+
+    cfg = SchedulesSpec.model_validate(cfg).model_dump(exclude_none=True)
     out = []
-    tz = cfg.get("time_zone", "UTC")
+    tz = cfg["time_zone"]
     for d in cfg["deployments"]:
         if d["flow"] not in FLOWS:
             raise KeyError(f"schedules: unknown flow {d['flow']!r}; known: {sorted(FLOWS)}")
@@ -38,7 +45,7 @@ def build_deployments(cfg: dict[str, Any]) -> list:
             FLOWS[d["flow"]].to_deployment(
                 name=d["name"],
                 schedules=[Cron(d["cron"], timezone=d.get("time_zone", tz))],
-                parameters=d.get("parameters", {}),
+                parameters=d["parameters"],
                 tags=["qingyuan", d["flow"]],
                 description=d.get("description"),
             )
@@ -48,8 +55,7 @@ def build_deployments(cfg: dict[str, Any]) -> list:
 
 def scheduled_deployments(path: str | Path | None = None) -> list[tuple[Any, dict[str, Any]]]:
     """Deployments of a schedules file (default ``configs/schedules.yml``), each with its spec."""
-    from pipelines.config import load_yaml, plain
-    from pipelines.flows.paths import config_dir
+    from pipelines.config import schedules_config
 
-    cfg = plain(load_yaml(Path(path) if path else config_dir() / "schedules.yml"))
+    cfg = schedules_config(path)
     return list(zip(build_deployments(cfg), cfg["deployments"], strict=True))

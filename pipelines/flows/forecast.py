@@ -22,10 +22,10 @@ def forecast_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]
     import mlflow
     import numpy as np
     import pandas as pd
-    import xarray as xr
 
     from models import tracking
     from models.forecast.outlook import daily_outlook
+    from pipelines.forecast.files import open_forecast
     from pipelines.forecast.jobs import backtest_network, forecast_config, issue_forecast
 
     cfg = forecast_config(network)
@@ -65,10 +65,10 @@ def forecast_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]
         "issue_time_local": str(issue_local),
         "trained": missing,
     }
-    with xr.open_dataset(path) as f:
-        out["model_uris"] = f.attrs["model_uris"]
-        for target in run_cfg["targets"]:
-            out[target] = daily_outlook(f[f"{target}_quantile"].isel(issue_time=0))
+    f = open_forecast(path, variables=[f"{t}_quantile" for t in run_cfg["targets"]])
+    out["model_uris"] = f.attrs["model_uris"]
+    for target in run_cfg["targets"]:
+        out[target] = daily_outlook(f[f"{target}_quantile"].isel(issue_time=0))
     return out
 
 

@@ -36,12 +36,12 @@ def source_task(network: str, store_root: str, out_dir: str) -> dict[str, Any] |
     if not cfg:
         return None
     ds = StationStore(Path(store_root), load_network(network), load_variables()["variables"]).open(
-        variables=[cfg.get("variable", "pm25")]
+        variables=[cfg["variable"]]
     )
     end = pd.Timestamp(ds["time"].values[-1])
-    start = str(end - pd.Timedelta(days=int(cfg.get("last_days", 365))))
-    var = cfg.get("variable", "pm25")
-    pct = float(cfg.get("percentile", 75))
+    start = str(end - pd.Timedelta(days=int(cfg["last_days"])))
+    var = cfg["variable"]
+    pct = float(cfg["percentile"])
     polar = polar_job(network, Path(store_root), Path(out_dir), var, None, start, str(end), pct)
     traj = trajectory_job(
         network,
@@ -50,9 +50,9 @@ def source_task(network: str, store_root: str, out_dir: str) -> dict[str, Any] |
         var,
         start,
         str(end),
-        float(cfg.get("trajectory_hours", 48)),
-        int(cfg.get("every_hours", 3)),
-        float(cfg.get("cell_deg", 0.25)),
+        float(cfg["trajectory_hours"]),
+        int(cfg["every_hours"]),
+        float(cfg["cell_deg"]),
         pct,
     )
     return {"period_utc": [start, str(end)], "polar": polar, "trajectory": traj}
@@ -102,9 +102,9 @@ def pmf_demo(out_dir: str) -> dict[str, Any] | None:
         str(root / cfg["uncertainty"]),
         int(cfg["factors"]),
         str(out),
-        starts=int(cfg.get("starts", 20)),
+        starts=int(cfg["starts"]),
         total=cfg.get("total"),
-        bootstrap_n=int(cfg.get("bootstrap", 20)),
+        bootstrap_n=int(cfg["bootstrap"]),
     )
 
 

@@ -111,7 +111,7 @@ def backtest_network(
     from models.forecast.base import FORECASTERS
 
     for name, mc in mcfgs.items():
-        if mc.get("forecaster", name) not in FORECASTERS:
+        if mc["forecaster"] not in FORECASTERS:
             raise ValueError(
                 f"{config_dir() / 'models' / (name + '.yml')}: field 'forecaster': unknown "
                 f"{mc.get('forecaster')!r}; registered: {sorted(FORECASTERS)}"
@@ -174,7 +174,7 @@ def _backtest_figures(
     plot_skill_by_lead(res, out_dir / f"skill_{network}_{target}.png")
     station = panel.stations[0]
     for name in res.forecasts:
-        if mcfgs[name].get("register", False):
+        if mcfgs[name]["register"]:
             plot_forecast_vs_observed(
                 res,
                 panel.times,
@@ -205,11 +205,11 @@ def _daily_scores(
         panel.times,
         net.time_zone,
         net.time_label,
-        aqi_standards(cfg.get("aqi_family", "hj633")),
+        aqi_standards(cfg["aqi_family"]),
         reg["variables"],
         reg["reference_conditions"],
-        days=tuple(cfg.get("daily_days", [1, 2, 3])),
-        heavy=float(cfg["thresholds"].get("daily_aqi", 200)),
+        days=tuple(cfg["daily_days"]),
+        heavy=float(cfg["thresholds"]["daily_aqi"]),
     )
 
 
@@ -249,8 +249,8 @@ def _log_daily(
 
 
 def _champion_score(table: pd.DataFrame, rule: dict[str, Any]) -> float:
-    sel = table[table["lead"].isin(rule.get("leads", [24, 48, 72]))]
-    return float(sel[rule.get("metric", "rmse")].mean())
+    sel = table[table["lead"].isin(rule["leads"])]
+    return float(sel[rule["metric"]].mean())
 
 
 def _meta(panel: Panel, network: str, target: str, max_lead: int) -> dict[str, Any]:
@@ -277,13 +277,13 @@ def _log_backtest(
     panel: Panel,
     t_train: pd.Timestamp,
 ) -> None:
-    rule = cfg.get("champion", {})
+    rule = cfg["champion"]
     last_train = int(panel.times.searchsorted(t_train, side="right") - 1)
     example = history_frame(panel, last_train, HISTORY_HOURS)
     for name, model in res.fitted.items():
         table = res.table[res.table["model"] == name].drop(columns="model")
         score = _champion_score(table, rule)
-        learned = bool(mcfgs[name].get("register", False))
+        learned = bool(mcfgs[name]["register"])
         reg_name = f"{network}-{target}" if learned else None
         run_id, version = tracking.log_model_run(
             experiment_id=exp_id,
@@ -402,7 +402,7 @@ def issue_forecast(
         raise ValueError(f"no data up to the issue time {issue_time} for {network}")
     seen = [np.flatnonzero(np.isfinite(a).any(axis=0)) for a in panel.values.values()]
     last_obs = max((int(x[-1]) for x in seen if len(x)), default=-1)
-    max_age = pd.Timedelta(hours=int(cfg.get("max_data_age_hours", 6)))
+    max_age = pd.Timedelta(hours=int(cfg["max_data_age_hours"]))
     if last_obs < 0 or panel.times[last_obs] < t_issue - max_age:
         last = panel.times[last_obs] if last_obs >= 0 else "none"
         raise ValueError(
@@ -424,7 +424,7 @@ def issue_forecast(
     }
     results, provenance = {}, {}
     air = pollutants(load_variables())
-    allow = cfg.get("allow_fallback", False) if allow_fallback is None else allow_fallback
+    allow = cfg["allow_fallback"] if allow_fallback is None else allow_fallback
     for target in targets or cfg["targets"]:
         name = f"{net.name}-{target}"
         uri = tracking.champion_uri(name)

@@ -21,18 +21,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from features.warnings.outlook import (
-    AreaOutlook,
-    area_mean_forecast,
-    area_station_ids,
-    episode_driver_values,
-    station_index,
-    window_starts,
-)
+from features.warnings.outlook import AreaOutlook, area_station_ids, station_index
 from features.warnings.rules import Decision, WarningScheme, decide
-from models.forecast.base import Forecast
-from models.forecast.daily import daily_forecast, rolling_day_columns
-from models.forecast.drivers import summarise_drivers
+from models.forecast.outlook import area_daily_outlook, episode_drivers
 from pipelines.config import aqi_standards, load_variables
 from pipelines.config.warnings import AreaSpec, CitySettings
 from pipelines.forecast.files import ForecastFileError, open_forecast
@@ -74,64 +65,26 @@ def area_outlook(
     time_zone: str,
     family: str = "hj633",
 ) -> AreaOutlook:
-    """Daily-AQI quantiles of an area from a forecast dataset, with the configured AQI tables.
+    """Daily-AQI outlook of an area from a forecast dataset, with the configured AQI tables.
 
-    The area-mean forecasts of its stations in the file
-    (:func:`features.warnings.outlook.area_mean_forecast`) go through
-    :func:`models.forecast.daily.daily_forecast` over consecutive 24-h windows from the issue.
+    Loads the family's tables and the variable registry and calls
+    :func:`models.forecast.outlook.area_daily_outlook`.
     """
     idx = station_index(ds["station"].values, area.stations)
     if len(idx) == 0:
         raise ValueError(f"area {area.id}: none of its stations is in the forecast file")
-    issue = pd.DatetimeIndex(ds["issue_time"].values[:1])
-    leads = ds["lead_time"].values.astype(int)
-    levels = tuple(float(q) for q in ds["quantile"].values)
-    forecasts = {v: Forecast(m, q, levels) for v, (m, q) in area_mean_forecast(ds, idx).items()}
-    cols, dates = rolling_day_columns(issue, len(leads), time_zone)
-    reg = load_variables()
-    daily = daily_forecast(
-        forecasts,
-        issue,
-        leads,
-        time_zone,
-        "interval_end",
-        aqi_standards(family),
-        reg["variables"],
-        reg["reference_conditions"],
-        days=tuple(range(1, cols.shape[1] + 1)),
-        columns=cols,
-        dates=dates,
-    )
-    return AreaOutlook(
-        area=area.id,
-        starts=window_starts(issue[0], cols.shape[1]),
-        quantiles=daily.quantiles["aqi"][0, 0],
-        levels=levels,
-        median=daily.point["aqi"][0, 0],
-        primary=[str(p) for p in daily.primary[0, 0]],
-        pollutants=sorted(forecasts),
+    return area_daily_outlook(
+        ds,
+        idx,
+        area_id=area.id,
+        time_zone=time_zone,
+        standards=aqi_standards(family),
+        registry=load_variables(),
     )
 
 
-def area_drivers(
-    ds: xr.Dataset, idx: np.ndarray, decision: Decision, issue: pd.Timestamp
-) -> dict[str, Any] | None:
-    """Driver shares of the primary pollutant's forecast over the episode (or the first 72 h).
-
-    Averaged over the area's stations and the hours of the episode from the forecast file's
-    ``<pollutant>_drivers`` (:func:`features.warnings.outlook.episode_driver_values`, grouped by
-    :func:`models.forecast.drivers.summarise_drivers`); None when the model gave no attribution.
-    """
-    found = episode_driver_values(ds, idx, decision, issue)
-    if found is None:
-        return None
-    var, period, vals = found
-    return {
-        "pollutant": var.removesuffix("_drivers"),
-        "period": period,
-        "model_uri": ds[var].attrs.get("model_uri", ""),
-        "groups": summarise_drivers(vals),
-    }
+#: Driver shares of an area's episode (:func:`models.forecast.outlook.episode_drivers`).
+area_drivers = episode_drivers
 
 
 def decide_and_apply(

@@ -87,7 +87,7 @@ def backtest(
             as_str(outputs),
             list(models) or None,
         )
-    leads = forecast_config(network).get("report_leads", [1, 6, 12, 24, 48, 72])
+    leads = forecast_config(network)["report_leads"]
     text = backtest_text(tables, leads)
     if text:
         click.echo(text)
