@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["naive_utc", "to_local", "to_utc", "utc_now"]
+__all__ = ["local_day_to_utc", "naive_utc", "to_local", "to_utc", "utc_now"]
 
 
 def to_local(t, tz: str):
@@ -50,6 +50,28 @@ def to_utc(t, tz: str):
     if t.tzinfo is None:
         t = t.tz_localize(tz)
     return t.tz_convert("UTC").tz_localize(None)
+
+
+def local_day_to_utc(day, tz: str, *, end_of_day: bool = False) -> pd.Timestamp:
+    """Naive UTC of a local day's first hour, or with ``end_of_day`` of its last hour.
+
+    Parameters
+    ----------
+    day : str or pandas.Timestamp
+        Local day (a time of day, if given, is kept).
+    tz : str
+        IANA time zone of the day.
+    end_of_day : bool, optional
+        Return the start of the day's last hour: 23 h after its start (not 23:00 wall-clock,
+        since a DST day has 23 or 25 hours).
+
+    Returns
+    -------
+    pandas.Timestamp
+        Naive UTC.
+    """
+    t = to_utc(pd.Timestamp(day), tz)
+    return t + pd.Timedelta(days=1) - pd.Timedelta(hours=1) if end_of_day else t
 
 
 def naive_utc(t):

@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.assessment import mask_invalid
 from features.forecast_features import Panel, panel_from_dataset
-from features.times import to_utc
+from features.times import local_day_to_utc, to_utc
 from features.units import pollutants
 from models import tracking
 from models.forecast.backtest import BacktestResult, run_backtest
@@ -70,13 +70,6 @@ def load_panel(
     return panel_from_dataset(valid, net.time_zone)
 
 
-def _utc(local_day: str, tz: str, end_of_day: bool = False) -> pd.Timestamp:
-    """Naive UTC of a local day's first hour (or, with ``end_of_day``, of its last hour)."""
-    t = to_utc(pd.Timestamp(local_day), tz)
-    # 23 h after the start (not 23:00 wall-clock: a DST day has 23 or 25 hours)
-    return t + pd.Timedelta(days=1) - pd.Timedelta(hours=1) if end_of_day else t
-
-
 def backtest_network(
     network: str,
     store_root: Path,
@@ -102,8 +95,9 @@ def backtest_network(
         raise ValueError(f"no backtest window for {net.name}: give --start/--end/--train-end")
     panel = load_panel(network, store_root)
     tz = net.time_zone
-    t_train = _utc(str(train_end), tz, end_of_day=True)
-    t_start, t_end = _utc(str(start), tz), _utc(str(end), tz, end_of_day=True)
+    t_train = local_day_to_utc(str(train_end), tz, end_of_day=True)
+    t_start = local_day_to_utc(str(start), tz)
+    t_end = local_day_to_utc(str(end), tz, end_of_day=True)
     if t_start <= t_train:
         raise ValueError(f"test start {start} must come after the training end {train_end}")
     models = models or cfg["models"]

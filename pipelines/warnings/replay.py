@@ -20,6 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from features.assessment import daily_aqi, daily_statistics
+from features.times import local_day_to_utc
 from features.units import pollutants
 from features.warnings.outlook import area_station_ids
 from features.warnings.verification import heavy_day_bounds, heavy_episodes, score_replay
@@ -28,7 +29,7 @@ from models.forecast.base import Forecast
 from models.forecast.dataset import forecast_dataset
 from pipelines.config import aqi_standards, load_network, load_variables
 from pipelines.config.warnings import load_warning_config
-from pipelines.forecast.jobs import _utc, forecast_config, load_panel, model_configs
+from pipelines.forecast.jobs import forecast_config, load_panel, model_configs
 from pipelines.warnings.job import decide_and_apply
 from pipelines.warnings.store import WarningStore
 
@@ -139,9 +140,9 @@ def replay(
     max_lead = int(fcfg["leads"])
     tz = net.time_zone
     panel = load_panel(net.name, store_root)
-    t_train = _utc(train_end, tz, end_of_day=True)
-    t_start = _utc(start, tz) + pd.Timedelta(hours=issue_hour)
-    t_end = _utc(end, tz, end_of_day=True)
+    t_train = local_day_to_utc(train_end, tz, end_of_day=True)
+    t_start = local_day_to_utc(start, tz) + pd.Timedelta(hours=issue_hour)
+    t_end = local_day_to_utc(end, tz, end_of_day=True)
     forecasts, fit_s, sources = {}, {}, {}
     leads = np.arange(1, max_lead + 1)
     issue_idx = np.flatnonzero((panel.times >= t_start) & (panel.times <= t_end))[::24]
