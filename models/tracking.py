@@ -37,6 +37,8 @@ def configure(root: Path, cfg: dict[str, Any]) -> str:
     if env_uri:
         mlflow.set_tracking_uri(env_uri)
         local = env_uri.removeprefix("sqlite:///") if env_uri.startswith("sqlite:///") else None
+        if local:
+            Path(local).resolve().parent.mkdir(parents=True, exist_ok=True)
         artifacts = Path(local).resolve().parent / "artifacts" if local else None
     else:
         db = (root / cfg["tracking_uri"].removeprefix("sqlite:///")).resolve()

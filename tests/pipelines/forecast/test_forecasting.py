@@ -38,6 +38,7 @@ def env(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("QINGYUAN_HOME", str(tmp))
     mp.setenv("QINGYUAN_CONFIG", str(ROOT / "configs"))
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(tmp / 'mlruns' / 'mlflow.db').resolve()}")
     yield tmp, str(net)
     mp.undo()
 
