@@ -27,6 +27,7 @@ __all__ = [
     "NetworkSpec",
     "SourceSpec",
     "StationSpec",
+    "WeatherFeedSpec",
     "list_networks",
     "load_network",
     "resolve_files",
@@ -56,6 +57,31 @@ class SourceSpec(BaseModel):
     def option(self, name: str, default: Any = None) -> Any:
         """Adapter-specific option (an extra key of the source block)."""
         return (self.model_extra or {}).get(name, default)
+
+
+class WeatherFeedSpec(BaseModel):
+    """One weather-forecast (NWP) feed of a network (read by :mod:`pipelines.nwp`).
+
+    ``files`` are globs relative to the network YAML (as for sources); ``latency_hours`` is how
+    long after its issue time a run is available [h]; ``columns`` gives the units of each
+    variable column of a point table (``format: points``); ``step_hours`` [h], when given, is the
+    spacing every run's steps must have without gaps; ``max_distance_km`` [km] bounds the
+    nearest-point match of a point table with ``lat``/``lon`` columns.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    format: Literal["grib2", "netcdf", "points"]
+    files: list[str] = Field(min_length=1)
+    latency_hours: float = Field(0.0, ge=0)
+    step_hours: float | None = Field(None, gt=0)
+    columns: dict[str, str] = Field(default_factory=dict)
+    max_distance_km: float = Field(50.0, gt=0)
+
+    @field_validator("files", mode="before")
+    @classmethod
+    def _as_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
 
 
 class StationSpec(BaseModel):
@@ -92,6 +118,7 @@ class NetworkSpec(BaseModel):
     sources: list[SourceSpec]
     stations: list[StationSpec] = Field(min_length=1)
     qc: dict[str, Any] = Field(default_factory=dict)
+    weather_forecasts: list[WeatherFeedSpec] = Field(default_factory=list)
     path: str = ""
 
     @field_validator("time_zone")
@@ -128,6 +155,11 @@ class NetworkSpec(BaseModel):
             if st.id in seen:
                 raise ValueError(f"station id {st.id!r} appears twice")
             seen.add(st.id)
+        feeds: set[str] = set()
+        for feed in self.weather_forecasts:
+            if feed.name in feeds:
+                raise ValueError(f"weather_forecasts: feed name {feed.name!r} appears twice")
+            feeds.add(feed.name)
         return self
 
     @property
@@ -209,6 +241,19 @@ def load_network(name_or_path: str) -> NetworkSpec:
             except UnitError as exc:
                 raise ConfigError(str(path), line, field + ".units", str(exc)) from exc
         ADAPTERS[src.adapter].validate_options(src, path, src_node)
+    for i, feed in enumerate(net.weather_forecasts):
+        node = data["weather_forecasts"][i]
+        for col, units in feed.columns.items():
+            line = node["columns"].lines.get(col) if "columns" in node else None
+            field = f"weather_forecasts.{i}.columns.{col}"
+            if col not in registry:
+                raise ConfigError(
+                    str(path), line, field, f"unknown variable {col!r} (see configs/variables.yml)"
+                )
+            try:
+                convert(np.array([1.0]), units, registry[col]["units"])
+            except UnitError as exc:
+                raise ConfigError(str(path), line, field, str(exc)) from exc
     return net
 
 

@@ -23,6 +23,7 @@ KINDS: dict[str, str] = {
     "model": "models/*.yml",
     "source": "source.yml",
     "schedules": "schedules.yml",
+    "nwp": "nwp.yml",
 }
 _REQUIRED = ("variables.yml", "qc.yml", "forecast.yml")
 
@@ -133,6 +134,12 @@ def _source(path: Path) -> str:
     return f"source tracing for {', '.join(cfg['run']) or 'no network'}; {pmf}"
 
 
+def _nwp(path: Path) -> str:
+    from pipelines.config.nwp import validate_nwp_file
+
+    return validate_nwp_file(path)
+
+
 def _schedules(path: Path) -> str:
     from pipelines.config.schedules import schedules_config
 
@@ -151,6 +158,7 @@ _CHECKS: dict[str, Callable[[Path], str]] = {
     "model": _model,
     "source": _source,
     "schedules": _schedules,
+    "nwp": _nwp,
 }
 
 
