@@ -7,3 +7,8 @@
 - :mod:`~pipelines.nwp.store`: the CF forecast store, :func:`ingest_nwp` and the leak-safe
   accessors :func:`runs_visible_at` / :func:`valid_time_features`.
 """
+
+# ecCodes' binary wheels (eckitlib) bundle an old libsqlite3 (3.26); loaded first, it would
+# become the sqlite3 module's library and MLflow's SQL store refuses it (needs >= 3.31), and the
+# two copies crash the interpreter at exit. Load the system sqlite3 before ecCodes can.
+import sqlite3  # noqa: E402, F401
