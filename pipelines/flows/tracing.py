@@ -139,24 +139,26 @@ def forecast_drivers(
     ValueError
         When the file holds no driver attribution for ``target``.
     """
-    import xarray as xr
-
     from models.forecast.drivers import summarise_drivers
     from models.forecast.outlook import driver_window
+    from pipelines.forecast.files import ForecastFileError, open_forecast
 
     var = f"{target}_drivers"
-    with xr.open_dataset(forecast_path) as ds:
-        if var not in ds:
-            raise ValueError(f"{forecast_path}: no {var} (the model gave no attribution)")
-        values, n = driver_window(
-            ds[var].values,
-            ds["station"].values,
-            ds["lead_time"].values,
-            stations,
-            first=first,
-            last=last,
-        )
-        model_uri = ds[var].attrs.get("model_uri", "")
+    try:
+        ds = open_forecast(forecast_path, variables=[var])
+    except ForecastFileError as exc:
+        if var in exc.missing:
+            raise ValueError(f"{forecast_path}: no {var} (the model gave no attribution)") from exc
+        raise
+    values, n = driver_window(
+        ds[var].values,
+        ds["station"].values,
+        ds["lead_time"].values,
+        stations,
+        first=first,
+        last=last,
+    )
+    model_uri = ds[var].attrs.get("model_uri", "")
     return {"n_stations": n, "model_uri": model_uri, "groups": summarise_drivers(values)}
 
 

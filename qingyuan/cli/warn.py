@@ -60,9 +60,11 @@ def warn(
             click.echo(json.dumps(delivered))
         click.echo(json.dumps(state, ensure_ascii=False, indent=2, default=str))
         return
+    from pipelines.config.warnings import load_warning_config
     from pipelines.flows import warn_flow
 
     with failing_on(ConfigError, ValueError, KeyError, FileNotFoundError):
+        load_warning_config(city)  # fail fast, before Prefect starts, on an unknown or bad file
         res = warn_flow(city, as_str(outputs), as_str(forecast_path), as_of, as_str(store))
     for area, d in res["decisions"].items():
         click.echo(f"{area}: {d['action']} {d['level'] or ''} {d['identifier'] or ''}".rstrip())

@@ -162,3 +162,11 @@ def test_water_trace(monkeypatch, tmp_path):
     assert "INCONCLUSIVE: even the best candidate is contradicted by 2" in invoke(*args).output
     missing = invoke("water", "trace", "--variable", "turbidity")
     assert missing.exit_code == 2 and "--section" in missing.output
+
+
+def test_trace_drivers_names_an_unreadable_file(tmp_path):
+    bad = tmp_path / "not_a_forecast.nc"
+    bad.write_text("time,pm25\n")
+    res = CliRunner().invoke(main, ["trace", "drivers", "--forecast", str(bad)])
+    assert res.exit_code == 2
+    assert f"forecast file {bad}: cannot be read" in res.output

@@ -95,3 +95,13 @@ def test_replay_without_a_replay_block_exits_2(tmp_path):
     res = CliRunner().invoke(main, ["replay", "--city", "ndfa", "--outputs", str(tmp_path)])
     assert res.exit_code == 2
     assert "error: ndfa: no `replay:` block in its warning file" in res.output
+
+
+def test_warn_unknown_city_fails_before_any_flow_runs(monkeypatch, tmp_path):
+    def never(*args, **kwargs):
+        raise AssertionError("the flow must not start for an unknown warning file")
+
+    monkeypatch.setattr(pipelines.flows, "warn_flow", never)
+    res = CliRunner().invoke(main, ["warn", "--city", "nosuch", "--outputs", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "no warning scheme or city 'nosuch'" in res.output
