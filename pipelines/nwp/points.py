@@ -88,7 +88,9 @@ def read_points(
     variables = [c for c in df.columns if c not in (*_KEYS, "lat", "lon")]
     for col in variables:
         if col not in registry:
-            raise SourceError(file, f"unknown variable {col!r} (see configs/variables.yml)", field=col)
+            raise SourceError(
+                file, f"unknown variable {col!r} (see configs/variables.yml)", field=col
+            )
         if col not in feed.columns:
             raise SourceError(
                 file, f"no units configured for {col!r} (feed {feed.name!r}, columns:)", field=col
@@ -135,11 +137,38 @@ def read_points(
         for s in set(stations):
             point_to_rows.setdefault(s, []).append(ids.index(lookup[s]))
         method = "station"
+    csv = not file.endswith(".json")
+    dup = np.flatnonzero(
+        pd.DataFrame({"s": stations, "i": issue, "v": valid}).duplicated().to_numpy()
+    )
+    if dup.size:
+        r = int(dup[0])
+        raise SourceError(
+            file,
+            f"row {r + 1}: station {stations[r]!r}, issue {issue[r]}, valid {valid[r]} given twice",
+            line=r + 2 if csv else None,
+            field="valid_time",
+        )
     converted = {}
     for col in variables:
+        raw = df[col]
+        numbers = pd.to_numeric(raw, errors="coerce")
+        bad = np.flatnonzero(
+            numbers.isna().to_numpy()
+            & raw.notna().to_numpy()
+            & (raw.astype(str).str.strip() != "").to_numpy()
+        )
+        if bad.size:
+            r = int(bad[0])
+            raise SourceError(
+                file,
+                f"row {r + 1}, column {col!r}: {raw.iloc[r]!r} is not a number",
+                line=r + 2 if csv else None,
+                field=col,
+            )
         try:
             converted[col] = convert(
-                pd.to_numeric(df[col], errors="coerce").to_numpy(float),
+                numbers.to_numpy(float),
                 feed.columns[col],
                 registry[col]["units"],
             )

@@ -267,3 +267,35 @@ def test_feed_config_errors(tmp_path):
     bad = """  - {name: p, format: gribby, files: ["x"]}"""
     with pytest.raises(ConfigError, match="weather_forecasts.0.format"):
         load_network(str(write_network(tmp_path, bad)))
+
+
+@pytest.mark.parametrize("case", ["duplicate", "not_a_number", "empty"])
+def test_point_table_bad_rows_are_named(tmp_path, case):
+    from pipelines.nwp.points import read_points
+
+    (tmp_path / "nwp").mkdir()
+    rows = [f"{sid},2016-12-15T00:00Z,2016-12-15T{h:02d}:00Z,{h + 1}" for sid, *_ in STATIONS
+            for h in range(2)]
+    if case == "duplicate":
+        rows.append(rows[0].rsplit(",", 1)[0] + ",9")
+    if case == "not_a_number":
+        rows[1] = rows[1].rsplit(",", 1)[0] + ",calm"
+    text = "station,issue_time,valid_time,wind_speed\n" + "\n".join(rows) + "\n"
+    path = tmp_path / "nwp" / "pts.csv"
+    path.write_text("" if case == "empty" else text)
+    feeds = """  - name: pts
+    format: points
+    files: ["nwp/pts.csv"]
+    columns: {wind_speed: m s-1}"""
+    net = load_network(str(write_network(tmp_path, feeds)))
+    with pytest.raises(SourceError) as err:
+        read_points(path, network=net, feed=net.weather_forecasts[0], now=NOW)
+    msg = str(err.value)
+    assert str(path) in msg
+    if case == "duplicate":
+        assert "given twice" in msg and f":{len(rows) + 1}" in msg
+    elif case == "not_a_number":
+        assert "'calm' is not a number" in msg and ":3" in msg and "wind_speed" in msg
+    else:
+        assert "not a readable point table" in msg
+    assert not (tmp_path / "store").exists()
