@@ -4,12 +4,13 @@ Every feature of an issue time ``t`` is computed from values at times ``<= t`` o
 per-station operation runs along one station's row, so no window crosses a station boundary or the
 issue time (``tests/features/test_forecast_features.py`` perturbs the future and other stations to
 prove it). Calendar features describe the *target* time ``t + lead``, which is known at issue time.
-Observed future weather is never used here.
+Observed future weather is never used here; forecast weather (an NWP feed attached to the panel)
+enters only through :func:`weather_forecast_rows`, from runs visible at the issue time.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import bottleneck as bn
@@ -17,10 +18,21 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from features.nwp_features import NWPRuns, derive, valid_time_features
 from features.times import to_local
 from features.wind import wind_components
 
-__all__ = ["FeatureSpec", "Panel", "issue_features", "lead_rows", "panel_from_dataset", "targets"]
+__all__ = [
+    "FeatureSpec",
+    "MissingWeatherForecast",
+    "Panel",
+    "issue_features",
+    "lead_rows",
+    "panel_from_dataset",
+    "targets",
+    "weather_forecast_rows",
+    "with_weather_forecast",
+]
 
 
 @dataclass
@@ -39,6 +51,9 @@ class Panel:
         Station coordinates [degrees].
     time_zone : str
         Local zone (for calendar features).
+    nwp : features.nwp_features.NWPRuns, optional
+        The weather-forecast feed the models may use (:func:`with_weather_forecast`); features
+        are taken from the newest run visible at each issue time, at the lead's valid time.
     """
 
     stations: list[str]
@@ -47,6 +62,7 @@ class Panel:
     lat: np.ndarray
     lon: np.ndarray
     time_zone: str = "UTC"
+    nwp: NWPRuns | None = None
 
     def index_of(self, times: pd.DatetimeIndex) -> np.ndarray:
         """Column indices of ``times`` (raises KeyError when a time is not on the grid)."""
@@ -252,3 +268,71 @@ def targets(panel: Panel, target: str, issue_idx: np.ndarray, leads: np.ndarray)
     s_idx = np.broadcast_to(np.arange(S)[:, None, None], lead_arr.shape)
     out[ok] = y[s_idx[ok], t[ok]]
     return out
+
+
+class MissingWeatherForecast(LookupError):
+    """A model trained with a weather-forecast feed was asked to forecast without it."""
+
+
+def with_weather_forecast(panel: Panel, runs: NWPRuns | None) -> Panel:
+    """Return the panel with a feed attached (stations aligned, derived stagnation variables added)."""
+    if runs is None:
+        return replace(panel, nwp=None)
+    return replace(panel, nwp=derive(runs.reindex_stations(panel.stations)))
+
+
+def weather_forecast_rows(
+    panel: Panel, issue_idx: np.ndarray, leads: np.ndarray, *, feed: str, variables: list[str]
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Weather-forecast features of a model trained with ``feed``, at each lead's valid time.
+
+    Parameters
+    ----------
+    panel : Panel
+        With ``nwp`` attached (:func:`with_weather_forecast`).
+    issue_idx : numpy.ndarray
+        Issue-time columns.
+    leads : numpy.ndarray
+        As in :func:`lead_rows`.
+    feed : str
+        The feed the model was trained with.
+    variables : list of str
+        The cube variables the model was trained with (same order every time).
+
+    Returns
+    -------
+    rows : numpy.ndarray
+        ``S x N x L x F`` (:func:`features.nwp_features.valid_time_features`).
+    names : list of str
+        Feature names.
+    run_index : numpy.ndarray
+        Run used per issue time.
+
+    Raises
+    ------
+    MissingWeatherForecast
+        If the panel has no feed, another feed, a feed lacking a trained variable, or no run
+        visible at an issue time (named with the issue time).
+    """
+    nwp = panel.nwp
+    issue_times = panel.times[issue_idx]
+    if nwp is None or nwp.feed != feed:
+        have = "no weather-forecast feed" if nwp is None else f"feed {nwp.feed!r}"
+        raise MissingWeatherForecast(
+            f"the model was trained with weather-forecast feed {feed!r} but the forecast at "
+            f"{issue_times[0]:%Y-%m-%dT%H:%MZ} has {have}"
+        )
+    lacking = [v for v in variables if v not in nwp.values]
+    if lacking:
+        raise MissingWeatherForecast(
+            f"feed {feed!r} lacks {lacking}, which the model was trained with"
+        )
+    sub = replace(nwp, values={v: nwp.values[v] for v in variables})
+    rows, names, run_idx = valid_time_features(sub, issue_times, leads)
+    if (run_idx < 0).any():
+        t = issue_times[np.flatnonzero(run_idx < 0)[0]]
+        raise MissingWeatherForecast(
+            f"no run of weather-forecast feed {feed!r} is visible at the issue time "
+            f"{t:%Y-%m-%dT%H:%MZ} (latency {nwp.latency_hours:g} h)"
+        )
+    return rows, names, run_idx

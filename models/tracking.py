@@ -89,10 +89,15 @@ def log_model_run(
     model: Any | None = None,
     meta: dict[str, Any] | None = None,
     input_example: pd.DataFrame | None = None,
+    input_weather: Any = None,
     registered_name: str | None = None,
     figures: list[Path] | None = None,
 ) -> tuple[str, str | None]:
     """Log one training/backtest run: params, per-lead metrics (step = lead), artifacts, model.
+
+    ``input_example`` (recent history) and, for a model trained with a weather-forecast feed,
+    ``input_weather`` (the feed's run visible at the example's last time,
+    :class:`features.nwp_features.NWPRuns`) give the logged model's signature.
 
     Returns
     -------
@@ -126,7 +131,9 @@ def log_model_run(
                 output = StationForecastModel()
                 output.forecaster, output.meta = model, meta
                 example_out = (
-                    output.predict(None, input_example) if input_example is not None else None
+                    output.forecast(input_example, nwp=input_weather)
+                    if input_example is not None
+                    else None
                 )
                 info = mlflow.pyfunc.log_model(
                     name="model",

@@ -39,29 +39,3 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
-
-
-_EXIT_STATUS = {"code": 0}
-
-
-def pytest_sessionfinish(session, exitstatus):
-    _EXIT_STATUS["code"] = int(exitstatus)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config):
-    """Leave without C-level teardown when ecCodes' binary wheels were loaded.
-
-    The PyPI ecCodes wheels (eckitlib) bundle their own OpenSSL 1.1, libcurl and libsqlite3;
-    beside netCDF4's and the system's copies, the process aborts in the libraries' exit
-    handlers ("double free or corruption") after every test has passed and been reported.
-    Until GRIB decoding runs in a process of its own (issue #12), the test process ends with
-    os._exit and the session's status once ecCodes is loaded; the report is already written.
-    """
-    import sys
-
-    if "eccodes" in sys.modules or "gribapi" in sys.modules:
-        shutil.rmtree(_MLRUNS, ignore_errors=True)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(_EXIT_STATUS["code"])

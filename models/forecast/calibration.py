@@ -18,9 +18,16 @@ __all__ = ["apply_band_scale", "fit_band_scale", "fit_shrinkage", "lead_groups"]
 
 
 def lead_groups(max_lead: int, width: int) -> list[np.ndarray]:
-    """Leads ``1..max_lead`` [h] cut into consecutive groups of ``width``."""
+    """Leads ``1..max_lead`` [h]: the first ``width`` one by one, then groups of ``width``.
+
+    The shortest leads change fastest with the lead (at 1 h the forecast is nearly persistence,
+    at 6 h it is not), so sharing one factor over 1..6 h shrank the 1-h forecast too little and
+    left it worse than persistence; from ``width`` h on, neighbouring leads behave alike and a
+    group gives a steadier estimate.
+    """
     leads = np.arange(1, max_lead + 1)
-    return [leads[i : i + width] for i in range(0, max_lead, width)]
+    head = [leads[i : i + 1] for i in range(min(width, max_lead))]
+    return head + [leads[i : i + width] for i in range(width, max_lead, width)]
 
 
 def fit_shrinkage(

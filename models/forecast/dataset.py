@@ -210,7 +210,8 @@ def forecast_attrs(
     issue, cutoff : pandas.Timestamp
         Issue time and time of the last data used (naive UTC).
     provenance : mapping
-        Target -> ``{"model_uri": ..., "mlflow_run_id": ...}``.
+        Target -> ``{"model_uri": ..., "mlflow_run_id": ..., "weather_forecast": {...}}``
+        (the last optional).
     created : str
         Creation time (ISO 8601).
     history : str
@@ -220,9 +221,13 @@ def forecast_attrs(
     -------
     dict
         ``Conventions``, ``title``, ``network``, ``issue_time``, ``data_cutoff``, ``created``,
-        ``model_uris`` and ``mlflow_run_ids`` (JSON by target), ``history``.
+        ``model_uris`` and ``mlflow_run_ids`` (JSON by target), ``history``; and
+        ``weather_forecast`` (JSON by target: feed, NWP run issue time, ``synthetic``,
+        ``status`` used/missing, reason and ``fallback``) when a target's provenance has one.
     """
-    return {
+    weather = {t: p["weather_forecast"] for t, p in provenance.items() if p.get("weather_forecast")}
+    extra = {"weather_forecast": json.dumps(weather, sort_keys=True)} if weather else {}
+    return extra | {
         "Conventions": "CF-1.8",
         "title": f"Qingyuan station forecast, network {network}",
         "network": network,

@@ -1,4 +1,4 @@
-"""Forecast driver attribution: what pushes a forecast away from climatology, in four groups.
+"""Forecast driver attribution: what pushes a forecast away from climatology, in five groups.
 
 For the LightGBM forecaster the forecast is ``climatology(target time) + rho_h x anomaly(now) +
 shrink_h x sigma_h x z`` where ``z`` is the booster's output. ``z`` is split into exact per-feature
@@ -8,6 +8,8 @@ the anchor's anomaly term belongs to the recent local concentrations. Features a
 * ``local``: recent local concentrations (lags, means and maxima of the target and of the other
   pollutants at the station, and the persistence anchor);
 * ``meteorology``: weather observations (temperature, humidity, pressure, wind components, rain);
+* ``weather_forecast``: the weather-forecast (NWP) feed at the valid time (``nwp_*`` features,
+  :mod:`features.nwp_features`): the stagnation or ventilation the feed expects;
 * ``regional``: the other stations of the network (regional level and the local excess over it:
   regional transport);
 * ``calendar``: lead, hour, weekday, station identity;
@@ -23,12 +25,15 @@ from collections.abc import Collection
 
 import numpy as np
 
+from features.nwp_features import PREFIX as NWP_PREFIX
+
 __all__ = ["GROUPS", "driver_group", "group_contributions", "summarise_drivers"]
 
-GROUPS = ("local", "meteorology", "regional", "calendar", "offset")
+GROUPS = ("local", "meteorology", "weather_forecast", "regional", "calendar", "offset")
 GROUP_NAMES = {
     "local": {"zh": "本地近期浓度", "en": "recent local concentrations"},
     "meteorology": {"zh": "气象条件", "en": "meteorology"},
+    "weather_forecast": {"zh": "预报气象条件(数值预报)", "en": "forecast weather (NWP)"},
     "regional": {"zh": "区域传输(周边站点)", "en": "regional transport (other stations)"},
     "calendar": {"zh": "时间与日历", "en": "calendar"},
     "offset": {"zh": "模型常数项", "en": "model offset"},
@@ -51,6 +56,8 @@ def driver_group(feature: str, target: str, pollutants: Collection[str]) -> str:
     """
     if feature in _CALENDAR:
         return "calendar"
+    if feature.startswith(NWP_PREFIX):
+        return "weather_forecast"
     if feature.startswith(f"{target}_others") or feature == f"{target}_minus_others":
         return "regional"
     base = feature.rsplit("_", 1)[0]

@@ -9,13 +9,22 @@ never seen).
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.forecast_features import FeatureSpec, Panel, issue_features, lead_rows, targets
+from features.forecast_features import (
+    FeatureSpec,
+    Panel,
+    issue_features,
+    lead_rows,
+    targets,
+    weather_forecast_rows,
+)
+from features.nwp_features import valid_time_features
 from features.times import to_local
 from models.forecast.base import Forecast, Forecaster, register_forecaster
 from models.forecast.baselines import climatology_table
@@ -60,16 +69,32 @@ class LightGBMForecaster(Forecaster):
         LightGBM parameters.
     seed : int
         Random seed.
+    weather_forecast : bool
+        Use the panel's weather-forecast feed when it has one (default true). A model trained
+        with a feed records it (``weather_feed_``) and refuses to forecast without it
+        (:class:`features.forecast_features.MissingWeatherForecast`).
     """
 
     def _spec(self) -> FeatureSpec:
         return FeatureSpec.from_config(self.target, self.params.get("features", {}))
 
     def _rows(
-        self, panel: Panel, issue_idx: np.ndarray, leads: np.ndarray
+        self, panel: Panel, issue_idx: np.ndarray, leads: np.ndarray, *, training: bool = False
     ) -> tuple[np.ndarray, list[str]]:
         feats, names = issue_features(panel, self._spec(), issue_idx)
         rows, names = lead_rows(feats, names, panel, issue_idx, leads, self.table_)
+        feed = getattr(self, "weather_feed_", None)
+        if feed is not None:
+            if training:  # issue times before the feed's first run train with NaN weather
+                sub = replace(
+                    panel.nwp, values={v: panel.nwp.values[v] for v in self.weather_variables_}
+                )
+                wx, wnames, _ = valid_time_features(sub, panel.times[issue_idx], leads)
+            else:
+                wx, wnames, _ = weather_forecast_rows(
+                    panel, issue_idx, leads, feed=feed, variables=self.weather_variables_
+                )
+            rows, names = np.concatenate([rows, wx.astype(rows.dtype)], axis=-1), names + wnames
         if getattr(self, "anchor_", "climatology") == "recent":
             S, N = len(panel.stations), len(issue_idx)
             lead_arr = np.broadcast_to(np.asarray(leads), (S, N, np.shape(leads)[-1]))
@@ -182,7 +207,11 @@ class LightGBMForecaster(Forecaster):
         issue_idx = np.arange(72, last - 1, stride)
         S, N = len(panel.stations), len(issue_idx)
         leads = rng.integers(1, max_lead + 1, size=(S, N, k))
-        rows, self.feature_names_ = self._rows(panel, issue_idx, leads)
+        use_wx = panel.nwp is not None and bool(self.params.get("weather_forecast", True))
+        self.weather_feed_ = panel.nwp.feed if use_wx else None
+        self.weather_variables_ = sorted(panel.nwp.values) if use_wx else []
+        self.weather_synthetic_ = bool(panel.nwp.synthetic) if use_wx else False
+        rows, self.feature_names_ = self._rows(panel, issue_idx, leads, training=True)
         y = targets(panel, self.target, issue_idx, leads)
         y = np.where(issue_idx[None, :, None] + leads <= last, y, np.nan)  # targets inside training
         is_val = np.broadcast_to(

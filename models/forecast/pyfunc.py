@@ -16,7 +16,8 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from features.forecast_features import Panel
+from features.forecast_features import Panel, with_weather_forecast
+from features.nwp_features import NWPRuns
 from features.times import naive_utc
 from features.wind import wind_components
 
@@ -68,16 +69,21 @@ class StationForecastModel(mlflow.pyfunc.PythonModel):
             self.meta = json.load(fh)
 
     def drivers(
-        self, model_input: pd.DataFrame, *, pollutants: Collection[str]
+        self,
+        model_input: pd.DataFrame,
+        *,
+        pollutants: Collection[str],
+        nwp: NWPRuns | None = None,
     ) -> np.ndarray | None:
         """Driver-group contributions ``S x L x G`` from the last time, or None if unsupported.
 
         ``pollutants`` are the air pollutants of the variable registry
-        (:func:`features.units.pollutants`).
+        (:func:`features.units.pollutants`); ``nwp`` the weather-forecast feed as in
+        :meth:`forecast`.
         """
         if not hasattr(self.forecaster, "drivers"):
             return None
-        panel = panel_from_history(model_input, self.meta)
+        panel = with_weather_forecast(panel_from_history(model_input, self.meta), nwp)
         leads = np.arange(1, int(self.meta["max_lead"]) + 1)
         issue = np.array([len(panel.times) - 1])
         return self.forecaster.drivers(panel, issue, leads, pollutants=pollutants)[:, 0]
@@ -85,8 +91,26 @@ class StationForecastModel(mlflow.pyfunc.PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:
-        """Forecast all leads from the last time in ``model_input``."""
-        panel = panel_from_history(model_input, self.meta)
+        """Forecast all leads from the last time in ``model_input`` (models without a feed).
+
+        A model trained with a weather-forecast feed needs the feed's runs, which a DataFrame
+        input cannot carry: call :meth:`forecast` with ``nwp``; here it raises
+        :class:`features.forecast_features.MissingWeatherForecast` naming the feed.
+        """
+        return self.forecast(model_input)
+
+    def forecast(self, model_input: pd.DataFrame, *, nwp: NWPRuns | None = None) -> pd.DataFrame:
+        """Forecast all leads from the last time in ``model_input``.
+
+        Parameters
+        ----------
+        model_input : pandas.DataFrame
+            Recent history (:func:`history_frame`).
+        nwp : features.nwp_features.NWPRuns, optional
+            The weather-forecast feed the model was trained with (``meta["weather_feed"]``),
+            with the run visible at the issue time.
+        """
+        panel = with_weather_forecast(panel_from_history(model_input, self.meta), nwp)
         leads = np.arange(1, int(self.meta["max_lead"]) + 1)
         fc = self.forecaster.predict(panel, np.array([len(panel.times) - 1]), leads)
         rows = []

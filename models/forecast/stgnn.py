@@ -1,6 +1,6 @@
 """PyTorch spatio-temporal forecaster: a GRU encoder per station and a wind-dependent station graph.
 
-Design (after PM2.5-GNN, Wang et al. 2020, without its future-weather input):
+Design (after PM2.5-GNN, Wang et al. 2020):
 
 1. **Encoder**: one GRU, shared by all stations, reads the last ``window`` hours of the station's
    standardised target anomaly (observation minus the training climatology of that hour and month),
@@ -14,6 +14,13 @@ Design (after PM2.5-GNN, Wang et al. 2020, without its future-weather input):
    lead, the local hour and the climatology of the target time gives the mean anomaly and
    non-crossing quantiles (a base value plus cumulative softplus steps), added to a learned
    per-lead damping of the last observed anomaly (a skip connection: damped persistence).
+4. **Forecast weather** (when the panel carries a weather-forecast feed, ``Panel.nwp``): the
+   decoder of each lead also reads the features of the newest NWP run visible at the issue time
+   at the lead's *valid* time (:func:`features.nwp_features.valid_time_features`), each channel
+   standardised with a centre and scale fitted on the training period, NaN set to 0 (the centre)
+   after standardising, plus one "weather available" flag per lead (1 when a visible run reaches
+   the valid time). This is PM2.5-GNN's future-weather input, taken from forecasts rather than
+   observations, so it is leak-free by construction.
 
 Loss: mean-squared error of the mean plus pinball loss of the quantiles, in standardised units,
 each lead weighted by the inverse squared training error of anomaly persistence at that lead (so
@@ -26,14 +33,16 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from features.forecast_features import Panel
+from features.forecast_features import Panel, weather_forecast_rows
 from features.geo import local_xy_km
+from features.nwp_features import PREFIX, valid_time_features
 from features.times import to_local
 from models.forecast.base import Forecast, Forecaster, register_forecaster
 from models.forecast.baselines import climatology_table
@@ -96,6 +105,11 @@ class StationGraphNet(nn.Module):
         Quantile outputs.
     hidden : int
         GRU and message width.
+    embed, dropout : int, float
+        Station-embedding width and decoder dropout.
+    n_lead_channels : int
+        Channels of the per-lead features read by the decoder (default 3: local hour sin/cos and
+        climatology of the target time; more with forecast weather).
     """
 
     def __init__(
@@ -107,9 +121,11 @@ class StationGraphNet(nn.Module):
         hidden: int = 64,
         embed: int = 8,
         dropout: float = 0.1,
+        n_lead_channels: int = 3,
     ):
         super().__init__()
         self.n_leads, self.n_quantiles = n_leads, n_quantiles
+        self.n_lead_channels = n_lead_channels
         self.gru = nn.GRU(n_inputs, hidden, batch_first=True)
         self.edge = nn.Sequential(
             nn.Linear(2 * hidden + 4, hidden), nn.GELU(), nn.Linear(hidden, 1)
@@ -119,7 +135,7 @@ class StationGraphNet(nn.Module):
         self.lead = nn.Embedding(n_leads, 8)
         # damped persistence of the last anomaly, learned per lead (a skip connection)
         self.rho = nn.Parameter(torch.exp(-torch.arange(n_leads, dtype=torch.float32) / 24.0))
-        width = 2 * hidden + embed + 8 + 3
+        width = 2 * hidden + embed + 8 + n_lead_channels
         self.decoder = nn.Sequential(
             nn.Linear(width, 2 * hidden),
             nn.GELU(),
@@ -146,7 +162,9 @@ class StationGraphNet(nn.Module):
         wind : torch.Tensor
             ``B x S x 2`` wind u, v at issue time [m s-1] (0 where unknown).
         lead_feats : torch.Tensor
-            ``B x S x L x 3``: local hour sin/cos and standardised climatology of the target time.
+            ``B x S x L x n_lead_channels``: local hour sin/cos and standardised climatology of
+            the target time, then the standardised forecast weather and its availability flag
+            (when the model uses a weather-forecast feed).
         nbr : torch.Tensor
             ``S x K`` neighbour indices.
         geom : torch.Tensor
@@ -211,6 +229,13 @@ class SpatioTemporalForecaster(Forecaster):
         Every n-th week of the training period validates (default 5).
     threads, seed : int
         CPU threads and random seed.
+    weather_forecast : bool
+        Use the panel's weather-forecast feed when it has one (default true): the features of the
+        newest visible run at each lead's valid time enter the decoder (standardised on the
+        training period, NaN -> 0, plus a 0/1 "weather available" channel). A model trained with
+        a feed records it (``weather_feed_``) and refuses to forecast without it
+        (:class:`features.forecast_features.MissingWeatherForecast`); issue times of the
+        training period without a visible run train with the flag at 0.
     """
 
     # ------------------------------------------------------------------ data preparation
@@ -250,7 +275,89 @@ class SpatioTemporalForecaster(Forecaster):
             wind = np.zeros((S, len(hour), 2), np.float32)
         return x, wind
 
-    def _lead_features(self, panel: Panel, issue_idx: np.ndarray) -> np.ndarray:
+    def _lead_features(
+        self, panel: Panel, issue_idx: np.ndarray, *, training: bool = False
+    ) -> np.ndarray:
+        """``N x S x L x C`` per-lead decoder features (float32).
+
+        Local hour sin/cos and standardised climatology of the target time; for a model trained
+        with a weather-forecast feed, followed by :meth:`_weather_features` (``C = 3 + F + 1``).
+        """
+        base = self._calendar_lead_features(panel, issue_idx)
+        if getattr(self, "weather_feed_", None) is None:
+            return base
+        wx = self._weather_features(panel, issue_idx, training=training)
+        return np.concatenate([base, wx], axis=-1)
+
+    def _raw_weather(
+        self, panel: Panel, issue_idx: np.ndarray, *, training: bool
+    ) -> tuple[np.ndarray, list[str]]:
+        """``S x N x L x F`` forecast weather at the valid times of leads 1..``max_lead``.
+
+        Training tolerates issue times without a visible run (NaN); otherwise
+        :func:`features.forecast_features.weather_forecast_rows` refuses a panel without the
+        trained feed (:class:`features.forecast_features.MissingWeatherForecast`).
+        """
+        leads = np.arange(1, self.max_lead_ + 1)
+        if training:
+            nwp = panel.nwp
+            sub = replace(nwp, values={v: nwp.values[v] for v in self.weather_variables_})
+            wx, names, _ = valid_time_features(sub, panel.times[issue_idx], leads)
+        else:
+            wx, names, _ = weather_forecast_rows(
+                panel,
+                issue_idx,
+                leads,
+                feed=self.weather_feed_,
+                variables=self.weather_variables_,
+            )
+        return wx, names
+
+    def _weather_features(
+        self, panel: Panel, issue_idx: np.ndarray, *, training: bool = False
+    ) -> np.ndarray:
+        """``N x S x L x (F + 1)``: standardised forecast weather (NaN -> 0) and its 0/1 flag.
+
+        The flag is 1 where a run visible at the issue time reaches the lead's valid time.
+        """
+        wx, names = self._raw_weather(panel, issue_idx, training=training)
+        avail = np.isfinite(wx[..., names.index(f"{PREFIX}age")])
+        z = (wx - self.weather_center_) / self.weather_scale_
+        z = np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
+        out = np.concatenate([z, avail[..., None]], axis=-1).astype(np.float32)
+        return out.transpose(1, 0, 2, 3)
+
+    def _fit_weather_scaling(self, panel: Panel, issue_idx: np.ndarray, last: int) -> None:
+        """Centre and scale of each forecast-weather channel over the training period.
+
+        Uses the training issue times and valid times ``<= last`` only; two passes in chunks of
+        issue times (the full ``S x N x L x F`` cube is never held).
+        """
+        L = self.max_lead_
+        chunks = [issue_idx[i : i + 256] for i in range(0, len(issue_idx), 256)]
+
+        def masked(idx: np.ndarray) -> np.ndarray:
+            wx, names = self._raw_weather(panel, idx, training=True)
+            self.weather_names_ = names
+            inside = idx[:, None] + np.arange(1, L + 1)[None, :] <= last  # N x L
+            return np.where(inside[None, :, :, None], wx.astype(np.float64), np.nan)
+
+        total = count = None
+        for idx in chunks:
+            a = masked(idx)
+            s, n = np.nansum(a, axis=(0, 1, 2)), np.isfinite(a).sum(axis=(0, 1, 2))
+            total, count = (s, n) if total is None else (total + s, count + n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            center = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+        sq = np.zeros_like(center)
+        for idx in chunks:
+            sq += np.nansum((masked(idx) - center) ** 2, axis=(0, 1, 2))
+        scale = np.sqrt(sq / np.maximum(count, 1))
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        self.weather_center_ = np.where(np.isfinite(center), center, 0.0).astype(np.float32)
+        self.weather_scale_ = scale.astype(np.float32)
+
+    def _calendar_lead_features(self, panel: Panel, issue_idx: np.ndarray) -> np.ndarray:
         """``N x S x L x 3``: local hour sin/cos and standardised climatology of the target time."""
         L = self.max_lead_
         target = panel.times[issue_idx].values[:, None] + np.arange(1, L + 1).astype(
@@ -309,6 +416,10 @@ class SpatioTemporalForecaster(Forecaster):
             self.center_[v] = c if np.isfinite(c) else 0.0
             self.scale_[v] = s if np.isfinite(s) and s > 0 else 1.0
         self.stations_ = list(panel.stations)
+        use_wx = panel.nwp is not None and bool(p.get("weather_forecast", True))
+        self.weather_feed_ = panel.nwp.feed if use_wx else None
+        self.weather_variables_ = sorted(panel.nwp.values) if use_wx else []
+        self.weather_synthetic_ = bool(panel.nwp.synthetic) if use_wx else False
         nbr, geom = station_graph(panel.lat, panel.lon, int(p.get("neighbours", 8)))
         self.graph_ = (nbr, geom.astype(np.float32))
         x, wind = self._inputs(panel)
@@ -330,6 +441,10 @@ class SpatioTemporalForecaster(Forecaster):
         tr = issue_idx[~is_val & usable]
         va = issue_idx[is_val & usable]
         pos = {int(i): k for k, i in enumerate(issue_idx)}
+        n_lead_channels = 3
+        if use_wx:
+            self._fit_weather_scaling(panel, issue_idx, last)
+            n_lead_channels += len(self.weather_names_) + 1
         net = StationGraphNet(
             n_inputs=x.shape[-1],
             n_stations=len(panel.stations),
@@ -337,6 +452,7 @@ class SpatioTemporalForecaster(Forecaster):
             n_quantiles=len(self.quantiles),
             hidden=int(p.get("hidden", 64)),
             dropout=float(p.get("dropout", 0.1)),
+            n_lead_channels=n_lead_channels,
         )
         opt = torch.optim.AdamW(
             net.parameters(),
@@ -347,14 +463,22 @@ class SpatioTemporalForecaster(Forecaster):
         levels = torch.tensor(self.quantiles, dtype=torch.float32)
         batch = int(p.get("batch_size", 32))
 
-        lead_all = self._lead_features(panel, issue_idx)
+        # calendar lead features of every issue time (small); forecast weather (N x S x L x F,
+        # large) is built batch by batch
+        lead_all = self._calendar_lead_features(panel, issue_idx)
+
+        def lead_of(idx: np.ndarray, k: np.ndarray) -> np.ndarray:
+            if not use_wx:
+                return lead_all[k]
+            wx = self._weather_features(panel, idx, training=True)
+            return np.concatenate([lead_all[k], wx], axis=-1)
 
         def tensors(idx: np.ndarray):
             k = np.array([pos[int(i)] for i in idx])
             return (
                 torch.from_numpy(self._windows(x, idx)),
                 torch.from_numpy(wind[:, idx].transpose(1, 0, 2).copy()),
-                torch.from_numpy(lead_all[k]),
+                torch.from_numpy(lead_of(idx, k)),
                 torch.from_numpy(yt[k]),
                 torch.from_numpy(ok[k].astype(np.float32)),
             )
@@ -404,7 +528,7 @@ class SpatioTemporalForecaster(Forecaster):
         self.net_ = net
         # calibration on the validation weeks: shrink the mean anomaly, scale the quantile band
         if len(va):
-            m_val, q_val = self._raw_predict(x, wind, panel, va)
+            m_val, q_val = self._raw_predict(x, wind, panel, va, training=True)
             k = np.array([pos[int(i)] for i in va])
             obs = np.where(ok[k], yt[k], np.nan)
             lead = np.broadcast_to(np.arange(1, self.max_lead_ + 1), obs.shape)
@@ -420,9 +544,19 @@ class SpatioTemporalForecaster(Forecaster):
         return self
 
     def _raw_predict(
-        self, x: np.ndarray, wind: np.ndarray, panel: Panel, issue_idx: np.ndarray
+        self,
+        x: np.ndarray,
+        wind: np.ndarray,
+        panel: Panel,
+        issue_idx: np.ndarray,
+        *,
+        training: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Network output in standardised anomaly units: ``N x S x L`` and ``N x S x L x Q``."""
+        """Network output in standardised anomaly units: ``N x S x L`` and ``N x S x L x Q``.
+
+        ``training`` (calibration inside :meth:`fit`) tolerates issue times without a visible
+        weather-forecast run; otherwise a model trained with a feed requires it.
+        """
         nbr_t = torch.from_numpy(self.graph_[0])
         geom_t = torch.from_numpy(self.graph_[1])
         torch.set_num_threads(int(self.params.get("threads", 2)))
@@ -433,7 +567,7 @@ class SpatioTemporalForecaster(Forecaster):
                 m, q = self.net_(
                     torch.from_numpy(self._windows(x, idx)),
                     torch.from_numpy(wind[:, idx].transpose(1, 0, 2).copy()),
-                    torch.from_numpy(self._lead_features(panel, idx)),
+                    torch.from_numpy(self._lead_features(panel, idx, training=training)),
                     nbr_t,
                     geom_t,
                 )

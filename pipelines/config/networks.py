@@ -24,9 +24,11 @@ from pipelines.errors import ConfigError
 
 __all__ = [
     "ColumnSpec",
+    "ForecastWeatherSpec",
     "NetworkSpec",
     "SourceSpec",
     "StationSpec",
+    "SyntheticFeedSpec",
     "WeatherFeedSpec",
     "list_networks",
     "load_network",
@@ -72,16 +74,58 @@ class WeatherFeedSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
     format: Literal["grib2", "netcdf", "points"]
-    files: list[str] = Field(min_length=1)
+    files: list[str] = Field(default_factory=list)
     latency_hours: float = Field(0.0, ge=0)
     step_hours: float | None = Field(None, gt=0)
     columns: dict[str, str] = Field(default_factory=dict)
     max_distance_km: float = Field(50.0, gt=0)
+    synthetic: SyntheticFeedSpec | None = None
 
     @field_validator("files", mode="before")
     @classmethod
     def _as_list(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _files_or_synthetic(self) -> WeatherFeedSpec:
+        if self.synthetic is None and not self.files:
+            raise ValueError("give 'files' (the feed's files) or 'synthetic' (a benchmark feed)")
+        if self.synthetic is not None and self.files:
+            raise ValueError("a synthetic feed is generated into the data cache: drop 'files'")
+        if self.synthetic is not None and self.format == "points":
+            raise ValueError("a synthetic feed is written as grib2 or netcdf, not points")
+        return self
+
+
+class SyntheticFeedSpec(BaseModel):
+    """A synthetic NWP feed (track b of the benchmark): made from the observed station weather.
+
+    Generated on first use into ``<store>/<network>/nwp-cache/<feed>/`` by
+    :mod:`pipelines.nwp.synthetic` (observed weather plus published-size errors), then read
+    through the same adapters as a real feed. Every forecast, bulletin and CAP message made
+    with it says so.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 20161216
+    run_hours: list[int] = Field(default_factory=lambda: [0, 12])
+    max_step_h: int = Field(96, ge=24, le=384)
+    resolution_deg: float = Field(0.25, gt=0)
+    margin_deg: float = Field(0.5, ge=0)
+
+
+class ForecastWeatherSpec(BaseModel):
+    """Which weather-forecast feed the network's learned forecasters use, and what if it is late.
+
+    ``fallback``: ``refuse`` (no forecast without the feed: the forecast job fails naming the
+    feed and issue time) or ``no_weather`` (the companion models trained without forecast weather,
+    registered as ``<network>-<target>-no-weather``, forecast instead; the forecast file, the
+    warnings and the log say so).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    feed: str
+    fallback: Literal["refuse", "no_weather"] = "refuse"
 
 
 class StationSpec(BaseModel):
@@ -119,6 +163,7 @@ class NetworkSpec(BaseModel):
     stations: list[StationSpec] = Field(min_length=1)
     qc: dict[str, Any] = Field(default_factory=dict)
     weather_forecasts: list[WeatherFeedSpec] = Field(default_factory=list)
+    forecast_weather: ForecastWeatherSpec | None = None
     path: str = ""
 
     @field_validator("time_zone")
@@ -160,7 +205,18 @@ class NetworkSpec(BaseModel):
             if feed.name in feeds:
                 raise ValueError(f"weather_forecasts: feed name {feed.name!r} appears twice")
             feeds.add(feed.name)
+        if self.forecast_weather is not None and self.forecast_weather.feed not in feeds:
+            raise ValueError(
+                f"forecast_weather.feed: {self.forecast_weather.feed!r} is not a feed of "
+                f"weather_forecasts (have: {sorted(feeds)})"
+            )
         return self
+
+    def weather_feed(self) -> WeatherFeedSpec | None:
+        """Return the feed the forecasters use (``forecast_weather.feed``), or None."""
+        if self.forecast_weather is None:
+            return None
+        return next(f for f in self.weather_forecasts if f.name == self.forecast_weather.feed)
 
     @property
     def freq(self) -> pd.Timedelta:

@@ -21,7 +21,13 @@ from pipelines.config.registry import load_variables
 from pipelines.config.yaml_io import load_validated
 from pipelines.errors import ConfigError
 
-__all__ = ["NwpMapping", "NwpParameter", "load_nwp_mapping", "nwp_mapping_file", "validate_nwp_file"]
+__all__ = [
+    "NwpMapping",
+    "NwpParameter",
+    "load_nwp_mapping",
+    "nwp_mapping_file",
+    "validate_nwp_file",
+]
 
 
 class NwpParameter(BaseModel):

@@ -67,6 +67,12 @@ def forecast_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]
     }
     f = open_forecast(path, variables=[f"{t}_quantile" for t in run_cfg["targets"]])
     out["model_uris"] = f.attrs["model_uris"]
+    import json
+
+    try:  # target -> NWP feed state; absent without a feed; malformed text is kept as is
+        out["weather_forecast"] = json.loads(f.attrs.get("weather_forecast", "{}"))
+    except (TypeError, ValueError):
+        out["weather_forecast"] = str(f.attrs.get("weather_forecast"))
     for target in run_cfg["targets"]:
         out[target] = daily_outlook(f[f"{target}_quantile"].isel(issue_time=0))
     return out

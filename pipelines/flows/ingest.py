@@ -48,10 +48,45 @@ def store_task(network: str, batches: list[RawBatch], store_root: str) -> dict[s
     return report.to_dict()
 
 
+@task(name="ingest-weather-forecasts", retries=1, retry_delay_seconds=10)
+def weather_forecast_task(network: str, store_root: str) -> dict[str, Any]:
+    """Read the network's weather-forecast feeds into the NWP store (new or changed files only).
+
+    A synthetic feed is generated from the observations just stored (first use) and marked so.
+    """
+    from pipelines.nwp.store import ingest_nwp, list_runs
+
+    net = load_network(network)
+    written = ingest_nwp(net, Path(store_root))
+    log = get_run_logger()
+    out = {}
+    for feed in net.weather_forecasts:
+        stored = list_runs(Path(store_root) / net.name, feed.name)
+        out[feed.name] = {
+            "runs_written": len(written.get(feed.name, [])),
+            "runs_stored": len(stored),
+            "first_run": f"{stored[0]:%Y-%m-%dT%H:%MZ}" if stored else None,
+            "last_run": f"{stored[-1]:%Y-%m-%dT%H:%MZ}" if stored else None,
+            "synthetic": feed.synthetic is not None,
+        }
+        log.info(
+            "%s feed %s%s: %d runs written, %d stored",
+            net.name,
+            feed.name,
+            " (SYNTHETIC)" if feed.synthetic is not None else "",
+            out[feed.name]["runs_written"],
+            len(stored),
+        )
+    return out
+
+
 @flow(name="ingest", log_prints=True)
 def ingest_flow(network: str, store_root: str | None = None) -> dict[str, Any]:
-    """Ingest every source of ``network`` into the station store."""
+    """Ingest every source of ``network`` into the station store, then its weather-forecast feeds."""
     net = load_network(network)
     root = default_store(store_root)
     batches = [read_source_task(network, i) for i in range(len(net.sources))]
-    return store_task(network, batches, root)
+    report = store_task(network, batches, root)
+    if net.weather_forecasts:
+        report["weather_forecasts"] = weather_forecast_task(network, root)
+    return report

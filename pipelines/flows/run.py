@@ -25,6 +25,7 @@ INGEST_KEYS = (
     "balanced",
     "report_file",
     "quarantine_file",
+    "weather_forecasts",
 )
 PMF_KEYS = (
     "inputs",
@@ -56,7 +57,7 @@ def run_flow(
     for name in networks:
         report = ingest_flow(name, root)
         summary = assess_task(name, root, out)
-        summary["ingest"] = {k: report[k] for k in INGEST_KEYS}
+        summary["ingest"] = {k: report[k] for k in INGEST_KEYS if k in report}
         cities = cities_of(name)
         if summary.get("kind", load_network(name).kind) == "water" and cities:
             summary["water_alerts"] = water_alerts_task(name, root, out, cities)

@@ -29,6 +29,7 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"{ing['rows_quarantined']:,} (balanced: {ing['balanced']})",
             f"- ingest report: `{ing['report_file']}`"
             + (f"; quarantine: `{ing['quarantine_file']}`" if ing.get("quarantine_file") else ""),
+            *_feed_lines(ing.get("weather_forecasts")),
             "",
         ]
         flag_names = sorted({k for f in s["flag_counts"].values() for k in f})
@@ -66,6 +67,7 @@ def render_markdown(result: dict[str, Any]) -> str:
             lines += [
                 f"Forecast issued {fc['issue_time_local']} local from {fc['model_uris']}{trained}: "
                 f"`{fc['file']}`",
+                *_weather_lines(fc.get("weather_forecast")),
                 "",
             ]
             for target, days in fc.items():
@@ -163,6 +165,78 @@ def write_summary(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path
     files["json"].write_text(json.dumps(result, indent=2, ensure_ascii=False))
     files["markdown"].write_text(render_markdown(result), encoding="utf-8")
     return files
+
+
+def _yes(x: Any) -> bool:
+    return x is True or (isinstance(x, str) and x.strip().lower() in ("true", "yes", "1"))
+
+
+def _feed_lines(feeds: Any) -> list[str]:
+    """Ingest lines of the weather-forecast feeds: runs written and stored, SYNTHETIC or not."""
+    if not feeds:
+        return []
+    if not isinstance(feeds, dict):
+        return [f"- weather-forecast feeds: {feeds}"]
+    lines = []
+    for name, f in feeds.items():
+        if not isinstance(f, dict):
+            lines.append(f"- weather-forecast feed `{name}`: {f}")
+            continue
+        kind = (
+            "**SYNTHETIC** (observed weather plus errors, not a real weather forecast)"
+            if _yes(f.get("synthetic"))
+            else "real NWP"
+        )
+        span = (
+            f" ({f.get('first_run')} .. {f.get('last_run')})"
+            if f.get("first_run") or f.get("last_run")
+            else ""
+        )
+        lines.append(
+            f"- weather-forecast feed `{name}`, {kind}: {f.get('runs_written', '?')} runs written, "
+            f"{f.get('runs_stored', '?')} stored{span}"
+        )
+    return lines
+
+
+def _weather_lines(wf: Any) -> list[str]:
+    """Describe the forecast's weather forecast: feed, SYNTHETIC or not, run, status / fallback."""
+    if wf is None or wf == {} or wf == "":
+        return []
+    if isinstance(wf, str):
+        try:
+            wf = json.loads(wf)
+        except ValueError:
+            return [f"- weather forecast (NWP): unreadable provenance `{wf}`"]
+    if (
+        isinstance(wf, dict)
+        and any(k in wf for k in ("feed", "status"))
+        and not any(isinstance(v, dict) for v in wf.values())
+    ):
+        wf = {"all targets": wf}  # one feed state, not keyed by target
+    if not isinstance(wf, dict) or not all(isinstance(v, dict) for v in wf.values()):
+        return [f"- weather forecast (NWP): `{json.dumps(wf, ensure_ascii=False, default=str)}`"]
+    lines = []
+    for target, v in wf.items():
+        synthetic = _yes(v.get("synthetic"))
+        text = f"feed `{v.get('feed', '?')}`, synthetic: " + (
+            "yes — **SYNTHETIC** (observed weather plus errors, not a real weather forecast)"
+            if synthetic
+            else "no"
+        )
+        if v.get("run_issue_time"):
+            text += f", run issued {v['run_issue_time']}"
+        text += f", status {v.get('status', '?')}"
+        if v.get("reason"):
+            text += f" ({v['reason']})"
+        if v.get("status") == "missing":
+            text += (
+                f" -> forecast from fallback {v['fallback']}"
+                if v.get("fallback")
+                else " -> no fallback"
+            )
+        lines.append(f"- weather forecast (NWP) for {target}: {text}")
+    return lines
 
 
 def _source_lines(src: dict[str, Any]) -> list[str]:

@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from features.assessment import mask_invalid
-from features.forecast_features import Panel, panel_from_dataset
+from features.forecast_features import (
+    MissingWeatherForecast,
+    Panel,
+    panel_from_dataset,
+    with_weather_forecast,
+)
 from features.times import local_day_to_utc, to_utc
 from features.units import pollutants
 from models import tracking
@@ -37,6 +42,7 @@ from pipelines.config import (
 from pipelines.config.locations import code_version, config_dir, project_root
 from pipelines.forecast.files import forecast_path
 from pipelines.forecast.files import write_forecast as write_forecast_file
+from pipelines.nwp.store import load_feed_runs
 from pipelines.store import StationStore
 
 __all__ = [
@@ -49,12 +55,24 @@ __all__ = [
 ]
 
 HISTORY_HOURS = 24 * 7
+#: Registered-model suffix of the companion models trained without forecast weather.
+NO_WEATHER_SUFFIX = "-no-weather"
 
 
 def load_panel(
-    network: str, store_root: Path, start: str | None = None, end: str | None = None
+    network: str,
+    store_root: Path,
+    start: str | None = None,
+    end: str | None = None,
+    *,
+    weather: bool = True,
 ) -> Panel:
-    """Valid-masked hourly panel of a network from the store."""
+    """Valid-masked hourly panel of a network from the store.
+
+    With ``weather`` (default) and a ``forecast_weather`` feed in the network YAML, every stored
+    run of that feed is attached (:func:`features.forecast_features.with_weather_forecast`);
+    the models see, at each issue time, only the newest run visible then.
+    """
     net = load_network(network)
     reg = load_variables()["variables"]
     qc = load_qc(net)
@@ -67,7 +85,32 @@ def load_panel(
     valid = valid.assign_coords(
         lat=("station", ds["lat"].values), lon=("station", ds["lon"].values)
     )
-    return panel_from_dataset(valid, net.time_zone)
+    panel = panel_from_dataset(valid, net.time_zone)
+    feed = net.weather_feed() if weather else None
+    if feed is not None:
+        runs = load_feed_runs(
+            Path(store_root) / net.name,
+            net,
+            feed,
+            start=None if start is None else pd.Timestamp(start) - pd.Timedelta(days=10),
+            end=end,
+        )
+        panel = with_weather_forecast(panel, runs)
+    return panel
+
+
+def weather_variants(mcfgs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Companion configs of the learned models without forecast weather (``<name>-no-weather``).
+
+    Registered as ``<network>-<target>-no-weather`` (:data:`NO_WEATHER_SUFFIX`): the fallback
+    of ``forecast_weather.fallback: no_weather`` and track (a) of the benchmark.
+    """
+    out = {}
+    for name, mc in mcfgs.items():
+        if mc.get("register"):
+            params = {**(mc.get("params") or {}), "weather_forecast": False}
+            out[f"{name}{NO_WEATHER_SUFFIX}"] = {**mc, "params": params, "no_weather": True}
+    return out
 
 
 def backtest_network(
@@ -80,10 +123,15 @@ def backtest_network(
     models: list[str] | None = None,
     log_to_mlflow: bool = True,
     out_dir: Path | None = None,
+    no_weather: bool | None = None,
 ) -> dict[str, BacktestResult]:
     """Backtest every target of a network, log each model's run to MLflow, promote champions.
 
-    Dates are local days of the network; defaults come from ``configs/forecast.yml``.
+    Dates are local days of the network; defaults come from ``configs/forecast.yml``. When the
+    network has a ``forecast_weather`` feed, the learned models train with it; with
+    ``no_weather`` (default: ``forecast_weather.fallback == "no_weather"``) each learned model is
+    also trained without it (``<model>-no-weather``, registered as
+    ``<network>-<target>-no-weather``, the configured fallback when the feed is missing).
     """
     cfg = forecast_config(network)
     net = load_network(network)
@@ -102,6 +150,11 @@ def backtest_network(
         raise ValueError(f"test start {start} must come after the training end {train_end}")
     models = models or cfg["models"]
     mcfgs = model_configs(models)
+    fw = net.forecast_weather
+    if no_weather is None:
+        no_weather = fw is not None and fw.fallback == "no_weather"
+    if no_weather and fw is not None:
+        mcfgs |= weather_variants(mcfgs)
     from models.forecast.base import FORECASTERS
 
     for name, mc in mcfgs.items():
@@ -247,8 +300,14 @@ def _champion_score(table: pd.DataFrame, rule: dict[str, Any]) -> float:
     return float(sel[rule["metric"]].mean())
 
 
-def _meta(panel: Panel, network: str, target: str, max_lead: int) -> dict[str, Any]:
+def _meta(
+    panel: Panel, network: str, target: str, max_lead: int, model: Any = None
+) -> dict[str, Any]:
+    feed = getattr(model, "weather_feed_", None)
     return {
+        "weather_feed": feed,
+        "weather_variables": list(getattr(model, "weather_variables_", []) or []),
+        "weather_synthetic": bool(getattr(model, "weather_synthetic_", False)),
         "network": network,
         "target": target,
         "stations": panel.stations,
@@ -274,11 +333,13 @@ def _log_backtest(
     rule = cfg["champion"]
     last_train = int(panel.times.searchsorted(t_train, side="right") - 1)
     example = history_frame(panel, last_train, HISTORY_HOURS)
+    example_weather = panel.nwp.visible_at(panel.times[last_train]) if panel.nwp else None
     for name, model in res.fitted.items():
         table = res.table[res.table["model"] == name].drop(columns="model")
         score = _champion_score(table, rule)
         learned = bool(mcfgs[name]["register"])
-        reg_name = f"{network}-{target}" if learned else None
+        suffix = NO_WEATHER_SUFFIX if mcfgs[name].get("no_weather") else ""
+        reg_name = f"{network}-{target}{suffix}" if learned else None
         run_id, version = tracking.log_model_run(
             experiment_id=exp_id,
             run_name=f"{network}-{target}-{name}-backtest",
@@ -299,8 +360,9 @@ def _log_backtest(
                 "predict_seconds": res.predict_seconds[name],
             },
             model=model if learned else None,
-            meta=_meta(panel, network, target, int(cfg["leads"])) if learned else None,
+            meta=_meta(panel, network, target, int(cfg["leads"]), model) if learned else None,
             input_example=example if learned else None,
+            input_weather=example_weather,
             registered_name=reg_name,
         )
         if reg_name and version:
@@ -389,6 +451,7 @@ def issue_forecast(
             store_root,
             start=str(t_issue - pd.Timedelta(hours=HISTORY_HOURS)),
             end=str(t_issue),
+            weather=False,  # the newest run visible at the issue time only: _visible_weather
         )
     except FileNotFoundError as exc:
         raise ValueError(f"no data before the issue time {issue_time} for {network}") from exc
@@ -419,6 +482,7 @@ def issue_forecast(
     results, provenance = {}, {}
     air = pollutants(load_variables())
     allow = cfg["allow_fallback"] if allow_fallback is None else allow_fallback
+    weather = _visible_weather(net, Path(store_root), t_issue, int(cfg["leads"]))
     for target in targets or cfg["targets"]:
         name = f"{net.name}-{target}"
         uri = tracking.champion_uri(name)
@@ -431,16 +495,100 @@ def issue_forecast(
                     "run `qingyuan train` or set allow_fallback in configs/forecast.yml"
                 ) from exc
             model, uri = _fallback(name, exc)
-        results[target] = model.predict(history)
+        wx_prov = None
+        feed = (model.unwrap_python_model().meta or {}).get("weather_feed")
+        if feed is not None:
+            model, uri, wx_prov = _weather_or_fallback(net, name, model, uri, feed, weather)
+        py = model.unwrap_python_model()
+        nwp = weather["runs"] if wx_prov and wx_prov["status"] == "used" else None
+        results[target] = py.forecast(history, nwp=nwp)
         info = model.metadata
         provenance[target] = {"model_uri": uri, "mlflow_run_id": info.run_id}
+        if wx_prov is not None:
+            provenance[target]["weather_forecast"] = wx_prov
         try:  # driver attribution when the model supports it (LightGBM: TreeSHAP)
-            drivers = model.unwrap_python_model().drivers(history, pollutants=air)
+            drivers = py.drivers(history, pollutants=air, nwp=nwp)
         except (AttributeError, ValueError, KeyError):
             drivers = None
         if drivers is not None:
             provenance[target]["drivers"] = drivers
     return write_forecast(net, results, provenance, t_issue, panel.times[end_idx], recent, out_dir)
+
+
+def _visible_weather(
+    net: NetworkSpec, store_root: Path, t_issue: pd.Timestamp, max_lead: int
+) -> dict[str, Any]:
+    """Find the newest run of the network's forecast feed visible at the issue time, and its state.
+
+    ``status`` is ``used`` when a run is visible and reaches every lead, ``missing`` (with the
+    reason) otherwise, ``none`` when the network has no forecast feed.
+    """
+    feed = net.weather_feed()
+    if feed is None:
+        return {"status": "none", "runs": None}
+    runs = load_feed_runs(store_root / net.name, net, feed, issue_time=t_issue)
+    base = {"feed": feed.name, "synthetic": feed.synthetic is not None}
+    if runs is None:
+        why = (
+            f"no run of feed {feed.name!r} visible at {t_issue:%Y-%m-%dT%H:%MZ} "
+            f"(latency {feed.latency_hours:g} h)"
+        )
+        return {**base, "status": "missing", "reason": why, "runs": None}
+    run = runs.run_times[-1]
+    need = int((t_issue - run) / pd.Timedelta(hours=1)) + max_lead
+    base |= {"run_issue_time": f"{run:%Y-%m-%dT%H:%MZ}", "source": runs.source}
+    reach = int(
+        np.max(
+            np.flatnonzero(np.isfinite(np.stack(list(runs.values.values()))).any(axis=(0, 1, 2))),
+            initial=-1,
+        )
+    )
+    if reach < need:
+        why = (
+            f"run {run:%Y-%m-%dT%H:%MZ} of feed {feed.name!r} reaches {reach} h, the forecast "
+            f"at {t_issue:%Y-%m-%dT%H:%MZ} needs {need} h (lead {max_lead} h)"
+        )
+        return {**base, "status": "missing", "reason": why, "runs": None}
+    return {**base, "status": "used", "runs": runs}
+
+
+def _weather_or_fallback(
+    net: NetworkSpec, name: str, model: Any, uri: str, feed: str, weather: dict[str, Any]
+) -> tuple[Any, str, dict[str, Any]]:
+    """Keep a weather model when its feed is there; else the configured fallback, or refuse."""
+    import logging
+
+    prov = {k: v for k, v in weather.items() if k != "runs"}
+    if weather.get("feed") != feed:
+        prov |= {
+            "status": "missing",
+            "reason": f"the model was trained with feed {feed!r}; the network's forecast feed is "
+            f"{weather.get('feed')!r}",
+        }
+    if prov["status"] == "used":
+        return model, uri, prov
+    fallback = net.forecast_weather.fallback if net.forecast_weather else "refuse"
+    if fallback != "no_weather":
+        raise MissingWeatherForecast(
+            f"{name}: {prov['reason']}; forecast_weather.fallback is {fallback!r} in "
+            f"{net.path}: no forecast issued"
+        )
+    alt = tracking.champion_uri(f"{name}{NO_WEATHER_SUFFIX}")
+    try:
+        model = mlflow.pyfunc.load_model(alt)
+    except Exception as exc:
+        raise MissingWeatherForecast(
+            f"{name}: {prov['reason']}; the configured fallback {alt} does not load "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+    prov["fallback"] = f"no_weather: {alt}"
+    logging.getLogger("qingyuan.forecast").warning(
+        "%s: %s -> forecast from %s (forecast_weather.fallback: no_weather)",
+        name,
+        prov["reason"],
+        alt,
+    )
+    return model, alt, prov
 
 
 def _fallback(name: str, cause: Exception):

@@ -8,7 +8,9 @@
   accessors :func:`runs_visible_at` / :func:`valid_time_features`.
 """
 
-# ecCodes' binary wheels (eckitlib) bundle an old libsqlite3 (3.26); loaded first, it would
-# become the sqlite3 module's library and MLflow's SQL store refuses it (needs >= 3.31), and the
-# two copies crash the interpreter at exit. Load the system sqlite3 before ecCodes can.
+# ecCodes runs in a worker process (pipelines.nwp.eccodes_worker), so the readers and writers of
+# this package never load it here. Code that imports eccodes itself in this process still can:
+# the NWP tests do (fixture files, hashes). ecCodes' wheels (eckitlib) bundle libsqlite3 3.26,
+# which, loaded first, becomes the sqlite3 module's library, and MLflow's SQL store refuses it
+# (needs >= 3.31). Load the system sqlite3 first; drop this once nothing imports eccodes in-process.
 import sqlite3  # noqa: E402, F401

@@ -98,15 +98,14 @@ def read_cf_netcdf(
             arr = convert_nwp_units(arr, units, target)
         except UnitError as exc:
             raise SourceError(
-                file, f"variable {name!r}: units {units!r} do not convert to {target!r} ({exc})",
+                file,
+                f"variable {name!r}: units {units!r} do not convert to {target!r} ({exc})",
                 field=name,
             ) from exc
         labels[param.variable] = name
         for k, issue in enumerate(issues):
             present = {
-                float(s): arr[k, j]
-                for j, s in enumerate(steps)
-                if not np.all(np.isnan(arr[k, j]))
+                float(s): arr[k, j] for j, s in enumerate(steps) if not np.all(np.isnan(arr[k, j]))
             }
             per_issue[issue][param.variable] = present
     if not labels:

@@ -2,7 +2,8 @@
 
 Every message must carry a shortName of ``configs/nwp.yml`` (``grib:``); its ``units`` key (or
 the mapping's units) is converted to the registry's. Messages are grouped into runs by
-``dataDate``/``dataTime`` (the issue time, UTC); the step is ``endStep`` in hours.
+``dataDate``/``dataTime`` (the issue time, UTC); the step is ``endStep`` in hours. ecCodes never
+loads in this process (:mod:`pipelines.nwp.eccodes_worker` says why).
 """
 
 from __future__ import annotations
@@ -17,42 +18,75 @@ from features.units import UnitError
 from pipelines.config.nwp import NwpMapping, load_nwp_mapping
 from pipelines.config.registry import load_variables
 from pipelines.errors import SourceError
+from pipelines.nwp.eccodes_worker import GribError, WorkerDied, grib_messages
 from pipelines.nwp.runs import GridRun, assemble_grid_run, check_issue_time
 
 __all__ = ["read_grib"]
 
 
-def _message(h: int, eccodes, file: str, n: int) -> dict:
-    get = eccodes.codes_get
-    where = f"message {n}"
-    if get(h, "gridType") != "regular_ll":
-        raise SourceError(file, f"{where}: grid type {get(h, 'gridType')!r} is not regular_ll")
-    try:
-        eccodes.codes_set(h, "stepUnits", "h")
-        step = float(get(h, "endStep"))
-    except eccodes.CodesInternalError as exc:
-        raise SourceError(file, f"{where}: step is not a whole number of hours ({exc})") from exc
-    ni, nj = int(get(h, "Ni")), int(get(h, "Nj"))
-    values = np.asarray(eccodes.codes_get_values(h), dtype="float64")
-    if get(h, "bitmapPresent"):
-        values[values == get(h, "missingValue")] = np.nan
-    lats = np.asarray(eccodes.codes_get_array(h, "latitudes"), dtype="float64")
-    lons = np.asarray(eccodes.codes_get_array(h, "longitudes"), dtype="float64")
-    def as_grid(a: np.ndarray) -> np.ndarray:  # (lat, lon) whatever the scanning order
-        return a.reshape(ni, nj).T if get(h, "jPointsAreConsecutive") else a.reshape(nj, ni)
-
-    grid, lat2, lon2 = as_grid(values), as_grid(lats), as_grid(lons)
-    date, time = int(get(h, "dataDate")), int(get(h, "dataTime"))
+def _message(raw: dict) -> dict:
+    """Add the issue time (``dataDate``/``dataTime`` -> naive UTC) to a decoded message."""
+    date, time = raw["dataDate"], raw["dataTime"]
     issue = pd.Timestamp(f"{date:08d}") + pd.Timedelta(hours=time // 100, minutes=time % 100)
-    return {
-        "shortName": str(get(h, "shortName")),
-        "units": str(get(h, "units")),
-        "issue": issue,
-        "step": step,
-        "lat": lat2[:, 0],
-        "lon": lon2[0, :],
-        "values": grid,
-    }
+    return {**raw, "issue": issue}
+
+
+def _add_message(
+    runs: dict[pd.Timestamp, dict],
+    file: str,
+    n: int,
+    msg: dict,
+    mapping: NwpMapping,
+    registry: dict,
+    now: pd.Timestamp,
+) -> None:
+    """Check message ``n`` and put its values (registry units) into its run."""
+    sn = msg["shortName"]
+    where = f"message {n} ({sn})"
+    if sn not in mapping.grib:
+        raise SourceError(
+            file,
+            f"{where}: unknown variable {sn!r}; known shortNames: {sorted(mapping.grib)}",
+            field=sn,
+        )
+    param = mapping.grib[sn]
+    target = registry[param.variable]["units"]
+    src_units = msg["units"] if msg["units"] not in ("", "~", "unknown") else param.units
+    try:
+        values = convert_nwp_units(msg["values"], src_units, target)
+    except UnitError as exc:
+        raise SourceError(
+            file,
+            f"{where}: units {src_units!r} do not convert to {target!r} ({exc})",
+            field=sn,
+        ) from exc
+    check_issue_time(file, msg["issue"], now, field=sn)
+    run = runs.setdefault(
+        msg["issue"], {"lat": msg["lat"], "lon": msg["lon"], "vars": {}, "labels": {}}
+    )
+    if not (np.allclose(run["lat"], msg["lat"]) and np.allclose(run["lon"], msg["lon"])):
+        raise SourceError(file, f"{where}: grid differs from the run's first message")
+    per = run["vars"].setdefault(param.variable, {})
+    if msg["step"] in per:
+        raise SourceError(file, f"{where}: step {msg['step']:g} h given twice", field=sn)
+    per[msg["step"]] = values
+    run["labels"][param.variable] = sn
+
+
+def _read_runs(
+    file: str, mapping: NwpMapping, registry: dict, now: pd.Timestamp
+) -> dict[pd.Timestamp, dict]:
+    """Issue time -> axes, ``variable -> step -> values`` and shortName labels of every run."""
+    runs: dict[pd.Timestamp, dict] = {}
+    try:
+        with grib_messages(file) as messages:
+            for n, raw in enumerate(messages, start=1):
+                _add_message(runs, file, n, _message(raw), mapping, registry, now)
+    except GribError as exc:
+        raise SourceError(file, exc.reason) from exc
+    except WorkerDied as exc:
+        raise SourceError(file, f"ecCodes failed on the file ({exc})") from exc
+    return runs
 
 
 def read_grib(
@@ -87,62 +121,11 @@ def read_grib(
         unknown shortName, units that cannot be converted, a grid that differs between messages,
         missing steps, an issue time in the future.
     """
-    import eccodes
-
     file = str(path)
     mapping = mapping or load_nwp_mapping()
     registry = load_variables()["variables"]
     now = now if now is not None else pd.Timestamp.now("UTC").tz_localize(None)
-    runs: dict[pd.Timestamp, dict] = {}
-    n = 0
-    try:
-        fh = open(file, "rb")
-    except OSError as exc:
-        raise SourceError(file, f"cannot open: {exc}") from exc
-    with fh:
-        while True:
-            try:
-                h = eccodes.codes_grib_new_from_file(fh)
-            except eccodes.CodesInternalError as exc:
-                raise SourceError(file, f"message {n + 1}: not readable GRIB ({exc})") from exc
-            if h is None:
-                break
-            n += 1
-            try:
-                msg = _message(h, eccodes, file, n)
-            finally:
-                eccodes.codes_release(h)
-            sn = msg["shortName"]
-            where = f"message {n} ({sn})"
-            if sn not in mapping.grib:
-                raise SourceError(
-                    file,
-                    f"{where}: unknown variable {sn!r}; known shortNames: {sorted(mapping.grib)}",
-                    field=sn,
-                )
-            param = mapping.grib[sn]
-            target = registry[param.variable]["units"]
-            src_units = msg["units"] if msg["units"] not in ("", "~", "unknown") else param.units
-            try:
-                values = convert_nwp_units(msg["values"], src_units, target)
-            except UnitError as exc:
-                raise SourceError(
-                    file, f"{where}: units {src_units!r} do not convert to {target!r} ({exc})",
-                    field=sn,
-                ) from exc
-            check_issue_time(file, msg["issue"], now, field=sn)
-            run = runs.setdefault(
-                msg["issue"], {"lat": msg["lat"], "lon": msg["lon"], "vars": {}, "labels": {}}
-            )
-            if not (
-                np.allclose(run["lat"], msg["lat"]) and np.allclose(run["lon"], msg["lon"])
-            ):
-                raise SourceError(file, f"{where}: grid differs from the run's first message")
-            per = run["vars"].setdefault(param.variable, {})
-            if msg["step"] in per:
-                raise SourceError(file, f"{where}: step {msg['step']:g} h given twice", field=sn)
-            per[msg["step"]] = values
-            run["labels"][param.variable] = sn
+    runs = _read_runs(file, mapping, registry, now)
     if not runs:
         raise SourceError(file, "no GRIB message in the file")
     accumulated = {p.variable for p in mapping.grib.values() if p.accumulated}

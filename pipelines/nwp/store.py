@@ -27,11 +27,14 @@ from pipelines.nwp.runs import StationRun, grid_to_stations
 
 __all__ = [
     "ValidTimeFeatures",
+    "feed_files",
     "ingest_nwp",
     "list_runs",
+    "load_feed_runs",
     "read_feed",
     "run_path",
     "runs_visible_at",
+    "synthetic_cache",
     "valid_time_features",
     "write_runs",
 ]
@@ -132,10 +135,54 @@ def _encoding(ds: xr.Dataset) -> dict:
     return enc
 
 
+def synthetic_cache(store: Path, feed: WeatherFeedSpec) -> Path:
+    """Data-cache folder of a synthetic feed: ``<store>/nwp-cache/<feed>``."""
+    return Path(store) / "nwp-cache" / feed.name
+
+
+def feed_files(network: NetworkSpec, feed: WeatherFeedSpec, store: Path) -> list[Path]:
+    """List the files of a feed: its ``files`` globs, or a synthetic feed's generated files.
+
+    A synthetic feed (``synthetic:`` in the YAML) is generated from the network's observed
+    weather in the station store on first use (:func:`pipelines.nwp.synthetic.ensure_synthetic_feed`)
+    and reused afterwards; runs for new observations are added as they arrive.
+    """
+    if feed.synthetic is None:
+        return resolve_files(feed.files, network.path or ".")
+    from pipelines.nwp.synthetic import (
+        SyntheticSpec,
+        ensure_synthetic_feed,
+        observed_weather_from_store,
+    )
+    from pipelines.store import StationStore
+
+    cfg = feed.synthetic
+    spec = SyntheticSpec(
+        seed=cfg.seed,
+        resolution_deg=cfg.resolution_deg,
+        margin_deg=cfg.margin_deg,
+        max_step_h=cfg.max_step_h,
+        run_hours=tuple(cfg.run_hours),
+    )
+    station_store = StationStore(Path(store).parent, network, load_variables()["variables"])
+    obs = observed_weather_from_store(station_store)
+    paths = ensure_synthetic_feed(
+        obs, synthetic_cache(store, feed), spec=spec, formats=(feed.format,)
+    )
+    return [p[feed.format] for _, p in sorted(paths.items())]
+
+
 def read_feed(
-    network: NetworkSpec, feed: WeatherFeedSpec, *, now: pd.Timestamp | None = None
+    network: NetworkSpec,
+    feed: WeatherFeedSpec,
+    *,
+    now: pd.Timestamp | None = None,
+    files: list[Path] | None = None,
 ) -> list[StationRun]:
     """Read every file of a feed into station runs (parts of one run merged), oldest first.
+
+    ``files`` overrides the feed's own file globs (e.g. the generated files of a synthetic feed,
+    or only the files not yet in the store).
 
     Raises
     ------
@@ -146,8 +193,8 @@ def read_feed(
     from pipelines.nwp.grib import read_grib
     from pipelines.nwp.points import read_points
 
-    files = resolve_files(feed.files, network.path or ".")
-    if not files:
+    files = resolve_files(feed.files, network.path or ".") if files is None else files
+    if not files and feed.synthetic is None:
         raise SourceError(str(feed.files), f"feed {feed.name!r}: no file matches", field="files")
     runs: dict[pd.Timestamp, StationRun] = {}
     for path in files:
@@ -199,13 +246,85 @@ def ingest_nwp(
         Feed name -> files written.
     """
     store = Path(store_root) / network.name
-    runs = {feed.name: read_feed(network, feed, now=now) for feed in network.weather_forecasts}
-    flat = [r for rs in runs.values() for r in rs]
+    runs, todo = {}, {}
+    for feed in network.weather_forecasts:
+        files = feed_files(network, feed, store)
+        if not files and feed.synthetic is None:
+            raise SourceError(
+                str(feed.files), f"feed {feed.name!r}: no file matches", field="files"
+            )
+        todo[feed.name] = _not_yet_stored(store, feed.name, files)
+        runs[feed.name] = (
+            read_feed(network, feed, now=now, files=todo[feed.name]) if todo[feed.name] else []
+        )
+    flat = [_with_stored(store, r) for rs in runs.values() for r in rs]
     written = write_runs(store, network, flat) if flat else []
+    for name, files in todo.items():
+        if files:
+            _record_ingested(store, name, files)
     out: dict[str, list[Path]] = {f: [] for f in runs}
     for r, p in zip(flat, written, strict=True):
         out[r.feed].append(p)
     return out
+
+
+def _with_stored(store: Path, run: StationRun) -> StationRun:
+    """Merge a re-read part of a stored run: it keeps the stored variables it does not give (nothing lost)."""
+    p = run_path(store, run.feed, run.issue_time)
+    if not p.is_file():
+        return run
+    with xr.open_dataset(p) as ds:
+        old = ds.load()
+    leads = old["forecast_period"].values.astype(float)
+    stations = [str(x) for x in old["station_id"].values.astype(str)]
+    if not np.array_equal(leads, run.leads.astype(float)) or stations != list(run.stations):
+        return run  # a corrected run with other steps or stations replaces the stored one
+    keep = {v: old[v].values.astype("float64") for v in old.data_vars if v not in run.values}
+    files = [f for f in str(old.attrs.get("source_files", "")).split() if f]
+    return StationRun(
+        run.feed,
+        run.issue_time,
+        run.stations,
+        run.leads,
+        {**keep, **run.values},
+        list(dict.fromkeys([*run.files, *files])),
+        run.method,
+    )
+
+
+def _index_path(store: Path, feed: str) -> Path:
+    return _feed_dir(store, feed) / "ingested.json"
+
+
+def _not_yet_stored(store: Path, feed: str, files: list[Path]) -> list[Path]:
+    """Files not ingested yet, or changed since (size or modification time differ).
+
+    ``<store>/nwp/<feed>/ingested.json`` records every ingested source file's name, size and
+    modification time; it is written after the runs, so a crash in between re-reads the files.
+    """
+    import json
+
+    p = _index_path(store, feed)
+    seen = json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+    out = []
+    for f in files:
+        st = Path(f).stat()
+        if seen.get(str(Path(f).resolve())) != [st.st_size, st.st_mtime_ns]:
+            out.append(Path(f))
+    return out
+
+
+def _record_ingested(store: Path, feed: str, files: list[Path]) -> None:
+    import json
+
+    from pipelines.files import atomic_write
+
+    p = _index_path(store, feed)
+    seen = json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+    for f in files:
+        st = Path(f).stat()
+        seen[str(Path(f).resolve())] = [st.st_size, st.st_mtime_ns]
+    atomic_write(p, json.dumps(seen, indent=0, sort_keys=True) + "\n")
 
 
 def runs_visible_at(
@@ -307,7 +426,9 @@ def valid_time_features(
             {v: (("station", "lead"), np.full((len(st), leads.size), np.nan)) for v in names},
             coords={"station": st, "lead": leads},
         )
-        reason = f"no run of feed {feed!r} visible at {t:%Y-%m-%dT%H:%MZ} (latency {latency_hours:g} h)"
+        reason = (
+            f"no run of feed {feed!r} visible at {t:%Y-%m-%dT%H:%MZ} (latency {latency_hours:g} h)"
+        )
         return ValidTimeFeatures(t, None, data, {int(h): reason for h in leads})
     r = pd.Timestamp(run["forecast_reference_time"].values)
     names = variables or sorted(run.data_vars)
@@ -334,3 +455,109 @@ def valid_time_features(
     data = xr.Dataset(out, coords={"station": st, "lead": leads})
     data.attrs = {"feed": feed, "nwp_issue_time": f"{r:%Y-%m-%dT%H:%M:%SZ}"}
     return ValidTimeFeatures(t, r, data, missing)
+
+
+def _hourly(values: np.ndarray, periods: np.ndarray, variable: str, n: int) -> np.ndarray:
+    """``(station, period)`` on the run's own steps -> hourly periods ``0..n-1``.
+
+    States are interpolated linearly between steps (not beyond the last one); a precipitation
+    amount of a step (the interval ending at its valid time) is spread evenly over its hours.
+    """
+    out = np.full((values.shape[0], n), np.nan)
+    hours = np.arange(n, dtype=float)
+    if variable == "precipitation":
+        prev = np.concatenate([[periods[0]], periods[:-1]])
+        for j, (a, b) in enumerate(zip(prev, periods, strict=True)):
+            if b <= a:
+                if 0 <= b < n:
+                    out[:, int(b)] = values[:, j]
+                continue
+            sel = (hours > a) & (hours <= b)
+            out[:, sel] = values[:, j : j + 1] / (b - a)
+        return out
+    for i in range(values.shape[0]):
+        ok = np.isfinite(values[i])
+        if ok.sum() >= 2:
+            x = periods[ok]
+            inside = (hours >= x[0]) & (hours <= x[-1])
+            out[i, inside] = np.interp(hours[inside], x, values[i, ok])
+        elif ok.sum() == 1:
+            h = int(periods[ok][0])
+            if 0 <= h < n and periods[ok][0] == h:
+                out[i, h] = values[i, ok][0]
+    return out
+
+
+def load_feed_runs(
+    store: Path | str,
+    network: NetworkSpec,
+    feed: WeatherFeedSpec,
+    *,
+    issue_time: pd.Timestamp | str | None = None,
+    start: pd.Timestamp | str | None = None,
+    end: pd.Timestamp | str | None = None,
+):
+    """Load the stored runs of a feed as one cube (:class:`features.nwp_features.NWPRuns`), or None.
+
+    Parameters
+    ----------
+    store : pathlib.Path or str
+        The network's store directory (``<store_root>/<network>``).
+    network : NetworkSpec
+        The network (station order of the cube).
+    feed : WeatherFeedSpec
+        The feed (name, latency, synthetic or not).
+    issue_time : pandas.Timestamp or str, optional
+        Forecast issue time T (naive UTC): only the newest run visible at T
+        (``run + latency <= T``, :func:`runs_visible_at`) is read; later runs never are.
+    start, end : pandas.Timestamp or str, optional
+        Otherwise, the runs issued in ``[start, end]`` (default all).
+
+    Returns
+    -------
+    NWPRuns or None
+        None when no stored run qualifies.
+    """
+    from features.nwp_features import NWPRuns
+
+    store = Path(store)
+    times = list_runs(store, feed.name)
+    if issue_time is not None:
+        cutoff = pd.Timestamp(issue_time) - pd.Timedelta(hours=feed.latency_hours)
+        times = [t for t in times if t <= cutoff][-1:]
+    else:
+        if start is not None:
+            times = [t for t in times if t >= pd.Timestamp(start)]
+        if end is not None:
+            times = [t for t in times if t <= pd.Timestamp(end)]
+    if not times:
+        return None
+    stations = network.station_ids()
+    runs = []
+    for t in times:
+        with xr.open_dataset(run_path(store, feed.name, t)) as ds:
+            runs.append(ds.load())
+    n = int(max(float(r["forecast_period"].values.max()) for r in runs)) + 1
+    variables = sorted({str(v) for r in runs for v in r.data_vars})
+    values = {v: np.full((len(times), len(stations), n), np.nan, "float32") for v in variables}
+    sources = set()
+    for k, r in enumerate(runs):
+        periods = r["forecast_period"].values.astype(float)
+        pos = pd.Index(r["station_id"].values.astype(str)).get_indexer(stations)
+        have = pos >= 0
+        for v in r.data_vars:
+            hourly = _hourly(r[v].values.astype(float), periods, str(v), n)
+            values[str(v)][k, have] = hourly[pos[have]]
+        sources.add(str(r.attrs.get("source_files", "")).split(" ")[0])
+    from pipelines.nwp.synthetic import SOURCE
+
+    return NWPRuns(
+        feed=feed.name,
+        stations=stations,
+        run_times=pd.DatetimeIndex(times),
+        periods=np.arange(n),
+        values=values,
+        latency_hours=float(feed.latency_hours),
+        source=SOURCE if feed.synthetic is not None else f"NWP feed {feed.name}",
+        synthetic=feed.synthetic is not None,
+    )

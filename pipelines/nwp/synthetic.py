@@ -58,6 +58,7 @@ from features.wind import wind_components
 from pipelines.config.nwp import load_nwp_mapping
 from pipelines.config.registry import load_qc, load_variables
 from pipelines.files import atomic_path, atomic_write
+from pipelines.nwp.eccodes_worker import write_messages
 from pipelines.store import StationStore
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "SOURCE",
     "ObservedWeather",
     "SyntheticSpec",
+    "complete_issue_times",
     "ensure_synthetic_feed",
     "issue_times",
     "make_run",
@@ -404,6 +406,30 @@ def issue_times(start, end, *, run_hours: Iterable[int] = (0, 12)) -> pd.Datetim
     return hours[np.isin(hours.hour, list(run_hours))]
 
 
+def complete_issue_times(obs: ObservedWeather, spec: SyntheticSpec) -> pd.DatetimeIndex:
+    """Issue times whose every step has a truth: some station observes every field then.
+
+    A synthetic run can only be made where there is observed weather to perturb: before the
+    record, after its end minus ``max_step_h``, and across gaps where no station reports (after
+    the gap filling of :func:`observed_weather`) there is no run, as a real feed misses runs.
+    Forecasts at those times find an older run or none (the configured fallback applies).
+    """
+    need = ("air_temperature", "dew_point_temperature", "eastward_wind", "northward_wind",
+            "air_pressure", "wind_speed")  # fmt: skip
+    ok = np.ones(len(obs.times), bool)
+    for v in need:
+        ok &= np.isfinite(obs.values[v]).any(axis=0)
+    candidates = issue_times(obs.times[0], obs.times[-1], run_hours=spec.run_hours)
+    n = spec.max_step_h + 1
+    # every window [t, t + max_step] fully inside ok: a cumulative count over the hourly grid
+    c = np.concatenate([[0], np.cumsum(ok)])
+    pos = obs.times.get_indexer(candidates)
+    full = (pos >= 0) & (pos + n <= len(ok))
+    good = np.zeros(len(candidates), bool)
+    good[full] = (c[pos[full] + n] - c[pos[full]]) == n
+    return candidates[good]
+
+
 def _grib_units() -> dict[str, str]:
     mapping = load_nwp_mapping()
     return {short: mapping.grib[short].units for _, short, _ in FIELDS}
@@ -424,6 +450,8 @@ def write_grib2(
 ) -> Path:
     """Write one run as GRIB2 (all steps, all :data:`FIELDS`), atomically.
 
+    The encoding runs in the ecCodes worker process (:mod:`pipelines.nwp.eccodes_worker`).
+
     Parameters
     ----------
     fields : dict
@@ -439,14 +467,11 @@ def write_grib2(
     -------
     pathlib.Path
     """
-    import eccodes as ec
-
     registry = load_variables()["variables"]
     units = _grib_units()
     t = pd.Timestamp(issue_time)
     d_lat = round(float(grid_lat[1] - grid_lat[0]), 6) if len(grid_lat) > 1 else 1.0
     d_lon = round(float(grid_lon[1] - grid_lon[0]), 6) if len(grid_lon) > 1 else 1.0
-    n_steps = next(iter(fields.values())).shape[0]
     header = (
         ("centre", GRIB_CENTRE),
         ("subCentre", 0),
@@ -467,42 +492,23 @@ def write_grib2(
         ("jDirectionIncrementInDegrees", d_lat),
         ("stepUnits", 1),
     )
-    values, templates = {}, {}
-    try:
-        for var, short, _ in FIELDS:
-            grib = convert_nwp_units(fields[var], registry[var]["units"], units[short])
-            values[short] = np.round(grib[:, ::-1, :], GRIB_DECIMALS[short])  # north to south
-            h = ec.codes_grib_new_from_samples("regular_ll_sfc_grib2")
-            templates[short] = h
-            for key, val in header:
-                ec.codes_set(h, key, val)
-            if short == "tp":
-                ec.codes_set(h, "productDefinitionTemplateNumber", 8)
-                ec.codes_set(h, "typeOfStatisticalProcessing", 1)
-            ec.codes_set(h, "shortName", short)
-            ec.codes_set(h, "bitsPerValue", 16)
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            for step in range(n_steps):
-                for _, short, _ in FIELDS:
-                    h = templates[short]  # one handle per field, re-stepped and re-filled
-                    if short == "tp":
-                        ec.codes_set(h, "stepRange", f"0-{step}")
-                    else:
-                        ec.codes_set(h, "step", step)
-                    x = values[short][step]
-                    gaps = np.isnan(x)
-                    if gaps.any():
-                        ec.codes_set(h, "bitmapPresent", 1)
-                        ec.codes_set(h, "missingValue", 9999.0)
-                        x = np.where(gaps, 9999.0, x)
-                    elif ec.codes_get(h, "bitmapPresent"):
-                        ec.codes_set(h, "bitmapPresent", 0)
-                    ec.codes_set(h, "bitsPerValue", 16)  # a constant field leaves 0 behind
-                    ec.codes_set_values(h, x.ravel())
-                    ec.codes_write(h, fh)
-    finally:
-        for h in templates.values():
-            ec.codes_release(h)
+    accumulated = (("productDefinitionTemplateNumber", 8), ("typeOfStatisticalProcessing", 1))
+    messages = []
+    for var, short, _ in FIELDS:
+        grib = convert_nwp_units(fields[var], registry[var]["units"], units[short])
+        messages.append(
+            {
+                "shortName": short,
+                "keys": accumulated if short == "tp" else (),
+                "accumulated": short == "tp",  # tp from the run start: stepRange 0-<step>
+                "missing_value": 9999.0,
+                "values": np.round(grib[:, ::-1, :], GRIB_DECIMALS[short]),  # north to south
+            }
+        )
+    with atomic_path(path) as tmp:
+        write_messages(
+            tmp, sample="regular_ll_sfc_grib2", header=header, fields=messages, bits_per_value=16
+        )
     return Path(path)
 
 
@@ -633,7 +639,8 @@ def ensure_synthetic_feed(
     cache_dir : pathlib.Path
         E.g. ``<store>/<network>/nwp-cache/synthetic``.
     issues : iterable of pandas.Timestamp, optional
-        Issue times (default: every ``spec.run_hours`` issue in the observed period).
+        Issue times (default: every ``spec.run_hours`` issue whose steps all have a truth,
+        :func:`complete_issue_times`).
     spec : SyntheticSpec, optional
         Settings (default :class:`SyntheticSpec()`).
     formats : tuple of str
@@ -667,7 +674,7 @@ def ensure_synthetic_feed(
     else:
         atomic_write(mpath, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     if issues is None:
-        issues = issue_times(obs.times[0], obs.times[-1], run_hours=spec.run_hours)
+        issues = complete_issue_times(obs, spec)
     glat, glon = synthetic_grid(obs.lat, obs.lon, spec=spec)
     out: dict[pd.Timestamp, dict[str, Path]] = {}
     for t in issues:
@@ -687,3 +694,59 @@ def ensure_synthetic_feed(
                 write_netcdf(fields, paths["netcdf"], **kw)
         out[t] = paths
     return out
+
+
+def perfect_prognosis_runs(
+    obs: ObservedWeather,
+    *,
+    feed: str = "perfect-prognosis",
+    spec: SyntheticSpec | None = None,
+    latency_hours: float = 5.0,
+):
+    """Track (c) of the benchmark: "runs" that are the observed future weather at the stations.
+
+    The same truth as the synthetic feed (:func:`observed_weather`: cleaned, gaps of up to
+    :data:`MAX_GAP_H` hours filled, boundary-layer height from the proxy) without any error and
+    without the grid: the upper bound of what a weather forecast can give. Runs at
+    ``spec.run_hours``, periods ``0..max_step_h``, NaN where the record ends. Never an
+    operational feed (``synthetic`` is true and ``source`` says "perfect prognosis").
+
+    Returns
+    -------
+    features.nwp_features.NWPRuns
+    """
+    from features.nwp_features import NWPRuns
+
+    spec = spec or SyntheticSpec()
+    runs = issue_times(obs.times[0], obs.times[-1], run_hours=spec.run_hours)
+    n = spec.max_step_h + 1
+    pos = obs.times.get_indexer(runs)[:, None] + np.arange(n)[None, :]  # R x P
+    ok = (pos >= 0) & (pos < len(obs.times))
+    pc = np.clip(pos, 0, len(obs.times) - 1)
+    truth = {v: obs.values[v] for v, _, _ in FIELDS if v in obs.values}
+    truth["boundary_layer_height"] = boundary_layer_height_proxy(
+        obs.times.values[None, :],
+        obs.values["wind_speed"],
+        lat=obs.lat[:, None],
+        lon=obs.lon[:, None],
+        air_temperature=obs.values["air_temperature"],
+        dew_point_temperature=obs.values["dew_point_temperature"],
+    )
+    values = {}
+    for v, x in truth.items():
+        a = x[:, pc].transpose(1, 0, 2)  # R x S x P
+        values[v] = np.where(ok[:, None, :], a, np.nan).astype("float32")
+    if "precipitation" in values:  # missing hourly rain counts as none, as in the synthetic feed
+        values["precipitation"] = np.where(
+            ok[:, None, :], np.nan_to_num(values["precipitation"]), np.nan
+        ).astype("float32")
+    return NWPRuns(
+        feed=feed,
+        stations=list(obs.stations),
+        run_times=runs,
+        periods=np.arange(n),
+        values=values,
+        latency_hours=latency_hours,
+        source="perfect prognosis: the observed future weather (benchmark upper bound)",
+        synthetic=True,
+    )

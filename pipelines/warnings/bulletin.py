@@ -4,7 +4,9 @@ One self-contained HTML file (the chart is an inline PNG): for every area the cu
 "no warning", the period, primary pollutant, expected daily-AQI range, confidence, why, the health
 advice of the expected AQI category and the emergency measures of the level, and the daily-AQI
 outlook of the forecast; operational alerts (e.g. a stale forecast) are shown at the top and the
-message history (issue, updates, lift; newest first) at the bottom.
+message history (issue, updates, lift; newest first) at the bottom. A forecast made with a
+synthetic weather-forecast (NWP) feed is flagged by a banner at the very top, a missing feed and
+its fallback model by a notice; each message names the NWP run behind it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ from features.warnings.rules import WarningScheme  # noqa: E402
 from pipelines.config import aqi_standards, load_network  # noqa: E402
 from pipelines.config.warnings import CitySettings  # noqa: E402
 from pipelines.files import atomic_write  # noqa: E402
+from pipelines.warnings.cap import (  # noqa: E402
+    nwp_missing_text,
+    nwp_summary,
+    nwp_synthetic,
+    synthetic_feeds,
+    weather_forecast,
+)
 from pipelines.warnings.reports import WarnReport  # noqa: E402
 
 __all__ = ["outlook_chart", "write_bulletin"]
@@ -38,7 +47,14 @@ h1{font-size:1.5em} h2{font-size:1.2em;margin-top:1.6em}
 .none{background:#4a4} .ops{background:#fee;border:1px solid #c33;padding:.6em;margin:1em 0}
 table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
 .small{color:#666;font-size:.85em}
+.synthetic{background:#fff3cd;border:3px solid #d39e00;padding:.7em;margin:1em 0;font-weight:bold}
+.nwp{background:#f3f3f3;border:1px solid #999;padding:.6em;margin:1em 0}
 """
+
+SYNTHETIC_BANNER = (
+    "合成数值预报（演练/基准用，非真实天气预报）/ "
+    "Synthetic NWP feed (drill/benchmark, not a real weather forecast)"
+)
 
 
 def outlook_chart(
@@ -85,6 +101,44 @@ def _e(x: Any) -> str:
     return html.escape(str(x)) if x is not None else ""
 
 
+def _file_weather(report: WarnReport) -> Any:
+    """Read the weather-forecast provenance of the report's forecast file (``None``: none, unreadable)."""
+    if report.ops_alert or not report.forecast_file:
+        return None
+    path = Path(report.forecast_file)
+    if path.suffix != ".nc" or not path.is_file():
+        return None
+    try:
+        import xarray as xr
+
+        with xr.open_dataset(path, decode_cf=False, decode_times=False) as ds:
+            raw = ds.attrs.get("weather_forecast")
+    except Exception:  # the bulletin is written whatever the state of the file
+        return None
+    return weather_forecast({"weather_forecast": raw})
+
+
+def _weather_notices(wfs: list[Any]) -> list[str]:
+    """Return the synthetic-feed banner and the missing-feed notice of the forecasts shown (HTML)."""
+    wfs = [w for w in wfs if w is not None]
+    parts = []
+    if any(nwp_synthetic(w) for w in wfs):
+        feeds = sorted({f for w in wfs for f in synthetic_feeds(w)})
+        parts.append(
+            f"<div class='synthetic'>⚠ {_e(SYNTHETIC_BANNER)}<br><span class='small'>"
+            f"数值预报源 Feed: {_e(', '.join(feeds))} — 观测天气加误差 / observed weather plus "
+            "published-size errors</span></div>"
+        )
+    missing = list(dict.fromkeys(t for t in map(nwp_missing_text, wfs) if t))
+    if missing:
+        parts.append(
+            "<div class='nwp'><b>数值预报缺失 Weather forecast missing:</b> "
+            + "<br>".join(_e(t) for t in missing)
+            + "</div>"
+        )
+    return parts
+
+
 def write_bulletin(
     path: Path,
     scheme: WarningScheme,
@@ -110,6 +164,14 @@ def write_bulletin(
         "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>",
         f"<title>{_e(name.get('zh', ''))} {title[0]} / {title[1]}</title>",
         f"<style>{_CSS}</style></head><body>",
+        *_weather_notices(
+            [_file_weather(report)]
+            + [
+                weather_forecast(messages[w["last_identifier"]].get("provenance"))
+                for w in active
+                if w.get("last_identifier") in messages
+            ]
+        ),
         f"<h1>{title[0]}<br>{title[1]}</h1>",
         f"<p>{_e(name.get('zh', ''))} / {_e(name.get('en', ''))}<br>",
         f"<span class='small'>{basis}: {_e(report.issue_time)} UTC · "
@@ -128,6 +190,7 @@ def write_bulletin(
         )
         if w and msg:
             level = scheme.level(w["level"])
+            nwp = nwp_summary(weather_forecast(msg.get("provenance")))
             rows = [
                 ("时段 Period", f"{msg['onset']} — {msg['expires']}"),
                 *msg.get("facts", []),
@@ -148,7 +211,9 @@ def write_bulletin(
                 f"<tr><th>消息 Message</th><td class='small'>{_e(msg['identifier'])} "
                 f"({_e(msg['msgType'])}) · model {_e(msg['provenance'].get('model_uris'))} · "
                 f"run {_e(msg['provenance'].get('mlflow_run_ids'))} · data cut-off "
-                f"{_e(msg['provenance'].get('data_cutoff'))}</td></tr>",
+                f"{_e(msg['provenance'].get('data_cutoff'))}"
+                + (f" · 数值预报 NWP {_e(nwp)}" if nwp else "")
+                + "</td></tr>",
                 "</table>",
             ]
         else:

@@ -21,7 +21,22 @@ from features.geo import local_xy_km
 from features.warnings.rules import WarningScheme
 from pipelines.config.warnings import AreaSpec, CitySettings
 
-__all__ = ["CAP_NS", "area_circle", "cap_time", "message_dict", "render_cap", "render_message"]
+__all__ = [
+    "CAP_NS",
+    "SYNTHETIC_NWP_NOTE",
+    "area_circle",
+    "cap_time",
+    "message_dict",
+    "nwp_missing_text",
+    "nwp_note",
+    "nwp_parameters",
+    "nwp_summary",
+    "nwp_synthetic",
+    "render_cap",
+    "render_message",
+    "synthetic_feeds",
+    "weather_forecast",
+]
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 _LANGS = {"zh": "zh-CN", "en": "en-US"}
@@ -75,7 +90,9 @@ def message_dict(
     Common fields (identifier, sender, level, period, provenance ...) plus the kind-specific facts
     of an air warning (expected daily AQI, health advice) or a water alert (observed class,
     determining station and parameter); ``text`` holds the headline, description and instruction
-    per language, ``facts`` the rows of the bulletin and ``cap`` the CAP info fields.
+    per language, ``facts`` the rows of the bulletin and ``cap`` the CAP info fields. The
+    ``weather_forecast`` of the provenance (a JSON string in the forecast file) is given parsed
+    (:func:`weather_forecast`; the raw text when it does not parse).
     """
     d = ctx["decision"]
     level = scheme.level(ctx["level"])
@@ -113,6 +130,11 @@ def message_dict(
             ),
         },
     }
+    wf = weather_forecast(prov)
+    if wf is not None:
+        msg["provenance"]["weather_forecast"] = wf
+    elif "weather_forecast" in msg["provenance"]:
+        del msg["provenance"]["weather_forecast"]  # empty
     if scheme.kind == "water":
         _water_fields(msg, d, area)
     else:
@@ -246,8 +268,10 @@ def render_cap(msg: dict[str, Any], circle: str | None) -> str:
     _sub(alert, "msgType", msg["msgType"])
     _sub(alert, "source", f"Qingyuan {msg['scheme']}")
     _sub(alert, "scope", "Public")
-    if msg["msgType"] == "Cancel":
-        _sub(alert, "note", msg["why"])
+    nwp = weather_forecast(msg["provenance"])
+    note = nwp_note(nwp)
+    if msg["msgType"] == "Cancel" or note:
+        _sub(alert, "note", note + str(msg["why"] or ""))
     if msg["references"]:
         _sub(alert, "references", msg["references"])
     lift = msg["action"] == "lift"
@@ -284,6 +308,7 @@ def render_cap(msg: dict[str, Any], circle: str | None) -> str:
                 for k in ("forecast_issue_time", "decision_time")
                 if k in msg["provenance"]
             ),
+            *nwp_parameters(nwp),
         ]:
             p = _sub(info, "parameter")
             _sub(p, "valueName", name)
@@ -312,7 +337,17 @@ def headline(msg: dict[str, Any], lang: str) -> str:
 
 
 def description(msg: dict[str, Any], lang: str) -> str:
-    """Describe what is expected (air) or observed (water), when, how sure, and why."""
+    """Describe what is expected (air) or observed (water), when, how sure, and why.
+
+    Marked first when the forecast was made with a synthetic weather-forecast feed.
+    """
+    text = _description(msg, lang)
+    if nwp_synthetic(weather_forecast(msg.get("provenance"))):
+        return _SYNTHETIC_NWP_DESC[lang] + text
+    return text
+
+
+def _description(msg: dict[str, Any], lang: str) -> str:
     period = f"{msg['onset'] or '?'} .. {msg['expires'] or '?'}"
     water = msg["kind"] == "water"
     if msg["action"] == "lift":
@@ -378,3 +413,158 @@ def render_message(
     msg = message_dict(ctx, scheme, city, area, standard, tz)
     msg["sender_name"] = city.sender_name
     return render_cap(msg, circle), json.dumps(msg, ensure_ascii=False, indent=2, default=str)
+
+
+# -- weather-forecast (NWP) provenance ------------------------------------------------------------
+
+SYNTHETIC_NWP_NOTE = (
+    "SYNTHETIC NWP: this warning was made with a synthetic weather-forecast feed (observed "
+    "weather plus published-size errors), for benchmarking and drills; not a real weather "
+    "forecast. "
+)
+_SYNTHETIC_NWP_DESC = {
+    "zh": "【合成数值预报:演练/基准用,非真实天气预报】",
+    "en": "[SYNTHETIC NWP feed: drill/benchmark, not a real weather forecast] ",
+}
+_NWP_FIELDS = (
+    ("nwp_feed", "feed"),
+    ("nwp_synthetic", "synthetic"),
+    ("nwp_run_issue_time", "run_issue_time"),
+    ("nwp_status", "status"),
+    ("nwp_reason", "reason"),
+    ("nwp_fallback", "fallback"),
+)
+
+
+def weather_forecast(prov: dict[str, Any] | None) -> dict[str, dict[str, Any]] | str | None:
+    """Parse the ``weather_forecast`` provenance of a forecast or message.
+
+    ``None`` when absent (no feed, old forecast files), the target -> feed-state mapping when it
+    parses (the forecast file attribute is a JSON string, a message may already hold the object),
+    else the raw text (malformed: shown as is, never an error). A single feed state that is not
+    keyed by target is returned under the target ``"*"``.
+    """
+    raw = (prov or {}).get("weather_forecast")
+    if raw is None or raw == "" or raw == {}:
+        return None
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if isinstance(raw, str):
+        text = raw
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return text
+    else:
+        text, value = json.dumps(raw, default=str, ensure_ascii=False), raw
+    if not isinstance(value, dict):
+        return text
+    if not value:
+        return None
+    if any(k in value for k in ("feed", "status")) and not any(
+        isinstance(v, dict) for v in value.values()
+    ):
+        value = {"*": value}  # one feed state, not keyed by target
+    if not all(isinstance(v, dict) for v in value.values()):
+        return text
+    return value
+
+
+def nwp_synthetic(wf: dict[str, dict[str, Any]] | str | None) -> bool:
+    """Whether any target was forecast with a synthetic weather-forecast feed."""
+    return bool(synthetic_feeds(wf))
+
+
+def synthetic_feeds(wf: dict[str, dict[str, Any]] | str | None) -> list[str]:
+    """Return the synthetic weather-forecast feeds among the targets (sorted names)."""
+    if not isinstance(wf, dict):
+        return []
+    return sorted({str(v.get("feed", "?")) for v in wf.values() if _truthy(v.get("synthetic"))})
+
+
+def _truthy(x: Any) -> bool:
+    return x is True or (isinstance(x, str) and x.strip().lower() in ("true", "yes", "1"))
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    return str(x)
+
+
+def nwp_parameters(wf: dict[str, dict[str, Any]] | str | None) -> list[tuple[str, str]]:
+    """CAP ``<parameter>`` pairs of the weather-forecast provenance.
+
+    ``nwp_feed``, ``nwp_synthetic``, ``nwp_run_issue_time``, ``nwp_status`` (and ``nwp_reason``,
+    ``nwp_fallback`` when present): once when every target agrees, else one per target that has
+    the field, named ``<name>:<target>``. Unparsable provenance is given raw as
+    ``nwp_weather_forecast``.
+    """
+    if wf is None:
+        return []
+    if isinstance(wf, str):
+        return [("nwp_weather_forecast", wf)]
+    out: list[tuple[str, str]] = []
+    for name, key in _NWP_FIELDS:
+        have = {t: v[key] for t, v in wf.items() if v.get(key) is not None}
+        if not have:
+            continue
+        if len(have) == len(wf) and len({_fmt(v) for v in have.values()}) == 1:
+            out.append((name, _fmt(next(iter(have.values())))))
+        else:
+            out += [(f"{name}:{t}", _fmt(v)) for t, v in have.items()]
+    return out
+
+
+def _per_target(wf: dict[str, dict[str, Any]], text: dict[str, str]) -> list[str]:
+    """One sentence for all targets when they agree, else prefixed by the target."""
+    if not text:
+        return []
+    if len(text) == len(wf) and len(set(text.values())) == 1:
+        return [next(iter(text.values()))]
+    return [f"{t}: {s}" if t != "*" else s for t, s in text.items()]
+
+
+def nwp_missing_text(wf: dict[str, dict[str, Any]] | str | None) -> str:
+    """``weather forecast feed X missing (reason): forecast from <fallback>`` per target, or ``""``."""
+    if not isinstance(wf, dict):
+        return ""
+    text = {}
+    for t, v in wf.items():
+        if v.get("status") != "missing":
+            continue
+        s = f"weather forecast feed {v.get('feed', '?')} missing"
+        if v.get("reason"):
+            s += f" ({v['reason']})"
+        s += f": forecast from {v['fallback']}" if v.get("fallback") else ": no fallback"
+        text[t] = s
+    return "; ".join(_per_target(wf, text))
+
+
+def nwp_note(wf: dict[str, dict[str, Any]] | str | None) -> str:
+    """Return what the alert ``<note>`` says of the weather forecast before its text, or ``""``."""
+    note = SYNTHETIC_NWP_NOTE if nwp_synthetic(wf) else ""
+    missing = nwp_missing_text(wf)
+    return note + (f"{missing}. " if missing else "")
+
+
+def nwp_summary(wf: dict[str, dict[str, Any]] | str | None) -> str:
+    """One line for people: feed (SYNTHETIC or not), run issue time, status / fallback, or ``""``."""
+    if wf is None:
+        return ""
+    if isinstance(wf, str):
+        return f"unreadable weather-forecast provenance: {wf}"
+    text = {}
+    for t, v in wf.items():
+        s = str(v.get("feed", "?"))
+        if _truthy(v.get("synthetic")):
+            s += " (SYNTHETIC: observed weather plus errors, not a real weather forecast)"
+        if v.get("run_issue_time"):
+            s += f", run {v['run_issue_time']}"
+        s += f", {v.get('status', 'status unknown')}"
+        if v.get("reason"):
+            s += f" ({v['reason']})"
+        if v.get("fallback"):
+            s += f" -> forecast from {v['fallback']}"
+        text[t] = s
+    return "; ".join(_per_target(wf, text))

@@ -142,6 +142,11 @@ def _provenance(ds: xr.Dataset, path: Path) -> dict[str, Any]:
         "mlflow_run_ids": ds.attrs.get("mlflow_run_ids", ""),
         "data_cutoff": ds.attrs.get("data_cutoff", ""),
         "issue_time": ds.attrs.get("issue_time", ""),
+        **(
+            {"weather_forecast": ds.attrs["weather_forecast"]}
+            if "weather_forecast" in ds.attrs
+            else {}
+        ),
     }
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 from features.warnings.rules import WarningScheme
 from pipelines.config.warnings import CitySettings, OutboxSettings
 from pipelines.files import atomic_write
 from pipelines.warnings.bulletin import write_bulletin
+from pipelines.warnings.cap import weather_forecast
 from pipelines.warnings.outbox import deliver_due, outbox_status
 from pipelines.warnings.reports import WarnReport
 from pipelines.warnings.store import WarningStore
@@ -25,6 +27,22 @@ def deliver_city(db: Path, city: CitySettings | None) -> dict[str, int]:
     """Deliver the due outbox rows with the city's retry settings (``outbox:`` block)."""
     opts = city.outbox if city else OutboxSettings()
     return deliver_due(db, max_attempts=int(opts.max_attempts), backoff_s=float(opts.backoff_s))
+
+
+def _message(text: str) -> dict[str, Any]:
+    """Load a stored message's JSON with its weather-forecast provenance parsed.
+
+    Older messages hold the forecast file's JSON string; unparsable text stays as it is.
+    """
+    m = json.loads(text)
+    prov = m.get("provenance")
+    if isinstance(prov, dict) and isinstance(prov.get("weather_forecast"), str):
+        wf = weather_forecast(prov)
+        if wf is None:
+            del prov["weather_forecast"]
+        else:
+            prov["weather_forecast"] = wf
+    return m
 
 
 def publish(
@@ -46,7 +64,7 @@ def publish(
             atomic_write(f, m["cap_xml"])
     messages = store.messages(city.name, limit=200)
     active = store.active(city.name)
-    by_id = {m["identifier"]: json.loads(m["json"]) for m in messages}
+    by_id = {m["identifier"]: _message(m["json"]) for m in messages}
     feed = {
         "city": city.name,
         "generated": dt.datetime.now(dt.UTC).isoformat(),
@@ -65,7 +83,7 @@ def publish(
             }
             for a in report.applied
         ],
-        "messages": [json.loads(m["json"]) for m in messages],
+        "messages": [_message(m["json"]) for m in messages],
         "outbox": outbox_status(store.path),
     }
     feed_path = atomic_write(

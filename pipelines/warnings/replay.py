@@ -10,6 +10,7 @@ against heavy episodes of the observed daily AQI of each area
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from features.assessment import daily_aqi, daily_statistics
+from features.forecast_features import Panel
 from features.times import local_day_to_utc
 from features.units import pollutants
 from features.warnings.outlook import area_station_ids
@@ -116,6 +118,10 @@ def replay(
     model: str = "lightgbm",
     issue_hour: int = 0,
     work_dir: Path | None = None,
+    *,
+    panel: Panel | None = None,
+    forecasters: dict[str, Any] | None = None,
+    decision: dict[str, Any] | None = None,
 ) -> ReplayResult:
     """Replay the warning decisions of a city over ``start .. end`` (local days).
 
@@ -129,17 +135,34 @@ def replay(
         Local hour of the daily warning decision.
     work_dir : pathlib.Path, optional
         Where the replay's lifecycle database goes (default: a temporary directory).
+    panel : features.forecast_features.Panel, optional
+        The data (default :func:`~pipelines.forecast.jobs.load_panel`, with the network's
+        forecast feed); the benchmark passes one per weather track.
+    forecasters : dict, optional
+        Target -> forecaster already fitted on data up to ``train_end`` (``model`` is then only
+        the label): the benchmark replays the models of its backtest without fitting them again.
+        The daily AQI is then made of these targets only.
+    decision : dict, optional
+        Overrides of the scheme's ``decision`` settings (e.g. ``{"confidence": 0.3}``), for
+        tuning them on a validation year.
     """
     import tempfile
 
     scheme, city = load_warning_config(city_name)
     if city is None:
         raise ValueError(f"{city_name} is a scheme, not a city")
+    if decision:
+        unknown = sorted(set(decision) - set(scheme.decision))
+        if unknown:
+            raise ValueError(
+                f"unknown decision setting(s) {unknown}; known {sorted(scheme.decision)}"
+            )
+        scheme = dataclasses.replace(scheme, decision={**scheme.decision, **decision})
     net = load_network(city.network)
     fcfg = forecast_config()
     max_lead = int(fcfg["leads"])
     tz = net.time_zone
-    panel = load_panel(net.name, store_root)
+    panel = load_panel(net.name, store_root) if panel is None else panel
     t_train = local_day_to_utc(train_end, tz, end_of_day=True)
     t_start = local_day_to_utc(start, tz) + pd.Timedelta(hours=issue_hour)
     t_end = local_day_to_utc(end, tz, end_of_day=True)
@@ -149,7 +172,13 @@ def replay(
     targets = [t for t in fcfg["targets"] if t in panel.values]
     if not targets:
         raise ValueError(f"none of {fcfg['targets']} is stored for {net.name}")
+    if forecasters is not None:  # the daily AQI of exactly the pollutants given
+        targets = [t for t in targets if t in forecasters]
     for target in targets:
+        if forecasters is not None:
+            forecasts[target] = forecasters[target].predict(panel, issue_idx, leads)
+            sources[target] = f"{model} trained to {train_end}"
+            continue
         if model == "champion":
             forecaster, sources[target] = _champion(net.name, target, t_train, fcfg)
             forecasts[target] = forecaster.predict(panel, issue_idx, leads)

@@ -38,7 +38,9 @@ def test_longitudes_0_360():
 
 
 def test_nearest_points():
-    idx, d = nearest_points(np.array([40.0, 39.0]), np.array([116.0, 116.0]), np.array([39.1]), np.array([116.0]))
+    idx, d = nearest_points(
+        np.array([40.0, 39.0]), np.array([116.0, 116.0]), np.array([39.1]), np.array([116.0])
+    )
     assert idx.tolist() == [1] and 10 < d[0] < 12
 
 

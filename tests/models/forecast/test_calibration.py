@@ -12,7 +12,7 @@ from models.forecast.calibration import apply_band_scale, fit_band_scale, fit_sh
 def test_lead_groups_cover_every_lead_once():
     g = lead_groups(20, 6)
     assert np.array_equal(np.concatenate(g), np.arange(1, 21))
-    assert [len(x) for x in g] == [6, 6, 6, 2]
+    assert [len(x) for x in g] == [1, 1, 1, 1, 1, 1, 6, 6, 2]  # short leads one by one
 
 
 def test_shrinkage_recovers_overconfident_anomalies():
