@@ -239,7 +239,7 @@ def main() -> None:  # noqa: PLR0915 - one benchmark, one script
         if not args.store:
             ingest("beijing", store)
         t0 = time.perf_counter()
-        written = ingest_nwp(net, store)
+        ingest_nwp(net, store)
         timings["synthetic feed: generate + read through the netCDF adapter + store"] = (
             time.perf_counter() - t0
         )
