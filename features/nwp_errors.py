@@ -23,9 +23,10 @@ These sizes are consistent with what the published surface verification against 
 reports for global deterministic models over land at D+1..D+3 (the issue's floors are at or above
 them, deliberately on the pessimistic side for the complex terrain around Beijing):
 
-- T. Haiden et al., *Evaluation of ECMWF forecasts, including the 2023 upgrade*, ECMWF Technical
-  Memorandum (annual series, 2012-2023), section "Weather parameters" (2 m temperature, 2 m
-  dew point, 10 m wind, total precipitation against SYNOP);
+- T. Haiden and F. Prates (2023), *Evaluation of ECMWF forecasts, including the 2023 upgrade*,
+  ECMWF Technical Memorandum, doi:10.21957/d47ba5263c (one of an annual series since 2012; its
+  "weather parameters" section verifies 2 m temperature, 2 m dew point, 10 m wind and total
+  precipitation against SYNOP stations and compares the global centres);
 - WMO Lead Centre for Deterministic NWP Verification (LC-DNV, run by ECMWF under the WMO Manual
   on the Global Data-processing and Forecasting System, WMO-No. 485): the standard scores
   exchanged by the global centres, among them CMA (centre 38) for CMA-GFS (GRAPES_GFS) and ECMWF;
@@ -38,8 +39,8 @@ them, deliberately on the pessimistic side for the complex terrain around Beijin
 - boundary-layer height: D. J. Seidel et al. (2012), *Climatology of the planetary boundary layer
   over the continental United States and Europe*, J. Geophys. Res. 117, D17106, and J. Guo et
   al. (2016), *The climatology of planetary boundary layer height in China derived from radiosonde
-  and reanalysis data*, Atmos. Chem. Phys. 16, 13309-13319 (model-minus-radiosonde differences of
-  30-50 %), hence a log-normal error of 30 % at 0 h growing to 50 % at 96 h.
+  and reanalysis data*, Atmos. Chem. Phys. 16, 13309-13319, doi:10.5194/acp-16-13309-2016
+  (reanalysis-minus-radiosonde differences of 30-50 % in some regions and seasons), hence a log-normal error of 30 % at 0 h growing to 50 % at 96 h.
 
 Correlation
 -----------

@@ -221,3 +221,35 @@ def test_cli_water_assess_agrees_with_the_run(ndfa_run, tmp_path):
     assert (tmp_path / "ndfa_weekly_class.csv").read_text() == (
         root / "outputs" / "ndfa_weekly_class.csv"
     ).read_text()
+
+
+def test_ingest_flow_reads_the_weather_forecast_feed(tmp_path, prefect_harness):
+    """The ingest flow stores the network's NWP feed after the observations, and reports it."""
+    import numpy as np
+    import xarray as xr
+    from qy_helpers import GENERIC_NETWORK, hourly_csv, write_network
+
+    from pipelines.flows import ingest_flow
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "nwp").mkdir()
+    hourly_csv(tmp_path / "data" / "a.csv", hours=24)
+    lat, lon, steps = np.array([39.5, 40.0, 40.5]), np.array([116.0, 116.5, 117.0]), np.arange(4)
+    xr.Dataset(
+        {"t2m": (("time", "step", "latitude", "longitude"), np.full((1, 4, 3, 3), 280.0),
+                 {"standard_name": "air_temperature", "units": "K"})},
+        coords={"time": ("time", [np.datetime64("2016-01-01T00:00")],
+                         {"standard_name": "forecast_reference_time"}),
+                "step": ("step", steps, {"units": "hours", "standard_name": "forecast_period"}),
+                "latitude": lat, "longitude": lon},
+    ).to_netcdf(tmp_path / "nwp" / "run.nc")  # fmt: skip
+    text = GENERIC_NETWORK.format(name="t2", files="data/a.csv") + (
+        'weather_forecasts:\n  - {name: cf, format: netcdf, files: ["nwp/*.nc"]}\n'
+    )
+    net = write_network(tmp_path, text)
+    report = ingest_flow(str(net), str(tmp_path / "store"))
+    wx = report["weather_forecasts"]["cf"]
+    assert wx == {"runs_written": 1, "runs_stored": 1, "first_run": "2016-01-01T00:00Z",
+                  "last_run": "2016-01-01T00:00Z", "synthetic": False}  # fmt: skip
+    again = ingest_flow(str(net), str(tmp_path / "store"))
+    assert again["weather_forecasts"]["cf"]["runs_written"] == 0  # unchanged file: not re-read
