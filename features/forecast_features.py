@@ -282,7 +282,13 @@ def with_weather_forecast(panel: Panel, runs: NWPRuns | None) -> Panel:
 
 
 def weather_forecast_rows(
-    panel: Panel, issue_idx: np.ndarray, leads: np.ndarray, *, feed: str, variables: list[str]
+    panel: Panel,
+    issue_idx: np.ndarray,
+    leads: np.ndarray,
+    *,
+    feed: str,
+    variables: list[str],
+    training: bool = False,
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Weather-forecast features of a model trained with ``feed``, at each lead's valid time.
 
@@ -298,6 +304,9 @@ def weather_forecast_rows(
         The feed the model was trained with.
     variables : list of str
         The cube variables the model was trained with (same order every time).
+    training : bool
+        Training rows: issue times without a visible run get NaN features instead of an error
+        (e.g. before the feed's first run); the feed itself must still be the model's.
 
     Returns
     -------
@@ -329,7 +338,7 @@ def weather_forecast_rows(
         )
     sub = replace(nwp, values={v: nwp.values[v] for v in variables})
     rows, names, run_idx = valid_time_features(sub, issue_times, leads)
-    if (run_idx < 0).any():
+    if (run_idx < 0).any() and not training:
         t = issue_times[np.flatnonzero(run_idx < 0)[0]]
         raise MissingWeatherForecast(
             f"no run of weather-forecast feed {feed!r} is visible at the issue time "

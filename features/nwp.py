@@ -5,7 +5,8 @@ Pure functions (no I/O) used by the NWP readers of :mod:`pipelines.nwp`:
 - :func:`grid_coverage` / :func:`bilinear`: a regular latitude/longitude grid at station points;
 - :func:`nearest_points`: the nearest forecast point of a point table to each station;
 - :func:`deaccumulate`: precipitation accumulated from the run start -> amount per step;
-- :func:`relative_humidity`: RH from air and dew-point temperature (Magnus formula);
+- :func:`relative_humidity`: RH from air and dew-point temperature (Magnus formula; the one
+  implementation is :func:`features.stagnation.relative_humidity`, re-exported here);
 - :func:`convert_nwp_units`: :func:`features.units.convert` plus the water-equivalent rule
   ``1 kg m-2 = 1 mm`` of liquid water (GRIB ``tp`` is in ``kg m-2``, the registry's
   precipitation in ``mm``).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from features.geo import haversine_km
+from features.stagnation import relative_humidity
 from features.units import UnitError, convert
 
 __all__ = [
@@ -29,8 +31,6 @@ __all__ = [
 ]
 
 # Magnus coefficients over water (Alduchov & Eskridge 1996, J. Appl. Meteor. 35, 601-609)
-_MAGNUS_B = 17.625
-_MAGNUS_C = 243.04  # [degC]
 
 
 def wrap_longitudes(lon: np.ndarray, grid_lon: np.ndarray) -> np.ndarray:
@@ -201,27 +201,6 @@ def deaccumulate(accumulated: np.ndarray, *, axis: int = -1) -> np.ndarray:
     pad_shape = list(acc.shape)
     pad_shape[axis] = 1
     return np.concatenate([np.full(pad_shape, np.nan), diff], axis=axis)
-
-
-def relative_humidity(air_temperature: np.ndarray, dew_point_temperature: np.ndarray) -> np.ndarray:
-    """Relative humidity from air and dew-point temperature (Magnus formula over water).
-
-    Parameters
-    ----------
-    air_temperature : numpy.ndarray
-        Air temperature [degC].
-    dew_point_temperature : numpy.ndarray
-        Dew-point temperature [degC].
-
-    Returns
-    -------
-    numpy.ndarray
-        Relative humidity [%], clipped to 0..100.
-    """
-    t = np.asarray(air_temperature, dtype="float64")
-    td = np.asarray(dew_point_temperature, dtype="float64")
-    rh = 100.0 * np.exp(_MAGNUS_B * td / (_MAGNUS_C + td) - _MAGNUS_B * t / (_MAGNUS_C + t))
-    return np.clip(rh, 0.0, 100.0)
 
 
 def convert_nwp_units(values: np.ndarray, from_units: str, to_units: str) -> np.ndarray:

@@ -159,8 +159,9 @@ def derive(runs: NWPRuns) -> NWPRuns:
     [pressure units], ``calm24`` (calm hours, wind < :data:`CALM_MS`, in the 24 h ending at the
     valid time, scaled from partial windows of at least :data:`MIN_WINDOW_H` hours) [h],
     trailing 24-h means ``wind_speed_mean24``, ``relative_humidity_mean24``,
-    ``ventilation_mean24`` and ``precipitation_sum24`` [mm]. A window never reaches before the
-    run's issue time (no other run is mixed in).
+    ``ventilation_mean24`` and ``precipitation_sum24`` (the rain of the run's hours among the
+    last 24) [mm]. A window never reaches before the run's issue time (no other run is mixed in).
+    Already derived runs are returned unchanged.
 
     Parameters
     ----------
@@ -172,6 +173,8 @@ def derive(runs: NWPRuns) -> NWPRuns:
     NWPRuns
         A copy with the derived variables added (names in ``derived``).
     """
+    if runs.derived:  # already derived: nothing to add (idempotent)
+        return runs
     v = {k: a.astype("float32") for k, a in runs.values.items()}
     new: list[str] = []
 
@@ -201,7 +204,10 @@ def derive(runs: NWPRuns) -> NWPRuns:
     if "ventilation" in v:
         put("ventilation_mean24", _trailing(bn.move_mean, v["ventilation"], 24))
     if "precipitation" in v:
-        put("precipitation_sum24", _trailing(bn.move_mean, v["precipitation"], 24) * 24.0)
+        # rain in the 24 h ending at the valid time, within the run (fewer hours early in a run:
+        # the amount so far, never scaled up); an hour without a value counts as no rain
+        rain = np.nan_to_num(v["precipitation"].astype(float))
+        put("precipitation_sum24", bn.move_sum(rain, min(24, rain.shape[-1]), min_count=1, axis=-1))
     return replace(runs, values=v, derived=tuple(runs.derived) + tuple(new))
 
 
@@ -232,7 +238,8 @@ def valid_time_features(
     features : numpy.ndarray
         ``S x N x L x F`` float32: every variable at ``T + lead``, the change of
         :data:`CHANGE_VARIABLES` from T to ``T + lead``, and ``age`` (hours from the run's issue
-        to the valid time). NaN where no run is visible or the run does not reach the period.
+        to the valid time). NaN where no run is visible or the run has no value there (``age``
+        too, so a finite age means the run reaches the valid time at that station).
     names : list of str
         The ``F`` names (:func:`feature_names`).
     run_index : numpy.ndarray
@@ -258,6 +265,8 @@ def valid_time_features(
     cols = []
     for v in variables:
         cols.append(np.where(ok, runs.values[v][rr, ss, pp], np.nan))
+    # the run has data for this station and period (a shorter run, or a station it lacks: none)
+    ok = ok & np.any(np.isfinite(np.stack(cols)), axis=0) if cols else ok
     for v in CHANGE_VARIABLES:
         if v in runs.values:
             a = runs.values[v]

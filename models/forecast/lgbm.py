@@ -9,7 +9,6 @@ never seen).
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import replace
 from typing import Any
 
 import lightgbm as lgb
@@ -24,7 +23,6 @@ from features.forecast_features import (
     targets,
     weather_forecast_rows,
 )
-from features.nwp_features import valid_time_features
 from features.times import to_local
 from models.forecast.base import Forecast, Forecaster, register_forecaster
 from models.forecast.baselines import climatology_table
@@ -84,16 +82,15 @@ class LightGBMForecaster(Forecaster):
         feats, names = issue_features(panel, self._spec(), issue_idx)
         rows, names = lead_rows(feats, names, panel, issue_idx, leads, self.table_)
         feed = getattr(self, "weather_feed_", None)
-        if feed is not None:
-            if training:  # issue times before the feed's first run train with NaN weather
-                sub = replace(
-                    panel.nwp, values={v: panel.nwp.values[v] for v in self.weather_variables_}
-                )
-                wx, wnames, _ = valid_time_features(sub, panel.times[issue_idx], leads)
-            else:
-                wx, wnames, _ = weather_forecast_rows(
-                    panel, issue_idx, leads, feed=feed, variables=self.weather_variables_
-                )
+        if feed is not None:  # training: issue times before the feed's first run get NaN weather
+            wx, wnames, _ = weather_forecast_rows(
+                panel,
+                issue_idx,
+                leads,
+                feed=feed,
+                variables=self.weather_variables_,
+                training=training,
+            )
             rows, names = np.concatenate([rows, wx.astype(rows.dtype)], axis=-1), names + wnames
         if getattr(self, "anchor_", "climatology") == "recent":
             S, N = len(panel.stations), len(issue_idx)

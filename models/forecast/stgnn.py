@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -42,7 +41,7 @@ from torch import nn
 
 from features.forecast_features import Panel, weather_forecast_rows
 from features.geo import local_xy_km
-from features.nwp_features import PREFIX, valid_time_features
+from features.nwp_features import PREFIX
 from features.times import to_local
 from models.forecast.base import Forecast, Forecaster, register_forecaster
 from models.forecast.baselines import climatology_table
@@ -299,18 +298,14 @@ class SpatioTemporalForecaster(Forecaster):
         trained feed (:class:`features.forecast_features.MissingWeatherForecast`).
         """
         leads = np.arange(1, self.max_lead_ + 1)
-        if training:
-            nwp = panel.nwp
-            sub = replace(nwp, values={v: nwp.values[v] for v in self.weather_variables_})
-            wx, names, _ = valid_time_features(sub, panel.times[issue_idx], leads)
-        else:
-            wx, names, _ = weather_forecast_rows(
-                panel,
-                issue_idx,
-                leads,
-                feed=self.weather_feed_,
-                variables=self.weather_variables_,
-            )
+        wx, names, _ = weather_forecast_rows(
+            panel,
+            issue_idx,
+            leads,
+            feed=self.weather_feed_,
+            variables=self.weather_variables_,
+            training=training,
+        )
         return wx, names
 
     def _weather_features(

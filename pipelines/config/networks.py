@@ -109,7 +109,7 @@ class SyntheticFeedSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seed: int = 20161216
     run_hours: list[int] = Field(default_factory=lambda: [0, 12])
-    max_step_h: int = Field(96, ge=24, le=384)
+    max_step_h: int = Field(120, ge=24, le=384)  # >= latency + run spacing + forecast leads
     resolution_deg: float = Field(0.25, gt=0)
     margin_deg: float = Field(0.5, ge=0)
 

@@ -23,6 +23,7 @@ from features.forecast_features import (
     panel_from_dataset,
     with_weather_forecast,
 )
+from features.nwp_features import derive
 from features.times import local_day_to_utc, to_utc
 from features.units import pollutants
 from models import tracking
@@ -95,6 +96,12 @@ def load_panel(
             start=None if start is None else pd.Timestamp(start) - pd.Timedelta(days=10),
             end=end,
         )
+        if runs is None:
+            raise ValueError(
+                f"{net.path}: forecast_weather.feed {feed.name!r} has no stored run for "
+                f"{start or 'the start'} .. {end or 'the end'} under {Path(store_root) / net.name}"
+                " (run `qingyuan ingest` first); refusing to train or backtest without it"
+            )
         panel = with_weather_forecast(panel, runs)
     return panel
 
@@ -482,7 +489,7 @@ def issue_forecast(
     results, provenance = {}, {}
     air = pollutants(load_variables())
     allow = cfg["allow_fallback"] if allow_fallback is None else allow_fallback
-    weather = _visible_weather(net, Path(store_root), t_issue, int(cfg["leads"]))
+    weather = _visible_weather(net, Path(store_root), t_issue)
     for target in targets or cfg["targets"]:
         name = f"{net.name}-{target}"
         uri = tracking.champion_uri(name)
@@ -496,9 +503,9 @@ def issue_forecast(
                 ) from exc
             model, uri = _fallback(name, exc)
         wx_prov = None
-        feed = (model.unwrap_python_model().meta or {}).get("weather_feed")
-        if feed is not None:
-            model, uri, wx_prov = _weather_or_fallback(net, name, model, uri, feed, weather)
+        meta = model.unwrap_python_model().meta or {}
+        if meta.get("weather_feed") is not None:
+            model, uri, wx_prov = _weather_or_fallback(net, name, model, uri, meta, weather)
         py = model.unwrap_python_model()
         nwp = weather["runs"] if wx_prov and wx_prov["status"] == "used" else None
         results[target] = py.forecast(history, nwp=nwp)
@@ -515,13 +522,12 @@ def issue_forecast(
     return write_forecast(net, results, provenance, t_issue, panel.times[end_idx], recent, out_dir)
 
 
-def _visible_weather(
-    net: NetworkSpec, store_root: Path, t_issue: pd.Timestamp, max_lead: int
-) -> dict[str, Any]:
-    """Find the newest run of the network's forecast feed visible at the issue time, and its state.
+def _visible_weather(net: NetworkSpec, store_root: Path, t_issue: pd.Timestamp) -> dict[str, Any]:
+    """Find the newest run of the network's forecast feed visible at the issue time.
 
-    ``status`` is ``used`` when a run is visible and reaches every lead, ``missing`` (with the
-    reason) otherwise, ``none`` when the network has no forecast feed.
+    Returns ``{"status": "none"}`` without a forecast feed; else the feed's provenance
+    (``feed``, ``synthetic``) with ``runs`` (the one visible run, derived, or None) and, when
+    there is none, ``status: missing`` and the ``reason``.
     """
     feed = net.weather_feed()
     if feed is None:
@@ -534,37 +540,68 @@ def _visible_weather(
             f"(latency {feed.latency_hours:g} h)"
         )
         return {**base, "status": "missing", "reason": why, "runs": None}
+    runs = derive(runs)
     run = runs.run_times[-1]
-    need = int((t_issue - run) / pd.Timedelta(hours=1)) + max_lead
     base |= {"run_issue_time": f"{run:%Y-%m-%dT%H:%MZ}", "source": runs.source}
-    reach = int(
-        np.max(
-            np.flatnonzero(np.isfinite(np.stack(list(runs.values.values()))).any(axis=(0, 1, 2))),
-            initial=-1,
+    return {**base, "status": "used", "runs": runs, "t_issue": t_issue}
+
+
+def weather_status(weather: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """Can this model forecast from the visible run? Its provenance entry, without the runs.
+
+    ``used`` only when the run is the model's feed, has every variable the model was trained
+    with, and every one of them reaches the model's last lead at every station; else
+    ``missing`` with the reason (the run fields are kept as ``considered_run``: it was not used).
+    """
+    prov = {k: v for k, v in weather.items() if k not in ("runs", "t_issue")}
+    feed = meta.get("weather_feed")
+    runs = weather.get("runs")
+    reason = None
+    if weather.get("status") == "missing":
+        reason = weather.get("reason")
+    elif weather.get("feed") != feed:
+        reason = (
+            f"the model was trained with feed {feed!r}; the network's forecast feed is "
+            f"{weather.get('feed')!r}"
         )
-    )
-    if reach < need:
-        why = (
-            f"run {run:%Y-%m-%dT%H:%MZ} of feed {feed.name!r} reaches {reach} h, the forecast "
-            f"at {t_issue:%Y-%m-%dT%H:%MZ} needs {need} h (lead {max_lead} h)"
-        )
-        return {**base, "status": "missing", "reason": why, "runs": None}
-    return {**base, "status": "used", "runs": runs}
+    else:
+        lacking = [v for v in meta.get("weather_variables", []) if v not in runs.values]
+        t_issue, run = weather["t_issue"], runs.run_times[-1]
+        need = int((t_issue - run) / pd.Timedelta(hours=1)) + int(meta["max_lead"])
+        if lacking:
+            reason = f"run {prov['run_issue_time']} of feed {feed!r} lacks {lacking}"
+        else:
+            finite = np.stack([np.isfinite(runs.values[v][0]) for v in meta["weather_variables"]])
+            have = finite.all(axis=0)  # station x period: every variable present
+            reach = min(
+                int(np.flatnonzero(row)[-1]) if row.any() else -1 for row in have
+            )  # the shortest station
+            if reach < need:
+                reason = (
+                    f"run {prov['run_issue_time']} of feed {feed!r} reaches {reach} h, the "
+                    f"forecast at {t_issue:%Y-%m-%dT%H:%MZ} needs {need} h "
+                    f"(lead {int(meta['max_lead'])} h)"
+                )
+    if reason is None:
+        return prov
+    out = {"feed": prov.get("feed", feed), "synthetic": prov.get("synthetic", False)}
+    if "run_issue_time" in prov:
+        out["considered_run"] = prov["run_issue_time"]
+    return out | {"status": "missing", "reason": reason}
 
 
 def _weather_or_fallback(
-    net: NetworkSpec, name: str, model: Any, uri: str, feed: str, weather: dict[str, Any]
+    net: NetworkSpec,
+    name: str,
+    model: Any,
+    uri: str,
+    meta: dict[str, Any],
+    weather: dict[str, Any],
 ) -> tuple[Any, str, dict[str, Any]]:
-    """Keep a weather model when its feed is there; else the configured fallback, or refuse."""
+    """Keep a weather model when its feed's run serves it; else the configured fallback, or refuse."""
     import logging
 
-    prov = {k: v for k, v in weather.items() if k != "runs"}
-    if weather.get("feed") != feed:
-        prov |= {
-            "status": "missing",
-            "reason": f"the model was trained with feed {feed!r}; the network's forecast feed is "
-            f"{weather.get('feed')!r}",
-        }
+    prov = weather_status(weather, meta)
     if prov["status"] == "used":
         return model, uri, prov
     fallback = net.forecast_weather.fallback if net.forecast_weather else "refuse"

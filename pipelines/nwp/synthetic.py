@@ -136,7 +136,7 @@ class SyntheticSpec:
     seed: int = 20161216
     resolution_deg: float = 0.25
     margin_deg: float = 0.5
-    max_step_h: int = 96
+    max_step_h: int = 120
     run_hours: tuple[int, ...] = (0, 12)
     idw_power: float = 2.0
 
@@ -345,9 +345,10 @@ def make_run(
     def truth(var: str) -> np.ndarray:
         st = np.full((len(obs.stations), len(steps)), np.nan)
         st[:, have] = obs.values[var][:, idx[have]]
-        return _idw_fields(obs.lat, obs.lon, st, grid_lat, grid_lon, spec.idw_power).reshape(
-            len(steps), -1
-        )
+        grid = _idw_fields(obs.lat, obs.lon, st, grid_lat, grid_lon, spec.idw_power)
+        # a step no station observed: linear in lead between its neighbours (whether the run
+        # exists was decided at its issue time, :func:`complete_issue_times`)
+        return _fill_steps(grid.reshape(len(steps), -1))
 
     def rng(var: str) -> np.random.Generator:
         k = [f[0] for f in FIELDS].index(var)
@@ -407,27 +408,41 @@ def issue_times(start, end, *, run_hours: Iterable[int] = (0, 12)) -> pd.Datetim
 
 
 def complete_issue_times(obs: ObservedWeather, spec: SyntheticSpec) -> pd.DatetimeIndex:
-    """Issue times whose every step has a truth: some station observes every field then.
+    """Issue times of the synthetic runs, decided from data up to each issue time only.
 
-    A synthetic run can only be made where there is observed weather to perturb: before the
-    record, after its end minus ``max_step_h``, and across gaps where no station reports (after
-    the gap filling of :func:`observed_weather`) there is no run, as a real feed misses runs.
-    Forecasts at those times find an older run or none (the configured fallback applies).
+    A run is made at ``r`` when some station observes every field at ``r`` (after the gap
+    filling of :func:`observed_weather`): whether a run exists never depends on later
+    observations, so a missing run tells a model nothing about the future. The one exception
+    is the end of the record: runs are made only up to the last observed hour minus
+    ``max_step_h`` (there is no weather left to perturb after it, and no observation left to
+    score a forecast against). Steps inside a run whose truth is missing at every station are
+    filled by :func:`make_run` (linear in lead between the observed steps).
     """
     need = ("air_temperature", "dew_point_temperature", "eastward_wind", "northward_wind",
             "air_pressure", "wind_speed")  # fmt: skip
     ok = np.ones(len(obs.times), bool)
     for v in need:
         ok &= np.isfinite(obs.values[v]).any(axis=0)
+    if not ok.any():
+        return pd.DatetimeIndex([])
     candidates = issue_times(obs.times[0], obs.times[-1], run_hours=spec.run_hours)
-    n = spec.max_step_h + 1
-    # every window [t, t + max_step] fully inside ok: a cumulative count over the hourly grid
-    c = np.concatenate([[0], np.cumsum(ok)])
     pos = obs.times.get_indexer(candidates)
-    full = (pos >= 0) & (pos + n <= len(ok))
-    good = np.zeros(len(candidates), bool)
-    good[full] = (c[pos[full] + n] - c[pos[full]]) == n
-    return candidates[good]
+    last = obs.times[np.flatnonzero(ok)[-1]]
+    keep = (pos >= 0) & ok[np.clip(pos, 0, None)]
+    keep &= candidates + pd.Timedelta(hours=spec.max_step_h) <= last
+    return candidates[keep]
+
+
+def _fill_steps(x: np.ndarray) -> np.ndarray:
+    """``(step, point)`` truth: steps missing at every point filled linearly along the lead."""
+    bad = ~np.isfinite(x).any(axis=1)
+    if not bad.any() or bad.all():
+        return x
+    good = np.flatnonzero(~bad)
+    out = x.copy()
+    for j in range(x.shape[1]):
+        out[bad, j] = np.interp(np.flatnonzero(bad), good, x[good, j])
+    return out
 
 
 def _grib_units() -> dict[str, str]:
@@ -639,8 +654,8 @@ def ensure_synthetic_feed(
     cache_dir : pathlib.Path
         E.g. ``<store>/<network>/nwp-cache/synthetic``.
     issues : iterable of pandas.Timestamp, optional
-        Issue times (default: every ``spec.run_hours`` issue whose steps all have a truth,
-        :func:`complete_issue_times`).
+        Issue times (default: :func:`complete_issue_times`, decided from data up to each
+        issue time).
     spec : SyntheticSpec, optional
         Settings (default :class:`SyntheticSpec()`).
     formats : tuple of str

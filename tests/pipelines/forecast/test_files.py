@@ -44,7 +44,12 @@ def test_write_and_open_round_trip(tmp_path):
     np.testing.assert_array_equal(ds["pm25_quantile"].values[..., 1], 2 * ds["pm25_mean"].values)
     assert pd.Timestamp(ds["issue_time"].values[0]) == pd.Timestamp("2017-01-01")
     assert ds.attrs["issue_time"] == "2017-01-01T00:00:00Z"
-    assert open_forecast(path, variables=["pm25_drivers"])["pm25_drivers"].shape == (2, 1, 6, 5)
+    assert open_forecast(path, variables=["pm25_drivers"])["pm25_drivers"].shape == (
+        2,
+        1,
+        6,
+        len(GROUPS),
+    )
 
 
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):

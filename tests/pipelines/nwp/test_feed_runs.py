@@ -74,6 +74,12 @@ def test_hourly_precipitation_spreads_each_step_amount():
     assert np.isnan(out[0, 0])
 
 
+def test_a_first_step_after_0_h_spreads_its_rain_from_0_h():
+    out = _hourly(np.array([[3.0, 6.0, 9.0]]), np.array([3.0, 6.0, 9.0]), "precipitation", 10)
+    np.testing.assert_allclose(out[0, 1:], [1, 1, 1, 2, 2, 2, 3, 3, 3])
+    assert np.isnan(out[0, 0])
+
+
 def test_issue_time_reads_only_the_newest_visible_run(tmp_path):
     (tmp_path / "nwp").mkdir()
     for i, issue in enumerate(["2016-12-15T00:00", "2016-12-15T12:00"]):
