@@ -192,8 +192,17 @@ def _choose(scores: dict[float, dict]) -> tuple[float, str]:
 
 
 def _write_confidence(conf: float, s: dict, why: str) -> None:
-    """Write the tuned confidence into configs/warnings/beijing.yml (a marked block)."""
-    path = ROOT / "configs" / "warnings" / "beijing.yml"
+    """Write the tuned confidence into the Beijing warning files (a marked block each).
+
+    ``beijing.yml`` is the city the replay tuned; ``beijing_2016.yml`` (the drill of
+    ``qingyuan run``, same network, forecaster and probability rule under the levels of the
+    time) takes the same value.
+    """
+    for name in ("beijing.yml", "beijing_2016.yml"):
+        _write_block(ROOT / "configs" / "warnings" / name, conf, s, why)
+
+
+def _write_block(path: Path, conf: float, s: dict, why: str) -> None:
     text = path.read_text(encoding="utf-8")
     block = (
         "# decision: tuned by benchmarks/bench_weather.py on the VALIDATION year "
