@@ -40,16 +40,16 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._machine import machine, write_section  # noqa: E402
 
 LEADS = [1, 6, 12, 24, 48, 72]
-#: Forecast with each track's weather: the particulate matter that makes Beijing's heavy days.
-WEATHER_TARGETS = ["pm25", "pm10"]
+#: Forecast with each track's weather: PM2.5, the pollutant of Beijing's heavy days.
+WEATHER_TARGETS = ["pm25"]
 #: The other pollutants of the daily AQI: the no-weather models (track a), shared by all tracks.
-SHARED_TARGETS = ["o3", "no2", "so2", "co"]
+SHARED_TARGETS = ["pm10", "o3", "no2", "so2", "co"]
 TRACKS = {
     "a": "(a) no forecast weather",
     "b": "(b) synthetic NWP",
     "c": "(c) perfect prognosis",
 }
-CONFIDENCES = [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6]
+CONFIDENCES = [0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5]
 VALIDATION = {"train_end": "2015-02-28", "start": "2015-03-01", "end": "2016-02-29"}
 TEST = {"train_end": "2016-02-29", "start": "2016-03-01", "end": "2017-02-28"}
 
@@ -157,10 +157,37 @@ def _daily(results, panel, tz):
     )
 
 
+class _Replayed:
+    """A fitted forecaster whose forecasts of one backtest are reused by every replay.
+
+    The replay issues at 00:00 local every day; the forecasts do not depend on the decision
+    settings, so they are computed once per (panel, issue times) and replayed for each setting.
+    """
+
+    def __init__(self, forecaster):
+        self.forecaster, self.cache = forecaster, {}
+
+    def predict(self, panel, issue_idx, leads):
+        uses_panel_weather = getattr(self.forecaster, "weather_feed_", None) is not None
+        key = (
+            id(panel) if uses_panel_weather else 0,
+            tuple(np.asarray(issue_idx).tolist()),
+            len(leads),
+        )
+        if key not in self.cache:
+            self.cache[key] = self.forecaster.predict(panel, issue_idx, leads)
+        return self.cache[key]
+
+
 def _replay(store, panel, results, window, model, decision):
     from pipelines.warnings.replay import replay
 
-    fitted = {t: r.fitted[model] for t, r in results.items()}
+    fitted = {}
+    for t, r in results.items():
+        f = r.fitted[model]
+        if not isinstance(f, _Replayed):
+            r.fitted[model] = f = _Replayed(f)
+        fitted[t] = f
     return replay(
         "beijing",
         store,
@@ -279,7 +306,9 @@ def main() -> None:  # noqa: PLR0915 - one benchmark, one script
         shared = _backtest(
             panel_a, shared_targets, TEST, ["persistence", "climatology", "lightgbm"], tz
         )
-        timings["test year, shared no-weather models (O3, NO2, SO2, CO)"] = time.perf_counter() - t0
+        timings["test year, shared no-weather models (PM10, O3, NO2, SO2, CO)"] = (
+            time.perf_counter() - t0
+        )
         for k, panel in panels.items():
             t0 = time.perf_counter()
             res = _backtest(panel, wx_targets, TEST, models, tz) | shared
@@ -313,9 +342,9 @@ def main() -> None:  # noqa: PLR0915 - one benchmark, one script
         f"`pipelines/nwp/synthetic.py`), {n_runs} runs at 00/12 UTC to 120 h, 5 h latency, "
         "written as CF netCDF and read back through the adapter, a forecast issued at T sees only "
         "runs issued <= T - 5 h; (c) perfect prognosis — the observed future weather (upper "
-        "bound). PM2.5 and PM10 are forecast with each track's weather; O3, NO2, SO2 and CO (which "
+        "bound). PM2.5 is forecast with each track's weather; PM10, O3, NO2, SO2 and CO (which "
         "enter the daily AQI, rarely decide a heavy day in Beijing) come from the no-weather "
-        "models of track (a) in every track, to keep the benchmark's run time near an hour. "
+        "models of track (a) in every track, to keep the benchmark's run time under an hour. "
         "Synthetic NWP is not a real NWP archive: its errors are Gaussian-like and "
         "unbiased, real NWP errors in stagnant winter boundary layers are larger and biased, so "
         "track (b) is an optimistic estimate of what a real feed gives.\n"
