@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test lint bench bench-pmf clean
+.PHONY: setup browser run test lint bench bench-pmf clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,7 +22,13 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/qingyuan run
 
-test: setup
+# The browser tests drive the OS chromium (Playwright, executable_path) with CJK fonts;
+# installed from the package manager when missing (CI runs as root; elsewhere it needs sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 lint: setup

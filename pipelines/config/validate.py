@@ -24,6 +24,8 @@ KINDS: dict[str, str] = {
     "source": "source.yml",
     "schedules": "schedules.yml",
     "nwp": "nwp.yml",
+    "web": "web.yml",
+    "access": "access.yml",
 }
 _REQUIRED = ("variables.yml", "qc.yml", "forecast.yml")
 
@@ -147,6 +149,20 @@ def _schedules(path: Path) -> str:
     return f"{len(cfg['deployments'])} deployments ({cfg['time_zone']})"
 
 
+def _web(path: Path) -> str:
+    from pipelines.config.web import web_config
+
+    cfg = web_config(path)
+    return f"web application on {cfg.server.host}:{cfg.server.port}, {cfg.server.workers} worker(s)"
+
+
+def _access(path: Path) -> str:
+    from pipelines.config.web import access_config
+
+    cfg = access_config(path)
+    return f"{len(cfg.levels)} levels, {len(cfg.roles)} roles, {len(cfg.datasets)} datasets"
+
+
 _CHECKS: dict[str, Callable[[Path], str]] = {
     "variables": _variables,
     "qc": _qc,
@@ -159,6 +175,8 @@ _CHECKS: dict[str, Callable[[Path], str]] = {
     "source": _source,
     "schedules": _schedules,
     "nwp": _nwp,
+    "web": _web,
+    "access": _access,
 }
 
 

@@ -158,6 +158,7 @@ class _FileSpec(BaseModel):
     max_forecast_age_hours: float | None = Field(None, gt=0)
     outbox: OutboxSettings | None = None
     replay: _ReplaySpec | None = None
+    confirmation: Literal["none", "required"] | None = None
 
 
 class CitySettings(BaseModel):
@@ -174,6 +175,9 @@ class CitySettings(BaseModel):
     max_forecast_age_hours: float = 30.0
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     replay: dict[str, Any] | None = None
+    # "required": every lifecycle step that sends a message (issue, upgrade, downgrade, extend,
+    # lift) is held for decision staff to confirm before release (pipelines.warnings.confirm)
+    confirmation: Literal["none", "required"] = "none"
 
 
 def _files() -> dict[str, Path]:

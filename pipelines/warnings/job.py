@@ -10,10 +10,16 @@ the alert-job skeleton shared with the water alerts (:mod:`pipelines.warnings.al
 
 A missing, unreadable or empty forecast file, or one older than ``max_forecast_age_hours``,
 changes no warning: an operational alert is recorded and shown in the feed and the bulletin.
+
+A city with ``confirmation: required`` holds every step that would send a message for decision
+staff (:mod:`pipelines.warnings.confirm` releases or rejects it); held steps are internal and
+appear in neither the feed nor the bulletin.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +41,10 @@ from pipelines.warnings.alert_job import (
     open_alert_job,
     run_alert_job,
 )
-from pipelines.warnings.cap import area_circle, render_message
+from pipelines.warnings.cap import area_circle, message_dict, render_cap
 from pipelines.warnings.publish import deliver_city, publish
 from pipelines.warnings.reports import WarnReport
-from pipelines.warnings.store import AppliedDecision, WarningStore
+from pipelines.warnings.store import MESSAGE_ACTIONS, AppliedDecision, WarningStore
 
 __all__ = [
     "AreaOutlook",
@@ -47,7 +53,9 @@ __all__ = [
     "area_station_ids",
     "decide_and_apply",
     "deliver_city",
+    "held_decision",
     "latest_forecast",
+    "message_renderer",
     "publish",
     "run_warnings",
 ]
@@ -87,6 +95,93 @@ def area_outlook(
 area_drivers = episode_drivers
 
 
+def message_renderer(
+    scheme: WarningScheme,
+    city: CitySettings,
+    net: Any,
+    area: AreaSpec,
+) -> Callable[[dict[str, Any]], tuple[str, str]]:
+    """Return the ``render(context) -> (cap_xml, json_text)`` of an area's air-warning messages.
+
+    The one renderer of the air job, used by :func:`decide_and_apply` and by
+    :func:`pipelines.warnings.confirm.confirm_pending` (a confirmed step is rendered exactly as
+    it would have been without confirmation). The CAP area circle covers the area's stations,
+    the expected AQI category comes from the newest standard of the scheme's AQI family, times are
+    local (the network's time zone). A message released on confirmation (``confirmed_by`` in the
+    context's provenance) names who released it in a CAP ``confirmed_by`` parameter; its JSON has
+    it in the provenance.
+
+    Parameters
+    ----------
+    scheme : WarningScheme
+        Levels, measures and AQI family.
+    city : CitySettings
+        Sender, sender name and CAP status.
+    net : NetworkSpec
+        The city's network (stations with lat / lon [degrees], time zone).
+    area : AreaSpec
+        The area of the messages.
+
+    Returns
+    -------
+    callable
+        For :meth:`pipelines.warnings.store.WarningStore.apply`.
+    """
+    by_id = {s.id: s for s in net.stations}
+    ids = area_station_ids(area, net)
+    circle = area_circle(
+        np.array([by_id[s].lat for s in ids]), np.array([by_id[s].lon for s in ids])
+    )
+    std = aqi_standards(scheme.aqi_family)[-1]
+
+    def render(ctx: dict[str, Any]) -> tuple[str, str]:
+        # render_message, plus the CAP parameter of who released a confirmed message
+        msg = message_dict(ctx, scheme, city, area, std, net.time_zone)
+        released_by = (ctx.get("provenance") or {}).get("confirmed_by")
+        if released_by:
+            msg["cap"]["parameters"].append(("confirmed_by", released_by))
+        msg["sender_name"] = city.sender_name
+        return render_cap(msg, circle), json.dumps(msg, ensure_ascii=False, indent=2, default=str)
+
+    return render
+
+
+def held_decision(item: dict[str, Any], duplicate: bool = False) -> AppliedDecision:
+    """Return the outcome of a decision held for confirmation (action ``held``, nothing sent).
+
+    Parameters
+    ----------
+    item : dict
+        The pending row (:meth:`~pipelines.warnings.store.WarningStore.pending_item`).
+    duplicate : bool
+        True when the issue time had been held before (nothing changed).
+
+    Returns
+    -------
+    AppliedDecision
+        ``level`` is the proposed level; ``warning_id`` and ``identifier`` are None; ``why``
+        names the pending id and the proposed step.
+    """
+    proposed = f"{item['proposed_action']} {item['proposed_level'] or ''}".rstrip()
+    if duplicate:
+        why = f"already held as pending #{item['id']} ({item['status']}): proposed {proposed}"
+    elif item["status"] == "pending":
+        why = f"held for confirmation as pending #{item['id']}: proposed {proposed}"
+    else:  # held behind a newer pending decision of the area
+        why = f"held as pending #{item['id']}, {item['note']}: proposed {proposed}"
+    return AppliedDecision(
+        item["city"],
+        item["area"],
+        pd.Timestamp(item["issue_time"]),
+        "held",
+        item["proposed_level"],
+        None,
+        None,
+        duplicate,
+        why,
+    )
+
+
 def decide_and_apply(
     store: WarningStore,
     scheme: WarningScheme,
@@ -97,34 +192,71 @@ def decide_and_apply(
     issue: pd.Timestamp,
     provenance: dict[str, Any],
     subscribers: list[dict[str, Any]] | None = None,
+    *,
+    confirm: bool | None = None,
 ) -> tuple[AreaOutlook, Decision, AppliedDecision]:
     """One area, one issue time: outlook, decision and the persisted lifecycle step.
 
     Shared by the operational job (:func:`run_warnings`) and the replay
     (:func:`pipelines.warnings.replay.replay`), so both follow exactly the same path.
+
+    Parameters
+    ----------
+    store : WarningStore
+        The lifecycle database.
+    scheme, city : WarningScheme, CitySettings
+        The loaded city warning file.
+    net : NetworkSpec
+        The city's network.
+    area : AreaSpec
+        The area decided.
+    ds : xarray.Dataset
+        The forecast (layout of the forecast files).
+    issue : pandas.Timestamp
+        Issue time of the forecast (UTC).
+    provenance : dict
+        Provenance of the forecast (file, models, runs, data cut-off).
+    subscribers : list of dict, optional
+        Webhook subscribers of the messages.
+    confirm : bool, optional
+        Hold a step that would send a message (issue, upgrade, downgrade, extend, lift) for
+        confirmation instead of applying it (:meth:`WarningStore.hold`); default: the city's
+        ``confirmation == "required"``. Steps that send nothing are applied as always. A replay
+        passes False.
+
+    Returns
+    -------
+    outlook : AreaOutlook
+    decision : Decision
+    applied : AppliedDecision
+        The step applied, or one with action ``held`` (:func:`held_decision`).
     """
     outlook = area_outlook(ds, area, net.time_zone, scheme.aqi_family)
     decision = decide(scheme, issue, outlook.quantiles, outlook.levels, outlook.primary)
-    by_id = {s.id: s for s in net.stations}
     ids = area_station_ids(area, net)
-    circle = area_circle(
-        np.array([by_id[s].lat for s in ids]), np.array([by_id[s].lon for s in ids])
-    )
-    std = aqi_standards(scheme.aqi_family)[-1]
     drivers = area_drivers(ds, idx_of(ds, ids), decision, issue)
-    provenance = {**provenance, "top_drivers": drivers}
-
-    def render(ctx: dict[str, Any]) -> tuple[str, str]:
-        return render_message(ctx, scheme, city, area, std, net.time_zone, circle)
-
+    provenance = {**provenance, "top_drivers": drivers, "pollutants": outlook.pollutants}
+    if confirm is None:
+        confirm = city.confirmation == "required"
+    # an issue time already applied goes to apply, which returns the stored outcome
+    if confirm and store.decision_at(city.name, area.id, issue) is None:
+        before = store.pending_at(city.name, area.id, issue)
+        if before is not None:
+            return outlook, decision, held_decision(before, duplicate=True)
+        step = store.preview(scheme, city.name, area.id, issue, decision)
+        if step.action in MESSAGE_ACTIONS:
+            pid = store.hold(
+                city.name, area.id, issue, decision, provenance, step, cap_status=city.cap_status
+            )
+            return outlook, decision, held_decision(store.pending_item(pid))
     applied = store.apply(
         scheme,
         city.name,
         area.id,
         issue,
         decision,
-        {**provenance, "pollutants": outlook.pollutants},
-        render,
+        provenance,
+        message_renderer(scheme, city, net, area),
         subscribers,
     )
     return outlook, decision, applied

@@ -54,7 +54,8 @@ def publish(
 ) -> None:
     """Write CAP files of new messages, the JSON feed and the bulletin under ``warnings/<city>/``.
 
-    Fills ``report.outputs`` with the paths written.
+    Fills ``report.outputs`` with the paths written. Decisions held for confirmation
+    (action ``held``) are internal and not published.
     """
     out = Path(outputs) / "warnings" / city.name
     (out / "cap").mkdir(parents=True, exist_ok=True)
@@ -62,6 +63,8 @@ def publish(
         f = out / "cap" / f"{m['identifier']}.xml"
         if not f.exists():
             atomic_write(f, m["cap_xml"])
+    # steps held for confirmation (action "held") are internal: never in the feed or bulletin
+    decided = [a for a in report.applied if a.action != "held"]
     messages = store.messages(city.name, limit=200)
     active = store.active(city.name)
     by_id = {m["identifier"]: _message(m["json"]) for m in messages}
@@ -81,7 +84,7 @@ def publish(
                 "duplicate": a.duplicate,
                 "why": a.why,
             }
-            for a in report.applied
+            for a in decided
         ],
         "messages": [_message(m["json"]) for m in messages],
         "outbox": outbox_status(store.path),
@@ -89,7 +92,7 @@ def publish(
     feed_path = atomic_write(
         out / "feed.json", json.dumps(feed, ensure_ascii=False, indent=2, default=str)
     )
-    latest = [a.identifier for a in report.applied if a.identifier]
+    latest = [a.identifier for a in decided if a.identifier]
     report.outputs = {
         "feed": str(feed_path),
         "cap_dir": str(out / "cap"),

@@ -209,8 +209,8 @@ def replay(
     for n, issue in enumerate(issue_times):
         ds = _forecast_dataset(forecasts, n, panel.stations, issue)
         for area in city.areas:
-            outlook, decision, applied = decide_and_apply(
-                store, scheme, city, net, area, ds, issue, {"replay": sources}
+            outlook, decision, applied = decide_and_apply(  # a replay is not a release
+                store, scheme, city, net, area, ds, issue, {"replay": sources}, confirm=False
             )
             act = store.active(city.name, area.id)
             w = act[0] if act else None

@@ -11,6 +11,7 @@ One module per command group, each command parses its options, makes one call in
   ``attribute``).
 - :mod:`~qingyuan.cli.water`: ``water network | assess | trace``.
 - :mod:`~qingyuan.cli.serve`: ``serve``.
+- :mod:`~qingyuan.cli.web`: ``web`` (pages and API), ``users add | passwd | disable | enable | list | token``.
 
 Errors print ``error: <message>`` and exit with status 2; ``ingest`` exits with 3 on rejected
 files and ``warn`` with 3 on an operational alert (:mod:`~qingyuan.cli.errors`).
@@ -29,6 +30,7 @@ from qingyuan.cli.serve import serve
 from qingyuan.cli.trace import attribute, trace
 from qingyuan.cli.warn import replay, warn
 from qingyuan.cli.water import water
+from qingyuan.cli.web import users, web
 
 __all__ = ["main"]
 
@@ -58,5 +60,7 @@ for _command in (
     trace,
     attribute,
     water,
+    web,
+    users,
 ):
     main.add_command(_command)

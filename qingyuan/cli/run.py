@@ -33,3 +33,11 @@ def run(store: Path | None, outputs: Path | None, networks: tuple[str, ...]) -> 
         f"\nOutputs written to {out.resolve()} (summary.md, summary.json, daily tables, grid, "
         "forecasts/, warnings/<city>/bulletin.html, feed.json, cap/)."
     )
+    flags = "".join(f" --{k} {v}" for k, v in (("store", store), ("outputs", outputs)) if v)
+    click.echo(
+        "\nSee it in a browser:\n"
+        f"  .venv/bin/qingyuan web{flags}        # http://127.0.0.1:8000/ (API docs at /api/docs)\n"
+        "  .venv/bin/qingyuan users add NAME --role admin|analyst|decision   # then log in at /login\n"
+        "The public map, AQI and issued warnings need no login; raw data, forecasts, source tracing "
+        "and operations do (configs/access.yml)."
+    )

@@ -1,0 +1,106 @@
+"""Networks and their stations: what is configured and what the store holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.results import configs
+from pipelines.results.cache import memo
+from pipelines.results.jsonable import iso_utc
+from pipelines.results.stored import partition_info, station_store
+from pipelines.results.workspace import Read, Workspace
+
+__all__ = ["networks", "stations"]
+
+
+def _network_record(ws: Workspace, name: str) -> dict[str, Any]:
+    net = configs.network(name)
+    parts = station_store(ws, net).partitions()
+    first = partition_info(parts[0]) if parts else None
+    last = partition_info(parts[-1]) if parts else None
+    return {
+        "name": net.name,
+        "kind": net.kind,
+        "title": net.title or net.name,
+        "time_zone": net.time_zone,
+        "time_label": net.time_label,
+        "frequency": net.frequency,
+        "n_stations": len(net.stations),
+        "variables": list(last["variables"]) if last else [],
+        "has_store": bool(parts),
+        "n_partitions": len(parts),
+        "first_time": iso_utc(first["first"] or first["grid_start"]) if first else None,
+        "last_time": iso_utc(last["last"] or last["grid_end"]) if last else None,
+    }
+
+
+def networks(ws: Workspace) -> Read:
+    """Every configured network, with what its store holds.
+
+    Parameters
+    ----------
+    ws : Workspace
+        The workspace.
+
+    Returns
+    -------
+    Read
+        ``data``: list of ``{name, kind ("air" | "water"), title, time_zone, time_label,
+        frequency, n_stations, variables (registry names stored, from the newest partition),
+        has_store, n_partitions, first_time, last_time}``; ``first_time`` / ``last_time`` are the
+        first and last times with a stored value (ISO-8601 UTC; None without a store).
+    """
+    names = configs.network_names()
+    files: list[Any] = []
+    listing = []
+    for name in names:
+        files.append(configs.network_file(name))
+        parts = station_store(ws, configs.network(name)).partitions()
+        listing.append(tuple(p.name for p in parts))
+        if parts:
+            files += [parts[0], parts[-1]]
+    key = (str(ws.store), tuple(names), tuple(listing))
+    return memo(
+        "networks", key, files=files, compute=lambda: [_network_record(ws, n) for n in names]
+    )
+
+
+def stations(ws: Workspace, network: str) -> Read:
+    """Return the stations (air) or sections (water) of a network, from its configuration.
+
+    Parameters
+    ----------
+    ws : Workspace
+        The workspace.
+    network : str
+        The network.
+
+    Returns
+    -------
+    Read
+        ``data``: list of ``{id, name, code, lat, lon, alt, kind, network}`` in configuration
+        order (``kind`` is the network's, ``air`` or ``water``).
+
+    Raises
+    ------
+    NotFound
+        For an unknown network.
+    """
+    net = configs.network(network)
+
+    def compute() -> list[dict[str, Any]]:
+        return [
+            {
+                "id": s.id,
+                "name": s.name or s.id,
+                "code": s.code,
+                "lat": s.lat,
+                "lon": s.lon,
+                "alt": s.altitude,
+                "kind": net.kind,
+                "network": net.name,
+            }
+            for s in net.stations
+        ]
+
+    return memo("stations", net.name, files=[configs.network_file(net.name)], compute=compute)

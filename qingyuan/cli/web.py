@@ -1,0 +1,195 @@
+"""``qingyuan web`` (the web application and API) and ``qingyuan users`` (accounts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipelines.errors import ConfigError
+from qingyuan.cli.errors import failing_on
+from qingyuan.cli.options import outputs_option, store_option
+
+__all__ = ["users", "web"]
+
+
+def _settings(store: Path | None, outputs: Path | None, database: str | None):
+    from qingyuan.web.settings import load_settings
+
+    with failing_on(ConfigError):
+        return load_settings(store, outputs, database_url=database)
+
+
+_db_option = click.option(
+    "--database",
+    default=None,
+    help="Application database URL (default: QINGYUAN_WEB_DB, configs/web.yml, outputs/web/app.db).",
+)
+
+
+@click.command()
+@store_option()
+@outputs_option()
+@_db_option
+@click.option(
+    "--host", default=None, help="Address to listen on (default: configs/web.yml, 127.0.0.1)."
+)
+@click.option("--port", type=int, default=None, help="Port (default: configs/web.yml, 8000).")
+@click.option(
+    "--workers", type=int, default=None, help="Worker processes (default: configs/web.yml, 1)."
+)
+def web(store, outputs, database, host, port, workers) -> None:  # noqa: ANN001
+    """Serve the web pages and the HTTP API (OpenAPI at /api/docs) on the store and outputs."""
+    import os
+
+    import uvicorn
+
+    s = _settings(store, outputs, database)
+    srv = s.web.server
+    host, port, workers = host or srv.host, port or srv.port, workers or srv.workers
+    # worker processes build their own app from the environment: hand the choices down
+    os.environ["QINGYUAN_STORE"] = str(s.workspace.store.resolve())
+    os.environ["QINGYUAN_OUTPUTS"] = str(s.workspace.outputs.resolve())
+    os.environ["QINGYUAN_WEB_DB"] = s.database_url
+    from qingyuan.web.accounts import list_users
+    from qingyuan.web.db import open_database
+
+    _, sessions = open_database(s.database_url)
+    if not list_users(sessions):
+        click.echo(
+            "note: no user accounts yet; the public pages work. Add one with\n"
+            "  qingyuan users add NAME --role admin|analyst|decision"
+        )
+    click.echo(f"Qingyuan web on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
+    click.echo(f"  store {s.workspace.store}, outputs {s.workspace.outputs}")
+    uvicorn.run(
+        "qingyuan.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        proxy_headers=False,
+    )
+
+
+@click.group()
+def users() -> None:
+    """Manage web accounts: add, passwd, disable, enable, list, token."""
+
+
+def _sessions(outputs: Path | None, database: str | None):
+    from qingyuan.web.db import open_database
+
+    return open_database(_settings(None, outputs, database).database_url)[1]
+
+
+def _password(given: str | None) -> str:
+    import os
+
+    return (
+        given
+        or os.environ.get("QINGYUAN_PASSWORD")
+        or click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    )
+
+
+@users.command("add")
+@click.argument("username")
+@click.option(
+    "--role", required=True, help="A role of configs/access.yml (e.g. admin, analyst, decision)."
+)
+@click.option("--name", "display_name", default="", help="Display name.")
+@click.option("--password", default=None, help="Password (default: QINGYUAN_PASSWORD or a prompt).")
+@outputs_option()
+@_db_option
+def add(username, role, display_name, password, outputs, database) -> None:  # noqa: ANN001
+    """Create an account."""
+    from qingyuan.web.accounts import AccountError, add_user
+    from qingyuan.web.policy import Policy
+
+    s = _settings(None, outputs, database)
+    with failing_on(AccountError):
+        add_user(
+            _sessions(outputs, database),
+            username,
+            role,
+            password=_password(password),
+            roles=Policy(s.access).login_roles(),
+            display_name=display_name,
+        )
+    click.echo(f"user {username} added with role {role}")
+
+
+@users.command("passwd")
+@click.argument("username")
+@click.option(
+    "--password", default=None, help="New password (default: QINGYUAN_PASSWORD or a prompt)."
+)
+@outputs_option()
+@_db_option
+def passwd(username, password, outputs, database) -> None:  # noqa: ANN001
+    """Set a password (the user's sessions end)."""
+    from qingyuan.web.accounts import AccountError, set_password
+
+    with failing_on(AccountError):
+        set_password(_sessions(outputs, database), username, _password(password))
+    click.echo(f"password of {username} changed")
+
+
+@users.command("disable")
+@click.argument("username")
+@outputs_option()
+@_db_option
+def disable(username, outputs, database) -> None:  # noqa: ANN001
+    """Disable an account (sessions end, tokens stop working)."""
+    from qingyuan.web.accounts import AccountError, disable_user
+
+    with failing_on(AccountError):
+        disable_user(_sessions(outputs, database), username)
+    click.echo(f"user {username} disabled")
+
+
+@users.command("enable")
+@click.argument("username")
+@outputs_option()
+@_db_option
+def enable(username, outputs, database) -> None:  # noqa: ANN001
+    """Enable a disabled account."""
+    from qingyuan.web.accounts import AccountError, disable_user
+
+    with failing_on(AccountError):
+        disable_user(_sessions(outputs, database), username, disabled=False)
+    click.echo(f"user {username} enabled")
+
+
+@users.command("list")
+@outputs_option()
+@_db_option
+def list_(outputs, database) -> None:  # noqa: ANN001
+    """List accounts."""
+    from qingyuan.web.accounts import list_users
+
+    rows = list_users(_sessions(outputs, database))
+    for u in rows:
+        state = "disabled" if u["disabled"] else "active"
+        click.echo(f"{u['username']}\t{u['role']}\t{state}\t{u['display_name']}")
+    if not rows:
+        click.echo("no users")
+
+
+@users.command("token")
+@click.argument("username")
+@click.option("--name", default="cli", help="A label for the token.")
+@outputs_option()
+@_db_option
+def token(username, name, outputs, database) -> None:  # noqa: ANN001
+    """Issue a bearer token for an API client (printed once)."""
+    from qingyuan.web.accounts import AccountError, create_token
+
+    s = _settings(None, outputs, database)
+    with failing_on(AccountError):
+        tok = create_token(
+            _sessions(outputs, database), username, name=name, ttl_days=s.web.tokens.ttl_days
+        )
+    click.echo(tok)

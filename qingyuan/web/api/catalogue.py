@@ -1,0 +1,132 @@
+"""Networks, stations, the map status, published AQI (hourly, daily) and water class."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from pipelines import results as R
+from qingyuan.web.accounts import Principal
+from qingyuan.web.deps import Page, page_of, reader, respond
+from qingyuan.web.errors import ApiError
+from qingyuan.web.params import IDENT, Ident, TimeRange, utc
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["networks, stations, AQI and water class"])
+
+
+def _ws(request: Request) -> R.Workspace:
+    return request.app.state.settings.workspace
+
+
+def _network(request: Request, network: str) -> dict:
+    for n in R.networks(_ws(request)).data:
+        if n["name"] == network:
+            return n
+    known = ", ".join(n["name"] for n in R.networks(_ws(request)).data)
+    raise ApiError(404, f"unknown network {network!r}; known: {known}")
+
+
+@router.get("/networks", summary="Monitoring networks")
+def networks(
+    request: Request, page: Page = Depends(), who: Principal = Depends(reader("networks"))
+):
+    """Every configured network: kind, time zone, stations, stored variables and period."""
+    r = R.networks(_ws(request))
+    return respond(request, page_of(r.data, page), modified=r.modified, dataset="networks")
+
+
+@router.get("/networks/{network}/stations", summary="Stations of a network")
+def stations(
+    request: Request,
+    network: Ident,
+    page: Page = Depends(),
+    who: Principal = Depends(reader("stations")),
+):
+    """Stations (air) or sections (water) with coordinates."""
+    r = R.stations(_ws(request), network)
+    return respond(request, page_of(r.data, page), modified=r.modified, dataset="stations")
+
+
+@router.get("/networks/{network}/status", summary="Current AQI category or water class per station")
+def status(request: Request, network: Ident, who: Principal = Depends(reader("stations"))):
+    """Return the map's data: the latest published AQI (air) or water class (water) of every station."""
+    kind = _network(request, network)["kind"]
+    dataset = "aqi" if kind == "air" else "water_class"
+    if not request.app.state.policy.check(who.role, dataset).allowed:
+        raise ApiError(403, f"dataset {dataset!r} is not open to role {who.role!r}")
+    r = R.current_status(_ws(request), network)
+    return respond(
+        request,
+        {"network": network, "kind": kind, "stations": r.data},
+        modified=r.modified,
+        dataset=dataset,
+    )
+
+
+def _records(df) -> list[dict]:  # noqa: ANN001 - DataFrame
+    out = df.reset_index()
+    for c in out.columns:
+        if str(out[c].dtype).startswith("datetime64"):
+            out[c] = out[c].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out.astype(object).where(out.notna(), None).to_dict(orient="records")
+
+
+@router.get("/networks/{network}/stations/{station}/aqi/hourly", summary="Hourly AQI of a station")
+def hourly_aqi(
+    request: Request,
+    network: Ident,
+    station: Ident,
+    span: TimeRange = Depends(),
+    page: Page = Depends(),
+    who: Principal = Depends(reader("aqi")),
+):
+    """Hourly IAQI per pollutant, AQI, primary pollutant and category (HJ 633 by date).
+
+    Default range: the last 7 days of the record.
+    """
+    last = _last_time(request, network)
+    start, end = span.resolve(last, default_days=7)
+    r = R.hourly_aqi(_ws(request), network, station, start=start, end=end)
+    return respond(request, page_of(_records(r.data), page), modified=r.modified, dataset="aqi")
+
+
+@router.get("/networks/{network}/aqi/daily", summary="Daily AQI")
+def daily_aqi(
+    request: Request,
+    network: Ident,
+    station: str | None = Query(None, pattern=IDENT),
+    span: TimeRange = Depends(),
+    page: Page = Depends(),
+    who: Principal = Depends(reader("aqi")),
+):
+    """Daily AQI records (station, local date, AQI, category, primary pollutant)."""
+    r = R.daily_aqi(_ws(request), network, station=station, start=span.start, end=span.end)
+    return respond(request, page_of(_as_list(r.data), page), modified=r.modified, dataset="aqi")
+
+
+@router.get("/networks/{network}/water-class", summary="Daily water quality class")
+def water_class(
+    request: Request,
+    network: Ident,
+    station: str | None = Query(None, pattern=IDENT),
+    span: TimeRange = Depends(),
+    page: Page = Depends(),
+    who: Principal = Depends(reader("water_class")),
+):
+    """Daily GB 3838 class per section (and the limiting parameter where known)."""
+    r = R.water_class(_ws(request), network, station=station, start=span.start, end=span.end)
+    return respond(
+        request, page_of(_as_list(r.data), page), modified=r.modified, dataset="water_class"
+    )
+
+
+def _as_list(data) -> list:  # noqa: ANN001
+    return _records(data) if hasattr(data, "reset_index") else list(data)
+
+
+def _last_time(request: Request, network: str):  # noqa: ANN202
+    import pandas as pd
+
+    n = _network(request, network)
+    return utc(pd.Timestamp(n["last_time"])) if n.get("last_time") else None

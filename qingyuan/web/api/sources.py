@@ -1,0 +1,88 @@
+"""Source tracing results: polar plots and CPF, PSCF/CWT, PMF runs, river upstream tracing."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
+
+from pipelines import results as R
+from qingyuan.web.accounts import Principal
+from qingyuan.web.deps import Page, page_of, reader, respond
+from qingyuan.web.params import Ident
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["source tracing"])
+
+_MEDIA = {
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".csv": "text/csv; charset=utf-8",
+    ".json": "application/json",
+}
+
+
+def _ws(request: Request) -> R.Workspace:
+    return request.app.state.settings.workspace
+
+
+@router.get("/networks/{network}/sources/polar", summary="Polar plots and CPF per station")
+def polar(request: Request, network: Ident, who: Principal = Depends(reader("sources"))):
+    """Bivariate polar concentration and conditional probability function results."""
+    r = R.polar(_ws(request), network)
+    return respond(request, r.data, modified=r.modified, dataset="sources")
+
+
+@router.get("/networks/{network}/sources/trajectory", summary="PSCF and CWT grids")
+def trajectory(request: Request, network: Ident, who: Principal = Depends(reader("sources"))):
+    """Back-trajectory source maps: potential source contribution and concentration-weighted trajectory."""
+    r = R.trajectory(_ws(request), network)
+    return respond(request, r.data, modified=r.modified, dataset="sources")
+
+
+@router.get("/networks/{network}/sources/files/{name}", summary="A source-tracing figure or table")
+def source_file(
+    request: Request, network: Ident, name: Ident, who: Principal = Depends(reader("sources"))
+):
+    """Return a file listed by the polar or trajectory results (SVG, PNG, CSV)."""
+    return _file(R.artifact_path(_ws(request), network, name))
+
+
+@router.get("/pmf", summary="PMF runs")
+def pmf_runs(request: Request, page: Page = Depends(), who: Principal = Depends(reader("sources"))):
+    """Positive matrix factorisation runs with their summary (factors, Q, bootstrap mapping)."""
+    r = R.pmf_runs(_ws(request))
+    return respond(request, page_of(r.data, page), modified=r.modified, dataset="sources")
+
+
+@router.get("/pmf/{run}", summary="One PMF run")
+def pmf_run(request: Request, run: Ident, who: Principal = Depends(reader("sources"))):
+    """Factor profiles (concentration and % of species), shares of the total, contributions."""
+    r = R.pmf_run(_ws(request), run)
+    return respond(request, r.data, modified=r.modified, dataset="sources")
+
+
+@router.get("/pmf/{run}/files/{name}", summary="A PMF figure or table")
+def pmf_file(
+    request: Request, run: Ident, name: Ident, who: Principal = Depends(reader("sources"))
+):
+    """Return a figure or table of a PMF run."""
+    return _file(R.artifact_path(_ws(request), run, name))
+
+
+@router.get("/networks/{network}/water/trace", summary="River upstream tracing results")
+def water_trace(request: Request, network: Ident, who: Principal = Depends(reader("sources"))):
+    """Upstream tracing of a water section's exceedances (lags, candidate reaches)."""
+    r = R.water_trace(_ws(request), network)
+    return respond(request, r.data, modified=r.modified, dataset="sources")
+
+
+def _file(path) -> FileResponse:  # noqa: ANN001
+    media = (
+        _MEDIA.get(path.suffix.lower())
+        or mimetypes.guess_type(path.name)[0]
+        or "application/octet-stream"
+    )
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "private, no-cache"})

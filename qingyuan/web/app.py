@@ -1,0 +1,70 @@
+"""The application factory: one FastAPI app serving the HTTP API (``/api/v1``) and the pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from qingyuan.web.db import open_database
+from qingyuan.web.errors import install_handlers
+from qingyuan.web.middleware import SecurityMiddleware
+from qingyuan.web.policy import Policy
+from qingyuan.web.settings import WebSettings, load_settings
+
+__all__ = ["create_app"]
+
+_STATIC = Path(__file__).parent / "static"
+
+API_DESCRIPTION = """
+Qingyuan (清源) HTTP API: stations, observations with QC flags, AQI and water class, forecasts
+with quantiles and drivers, warnings (lifecycle, CAP 1.2, JSON feed, bulletin), source tracing,
+model registry, operations and the audit log.
+
+Access follows `configs/access.yml`: every dataset has a classification level (公开 public,
+内部 internal, 受控 restricted) and the roles that may read it. Anonymous callers see published
+data only. API clients send `Authorization: Bearer <token>` (`qingyuan users token NAME`, or
+`POST /api/v1/auth/token`); browsers log in at `/login` (session cookie; state-changing calls
+send `X-CSRF-Token`). Lists are paginated (`page`, `page_size`); reads carry `ETag` and
+`Last-Modified` and answer conditional requests with 304. Errors are
+`{"error": {"status", "title", "message"}}`.
+"""
+
+
+def create_app(settings: WebSettings | None = None) -> FastAPI:
+    """Build the application.
+
+    Parameters
+    ----------
+    settings : qingyuan.web.settings.WebSettings, optional
+        Default: :func:`qingyuan.web.settings.load_settings` (configuration and environment).
+    """
+    from qingyuan import __version__
+    from qingyuan.web.api import routers
+    from qingyuan.web.pages import routers as page_routers
+
+    settings = settings or load_settings()
+    app = FastAPI(
+        title="Qingyuan (清源) API",
+        version=__version__,
+        description=API_DESCRIPTION,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    engine, sessions = open_database(settings.database_url)
+    app.state.settings = settings
+    app.state.engine, app.state.sessions = engine, sessions
+    app.state.policy = Policy(settings.access)
+    install_handlers(app)
+    for r in routers():
+        app.include_router(r, prefix="/api/v1")
+    for r in page_routers():
+        app.include_router(r)
+    app.mount("/static", StaticFiles(directory=str(_STATIC)), name="static")
+    lim = settings.web.limits
+    app.add_middleware(
+        SecurityMiddleware, max_body=lim.max_body_bytes, max_query=lim.max_query_chars
+    )
+    return app

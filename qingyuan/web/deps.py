@@ -1,0 +1,237 @@
+"""Request plumbing shared by API routes and pages: who is asking, may they, and the reply.
+
+- :func:`principal`: the user of a bearer token or session cookie, else the public.
+- :func:`reader` / :func:`actor`: FastAPI dependencies that ask :class:`~qingyuan.web.policy.Policy`
+  (one place), write the audit row and refuse with 401/403.
+- :func:`respond`: JSON with ETag / Last-Modified, 304 on a matching conditional request, cache
+  headers by classification.
+- :func:`page_of`: pagination.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import math
+from collections.abc import Callable, Sequence
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from fastapi import Depends, Query, Request
+from fastapi.responses import Response
+
+from qingyuan.web.accounts import ANONYMOUS, Principal, record_audit, resolve_session, resolve_token
+from qingyuan.web.errors import ApiError
+
+__all__ = [
+    "SESSION_COOKIE",
+    "Page",
+    "actor",
+    "audit",
+    "client_of",
+    "page_of",
+    "principal",
+    "reader",
+    "respond",
+]
+
+SESSION_COOKIE = "qy_session"
+
+
+def client_of(request: Request) -> str:
+    """Client address (the direct peer; a proxy's X-Forwarded-For is not trusted)."""
+    return request.client.host if request.client else ""
+
+
+def principal(request: Request) -> Principal:
+    """Who is asking (cached on the request).
+
+    A bearer token that is unknown, expired or revoked is a 401, not a silent fall-back to the
+    public; an invalid session cookie is ignored (the browser is treated as logged out).
+    """
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    sessions = request.app.state.sessions
+    who = ANONYMOUS
+    auth = request.headers.get("authorization", "")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "Authorization must be 'Bearer <token>'", headers=_challenge())
+        who = resolve_token(sessions, token.strip())
+        if who is None:
+            raise ApiError(401, "invalid or expired token", headers=_challenge())
+    elif request.cookies.get(SESSION_COOKIE):
+        who = resolve_session(sessions, request.cookies[SESSION_COOKIE]) or ANONYMOUS
+    request.state.principal = who
+    return who
+
+
+def _challenge() -> dict[str, str]:
+    return {"WWW-Authenticate": 'Bearer realm="qingyuan"'}
+
+
+def audit(request: Request, who: Principal, action: str, **kw: Any) -> None:
+    """Append an audit row for this request."""
+    record_audit(
+        request.app.state.sessions,
+        who,
+        action,
+        target=kw.pop("target", str(request.url.path)),
+        client=client_of(request),
+        **kw,
+    )
+
+
+def _refuse(request: Request, who: Principal, status: int, reason: str) -> ApiError:
+    headers = _challenge() if status == 401 else None
+    msg = "log in to see this" if status == 401 else reason
+    return ApiError(status, msg, headers=headers)
+
+
+def reader(dataset: str) -> Callable[..., Principal]:
+    """Dependency: the principal may read ``dataset`` (audited when the policy says so)."""
+
+    def dep(request: Request, who: Principal = Depends(principal)) -> Principal:
+        decision = request.app.state.policy.check(who.role, dataset)
+        if not decision.allowed:
+            if decision.audited and not who.anonymous:
+                audit(request, who, "read", dataset=dataset, outcome="denied")
+            raise _refuse(request, who, decision.status, decision.reason)
+        if decision.audited:
+            audit(request, who, "read", dataset=dataset)
+        return who
+
+    dep.__name__ = f"read_{dataset}"
+    return dep
+
+
+def readable(request: Request, who: Principal, dataset: str) -> bool:
+    """Whether ``who`` may read ``dataset`` (no audit row: for showing or hiding page parts)."""
+    return request.app.state.policy.check(who.role, dataset).allowed
+
+
+def actor(action: str) -> Callable[..., Principal]:
+    """Dependency: the principal may do ``action``; session callers must send the CSRF token.
+
+    The token comes in the ``X-CSRF-Token`` header (API) or the ``csrf_token`` form field (pages,
+    checked by the page handler with :func:`check_csrf`). Bearer-token clients need none (the
+    token is not sent by browsers on their own).
+    """
+
+    def dep(request: Request, who: Principal = Depends(principal)) -> Principal:
+        decision = request.app.state.policy.may(who.role, action)
+        if not decision.allowed:
+            if not who.anonymous:
+                audit(request, who, action, outcome="denied")
+            raise _refuse(request, who, decision.status, decision.reason)
+        if who.via == "session":
+            sent = request.headers.get("x-csrf-token")
+            if sent is not None:
+                check_csrf(who, sent)
+            elif "application/x-www-form-urlencoded" not in request.headers.get(
+                "content-type", ""
+            ) and "multipart/form-data" not in request.headers.get("content-type", ""):
+                raise ApiError(403, "missing CSRF token (X-CSRF-Token header)")
+        return who
+
+    dep.__name__ = f"do_{action.replace('.', '_')}"
+    return dep
+
+
+def check_csrf(who: Principal, sent: str | None) -> None:
+    """Refuse (403) when a session's state-changing request lacks its CSRF token."""
+    if who.via != "session":
+        return
+    if not sent or not who.csrf or not hmac.compare_digest(sent, who.csrf):
+        raise ApiError(403, "missing or wrong CSRF token; reload the page and try again")
+
+
+# ---------------------------------------------------------------------- pagination
+class Page:
+    """``page`` and ``page_size`` query parameters (1-based pages)."""
+
+    def __init__(
+        self,
+        request: Request,
+        page: int = Query(1, ge=1, le=1_000_000, description="Page number, from 1."),
+        page_size: int | None = Query(None, ge=1, description="Items per page."),
+    ):
+        limits = request.app.state.settings.web.limits
+        size = page_size or limits.page_size
+        if size > limits.max_page_size:
+            raise ApiError(422, f"query parameter 'page_size': at most {limits.max_page_size}")
+        self.page, self.size = page, size
+
+
+def page_of(items: Sequence[Any], page: Page) -> dict[str, Any]:
+    """One page of a list, with its position in the whole."""
+    total = len(items)
+    start = (page.page - 1) * page.size
+    return {
+        "items": list(items[start : start + page.size]),
+        "page": page.page,
+        "page_size": page.size,
+        "total": total,
+        "pages": max(1, math.ceil(total / page.size)),
+    }
+
+
+# ---------------------------------------------------------------------- replies
+def _default(o: Any) -> Any:
+    if isinstance(o, dt.datetime | dt.date):
+        return o.isoformat()
+    if hasattr(o, "item"):  # numpy scalars
+        return o.item()
+    return str(o)
+
+
+def _clean(o: Any) -> Any:
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_clean(v) for v in o]
+    return o
+
+
+def respond(
+    request: Request,
+    data: Any,
+    *,
+    modified: dt.datetime | None = None,
+    dataset: str | None = None,
+    status: int = 200,
+) -> Response:
+    """JSON reply with a strong ETag and Last-Modified; 304 when the client's copy is current.
+
+    Public datasets may be cached by shared caches for a minute; anything else is
+    ``private, no-cache`` and varies by Cookie and Authorization.
+    """
+    body = json.dumps(_clean(data), ensure_ascii=False, default=_default, allow_nan=False).encode()
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    public = dataset is not None and request.app.state.policy.level(dataset) == "public"
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "public, max-age=60" if public else "private, no-cache",
+        "Vary": "Cookie, Authorization, Accept-Language",
+    }
+    if modified is not None:
+        headers["Last-Modified"] = format_datetime(modified.astimezone(dt.UTC), usegmt=True)
+    if status == 200 and request.method in ("GET", "HEAD"):
+        inm = request.headers.get("if-none-match")
+        if inm is not None:
+            if etag in [t.strip().removeprefix("W/") for t in inm.split(",")] or inm.strip() == "*":
+                return Response(status_code=304, headers=headers)
+        elif modified is not None and request.headers.get("if-modified-since"):
+            try:
+                since = parsedate_to_datetime(request.headers["if-modified-since"])
+            except (TypeError, ValueError):
+                since = None
+            if since is not None and modified.replace(microsecond=0) <= since:
+                return Response(status_code=304, headers=headers)
+    return Response(body, status_code=status, media_type="application/json", headers=headers)

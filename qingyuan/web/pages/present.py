@@ -1,0 +1,95 @@
+"""View helpers shared by the pages: names, colours, local times, health advice, area outlines."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pandas as pd
+
+from pipelines.config import aqi_standards, load_network
+from pipelines.config.warnings import load_warning_config
+
+__all__ = [
+    "aqi_category",
+    "area_polygons",
+    "category_name",
+    "category_table",
+    "local",
+    "scheme_levels",
+    "water_colour",
+]
+
+
+@functools.cache
+def category_table(family: str = "hj633") -> list[dict[str, Any]]:
+    """AQI categories of the newest edition: level, upper AQI, name, colour, effects, advice."""
+    std = aqi_standards(family)[-1]
+    out = []
+    for c in std.categories:
+        d = c if isinstance(c, dict) else getattr(c, "__dict__", {})
+        out.append(dict(d))
+    return out
+
+
+def category_name(cat: dict[str, Any] | None, lang: str) -> str:
+    """Return the category's name in ``lang`` (the standard names it "优 excellent")."""
+    if not cat:
+        return ""
+    zh, _, en = str(cat["name"]).partition(" ")
+    return zh if lang == "zh" else (en or zh)
+
+
+def aqi_category(aqi: float | None, family: str = "hj633") -> dict[str, Any] | None:
+    """Return the category record of an AQI value (None for a missing value)."""
+    if aqi is None or pd.isna(aqi):
+        return None
+    for c in category_table(family):
+        if aqi <= c["max"]:
+            return c
+    return category_table(family)[-1]
+
+
+def local(t: Any, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Return a UTC time (ISO text or timestamp) in the network's local time, formatted."""
+    if t is None or (isinstance(t, float) and pd.isna(t)) or t == "":
+        return ""
+    ts = pd.Timestamp(t)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+    return ts.tz_convert(tz).strftime(fmt)
+
+
+@functools.cache
+def scheme_levels(city: str) -> dict[str, dict[str, Any]]:
+    """Warning levels of a city's scheme: name -> {names, colour, rank}."""
+    scheme, _ = load_warning_config(city)
+    return {
+        lv.name: {"names": lv.names, "colour": lv.colour, "rank": lv.rank} for lv in scheme.levels
+    }
+
+
+def area_polygons(city: dict[str, Any], *, buffer_km: float = 3.0) -> list[dict[str, Any]]:
+    """Outline of every area of a city: the buffered hull of its stations.
+
+    No administrative boundaries are bundled (they cannot be downloaded here), so an area is
+    drawn as the convex hull of its stations buffered by ``buffer_km`` [km].
+    """
+    from qingyuan.web.charts import area_outline
+
+    net = load_network(city["network"])
+    where = {s.id: (s.lat, s.lon) for s in net.stations}
+    out = []
+    for a in city["areas"]:
+        pts = [where[s] for s in a["stations"] if s in where]
+        if not pts:
+            continue
+        lats, lons = zip(*pts, strict=True)
+        out.append({**a, "polygon": area_outline(list(lats), list(lons), buffer_km=buffer_km)})
+    return out
+
+
+def water_colour(cls: str | None) -> str:
+    """Colour of a water class (unknown: grey)."""
+    from qingyuan.web.charts import WATER_CLASS_COLOURS
+
+    return WATER_CLASS_COLOURS.get(cls or "", "#9e9e9e")

@@ -1,0 +1,192 @@
+"""The station page: series with QC flags, forecast with its P10–P90 band, calendar, downloads.
+
+Each part is shown as far as the role allows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Query, Request
+
+from pipelines import results as R
+from pipelines.config import load_variables
+from qingyuan.web.deps import principal, readable
+from qingyuan.web.errors import ApiError
+from qingyuan.web.pages.present import aqi_category, category_name, local, water_colour
+from qingyuan.web.params import Ident
+from qingyuan.web.render import lang_of, render
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+#: HJ 212 / QC status codes of the store marked on the chart (0 normal and 10 missing are not).
+_SUSPECT, _INVALID = 8, 9
+
+
+def _flag_marks(times: pd.DatetimeIndex, flags: np.ndarray, lang: str) -> list[dict]:
+    susp = [t for t, f in zip(times, flags, strict=True) if f == _SUSPECT]
+    bad = [t for t, f in zip(times, flags, strict=True) if f not in (0, _SUSPECT, 10)]
+    out = []
+    if susp:
+        out.append(
+            {
+                "times": susp,
+                "label": "可疑 (QC)" if lang == "zh" else "suspect (QC)",
+                "class_": "qy-flag-suspect",
+            }
+        )
+    if bad:
+        out.append(
+            {
+                "times": bad,
+                "label": "无效/仪器状态" if lang == "zh" else "invalid / instrument status",
+                "class_": "qy-flag-invalid",
+            }
+        )
+    return out
+
+
+@router.get("/station/{network}/{station}")
+def station_page(
+    request: Request,
+    network: Ident,
+    station: Ident,
+    variable: str | None = Query(None, pattern=r"^[A-Za-z0-9_]{1,64}$"),
+):
+    """One station."""
+    from qingyuan.web.charts import AQI_COLOURS, calendar, time_series
+
+    who = principal(request)
+    lang = lang_of(request)
+    ws = request.app.state.settings.workspace
+    net = next((n for n in R.networks(ws).data if n["name"] == network), None)
+    if net is None:
+        raise ApiError(404, f"unknown network {network!r}")
+    st = next((s for s in R.stations(ws, network).data if s["id"] == station), None)
+    if st is None:
+        raise ApiError(404, f"unknown station {station!r} in network {network!r}")
+    tz = net["time_zone"]
+    reg = load_variables()["variables"]
+    last = (
+        pd.Timestamp(net["last_time"]).tz_convert("UTC").tz_localize(None)
+        if net.get("last_time")
+        else None
+    )
+    ctx: dict = {
+        "net": net,
+        "st": st,
+        "series_svg": "",
+        "forecast_svg": "",
+        "calendar_svg": "",
+        "variables": [],
+        "variable": None,
+        "downloads": None,
+        "forecast": None,
+    }
+    if last is None:
+        return render(request, "station.html", ctx)
+    start = last - pd.Timedelta(days=7)
+    # 1. the time series: raw values with QC flags (analysts), else the published hourly AQI
+    if readable(request, who, "observations"):
+        variables = [v for v in net["variables"] if v in reg]
+        var = variable if variable in variables else (variables[0] if variables else None)
+        if "pm25" in variables and variable is None:
+            var = "pm25"
+        ctx["variables"], ctx["variable"] = variables, var
+        if var:
+            obs = R.observations(ws, network, station, start=start, end=last, variables=[var]).data
+            unit = obs.attrs.get("units", {}).get(var, reg[var].get("units", ""))
+            flags = (
+                obs[f"{var}_flag"].to_numpy() if f"{var}_flag" in obs else np.zeros(len(obs), int)
+            )
+            ctx["series_svg"] = time_series(
+                list(obs.index),
+                [
+                    {
+                        "name": reg[var].get("long_name", var),
+                        "values": obs[var].to_numpy(float),
+                        "class_": "qy-line-obs",
+                    }
+                ],
+                flags=_flag_marks(obs.index, flags, lang),
+                title=f"{st['name']} · {var}",
+                y_label=f"{var} [{unit}]",
+            )
+            q = f"start={start:%Y-%m-%dT%H:%M:%SZ}&end={last:%Y-%m-%dT%H:%M:%SZ}&variables={var}"
+            base = f"/api/v1/networks/{network}/stations/{station}/observations?{q}"
+            ctx["downloads"] = {
+                "csv": base + "&format=csv",
+                "netcdf": base + "&format=netcdf",
+                "json": base,
+            }
+    elif net["kind"] == "air" and readable(request, who, "aqi"):
+        h = R.hourly_aqi(ws, network, station, start=start, end=last).data
+        ctx["series_svg"] = time_series(
+            list(h.index),
+            [{"name": "AQI", "values": h["aqi"].to_numpy(float), "class_": "qy-line-aqi"}],
+            title=f"{st['name']} · AQI",
+            y_label="AQI",
+            thresholds=[(100, "100"), (200, "200")],
+        )
+    # 2. the forecast with its P10–P90 band
+    if readable(request, who, "forecasts"):
+        try:
+            fc = R.forecast(ws, network, station=station).data
+        except R.NotFound:
+            fc = None
+        if fc and fc["series"]:
+            s = fc["series"][0]
+            qs = s["quantiles"]
+            lo, hi = qs.get(min(qs, key=float)), qs.get(max(qs, key=float))
+            ctx["forecast"] = {
+                "issue_local": local(fc["issue_time"], tz),
+                "cutoff_local": local(fc.get("data_cutoff"), tz),
+                "variable": s["variable"],
+                "provenance": fc.get("provenance", {}),
+            }
+            ctx["forecast_svg"] = time_series(
+                [pd.Timestamp(t) for t in s["valid_time"]],
+                [
+                    {
+                        "name": "P50" if "0.5" in qs else "mean",
+                        "values": np.asarray(qs.get("0.5", s["mean"]), float),
+                        "class_": "qy-line-fc",
+                    }
+                ],
+                band={
+                    "lower": np.asarray(lo, float),
+                    "upper": np.asarray(hi, float),
+                    "name": f"P{float(min(qs, key=float)) * 100:.0f}–P{float(max(qs, key=float)) * 100:.0f}",
+                },
+                title=f"{st['name']} · {s['variable']} forecast",
+                y_label=f"{s['variable']} [{s.get('unit', '')}]",
+            )
+    # 3. the calendar of the last year
+    day0 = last - pd.Timedelta(days=365)
+    if net["kind"] == "air" and readable(request, who, "aqi"):
+        d = R.daily_aqi(ws, network, station=station, start=day0, end=last).data
+        d = pd.DataFrame(d)
+        if len(d):
+            days = list(pd.to_datetime(d["date"]).dt.date)
+            vals = [None if pd.isna(c) else int(c) for c in d["category"]]
+            labels = [
+                f"{dd}: AQI {'' if pd.isna(a) else int(a)} {category_name(aqi_category(a), lang)}"
+                for dd, a in zip(days, d["aqi"], strict=True)
+            ]
+            ctx["calendar_svg"] = calendar(
+                days, vals, colours=AQI_COLOURS, title=f"{st['name']} · daily AQI", labels=labels
+            )
+    elif net["kind"] == "water" and readable(request, who, "water_class"):
+        d = pd.DataFrame(R.water_class(ws, network, station=station, start=day0, end=last).data)
+        if len(d):
+            order = ["I", "II", "III", "IV", "V", "劣V"]
+            days = list(pd.to_datetime(d["date"]).dt.date)
+            vals = [order.index(c) + 1 if c in order else None for c in d["class"]]
+            colours = {i + 1: water_colour(c) for i, c in enumerate(order)}
+            labels = [f"{dd}: {c}" for dd, c in zip(days, d["class"], strict=True)]
+            ctx["calendar_svg"] = calendar(
+                days, vals, colours=colours, title=f"{st['name']} · daily class", labels=labels
+            )
+    return render(request, "station.html", ctx)

@@ -1,0 +1,249 @@
+"""Warnings pages: in force, awaiting confirmation, history; one warning's lifecycle."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+
+from pipelines import results as R
+from qingyuan.web.deps import audit, check_csrf, principal, readable
+from qingyuan.web.errors import ApiError
+from qingyuan.web.pages.present import aqi_category, local, scheme_levels
+from qingyuan.web.render import lang_of, render
+
+__all__ = ["router", "warning_card"]
+
+router = APIRouter(include_in_schema=False)
+
+
+def _tz(cities: dict[str, dict], city: str) -> str:
+    from pipelines.config import load_network
+
+    return load_network(cities[city]["network"]).time_zone
+
+
+def _mapping(v: Any) -> dict[str, Any]:
+    """Return a provenance entry that the forecast file keeps as JSON text, as a mapping."""
+    if isinstance(v, dict):
+        return v
+    try:
+        out = json.loads(v) if v else {}
+    except (TypeError, ValueError):
+        return {"": v}
+    return out if isinstance(out, dict) else {"": out}
+
+
+def warning_card(
+    w: dict[str, Any], cities: dict[str, dict], lang: str, *, internal: bool
+) -> dict[str, Any]:
+    """Return what a warning card shows, from a warning record of :func:`pipelines.results.warnings`."""
+    tz = _tz(cities, w["city"])
+    m = w.get("message") or {}
+    lv = scheme_levels(w["city"]).get(w["level"], {})
+    area = next((a for a in cities[w["city"]]["areas"] if a["id"] == w["area"]), {"names": {}})
+    exp = m.get("expected_aqi") or {}
+    top = exp.get("p90")
+    cat = aqi_category(top) if top is not None else None
+    card = {
+        "id": w["id"],
+        "city": w["city"],
+        "city_title": (cities[w["city"]].get("sender_name") or {}).get(lang, w["city"]),
+        "status": w["status"],
+        "level": w["level"],
+        "level_name": (lv.get("names") or {}).get(lang, w["level"]),
+        "area_name": area["names"].get(lang, w["area"]),
+        "onset": local(w.get("onset"), tz),
+        "expires": local(w.get("expires"), tz),
+        "aqi_range": f"{exp.get('p10', '')}–{exp.get('p90', '')}" if exp else "",
+        "confidence": m.get("probability"),
+        "primary": m.get("primary_pollutant", ""),
+        "advice": (cat or {}).get("advice", {}).get(lang, ""),
+        "measures": (m.get("measures") or {}).get(lang, "")
+        if isinstance(m.get("measures"), dict)
+        else m.get("measures", ""),
+        "why": m.get("why", ""),
+        "identifier": w.get("last_identifier"),
+        "version": w.get("version"),
+        "first_issued": local(w.get("first_issued"), tz),
+        "last_updated": local(w.get("last_updated"), tz),
+        "provenance": None,
+        "drivers": [],
+    }
+    prov = m.get("provenance") if internal else None
+    if prov:
+        wf = prov.get("weather_forecast") or {}
+        nwp = "; ".join(
+            f"{k}: {v.get('feed', '')} {v.get('run_issue_time', '')} ({v.get('status', '')}{', synthetic' if v.get('synthetic') else ''})"
+            for k, v in wf.items()
+            if isinstance(v, dict)
+        )
+        drivers = (prov.get("top_drivers") or {}).get("groups", [])
+        uris, runs = _mapping(prov.get("model_uris")), _mapping(prov.get("mlflow_run_ids"))
+        card["provenance"] = {
+            "data_cutoff": local(prov.get("data_cutoff"), tz),
+            "models": [f"{k}: {v} (MLflow run {runs.get(k, '?')})" for k, v in uris.items()],
+            "nwp": nwp,
+            "confirmed_by": prov.get("confirmed_by", ""),
+        }
+        card["drivers"] = [
+            {
+                "name": (d.get("names") or {}).get(lang, d.get("driver")),
+                "share": d.get("share"),
+                "contribution": d.get("contribution"),
+            }
+            for d in drivers
+        ]
+    return card
+
+
+@router.get("/warnings")
+def warnings_page(request: Request):
+    """Warnings in force, those awaiting confirmation (cleared roles) and the history."""
+    who = principal(request)
+    lang = lang_of(request)
+    ws = request.app.state.settings.workspace
+    cities = {c["name"]: c for c in R.cities(ws).data}
+    internal = "provenance" not in request.app.state.policy.hidden_fields(who.role, "warnings")
+    rows = [w for w in R.warnings(ws).data if w["city"] in cities]
+    cards = [warning_card(w, cities, lang, internal=internal) for w in rows]
+    pending: list[dict] = []
+    if readable(request, who, "warnings_pending") and ws.warnings_db.is_file():
+        from pipelines.warnings.store import WarningStore
+
+        for p in WarningStore(ws.warnings_db).pending():
+            if p["city"] not in cities:
+                continue
+            tz = _tz(cities, p["city"])
+            d = p.get("decision") or {}
+            lv = scheme_levels(p["city"]).get(p.get("proposed_level") or "", {})
+            area = next(
+                (a for a in cities[p["city"]]["areas"] if a["id"] == p["area"]), {"names": {}}
+            )
+            pending.append(
+                {
+                    **p,
+                    "level_name": (lv.get("names") or {}).get(lang, p.get("proposed_level") or ""),
+                    "area_name": area["names"].get(lang, p["area"]),
+                    "start": local(d.get("start"), tz),
+                    "end": local(d.get("end"), tz),
+                    "issue_local": local(p.get("issue_time"), tz),
+                }
+            )
+    can_confirm = request.app.state.policy.may(who.role, "warning.confirm").allowed
+    return render(
+        request,
+        "warnings.html",
+        {
+            "active": [c for c in cards if c["status"] == "active"],
+            "history": [c for c in cards if c["status"] != "active"],
+            "pending": pending,
+            "can_confirm": can_confirm,
+            "cities": list(cities.values()),
+        },
+    )
+
+
+@router.get("/warnings/{warning_id}")
+def warning_page(request: Request, warning_id: int):
+    """One warning: what it says, why, provenance, lifecycle messages, annotations."""
+    from qingyuan.web.api.warnings import annotations_of
+
+    who = principal(request)
+    lang = lang_of(request)
+    ws = request.app.state.settings.workspace
+    cities = {c["name"]: c for c in R.cities(ws).data}
+    w = R.warning(ws, warning_id).data
+    if w["city"] not in cities:
+        raise ApiError(404, f"warning {warning_id} belongs to no configured city")
+    internal = "provenance" not in request.app.state.policy.hidden_fields(who.role, "warnings")
+    msgs = w.get("messages") or []
+    latest = msgs[-1]["message"] if msgs else {}
+    card = warning_card({**w, "message": latest}, cities, lang, internal=internal)
+    tz = _tz(cities, w["city"])
+    lifecycle = [
+        {
+            "identifier": m["identifier"],
+            "msg_type": m["msg_type"],
+            "action": m["action"],
+            "sent": local(m["sent"], tz),
+            "level": (m.get("message") or {}).get("level"),
+            "why": (m.get("message") or {}).get("why", ""),
+        }
+        for m in msgs
+    ]
+    can_annotate = request.app.state.policy.may(who.role, "warning.annotate").allowed
+    notes = (
+        annotations_of(request, warning_id)
+        if readable(request, who, "warnings_pending") or can_annotate
+        else []
+    )
+    return render(
+        request,
+        "warning.html",
+        {"w": card, "lifecycle": lifecycle, "notes": notes, "can_annotate": can_annotate},
+    )
+
+
+@router.post("/warnings/{warning_id}/annotate")
+def annotate_form(
+    request: Request,
+    warning_id: int,
+    text: str = Form(..., min_length=1, max_length=4000),
+    csrf_token: str = Form("", max_length=128),
+):
+    """Return the annotation form of the warning page."""
+    from qingyuan.web.db import Annotation
+
+    who = principal(request)
+    d = request.app.state.policy.may(who.role, "warning.annotate")
+    if not d.allowed:
+        raise ApiError(d.status, d.reason)
+    check_csrf(who, csrf_token)
+    w = R.warning(request.app.state.settings.workspace, warning_id).data
+    with request.app.state.sessions.begin() as s:
+        s.add(
+            Annotation(
+                city=w["city"], warning_id=warning_id, username=who.username or "", text=text
+            )
+        )
+    audit(request, who, "warning.annotate", dataset="warnings", detail={"warning_id": warning_id})
+    return RedirectResponse(f"/warnings/{warning_id}", status_code=303)
+
+
+@router.post("/warnings/pending/{pending_id}/{verb}")
+def pending_form(
+    request: Request,
+    pending_id: int,
+    verb: str,
+    note: str = Form("", max_length=4000),
+    csrf_token: str = Form("", max_length=128),
+):
+    """Confirm or reject a held decision from the warnings page."""
+    from pipelines.warnings.confirm import confirm_pending, reject_pending
+
+    if verb not in ("confirm", "reject"):
+        raise ApiError(404, "no such action")
+    who = principal(request)
+    d = request.app.state.policy.may(who.role, f"warning.{verb}")
+    if not d.allowed:
+        raise ApiError(d.status, d.reason)
+    check_csrf(who, csrf_token)
+    ws = request.app.state.settings.workspace
+    fn = confirm_pending if verb == "confirm" else reject_pending
+    try:
+        fn(pending_id, by=who.username or "", note=note, outputs=ws.outputs, db=ws.warnings_db)
+    except LookupError as exc:
+        raise ApiError(404, str(exc)) from None
+    except ValueError as exc:
+        raise ApiError(409, str(exc)) from None
+    audit(
+        request,
+        who,
+        f"warning.{verb}",
+        dataset="warnings_pending",
+        detail={"pending_id": pending_id, "note": note},
+    )
+    return RedirectResponse("/warnings", status_code=303)

@@ -1,0 +1,341 @@
+"""Every API route x every role, on the real application and workspace.
+
+The expected status of each (route, role) is written out here, not derived from the policy: the
+test fails when the policy file or a route's dependency changes who sees what.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+ROLES = ("public", "decision", "analyst", "admin")
+ALL = dict.fromkeys(ROLES, 200)
+LOGGED_IN = {"public": 401, "decision": 200, "analyst": 200, "admin": 200}
+ANALYST = {"public": 401, "decision": 403, "analyst": 200, "admin": 200}
+ADMIN = {"public": 401, "decision": 403, "analyst": 403, "admin": 200}
+
+
+@pytest.fixture(scope="session")
+def ids(client, headers, web_ws):
+    """Concrete identifiers of the workspace for the path parameters."""
+    admin = headers["admin"]
+    w = client.get("/api/v1/warnings", headers=admin).json()["items"]
+    reports = client.get("/api/v1/operations/ingest", headers=admin).json()["items"]
+    quarantined = next(r for r in reports if r.get("quarantine_file"))
+    polar = client.get("/api/v1/networks/beijing/sources/polar", headers=admin).json()
+    svg = next(f for s in polar["stations"] for f in s["figures"] if f.endswith(".svg"))
+    return {
+        "warning": w[0]["id"],
+        "identifier": w[0]["last_identifier"],
+        "issue": f"{web_ws.issue:%Y-%m-%dT%H:%M:%SZ}",
+        "report": quarantined["id"],
+        "report_network": quarantined["network"],
+        "svg": svg,
+    }
+
+
+def routes(ids):
+    """(path, expected status by role) for every GET route of the API."""
+    b = "/api/v1/networks/beijing"
+    return [
+        ("/api/v1/networks", ALL),
+        (f"{b}/stations", ALL),
+        (f"{b}/status", ALL),
+        ("/api/v1/networks/ndfa/status", ALL),
+        (f"{b}/stations/Dongsi/aqi/hourly", ALL),
+        (f"{b}/aqi/daily?station=Dongsi", ALL),
+        ("/api/v1/networks/ndfa/water-class", ALL),
+        (f"{b}/stations/Dongsi/observations", ANALYST),
+        (f"{b}/stations/Dongsi/observations?format=csv", ANALYST),
+        (f"{b}/stations/Dongsi/observations?format=netcdf", ANALYST),
+        (f"{b}/forecasts", LOGGED_IN),
+        (f"{b}/forecasts/latest?station=Dongsi", LOGGED_IN),
+        (f"{b}/forecasts/{ids['issue']}", LOGGED_IN),
+        ("/api/v1/warnings", ALL),
+        ("/api/v1/warnings?status=active&city=beijing", ALL),
+        (f"/api/v1/warnings/{ids['warning']}", ALL),
+        (f"/api/v1/warnings/{ids['warning']}/cap", ALL),
+        (f"/api/v1/cap/{ids['identifier']}", ALL),
+        ("/api/v1/cities", ALL),
+        ("/api/v1/cities/beijing/feed.json", ALL),
+        ("/api/v1/cities/beijing/bulletin", ALL),
+        ("/api/v1/warnings/pending", LOGGED_IN),
+        (f"{b}/sources/polar", LOGGED_IN),
+        (f"{b}/sources/trajectory", LOGGED_IN),
+        (f"{b}/sources/files/{ids['svg']}", LOGGED_IN),
+        ("/api/v1/pmf", LOGGED_IN),
+        ("/api/v1/pmf/Dataset-BatonRouge-con_f4", LOGGED_IN),
+        ("/api/v1/pmf/Dataset-BatonRouge-con_f4/files/profiles.png", LOGGED_IN),
+        ("/api/v1/networks/ndfa/water/trace", LOGGED_IN),
+        ("/api/v1/models", ANALYST),
+        ("/api/v1/operations/ingest", ANALYST),
+        (f"/api/v1/operations/ingest/{ids['report_network']}/{ids['report']}/quarantine", ANALYST),
+        ("/api/v1/operations/alerts", ANALYST),
+        ("/api/v1/operations/outbox", ANALYST),
+        ("/api/v1/operations/runs", ANALYST),
+        ("/api/v1/audit", ADMIN),
+        ("/api/v1/audit/warnings", ADMIN),
+        ("/api/v1/users", ADMIN),
+        ("/api/v1/auth/me", ALL),
+    ]
+
+
+def test_every_get_route_is_in_the_matrix(web_app, ids):
+    """A new API route must be added to the matrix (with its expected access)."""
+    declared = {p.split("?")[0] for p, _ in routes(ids)}
+    concrete = {p for p, ops in web_app.openapi()["paths"].items() if "get" in ops}
+    filled = {
+        path.format(
+            network="beijing",
+            station="Dongsi",
+            issue_time=ids["issue"],
+            warning_id=ids["warning"],
+            identifier=ids["identifier"],
+            city="beijing",
+            name=ids["svg"] if "sources" in path else "profiles.png",
+            run="Dataset-BatonRouge-con_f4",
+            report=ids["report"],
+        )
+        for path in concrete
+    }
+    # the ndfa variants and the quarantine network differ only by their parameters
+    missing = {
+        p
+        for p in filled
+        if p not in declared
+        and p.replace("beijing", "ndfa") not in declared
+        and p.replace("/beijing/", f"/{ids['report_network']}/") not in declared
+    }
+    assert not missing, f"routes without an access expectation: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_route_by_role(client, headers, ids, role):
+    bad = []
+    for path, expected in routes(ids):
+        r = client.get(path, headers=headers[role])
+        if r.status_code != expected[role]:
+            bad.append((path, r.status_code, expected[role], r.text[:200]))
+        if r.status_code == 401:
+            assert r.json()["error"]["status"] == 401 and "WWW-Authenticate" in r.headers
+        if r.status_code == 403:
+            assert "not open to role" in r.json()["error"]["message"]
+    assert not bad, bad
+
+
+def test_allowed_content(client, headers, ids, web_ws):
+    a = headers["analyst"]
+    st = client.get("/api/v1/networks/beijing/stations").json()
+    assert st["total"] == 12 and {s["id"] for s in st["items"]} >= {"Dongsi", "Huairou"}
+    status = client.get("/api/v1/networks/beijing/status").json()["stations"]
+    assert len(status) == 12 and all(
+        1 <= s["category"] <= 6 for s in status if s["aqi"] is not None
+    )
+    obs = client.get(
+        "/api/v1/networks/beijing/stations/Dongsi/observations?variables=pm25", headers=a
+    ).json()
+    assert obs["total"] > 100 and {"pm25", "pm25_flag"} <= set(obs["items"][0])
+    assert obs["units"]["pm25"] == "ug m-3"
+    csv = client.get(
+        "/api/v1/networks/beijing/stations/Dongsi/observations?format=csv&variables=pm25", headers=a
+    )
+    assert csv.headers["content-type"].startswith("text/csv") and csv.text.startswith("time_utc,")
+    assert len(csv.text.splitlines()) == obs["total"] + 1
+    nc = client.get(
+        "/api/v1/networks/beijing/stations/Dongsi/observations?format=netcdf", headers=a
+    )
+    assert nc.content[:3] == b"\x89HD" or nc.content[:3] == b"CDF"
+    fc = client.get(
+        "/api/v1/networks/beijing/forecasts/latest?station=Dongsi", headers=headers["decision"]
+    ).json()
+    s = fc["series"][0]
+    assert s["station"] == "Dongsi" and len(s["mean"]) == 96
+    assert s["quantiles"]["0.1"][60] < s["quantiles"]["0.5"][60] < s["quantiles"]["0.9"][60]
+    assert fc["provenance"]["model_uris"]
+    w = client.get("/api/v1/warnings?status=active&city=beijing").json()["items"]
+    assert {x["level"] for x in w} == {"orange"} and len(w) == 3
+    cap = client.get(f"/api/v1/cap/{ids['identifier']}")
+    assert cap.headers["content-type"].startswith("application/cap+xml")
+    assert "<identifier>" in cap.text and ids["identifier"] in cap.text
+    pend = client.get("/api/v1/warnings/pending", headers=headers["decision"]).json()
+    assert pend["total"] == 3 and {p["city"] for p in pend["items"]} == {"beijing-2016"}
+    models = client.get("/api/v1/models", headers=a).json()["items"]
+    assert models[0]["name"] == "beijing-pm25" and models[0]["aliases"]["champion"]
+
+
+def test_pagination_and_conditional_requests(client, headers):
+    a = headers["analyst"]
+    base = "/api/v1/networks/beijing/stations/Dongsi/observations?variables=pm25"
+    p1 = client.get(base + "&page_size=50", headers=a).json()
+    p2 = client.get(base + "&page_size=50&page=2", headers=a).json()
+    assert p1["page_size"] == 50 and len(p1["items"]) == 50 and p1["pages"] >= 2
+    assert p1["items"][-1]["time"] < p2["items"][0]["time"]
+    r = client.get("/api/v1/networks/beijing/status")
+    assert r.headers["etag"] and r.headers["last-modified"]
+    again = client.get(
+        "/api/v1/networks/beijing/status", headers={"If-None-Match": r.headers["etag"]}
+    )
+    assert again.status_code == 304 and again.content == b""
+    since = client.get(
+        "/api/v1/networks/beijing/status", headers={"If-Modified-Since": r.headers["last-modified"]}
+    )
+    assert since.status_code == 304
+    assert r.headers["cache-control"].startswith("public")
+    priv = client.get(base, headers=a)
+    assert priv.headers["cache-control"] == "private, no-cache"
+
+
+RESTRICTED_KEYS = {
+    "provenance",
+    "top_drivers",
+    "annotations",
+    "decisions",
+    "audit",
+    "forecast_file",
+}
+
+
+def _keys(obj, out):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.add(k)
+            _keys(v, out)
+    elif isinstance(obj, list):
+        for v in obj:
+            _keys(v, out)
+    return out
+
+
+def test_public_responses_hold_no_restricted_field(client, ids, web_ws):
+    """Walk every route the public may read: no internal field, no server path, no pending item."""
+    seen = 0
+    for path, expected in routes(ids):
+        if expected["public"] != 200:
+            continue
+        r = client.get(path)
+        assert r.status_code == 200, path
+        if r.headers["content-type"].startswith("application/json"):
+            body = r.json()
+            leaked = _keys(body, set()) & RESTRICTED_KEYS
+            assert not leaked, (path, leaked)
+            seen += 1
+        text = r.text
+        assert str(web_ws.root) not in text, f"{path} shows a server path"
+        assert "beijing-2016" not in text or "pending" not in text, path
+    assert seen >= 12
+    # the same routes do carry the internal fields for a cleared role
+    w = client.get(f"/api/v1/warnings/{ids['warning']}").json()
+    assert "annotations" not in w and all(
+        "provenance" not in m.get("message", {}) for m in w["messages"]
+    )
+
+
+def test_internal_fields_reach_cleared_roles(client, headers, ids):
+    w = client.get(f"/api/v1/warnings/{ids['warning']}", headers=headers["decision"]).json()
+    assert "annotations" in w
+    prov = w["messages"][-1]["message"]["provenance"]
+    assert prov["data_cutoff"] and prov["model_uris"] and "top_drivers" in prov
+
+
+BAD = [
+    "/api/v1/networks/beijing/stations/Dongsi/observations?start=yesterday",
+    "/api/v1/networks/beijing/stations/Dongsi/observations?start=2017-02-20&end=2017-02-01",
+    "/api/v1/networks/beijing/stations/Dongsi/observations?start=2010-01-01&end=2017-02-01",
+    "/api/v1/networks/beijing/stations/Dongsi/observations?page=0",
+    "/api/v1/networks/beijing/stations/Dongsi/observations?page_size=100000",
+    "/api/v1/networks/beijing/stations/Dongsi/observations?format=xlsx",
+    "/api/v1/networks/beijing/stations/Dongsi/observations?variables=pm25;drop",
+    "/api/v1/networks/beijing/stations/Nowhere/observations",
+    "/api/v1/networks/atlantis/stations",
+    "/api/v1/networks/beijing/forecasts/not-a-time",
+    "/api/v1/warnings/999999",
+    "/api/v1/warnings/abc",
+    "/api/v1/warnings?status=burning",
+    "/api/v1/cap/qingyuan.none.0.0",
+    "/api/v1/pmf/no-such-run",
+    "/api/v1/networks/beijing/sources/files/..%2F..%2Fwarnings.db",
+    "/api/v1/networks/beijing/sources/files/missing.svg",
+]
+INJECTIONS = [
+    "' OR 1=1 --",
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "'; DROP TABLE users; --",
+    "../../etc/passwd",
+    "%00",
+]
+
+
+@pytest.mark.parametrize("path", BAD)
+def test_bad_input_is_a_clear_4xx(client, headers, path):
+    r = client.get(path, headers=headers["admin"])
+    assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:300])
+    err = r.json()["error"]
+    assert err["status"] == r.status_code and err["message"]
+    assert "Traceback" not in r.text
+
+
+@pytest.mark.parametrize("payload", INJECTIONS)
+def test_injection_strings_in_every_text_parameter(client, headers, payload):
+    from urllib.parse import quote
+
+    q = quote(payload, safe="")
+    paths = [
+        f"/api/v1/networks/{q}/stations",
+        f"/api/v1/networks/beijing/stations/{q}/observations",
+        f"/api/v1/networks/beijing/aqi/daily?station={q}",
+        f"/api/v1/warnings?city={q}",
+        f"/api/v1/cities/{q}/feed.json",
+        f"/api/v1/cap/{q}",
+        f"/api/v1/networks/beijing/forecasts/latest?station={q}",
+        f"/api/v1/networks/beijing/stations/Dongsi/observations?variables={q}",
+        f"/api/v1/operations/ingest?network={q}",
+        f"/api/v1/audit?username={q}",
+        f"/api/v1/pmf/{q}",
+        f"/api/v1/networks/beijing/sources/files/{q}",
+    ]
+    for path in paths:
+        r = client.get(path, headers=headers["admin"])
+        assert 400 <= r.status_code < 500, (path, r.status_code)
+        assert payload not in r.text, f"{path} echoes the input"
+        assert "Traceback" not in r.text
+    # the users table is still there
+    assert client.get("/api/v1/users", headers=headers["admin"]).json()["total"] >= 3
+
+
+def test_oversized_requests(client, headers):
+    r = client.get("/api/v1/warnings?city=" + "a" * 5000)
+    assert r.status_code == 414
+    big = json.dumps({"text": "x" * 100_000})
+    r = client.post(
+        "/api/v1/warnings/1/annotations",
+        content=big,
+        headers={**headers["admin"], "Content-Type": "application/json"},
+    )
+    assert r.status_code == 413
+
+
+def test_security_headers(client):
+    r = client.get("/api/v1/networks")
+    csp = r.headers["content-security-policy"]
+    assert (
+        "script-src 'self'" in csp
+        and "unsafe-inline" not in csp
+        and "frame-ancestors 'none'" in csp
+    )
+    assert (
+        r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+    )
+    assert "strict-transport-security" not in r.headers  # plain http here
+    tls = client.get("/api/v1/networks", headers={"X-Forwarded-Proto": "https"})
+    assert tls.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_openapi_documents_every_route(client):
+    doc = client.get("/api/openapi.json").json()
+    assert all(p.startswith("/api/v1/") for p in doc["paths"])  # pages are not in the API schema
+    assert len(doc["paths"]) >= 35
+    assert all(op.get("summary") for p in doc["paths"].values() for op in p.values())
+    assert client.get("/api/docs").status_code == 200
