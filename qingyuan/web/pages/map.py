@@ -13,6 +13,7 @@ from qingyuan.web.pages.present import (
     area_polygons,
     category_name,
     category_table,
+    expired,
     local,
     scheme_levels,
     water_colour,
@@ -33,7 +34,15 @@ def map_view(request: Request, who: Principal, network: str | None) -> dict:
     lang = lang_of(request)
     nets = [n for n in R.networks(ws).data if n["has_store"]]
     if not nets:
-        return {"networks": [], "net": None, "svg": "", "rows": [], "warnings": [], "legend": []}
+        return {
+            "networks": [],
+            "net": None,
+            "svg": "",
+            "rows": [],
+            "warnings": [],
+            "expired": [],
+            "legend": [],
+        }
     names = [n["name"] for n in nets]
     if network is None:
         network = names[0]
@@ -77,12 +86,18 @@ def map_view(request: Request, who: Principal, network: str | None) -> dict:
             }
         )
     areas: dict[str, dict] = {}  # by area id: cities sharing a network share their areas
-    in_force = []
+    in_force, stale = [], []
     cities = [c for c in R.cities(ws).data if c["network"] == network]
     active = R.warnings(ws, status="active").data if cities else []
     for c in cities:
         levels = scheme_levels(c["name"])
-        warned = {w["area"]: w for w in active if w["city"] == c["name"]}
+        mine = [w for w in active if w["city"] == c["name"]]
+        stale.extend(
+            {**w, "area_name": w["area"], "expires_local": local(w.get("expires"), tz)}
+            for w in mine
+            if expired(w, net.get("last_time"))
+        )
+        warned = {w["area"]: w for w in mine if not expired(w, net.get("last_time"))}
         for a in area_polygons(c):
             w = warned.get(a["id"])
             lv = levels.get(w["level"]) if w else None
@@ -125,6 +140,7 @@ def map_view(request: Request, who: Principal, network: str | None) -> dict:
         "svg": svg,
         "rows": rows,
         "warnings": in_force,
+        "expired": stale,
         "legend": legend,
     }
 

@@ -15,6 +15,7 @@ __all__ = [
     "area_polygons",
     "category_name",
     "category_table",
+    "expired",
     "local",
     "scheme_levels",
     "water_colour",
@@ -48,6 +49,21 @@ def aqi_category(aqi: float | None, family: str = "hj633") -> dict[str, Any] | N
         if aqi <= c["max"]:
             return c
     return category_table(family)[-1]
+
+
+def expired(w: dict[str, Any], reference: Any) -> bool:
+    """Whether an active warning's period ended before ``reference`` (UTC; None: never).
+
+    The lifecycle store keeps a warning active until a warning run lifts it; a warning whose
+    expiry lies before the network's newest data is shown as expired, not as in force.
+    """
+    if reference is None or not w.get("expires"):
+        return False
+    end = pd.Timestamp(w["expires"])
+    end = end.tz_convert("UTC").tz_localize(None) if end.tzinfo else end
+    ref = pd.Timestamp(reference)
+    ref = ref.tz_convert("UTC").tz_localize(None) if ref.tzinfo else ref
+    return end <= ref
 
 
 def local(t: Any, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:

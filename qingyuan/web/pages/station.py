@@ -13,7 +13,13 @@ from pipelines import results as R
 from pipelines.config import load_variables
 from qingyuan.web.deps import principal, readable
 from qingyuan.web.errors import ApiError
-from qingyuan.web.pages.present import aqi_category, category_name, local, water_colour
+from qingyuan.web.pages.present import (
+    aqi_category,
+    category_name,
+    category_table,
+    local,
+    water_colour,
+)
 from qingyuan.web.params import Ident
 from qingyuan.web.render import lang_of, render
 
@@ -45,6 +51,45 @@ def _flag_marks(times: pd.DatetimeIndex, flags: np.ndarray, lang: str) -> list[d
                 "class_": "qy-flag-invalid",
             }
         )
+    return out
+
+
+def _calendar_names(lang: str) -> dict:
+    if lang == "zh":
+        return {}
+    return {
+        "weekdays": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+        "months": (
+            "Jan",
+            "Feb",
+            "Mar",
+            "Apr",
+            "May",
+            "Jun",
+            "Jul",
+            "Aug",
+            "Sep",
+            "Oct",
+            "Nov",
+            "Dec",
+        ),
+    }
+
+
+def _provenance(p: dict) -> dict[str, str]:
+    """Return a forecast's provenance as short lines (the file keeps some entries as JSON text)."""
+    from qingyuan.web.pages.warnings import _mapping
+
+    uris, runs = _mapping(p.get("model_uris")), _mapping(p.get("mlflow_run_ids"))
+    out = {k: f"{v} (MLflow run {runs.get(k, '?')})" for k, v in uris.items()}
+    wf = _mapping(p.get("weather_forecast"))
+    for k, v in wf.items():
+        if isinstance(v, dict):
+            run = v.get("run_issue_time") or v.get("considered_run") or ""
+            extra = f"; fallback {v['fallback']}" if v.get("fallback") else ""
+            out[f"{k} NWP"] = (
+                f"{v.get('feed', '')} {run} {v.get('status', '')}{' (synthetic)' if v.get('synthetic') else ''}{extra}"
+            )
     return out
 
 
@@ -113,6 +158,7 @@ def station_page(
                 flags=_flag_marks(obs.index, flags, lang),
                 title=f"{st['name']} · {var}",
                 y_label=f"{var} [{unit}]",
+                tz=tz,
             )
             q = f"start={start:%Y-%m-%dT%H:%M:%SZ}&end={last:%Y-%m-%dT%H:%M:%SZ}&variables={var}"
             base = f"/api/v1/networks/{network}/stations/{station}/observations?{q}"
@@ -129,6 +175,7 @@ def station_page(
             title=f"{st['name']} · AQI",
             y_label="AQI",
             thresholds=[(100, "100"), (200, "200")],
+            tz=tz,
         )
     # 2. the forecast with its P10–P90 band
     if readable(request, who, "forecasts"):
@@ -144,7 +191,7 @@ def station_page(
                 "issue_local": local(fc["issue_time"], tz),
                 "cutoff_local": local(fc.get("data_cutoff"), tz),
                 "variable": s["variable"],
-                "provenance": fc.get("provenance", {}),
+                "provenance": _provenance(fc.get("provenance") or {}),
             }
             ctx["forecast_svg"] = time_series(
                 [pd.Timestamp(t) for t in s["valid_time"]],
@@ -162,6 +209,7 @@ def station_page(
                 },
                 title=f"{st['name']} · {s['variable']} forecast",
                 y_label=f"{s['variable']} [{s.get('unit', '')}]",
+                tz=tz,
             )
     # 3. the calendar of the last year
     day0 = last - pd.Timedelta(days=365)
@@ -175,8 +223,15 @@ def station_page(
                 f"{dd}: AQI {'' if pd.isna(a) else int(a)} {category_name(aqi_category(a), lang)}"
                 for dd, a in zip(days, d["aqi"], strict=True)
             ]
+            legend = [(c["colour"], category_name(c, lang)) for c in category_table()]
             ctx["calendar_svg"] = calendar(
-                days, vals, colours=AQI_COLOURS, title=f"{st['name']} · daily AQI", labels=labels
+                days,
+                vals,
+                colours=AQI_COLOURS,
+                title=f"{st['name']} · daily AQI",
+                labels=labels,
+                legend=legend,
+                **_calendar_names(lang),
             )
     elif net["kind"] == "water" and readable(request, who, "water_class"):
         d = pd.DataFrame(R.water_class(ws, network, station=station, start=day0, end=last).data)
@@ -187,6 +242,12 @@ def station_page(
             colours = {i + 1: water_colour(c) for i, c in enumerate(order)}
             labels = [f"{dd}: {c}" for dd, c in zip(days, d["class"], strict=True)]
             ctx["calendar_svg"] = calendar(
-                days, vals, colours=colours, title=f"{st['name']} · daily class", labels=labels
+                days,
+                vals,
+                colours=colours,
+                title=f"{st['name']} · daily class",
+                labels=labels,
+                legend=[(water_colour(c), c) for c in order],
+                **_calendar_names(lang),
             )
     return render(request, "station.html", ctx)

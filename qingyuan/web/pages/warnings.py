@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from pipelines import results as R
 from qingyuan.web.deps import audit, check_csrf, principal, readable
 from qingyuan.web.errors import ApiError
-from qingyuan.web.pages.present import aqi_category, local, scheme_levels
+from qingyuan.web.pages.present import aqi_category, expired, local, scheme_levels
 from qingyuan.web.render import lang_of, render
 
 __all__ = ["router", "warning_card"]
@@ -108,7 +108,14 @@ def warnings_page(request: Request):
     cities = {c["name"]: c for c in R.cities(ws).data}
     internal = "provenance" not in request.app.state.policy.hidden_fields(who.role, "warnings")
     rows = [w for w in R.warnings(ws).data if w["city"] in cities]
-    cards = [warning_card(w, cities, lang, internal=internal) for w in rows]
+    last = {n["name"]: n.get("last_time") for n in R.networks(ws).data}
+    cards = []
+    for w in rows:
+        card = warning_card(w, cities, lang, internal=internal)
+        card["expired"] = w["status"] == "active" and expired(
+            w, last.get(cities[w["city"]]["network"])
+        )
+        cards.append(card)
     pending: list[dict] = []
     if readable(request, who, "warnings_pending") and ws.warnings_db.is_file():
         from pipelines.warnings.store import WarningStore
@@ -137,8 +144,8 @@ def warnings_page(request: Request):
         request,
         "warnings.html",
         {
-            "active": [c for c in cards if c["status"] == "active"],
-            "history": [c for c in cards if c["status"] != "active"],
+            "active": [c for c in cards if c["status"] == "active" and not c["expired"]],
+            "history": [c for c in cards if c["status"] != "active" or c["expired"]],
             "pending": pending,
             "can_confirm": can_confirm,
             "cities": list(cities.values()),

@@ -1,0 +1,75 @@
+"""Every page x every role through the application (server-rendered HTML), both languages."""
+
+from __future__ import annotations
+
+import pytest
+
+ROLES = ("public", "decision", "analyst", "admin")
+OPEN = dict.fromkeys(ROLES, 200)
+LOGIN = {"public": 303, "decision": 200, "analyst": 200, "admin": 200}  # 303: to the login form
+ANALYST = {"public": 303, "decision": 403, "analyst": 200, "admin": 200}
+ADMIN = {"public": 303, "decision": 403, "analyst": 403, "admin": 200}
+
+PAGES = [
+    ("/", OPEN),
+    ("/?network=ndfa", OPEN),
+    ("/station/beijing/Dongsi", OPEN),
+    ("/station/beijing/Dongsi?variable=wind_speed", OPEN),
+    ("/station/ndfa/RMB", OPEN),
+    ("/warnings", OPEN),
+    ("/water", OPEN),
+    ("/login", OPEN),
+    ("/sources", LOGIN),
+    ("/pmf/Dataset-BatonRouge-con_f4", LOGIN),
+    ("/operations", ANALYST),
+    ("/users", ADMIN),
+]
+
+
+@pytest.fixture(scope="module")
+def browser_headers(headers):
+    """Bearer headers plus an HTML Accept header (errors render as pages, 401 as a redirect)."""
+    return {r: {**h, "Accept": "text/html"} for r, h in headers.items()}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("role", ROLES)
+def test_page_by_role(client, browser_headers, role, lang):
+    bad = []
+    for path, expected in PAGES:
+        sep = "&" if "?" in path else "?"
+        r = client.get(f"{path}{sep}lang={lang}", headers=browser_headers[role], follow_redirects=False)
+        if r.status_code != expected[role]:
+            bad.append((path, r.status_code, expected[role]))
+            continue
+        if r.status_code == 303:
+            assert r.headers["location"].startswith("/login?next=")
+        else:
+            assert r.headers["content-type"].startswith("text/html")
+            assert ("一张图" if lang == "zh" else "Map") in r.text
+            assert "<script" not in r.text  # no script at all: the CSP forbids inline script
+    assert not bad, bad
+
+
+def test_warning_page_by_role(client, browser_headers):
+    wid = client.get("/api/v1/warnings?city=beijing").json()["items"][0]["id"]
+    public = client.get(f"/warnings/{wid}", headers=browser_headers["public"])
+    assert public.status_code == 200 and "qy-why" not in public.text and "models:/" not in public.text
+    staff = client.get(f"/warnings/{wid}", headers=browser_headers["decision"])
+    assert staff.status_code == 200 and "qy-why" in staff.text and "models:/beijing-pm25@champion" in staff.text
+    assert client.get("/warnings/999999", headers=browser_headers["public"]).status_code == 404
+
+
+def test_pages_escape_what_they_show(client, browser_headers):
+    r = client.get("/station/beijing/%3Cscript%3E", headers=browser_headers["public"])
+    assert r.status_code == 422 and "<script>" not in r.text
+    r = client.get("/?network=%3Cb%3Ex", headers=browser_headers["public"])
+    assert r.status_code == 422 and "<b>x" not in r.text
+
+
+def test_login_next_is_never_an_open_redirect(client):
+    import re
+
+    for nxt in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        form = client.get(f"/login?next={nxt}")
+        assert "evil.example" not in re.search(r'name="next" value="([^"]*)"', form.text).group(1)
