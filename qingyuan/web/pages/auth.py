@@ -24,7 +24,13 @@ def _safe_next(nxt: str | None) -> str:
     if not nxt:
         return "/"
     parts = urlsplit(nxt)
-    if parts.scheme or parts.netloc or not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
+    if (
+        parts.scheme
+        or parts.netloc
+        or not nxt.startswith("/")
+        or nxt.startswith("//")
+        or "\\" in nxt
+    ):
         return "/"
     return nxt
 

@@ -14,6 +14,9 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
+#: Sequential colour scale of the PSCF / CWT maps (light to dark).
+_SCALE = ("#fff7ec", "#fee8c8", "#fdd49e", "#fdbb84", "#fc8d59", "#ef6548", "#d7301f", "#990000")
+
 
 def _safe(fn, *args):  # noqa: ANN001, ANN202
     """Return a result that the main job may not have produced: None when absent (shown as such)."""
@@ -35,22 +38,30 @@ def sources_page(request: Request, who: Principal = Depends(reader("sources"))):
             continue
         polar = _safe(R.polar, ws, n["name"])
         traj = _safe(R.trajectory, ws, n["name"])
-        grids = []
+        grids, traj_figures = [], []
         if traj:
-            st = [(s["lat"], s["lon"], s["name"]) for s in R.stations(ws, n["name"]).data]
-            for key in ("pscf", "cwt"):
-                g = traj.get(key) or {}
-                cells = g.get("cells") or g.get("records") or []
-                if cells:
+            st = [
+                {"lat": x["lat"], "lon": x["lon"], "name": x["name"]}
+                for x in R.stations(ws, n["name"]).data
+            ]
+            for var, res in (traj.get("results") or {}).items():
+                traj_figures += [f for f in res.get("figures", []) if f.endswith(".svg")]
+                for key, label in (("pscf", "PSCF"), ("cwt", "CWT")):
+                    cells = [c for c in res.get(key) or [] if c.get("value") is not None]
+                    if not cells:
+                        continue
+                    lats = sorted({c["lat"] for c in cells})
+                    step = min((b - a for a, b in zip(lats, lats[1:], strict=False)), default=0.25)
                     grids.append(
                         grid_map(
                             [c["lat"] for c in cells],
                             [c["lon"] for c in cells],
                             [c["value"] for c in cells],
-                            cell_deg=float(g.get("cell_deg") or traj.get("cell_deg") or 0.25),
-                            title=f"{key.upper()} · {g.get('variable', '')}",
-                            points=[{"lat": a, "lon": b, "name": c} for a, b, c in st],
-                            colour_scale="viridis",
+                            cell_deg=float(step),
+                            title=f"{label} · {var}",
+                            points=st,
+                            colour_scale=_SCALE,
+                            value_label=label,
                         )
                     )
         if polar or traj:
@@ -60,7 +71,7 @@ def sources_page(request: Request, who: Principal = Depends(reader("sources"))):
                     "title": n["title"],
                     "polar": polar,
                     "grids": grids,
-                    "trajectory": traj,
+                    "traj_figures": traj_figures,
                 }
             )
     pmf = _safe(R.pmf_runs, ws) or []
@@ -79,10 +90,38 @@ def pmf_page(request: Request, run: Ident, who: Principal = Depends(reader("sour
     if share:
         charts.append(
             bar_chart(
-                [s["factor"] for s in share],
-                [{"name": "share [%]", "values": [s["percent"] for s in share]}],
-                title="Share of the total",
+                [x["factor"] for x in share],
+                [{"name": "share of the total [%]", "values": [x["percent"] for x in share]}],
+                title=f"{run} · share of the total ({share[0].get('total', '')})",
                 y_label="%",
+            )
+        )
+    pct = (r.get("profiles") or {}).get("percent_of_species") or []
+    if pct:
+        factors = [k for k in pct[0] if k != "species"]
+        charts.append(
+            bar_chart(
+                [row["species"] for row in pct],
+                [{"name": f, "values": [row[f] for row in pct]} for f in factors],
+                title=f"{run} · factor fingerprints (% of each species)",
+                y_label="% of species",
+                stacked=True,
+                horizontal=True,
+            )
+        )
+    contrib = r.get("contributions") or []
+    if contrib and "time" in contrib[0]:
+        import pandas as pd
+
+        from qingyuan.web.charts import time_series
+
+        factors = [k for k in contrib[0] if k != "time"]
+        charts.append(
+            time_series(
+                [pd.Timestamp(x["time"]) for x in contrib],
+                [{"name": f, "values": [x[f] for x in contrib]} for f in factors],
+                title=f"{run} · factor contributions",
+                y_label="contribution",
             )
         )
     return render(request, "pmf.html", {"run": r, "name": run, "charts": charts})
