@@ -13,6 +13,7 @@ def routers() -> list[APIRouter]:
         auth,
         catalogue,
         forecasts,
+        jobs,
         models,
         observations,
         operations,
@@ -22,5 +23,15 @@ def routers() -> list[APIRouter]:
 
     return [
         m.router
-        for m in (auth, catalogue, observations, forecasts, warnings, sources, models, operations)
+        for m in (
+            auth,
+            catalogue,
+            observations,
+            forecasts,
+            warnings,
+            sources,
+            models,
+            operations,
+            jobs,
+        )
     ]

@@ -160,7 +160,9 @@ def test_allowed_content(client, headers, ids, web_ws):
     assert cap.headers["content-type"].startswith("application/cap+xml")
     assert "<identifier>" in cap.text and ids["identifier"] in cap.text
     pend = client.get("/api/v1/warnings/pending", headers=headers["decision"]).json()
-    assert pend["total"] == 3 and {p["city"] for p in pend["items"]} == {"beijing-2016"}
+    # three held by the workspace's drill city (fewer once test_auth has confirmed and rejected)
+    assert 1 <= pend["total"] <= 3 and {p["city"] for p in pend["items"]} == {"beijing-2016"}
+    assert all(p["status"] == "pending" and p["proposed_level"] == "orange" for p in pend["items"])
     models = client.get("/api/v1/models", headers=a).json()["items"]
     assert models[0]["name"] == "beijing-pm25" and models[0]["aliases"]["champion"]
 

@@ -294,3 +294,22 @@ def test_users_cli(tmp_path, monkeypatch):
         not (tmp_path / "secret.key").exists()
         or oct((tmp_path / "secret.key").stat().st_mode)[-3:] == "600"
     )
+
+
+def test_run_warning_job_by_role(client, headers, web_ws):
+    url = "/api/v1/jobs/warnings/beijing"
+    body = {"as_of": f"{web_ws.issue:%Y-%m-%dT%H:%M:%SZ}", "deliver": False}
+    expected = {"public": 401, "decision": 403}
+    for role, status in expected.items():
+        assert client.post(url, json=body, headers=headers[role]).status_code == status
+    r = client.post(url, json=body, headers=headers["analyst"])
+    assert r.status_code == 200, r.text
+    out = r.json()
+    # the same issue time again: every area's decision is the stored one (idempotent), nothing new
+    assert out["ops_alert"] is None and {a["area"] for a in out["applied"]} == {"beijing", "beijing-urban", "beijing-north"}
+    stale = client.post(url, json={"deliver": False}, headers=headers["admin"]).json()
+    assert "no warning changed" in stale["ops_alert"]  # today the 2017 forecast is stale
+    assert client.post("/api/v1/jobs/warnings/ndfa", json=body, headers=headers["analyst"]).status_code == 422
+    assert client.post("/api/v1/jobs/warnings/atlantis", json=body, headers=headers["analyst"]).status_code == 404
+    log = client.get("/api/v1/audit?username=analyst1&page_size=1000", headers=headers["admin"]).json()["items"]
+    assert any(e["action"] == "job.run" and e["detail"]["city"] == "beijing" for e in log)
