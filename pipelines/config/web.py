@@ -25,6 +25,8 @@ class _Server(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64)
+    # reverse proxies whose X-Forwarded-For / -Proto are believed (client address, https)
+    forwarded_allow_ips: list[str] = Field(default_factory=list)
 
 
 class _Session(_Strict):

@@ -225,7 +225,7 @@ def _choose(ws: Workspace, network: str, issue_time: Any) -> Path:
         return path
     if not files:
         raise NotFound(
-            f"network {network!r} has no forecast yet (no file in {ws.outputs / 'forecasts' / network})"
+            f"network {network!r} has no forecast yet (no file under the outputs' forecasts/{network}/)"
         )
     problems = []
     for p in reversed(files):  # the newest readable

@@ -371,7 +371,7 @@ def _published(ws: Workspace, city: str, name: str, what: str) -> Path:
             f"warning city {what}",
             city,
             known=have,
-            where=f"(no {name} in {ws.outputs / 'warnings'})",
+            where=f"(no {name} under the outputs' warnings/)",
         )
     return path
 

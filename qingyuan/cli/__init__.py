@@ -11,7 +11,7 @@ One module per command group, each command parses its options, makes one call in
   ``attribute``).
 - :mod:`~qingyuan.cli.water`: ``water network | assess | trace``.
 - :mod:`~qingyuan.cli.serve`: ``serve``.
-- :mod:`~qingyuan.cli.web`: ``web`` (pages and API), ``users add | passwd | disable | enable | list | token``.
+- :mod:`~qingyuan.cli.web`: ``web`` (pages and API), ``users add | passwd | disable | enable | list | token | revoke``.
 
 Errors print ``error: <message>`` and exit with status 2; ``ingest`` exits with 3 on rejected
 files and ``warn`` with 3 on an operational alert (:mod:`~qingyuan.cli.errors`).

@@ -69,7 +69,8 @@ def web(store, outputs, database, host, port, workers) -> None:  # noqa: ANN001
         port=port,
         workers=workers,
         log_level="warning",
-        proxy_headers=False,
+        proxy_headers=bool(srv.forwarded_allow_ips),
+        forwarded_allow_ips=",".join(srv.forwarded_allow_ips) or None,
     )
 
 
@@ -82,6 +83,24 @@ def _sessions(outputs: Path | None, database: str | None):
     from qingyuan.web.db import open_database
 
     return open_database(_settings(None, outputs, database).database_url)[1]
+
+
+def _audit(sessions, action: str, **detail) -> None:  # noqa: ANN001
+    """Append an audit row for an account change made on the command line."""
+    import getpass
+
+    from qingyuan.web.accounts import Principal, record_audit
+
+    who = Principal(f"cli:{getpass.getuser()}", "admin", "cli")
+    record_audit(
+        sessions,
+        who,
+        action,
+        dataset="users",
+        target="qingyuan users",
+        client="localhost",
+        detail=detail,
+    )
 
 
 def _password(given: str | None) -> str:
@@ -109,15 +128,17 @@ def add(username, role, display_name, password, outputs, database) -> None:  # n
     from qingyuan.web.policy import Policy
 
     s = _settings(None, outputs, database)
+    sessions = _sessions(outputs, database)
     with failing_on(AccountError):
         add_user(
-            _sessions(outputs, database),
+            sessions,
             username,
             role,
             password=_password(password),
             roles=Policy(s.access).login_roles(),
             display_name=display_name,
         )
+    _audit(sessions, "users.add", user=username, role=role)
     click.echo(f"user {username} added with role {role}")
 
 
@@ -132,9 +153,11 @@ def passwd(username, password, outputs, database) -> None:  # noqa: ANN001
     """Set a password (the user's sessions end)."""
     from qingyuan.web.accounts import AccountError, set_password
 
+    sessions = _sessions(outputs, database)
     with failing_on(AccountError):
-        set_password(_sessions(outputs, database), username, _password(password))
-    click.echo(f"password of {username} changed")
+        set_password(sessions, username, _password(password))
+    _audit(sessions, "users.passwd", user=username)
+    click.echo(f"password of {username} changed (sessions ended, tokens revoked)")
 
 
 @users.command("disable")
@@ -145,8 +168,10 @@ def disable(username, outputs, database) -> None:  # noqa: ANN001
     """Disable an account (sessions end, tokens stop working)."""
     from qingyuan.web.accounts import AccountError, disable_user
 
+    sessions = _sessions(outputs, database)
     with failing_on(AccountError):
-        disable_user(_sessions(outputs, database), username)
+        disable_user(sessions, username)
+    _audit(sessions, "users.disable", user=username)
     click.echo(f"user {username} disabled")
 
 
@@ -158,8 +183,10 @@ def enable(username, outputs, database) -> None:  # noqa: ANN001
     """Enable a disabled account."""
     from qingyuan.web.accounts import AccountError, disable_user
 
+    sessions = _sessions(outputs, database)
     with failing_on(AccountError):
-        disable_user(_sessions(outputs, database), username, disabled=False)
+        disable_user(sessions, username, disabled=False)
+    _audit(sessions, "users.enable", user=username)
     click.echo(f"user {username} enabled")
 
 
@@ -188,8 +215,23 @@ def token(username, name, outputs, database) -> None:  # noqa: ANN001
     from qingyuan.web.accounts import AccountError, create_token
 
     s = _settings(None, outputs, database)
+    sessions = _sessions(outputs, database)
     with failing_on(AccountError):
-        tok = create_token(
-            _sessions(outputs, database), username, name=name, ttl_days=s.web.tokens.ttl_days
-        )
+        tok = create_token(sessions, username, name=name, ttl_days=s.web.tokens.ttl_days)
+    _audit(sessions, "users.token", user=username, name=name)
     click.echo(tok)
+
+
+@users.command("revoke")
+@click.argument("username")
+@outputs_option()
+@_db_option
+def revoke(username, outputs, database) -> None:  # noqa: ANN001
+    """Revoke every bearer token of an account."""
+    from qingyuan.web.accounts import AccountError, revoke_tokens
+
+    sessions = _sessions(outputs, database)
+    with failing_on(AccountError):
+        n = revoke_tokens(sessions, username)
+    _audit(sessions, "users.revoke", user=username, tokens=n)
+    click.echo(f"{n} token(s) of {username} revoked")

@@ -14,7 +14,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from qingyuan.web.db import ApiToken, AuditEntry, LoginFailure, SessionRow, User, utcnow
@@ -32,6 +32,7 @@ __all__ = [
     "record_audit",
     "resolve_session",
     "resolve_token",
+    "revoke_tokens",
     "set_password",
     "start_session",
 ]
@@ -133,6 +134,11 @@ def _user(s: Session, username: str) -> User:
     return user
 
 
+def _end_credentials(s: Session, user: User) -> None:
+    s.execute(delete(SessionRow).where(SessionRow.user_id == user.id))
+    s.execute(update(ApiToken).where(ApiToken.user_id == user.id).values(revoked=True))
+
+
 def set_password(sessions: sessionmaker, username: str, password: str) -> None:
     """Change a password; every session and token of the user ends."""
     _check_password(password)
@@ -140,7 +146,18 @@ def set_password(sessions: sessionmaker, username: str, password: str) -> None:
         user = _user(s, username)
         user.password_hash = _HASHER.hash(password)
         user.password_changed = utcnow()
-        s.execute(delete(SessionRow).where(SessionRow.user_id == user.id))
+        _end_credentials(s, user)
+
+
+def revoke_tokens(sessions: sessionmaker, username: str) -> int:
+    """Revoke every bearer token of a user; return how many were live."""
+    with sessions.begin() as s:
+        user = _user(s, username)
+        live = s.scalar(
+            select(func.count()).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
+        )
+        s.execute(update(ApiToken).where(ApiToken.user_id == user.id).values(revoked=True))
+    return int(live or 0)
 
 
 def disable_user(sessions: sessionmaker, username: str, *, disabled: bool = True) -> None:
@@ -149,7 +166,7 @@ def disable_user(sessions: sessionmaker, username: str, *, disabled: bool = True
         user = _user(s, username)
         user.disabled = disabled
         if disabled:
-            s.execute(delete(SessionRow).where(SessionRow.user_id == user.id))
+            _end_credentials(s, user)
 
 
 def list_users(sessions: sessionmaker) -> list[dict[str, Any]]:

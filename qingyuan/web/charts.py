@@ -296,9 +296,20 @@ def _measure_legend(items: Sequence[tuple], max_w: float) -> float:
 
 
 def _svg(
-    kind: str, width: float, height: float, title: str, body: str, *, desc: str | None = None
+    kind: str,
+    width: float,
+    height: float,
+    title: str,
+    body: str,
+    *,
+    desc: str | None = None,
+    natural: bool = False,
 ) -> str:
-    """Wrap ``body`` in the root ``<svg>`` with its title, description and background."""
+    """Wrap ``body`` in the root ``<svg>`` with its title, description and background.
+
+    ``natural``: the chart is never drawn wider than its own width [px] (a calendar of a few
+    weeks would otherwise grow to the page width); by default it fills its container.
+    """
     uid = (
         "qy-"
         + hashlib.sha1(
@@ -308,7 +319,7 @@ def _svg(
     labelled = f"{uid}-t" + (f" {uid}-d" if desc else "")
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_f(width)} {_f(height)}" '
-        f'width="100%" preserveAspectRatio="xMidYMid meet" role="img" '
+        f'width="{_f(width) if natural else "100%"}" preserveAspectRatio="xMidYMid meet" role="img" '
         f'aria-labelledby="{labelled}" class="qy-chart qy-chart-{kind}" '
         f'font-family="{FONT_FAMILY}" font-size="12">'
         f'<title id="{uid}-t">{_esc(title)}</title>'
@@ -1414,7 +1425,7 @@ def calendar(
     body.append('<g class="qy-cal-months">' + "".join(seps) + "</g>")
     if items:
         body.append(_legend(items, left, height - leg_h - 6, width - left - 12)[0])
-    return _svg("calendar", width, height, title, "".join(body), desc=desc)
+    return _svg("calendar", width, height, title, "".join(body), desc=desc, natural=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,13 +35,14 @@ __all__ = [
     "principal",
     "reader",
     "respond",
+    "reveal",
 ]
 
 SESSION_COOKIE = "qy_session"
 
 
 def client_of(request: Request) -> str:
-    """Client address (the direct peer; a proxy's X-Forwarded-For is not trusted)."""
+    """Client address (the peer, or what a trusted proxy forwarded: ``forwarded_allow_ips``)."""
     return request.client.host if request.client else ""
 
 
@@ -80,7 +81,9 @@ def audit(request: Request, who: Principal, action: str, **kw: Any) -> None:
         request.app.state.sessions,
         who,
         action,
-        target=kw.pop("target", str(request.url.path)),
+        target=kw.pop(
+            "target", request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        ),
         client=client_of(request),
         **kw,
     )
@@ -110,16 +113,25 @@ def reader(dataset: str) -> Callable[..., Principal]:
 
 
 def readable(request: Request, who: Principal, dataset: str) -> bool:
-    """Whether ``who`` may read ``dataset`` (no audit row: for showing or hiding page parts)."""
+    """Whether ``who`` may read ``dataset`` (no audit row: for links and navigation only)."""
     return request.app.state.policy.check(who.role, dataset).allowed
+
+
+def reveal(request: Request, who: Principal, dataset: str) -> bool:
+    """Whether a page may show ``dataset`` to ``who``; an audited dataset shown is audited."""
+    decision = request.app.state.policy.check(who.role, dataset)
+    if decision.allowed and decision.audited:
+        audit(request, who, "read", dataset=dataset)
+    return decision.allowed
 
 
 def actor(action: str) -> Callable[..., Principal]:
     """Dependency: the principal may do ``action``; session callers must send the CSRF token.
 
-    The token comes in the ``X-CSRF-Token`` header (API) or the ``csrf_token`` form field (pages,
-    checked by the page handler with :func:`check_csrf`). Bearer-token clients need none (the
-    token is not sent by browsers on their own).
+    API calls with a session cookie send the token in the ``X-CSRF-Token`` header, whatever
+    their content type (page forms post to page routes, which check their ``csrf_token`` field
+    with :func:`check_csrf`). Bearer-token clients need none (browsers never send the token on
+    their own).
     """
 
     def dep(request: Request, who: Principal = Depends(principal)) -> Principal:
@@ -128,14 +140,10 @@ def actor(action: str) -> Callable[..., Principal]:
             if not who.anonymous:
                 audit(request, who, action, outcome="denied")
             raise _refuse(request, who, decision.status, decision.reason)
-        if who.via == "session":
-            sent = request.headers.get("x-csrf-token")
-            if sent is not None:
-                check_csrf(who, sent)
-            elif "application/x-www-form-urlencoded" not in request.headers.get(
-                "content-type", ""
-            ) and "multipart/form-data" not in request.headers.get("content-type", ""):
+        if who.via == "session":  # page forms check their own field (check_csrf)
+            if not request.headers.get("x-csrf-token"):
                 raise ApiError(403, "missing CSRF token (X-CSRF-Token header)")
+            check_csrf(who, request.headers["x-csrf-token"])
         return who
 
     dep.__name__ = f"do_{action.replace('.', '_')}"
@@ -206,18 +214,24 @@ def respond(
     modified: dt.datetime | None = None,
     dataset: str | None = None,
     status: int = 200,
+    store: bool = True,
 ) -> Response:
     """JSON reply with a strong ETag and Last-Modified; 304 when the client's copy is current.
 
-    Public datasets may be cached by shared caches for a minute; anything else is
-    ``private, no-cache`` and varies by Cookie and Authorization.
+    A public dataset asked for without credentials may be cached by shared caches for a minute;
+    anything asked for with a session or token is ``private, no-cache`` (``no-store`` with
+    ``store=False``, for tokens and CSRF values) and varies by Cookie and Authorization.
     """
     body = json.dumps(_clean(data), ensure_ascii=False, default=_default, allow_nan=False).encode()
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-    public = dataset is not None and request.app.state.policy.level(dataset) == "public"
+    anonymous = principal(request).anonymous
+    public = (
+        anonymous and dataset is not None and request.app.state.policy.level(dataset) == "public"
+    )
+    cache = "public, max-age=60" if public else "private, no-cache"
     headers = {
         "ETag": etag,
-        "Cache-Control": "public, max-age=60" if public else "private, no-cache",
+        "Cache-Control": cache if store else "no-store",
         "Vary": "Cookie, Authorization, Accept-Language",
     }
     if modified is not None:
@@ -232,6 +246,8 @@ def respond(
                 since = parsedate_to_datetime(request.headers["if-modified-since"])
             except (TypeError, ValueError):
                 since = None
+            if since is not None and since.tzinfo is None:
+                since = since.replace(tzinfo=dt.UTC)  # "-0000" or no zone: taken as UTC
             if since is not None and modified.replace(microsecond=0) <= since:
                 return Response(status_code=304, headers=headers)
     return Response(body, status_code=status, media_type="application/json", headers=headers)

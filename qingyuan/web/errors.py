@@ -117,5 +117,17 @@ def install_handlers(app) -> None:  # noqa: ANN001 - FastAPI
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
+        from qingyuan.web.middleware import CSP
+
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(request, 500, "internal error; the server log has the details")
+        resp = error_response(request, 500, "internal error; the server log has the details")
+        # this handler answers outside the security middleware: add its headers here
+        resp.headers.update(
+            {
+                "Content-Security-Policy": CSP,
+                "X-Frame-Options": "DENY",
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "no-store",
+            }
+        )
+        return resp

@@ -21,12 +21,9 @@ _DOCS_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'"
 
 
 def _is_https(scope) -> bool:  # noqa: ANN001 - ASGI scope
-    if scope.get("scheme") == "https":
-        return True
-    for k, v in scope.get("headers", []):
-        if k == b"x-forwarded-proto":
-            return v.split(b",")[0].strip() == b"https"
-    return False
+    # uvicorn sets the scheme from X-Forwarded-Proto of trusted proxies only
+    # (server.forwarded_allow_ips of configs/web.yml); the header itself is not read here
+    return scope.get("scheme") == "https"
 
 
 class SecurityMiddleware:

@@ -10,18 +10,29 @@ from fastapi import Path, Query, Request
 
 from qingyuan.web.errors import ApiError
 
-__all__ = ["IDENT", "Ident", "TimeRange", "Variables", "utc"]
+__all__ = ["IDENT", "Ident", "RowId", "TimeRange", "Variables", "utc"]
 
 #: Network, station, city, run and file identifiers: letters, digits, CJK, ``. _ -``.
 IDENT = r"^[\w.\-]{1,128}$"
 
 Ident = Annotated[str, Path(pattern=IDENT, description="An identifier (letters, digits, . _ -).")]
 
+#: A database row id (warnings, pending decisions): a positive 63-bit integer.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A row id.")]
 
-def utc(t: dt.datetime | None) -> pd.Timestamp | None:
-    """Return a query datetime as a naive UTC timestamp (naive input is taken as UTC)."""
+
+def utc(t: dt.datetime | None, name: str = "time") -> pd.Timestamp | None:
+    """Return a query datetime as a naive UTC timestamp (naive input is taken as UTC).
+
+    Raises
+    ------
+    ApiError
+        422 for a year outside 1900..2200 (no record lies there; pandas cannot hold all of them).
+    """
     if t is None:
         return None
+    if not 1900 <= t.year <= 2200:
+        raise ApiError(422, f"query parameter '{name}': year {t.year} is outside 1900..2200")
     ts = pd.Timestamp(t)
     return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
 
@@ -39,7 +50,7 @@ class TimeRange:
         start: dt.datetime | None = Query(None, description="Start (inclusive), ISO 8601."),
         end: dt.datetime | None = Query(None, description="End (inclusive), ISO 8601."),
     ):
-        self.start, self.end = utc(start), utc(end)
+        self.start, self.end = utc(start, "start"), utc(end, "end")
         self.max_days = request.app.state.settings.web.limits.max_range_days
         if self.start is not None and self.end is not None:
             if self.end < self.start:

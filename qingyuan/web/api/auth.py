@@ -84,6 +84,7 @@ def token(request: Request, body: TokenRequest):
         request,
         {"token": tok, "token_type": "bearer", "expires_in_days": st.tokens.ttl_days},
         status=201,
+        store=False,
     )
 
 
@@ -101,6 +102,7 @@ def me(request: Request, who: Principal = Depends(principal)):
             "actions": [a for a in policy.spec.actions if policy.may(who.role, a).allowed],
             "csrf_token": who.csrf,
         },
+        store=False,
     )
 
 

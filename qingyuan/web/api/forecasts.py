@@ -50,7 +50,7 @@ def archived(
     who: Principal = Depends(reader("forecasts")),
 ):
     """Return the forecast issued at ``issue_time`` (ISO 8601, UTC)."""
-    return _one(request, network, utc(issue_time), station, variable)
+    return _one(request, network, utc(issue_time, "issue_time"), station, variable)
 
 
 def _one(request: Request, network: str, issue, station, variable):  # noqa: ANN001, ANN202

@@ -14,6 +14,7 @@ from pipelines import results as R
 from qingyuan.web.accounts import Principal
 from qingyuan.web.api.catalogue import _last_time, _records
 from qingyuan.web.deps import Page, page_of, reader, respond
+from qingyuan.web.errors import ApiError
 from qingyuan.web.params import Ident, TimeRange, Variables
 
 __all__ = ["router"]
@@ -46,6 +47,8 @@ def observations(
     stem = f"{network}_{station}_{start:%Y%m%dT%H%M}_{end:%Y%m%dT%H%M}"
     if format == "netcdf":
         r = R.observations_dataset(ws, network, station, start=start, end=end, variables=variables)
+        if r.data.sizes.get("time", 0) == 0:
+            raise ApiError(404, f"no stored data for station {station!r} in the range asked for")
         fd, tmp = tempfile.mkstemp(suffix=".nc")
         os.close(fd)
         try:

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 from pipelines import results as R
 from qingyuan.web.accounts import Principal
 from qingyuan.web.deps import Page, page_of, reader, respond
+from qingyuan.web.errors import ApiError
 from qingyuan.web.params import Ident
 
 __all__ = ["router"]
@@ -47,7 +48,7 @@ def source_file(
     request: Request, network: Ident, name: Ident, who: Principal = Depends(reader("sources"))
 ):
     """Return a file listed by the polar or trajectory results (SVG, PNG, CSV)."""
-    return _file(R.artifact_path(_ws(request), network, name))
+    return _file(_checked(request, "network", network, name))
 
 
 @router.get("/pmf", summary="PMF runs")
@@ -69,7 +70,7 @@ def pmf_file(
     request: Request, run: Ident, name: Ident, who: Principal = Depends(reader("sources"))
 ):
     """Return a figure or table of a PMF run."""
-    return _file(R.artifact_path(_ws(request), run, name))
+    return _file(_checked(request, "PMF run", run, name))
 
 
 @router.get("/networks/{network}/water/trace", summary="River upstream tracing results")
@@ -77,6 +78,25 @@ def water_trace(request: Request, network: Ident, who: Principal = Depends(reade
     """Upstream tracing of a water section's exceedances (lags, candidate reaches)."""
     r = R.water_trace(_ws(request), network)
     return respond(request, r.data, modified=r.modified, dataset="sources")
+
+
+#: What the file routes serve: figures and tables (not JSON summaries that hold server paths).
+_SERVED = (".svg", ".png", ".csv", ".csv.gz")
+
+
+def _checked(request: Request, kind: str, owner: str, name: str):  # noqa: ANN202
+    """Resolve the file ``name`` of a network's tracing or a PMF run (only ``_SERVED`` kinds)."""
+    ws = _ws(request)
+    if not name.lower().endswith(_SERVED):
+        raise ApiError(404, f"only figures and tables are served ({', '.join(_SERVED)})")
+    owners = (
+        [n["name"] for n in R.networks(ws).data]
+        if kind == "network"
+        else [r["name"] for r in R.pmf_runs(ws).data]
+    )
+    if owner not in owners:
+        raise ApiError(404, f"unknown {kind} {owner!r}")
+    return R.artifact_path(ws, owner, name)
 
 
 def _file(path) -> FileResponse:  # noqa: ANN001

@@ -17,7 +17,7 @@ from qingyuan.web.accounts import Principal
 from qingyuan.web.db import Annotation
 from qingyuan.web.deps import Page, actor, audit, page_of, reader, respond
 from qingyuan.web.errors import ApiError
-from qingyuan.web.params import IDENT, Ident
+from qingyuan.web.params import IDENT, Ident, RowId
 
 __all__ = ["annotations_of", "router"]
 
@@ -35,7 +35,7 @@ def _ws(request: Request) -> R.Workspace:
     return request.app.state.settings.workspace
 
 
-def annotations_of(request: Request, warning_id: int) -> list[dict]:
+def annotations_of(request: Request, warning_id: RowId) -> list[dict]:
     """Annotations of a warning, oldest first."""
     with request.app.state.sessions() as s:
         rows = s.scalars(
@@ -84,7 +84,7 @@ def pending(
     return respond(request, page_of(items, page), dataset="warnings_pending")
 
 
-def _decided(request: Request, who: Principal, pending_id: int, note: str, verb: str):  # noqa: ANN202
+def _decided(request: Request, who: Principal, pending_id: RowId, note: str, verb: str):  # noqa: ANN202
     from pipelines.warnings.confirm import confirm_pending, reject_pending
 
     ws = _ws(request)
@@ -119,7 +119,7 @@ def _decided(request: Request, who: Principal, pending_id: int, note: str, verb:
 )
 def confirm(
     request: Request,
-    pending_id: int,
+    pending_id: RowId,
     body: Note | None = None,
     who: Principal = Depends(actor("warning.confirm")),
 ):
@@ -129,14 +129,17 @@ def confirm(
 
 @router.post("/warnings/pending/{pending_id}/reject", summary="Reject a held decision")
 def reject(
-    request: Request, pending_id: int, body: Note, who: Principal = Depends(actor("warning.reject"))
+    request: Request,
+    pending_id: RowId,
+    body: Note,
+    who: Principal = Depends(actor("warning.reject")),
 ):
     """Reject the held step (nothing is sent); the note says why."""
     return _decided(request, who, pending_id, body.text, "reject")
 
 
 @router.get("/warnings/{warning_id}", summary="One warning and its lifecycle")
-def warning(request: Request, warning_id: int, who: Principal = Depends(reader("warnings"))):
+def warning(request: Request, warning_id: RowId, who: Principal = Depends(reader("warnings"))):
     """Return every message (issue, update, cancel) of the warning with its payload.
 
     Decisions, audit rows, annotations and provenance are included for cleared roles.
@@ -150,7 +153,7 @@ def warning(request: Request, warning_id: int, who: Principal = Depends(reader("
 @router.post("/warnings/{warning_id}/annotations", status_code=201, summary="Annotate a warning")
 def annotate(
     request: Request,
-    warning_id: int,
+    warning_id: RowId,
     body: Note,
     who: Principal = Depends(actor("warning.annotate")),
 ):
@@ -175,7 +178,7 @@ def annotate(
     summary="CAP 1.2 XML of a warning's latest message",
     responses={200: {"content": {"application/cap+xml": {}}}},
 )
-def warning_cap(request: Request, warning_id: int, who: Principal = Depends(reader("warnings"))):
+def warning_cap(request: Request, warning_id: RowId, who: Principal = Depends(reader("warnings"))):
     """Return the CAP message last sent for the warning."""
     w = R.warning(_ws(request), warning_id).data
     msgs = w.get("messages") or []
@@ -224,4 +227,8 @@ def feed(request: Request, city: Ident, who: Principal = Depends(reader("warning
 def bulletin(request: Request, city: Ident, who: Principal = Depends(reader("warnings"))):
     """Return the bulletin page as published."""
     path = R.bulletin_path(_ws(request), city)
-    return FileResponse(path, media_type="text/html; charset=utf-8")
+    # the published bulletin carries its own <style>; it has no script
+    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'"
+    return FileResponse(
+        path, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": csp}
+    )

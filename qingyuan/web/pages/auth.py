@@ -41,8 +41,7 @@ def _secure(request: Request) -> bool:
         return True
     if mode in (False, "never"):
         return False
-    proto = request.headers.get("x-forwarded-proto", request.url.scheme)
-    return proto.split(",")[0].strip() == "https"
+    return request.url.scheme == "https"  # behind a trusted proxy uvicorn has set it
 
 
 def _login_page(request: Request, *, error: str = "", status: int = 200, nxt: str = "/"):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from pipelines import results as R
 from qingyuan.web.accounts import Principal
-from qingyuan.web.deps import principal, readable
+from qingyuan.web.deps import readable, reader
 from qingyuan.web.errors import ApiError
 from qingyuan.web.pages.present import (
     aqi_category,
@@ -88,6 +88,8 @@ def map_view(request: Request, who: Principal, network: str | None) -> dict:
     areas: dict[str, dict] = {}  # by area id: cities sharing a network share their areas
     in_force, stale = [], []
     cities = [c for c in R.cities(ws).data if c["network"] == network]
+    if not readable(request, who, "warnings"):
+        cities = []
     active = R.warnings(ws, status="active").data if cities else []
     for c in cities:
         levels = scheme_levels(c["name"])
@@ -146,7 +148,10 @@ def map_view(request: Request, who: Principal, network: str | None) -> dict:
 
 
 @router.get("/")
-def map_page(request: Request, network: str | None = Query(None, pattern=IDENT)):
+def map_page(
+    request: Request,
+    network: str | None = Query(None, pattern=IDENT),
+    who: Principal = Depends(reader("stations")),
+):
     """Return the map of one network (default: the first with stored data)."""
-    who = principal(request)
     return render(request, "map.html", map_view(request, who, network))

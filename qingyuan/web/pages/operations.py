@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 
 from pipelines import results as R
 from qingyuan.web.accounts import Principal
-from qingyuan.web.deps import readable, reader
+from qingyuan.web.deps import readable, reader, reveal
 from qingyuan.web.render import render
 
 __all__ = ["router"]
@@ -26,7 +26,7 @@ def operations_page(request: Request, who: Principal = Depends(reader("operation
             "reports": R.ingest_reports(ws, limit=30).data,
             "alerts": list(reversed(R.ops_alerts(ws).data))[:30],
             "outbox": R.outbox(ws).data,
-            "models": R.registered_models().data if readable(request, who, "models") else [],
+            "models": R.registered_models().data if reveal(request, who, "models") else [],
             "quarantine_ok": readable(request, who, "quarantine"),
         },
     )

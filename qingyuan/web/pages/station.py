@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from pipelines import results as R
 from pipelines.config import load_variables
-from qingyuan.web.deps import principal, readable
+from qingyuan.web.accounts import Principal
+from qingyuan.web.deps import readable, reader, reveal
 from qingyuan.web.errors import ApiError
 from qingyuan.web.pages.present import (
     aqi_category,
@@ -99,11 +100,11 @@ def station_page(
     network: Ident,
     station: Ident,
     variable: str | None = Query(None, pattern=r"^[A-Za-z0-9_]{1,64}$"),
+    who: Principal = Depends(reader("stations")),
 ):
     """One station."""
     from qingyuan.web.charts import AQI_COLOURS, calendar, time_series
 
-    who = principal(request)
     lang = lang_of(request)
     ws = request.app.state.settings.workspace
     net = next((n for n in R.networks(ws).data if n["name"] == network), None)
@@ -134,7 +135,7 @@ def station_page(
         return render(request, "station.html", ctx)
     start = last - pd.Timedelta(days=7)
     # 1. the time series: raw values with QC flags (analysts), else the published hourly AQI
-    if readable(request, who, "observations"):
+    if reveal(request, who, "observations"):
         variables = [v for v in net["variables"] if v in reg]
         var = variable if variable in variables else (variables[0] if variables else None)
         if "pm25" in variables and variable is None:
@@ -178,7 +179,7 @@ def station_page(
             tz=tz,
         )
     # 2. the forecast with its P10–P90 band
-    if readable(request, who, "forecasts"):
+    if reveal(request, who, "forecasts"):
         try:
             fc = R.forecast(ws, network, station=station).data
         except R.NotFound:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from pipelines import results as R
-from qingyuan.web.deps import audit, check_csrf, principal, readable
+from qingyuan.web.accounts import Principal
+from qingyuan.web.deps import audit, check_csrf, principal, reader, reveal
 from qingyuan.web.errors import ApiError
 from qingyuan.web.pages.present import aqi_category, expired, local, scheme_levels
+from qingyuan.web.params import RowId
 from qingyuan.web.render import lang_of, render
 
 __all__ = ["router", "warning_card"]
@@ -100,9 +102,8 @@ def warning_card(
 
 
 @router.get("/warnings")
-def warnings_page(request: Request):
+def warnings_page(request: Request, who: Principal = Depends(reader("warnings"))):
     """Warnings in force, those awaiting confirmation (cleared roles) and the history."""
-    who = principal(request)
     lang = lang_of(request)
     ws = request.app.state.settings.workspace
     cities = {c["name"]: c for c in R.cities(ws).data}
@@ -117,7 +118,7 @@ def warnings_page(request: Request):
         )
         cards.append(card)
     pending: list[dict] = []
-    if readable(request, who, "warnings_pending") and ws.warnings_db.is_file():
+    if ws.warnings_db.is_file() and reveal(request, who, "warnings_pending"):
         from pipelines.warnings.store import WarningStore
 
         for p in WarningStore(ws.warnings_db).pending():
@@ -154,11 +155,10 @@ def warnings_page(request: Request):
 
 
 @router.get("/warnings/{warning_id}")
-def warning_page(request: Request, warning_id: int):
+def warning_page(request: Request, warning_id: RowId, who: Principal = Depends(reader("warnings"))):
     """One warning: what it says, why, provenance, lifecycle messages, annotations."""
     from qingyuan.web.api.warnings import annotations_of
 
-    who = principal(request)
     lang = lang_of(request)
     ws = request.app.state.settings.workspace
     cities = {c["name"]: c for c in R.cities(ws).data}
@@ -184,7 +184,7 @@ def warning_page(request: Request, warning_id: int):
     can_annotate = request.app.state.policy.may(who.role, "warning.annotate").allowed
     notes = (
         annotations_of(request, warning_id)
-        if readable(request, who, "warnings_pending") or can_annotate
+        if "annotations" not in request.app.state.policy.hidden_fields(who.role, "warnings")
         else []
     )
     return render(
@@ -197,7 +197,7 @@ def warning_page(request: Request, warning_id: int):
 @router.post("/warnings/{warning_id}/annotate")
 def annotate_form(
     request: Request,
-    warning_id: int,
+    warning_id: RowId,
     text: str = Form(..., min_length=1, max_length=4000),
     csrf_token: str = Form("", max_length=128),
 ):
@@ -223,7 +223,7 @@ def annotate_form(
 @router.post("/warnings/pending/{pending_id}/{verb}")
 def pending_form(
     request: Request,
-    pending_id: int,
+    pending_id: RowId,
     verb: str,
     note: str = Form("", max_length=4000),
     csrf_token: str = Form("", max_length=128),

@@ -50,9 +50,9 @@ def routes(ids):
         (f"{b}/stations/Dongsi/observations", ANALYST),
         (f"{b}/stations/Dongsi/observations?format=csv", ANALYST),
         (f"{b}/stations/Dongsi/observations?format=netcdf", ANALYST),
-        (f"{b}/forecasts", LOGGED_IN),
-        (f"{b}/forecasts/latest?station=Dongsi", LOGGED_IN),
-        (f"{b}/forecasts/{ids['issue']}", LOGGED_IN),
+        (f"{b}/forecasts", ANALYST),
+        (f"{b}/forecasts/latest?station=Dongsi", ANALYST),
+        (f"{b}/forecasts/{ids['issue']}", ANALYST),
         ("/api/v1/warnings", ALL),
         ("/api/v1/warnings?status=active&city=beijing", ALL),
         (f"/api/v1/warnings/{ids['warning']}", ALL),
@@ -62,13 +62,13 @@ def routes(ids):
         ("/api/v1/cities/beijing/feed.json", ALL),
         ("/api/v1/cities/beijing/bulletin", ALL),
         ("/api/v1/warnings/pending", LOGGED_IN),
-        (f"{b}/sources/polar", LOGGED_IN),
-        (f"{b}/sources/trajectory", LOGGED_IN),
-        (f"{b}/sources/files/{ids['svg']}", LOGGED_IN),
-        ("/api/v1/pmf", LOGGED_IN),
-        ("/api/v1/pmf/Dataset-BatonRouge-con_f4", LOGGED_IN),
-        ("/api/v1/pmf/Dataset-BatonRouge-con_f4/files/profiles.png", LOGGED_IN),
-        ("/api/v1/networks/ndfa/water/trace", LOGGED_IN),
+        (f"{b}/sources/polar", ANALYST),
+        (f"{b}/sources/trajectory", ANALYST),
+        (f"{b}/sources/files/{ids['svg']}", ANALYST),
+        ("/api/v1/pmf", ANALYST),
+        ("/api/v1/pmf/Dataset-BatonRouge-con_f4", ANALYST),
+        ("/api/v1/pmf/Dataset-BatonRouge-con_f4/files/profiles.png", ANALYST),
+        ("/api/v1/networks/ndfa/water/trace", ANALYST),
         ("/api/v1/models", ANALYST),
         ("/api/v1/operations/ingest", ANALYST),
         (f"/api/v1/operations/ingest/{ids['report_network']}/{ids['report']}/quarantine", ANALYST),
@@ -147,9 +147,7 @@ def test_allowed_content(client, headers, ids, web_ws):
         "/api/v1/networks/beijing/stations/Dongsi/observations?format=netcdf", headers=a
     )
     assert nc.content[:3] == b"\x89HD" or nc.content[:3] == b"CDF"
-    fc = client.get(
-        "/api/v1/networks/beijing/forecasts/latest?station=Dongsi", headers=headers["decision"]
-    ).json()
+    fc = client.get("/api/v1/networks/beijing/forecasts/latest?station=Dongsi", headers=a).json()
     s = fc["series"][0]
     assert s["station"] == "Dongsi" and len(s["mean"]) == 96
     assert s["quantiles"]["0.1"][60] < s["quantiles"]["0.5"][60] < s["quantiles"]["0.9"][60]
@@ -189,14 +187,8 @@ def test_pagination_and_conditional_requests(client, headers):
     assert priv.headers["cache-control"] == "private, no-cache"
 
 
-RESTRICTED_KEYS = {
-    "provenance",
-    "top_drivers",
-    "annotations",
-    "decisions",
-    "audit",
-    "forecast_file",
-}
+# what access.yml keeps from the public in the warnings (an issued warning's provenance is published)
+RESTRICTED_KEYS = {"annotations", "decisions", "audit", "forecast_file"}
 
 
 def _keys(obj, out):
@@ -227,11 +219,10 @@ def test_public_responses_hold_no_restricted_field(client, ids, web_ws):
         assert str(web_ws.root) not in text, f"{path} shows a server path"
         assert "beijing-2016" not in text or "pending" not in text, path
     assert seen >= 12
-    # the same routes do carry the internal fields for a cleared role
+    # the published provenance is there; the server path of the forecast file is not
     w = client.get(f"/api/v1/warnings/{ids['warning']}").json()
-    assert "annotations" not in w and all(
-        "provenance" not in m.get("message", {}) for m in w["messages"]
-    )
+    prov = w["messages"][-1]["message"]["provenance"]
+    assert "annotations" not in w and prov["data_cutoff"] and "forecast_file" not in prov
 
 
 def test_internal_fields_reach_cleared_roles(client, headers, ids):
@@ -239,6 +230,7 @@ def test_internal_fields_reach_cleared_roles(client, headers, ids):
     assert "annotations" in w
     prov = w["messages"][-1]["message"]["provenance"]
     assert prov["data_cutoff"] and prov["model_uris"] and "top_drivers" in prov
+    assert prov["forecast_file"].endswith(".nc") and "decisions" in w
 
 
 BAD = [
@@ -259,6 +251,17 @@ BAD = [
     "/api/v1/pmf/no-such-run",
     "/api/v1/networks/beijing/sources/files/..%2F..%2Fwarnings.db",
     "/api/v1/networks/beijing/sources/files/missing.svg",
+    "/api/v1/networks/beijing/sources/files/polar_pm25.json",  # figures and tables only
+    "/api/v1/pmf/beijing/files/Dongsi_pm25_polar.svg",  # a network is not a PMF run
+    "/api/v1/networks/Dataset-BatonRouge-con_f4/sources/files/profiles.png",
+    "/api/v1/warnings/99999999999999999999",
+    "/api/v1/warnings/-1",
+    "/api/v1/networks/beijing/stations/Dongsi/observations?start=9999-12-31T23:00:00",
+    "/api/v1/networks/beijing/stations/Dongsi/observations?end=0001-01-03",
+    "/api/v1/networks/beijing/stations/Dongsi/aqi/hourly?start=0001-01-01",
+    "/api/v1/networks/beijing/stations/Dongsi/observations?format=netcdf&start=2000-01-01&end=2000-01-02",
+    "/api/v1/networks/beijing/forecasts/9999-01-01T00:00:00",
+    "/api/v1/cities/nowhere/feed.json",
 ]
 INJECTIONS = [
     "' OR 1=1 --",
@@ -276,7 +279,7 @@ def test_bad_input_is_a_clear_4xx(client, headers, path):
     assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:300])
     err = r.json()["error"]
     assert err["status"] == r.status_code and err["message"]
-    assert "Traceback" not in r.text
+    assert "Traceback" not in r.text and "/tmp/" not in r.text  # no server path either
 
 
 @pytest.mark.parametrize("payload", INJECTIONS)
@@ -319,7 +322,9 @@ def test_oversized_requests(client, headers):
     assert r.status_code == 413
 
 
-def test_security_headers(client):
+def test_security_headers(client, web_app):
+    from fastapi.testclient import TestClient
+
     r = client.get("/api/v1/networks")
     csp = r.headers["content-security-policy"]
     assert (
@@ -331,7 +336,10 @@ def test_security_headers(client):
         r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
     )
     assert "strict-transport-security" not in r.headers  # plain http here
-    tls = client.get("/api/v1/networks", headers={"X-Forwarded-Proto": "https"})
+    forged = client.get("/api/v1/networks", headers={"X-Forwarded-Proto": "https"})
+    assert "strict-transport-security" not in forged.headers  # no trusted proxy: header ignored
+    with TestClient(web_app, base_url="https://testserver") as tls_client:
+        tls = tls_client.get("/api/v1/networks")
     assert tls.headers["strict-transport-security"].startswith("max-age=")
 
 
@@ -341,3 +349,24 @@ def test_openapi_documents_every_route(client):
     assert len(doc["paths"]) >= 35
     assert all(op.get("summary") for p in doc["paths"].values() for op in p.values())
     assert client.get("/api/docs").status_code == 200
+
+
+def test_conditional_request_with_odd_dates(client):
+    for since in ("Sat, 01 Jan 2000 00:00:00 -0000", "Sat, 01 Jan 2000 00:00:00", "yesterday"):
+        r = client.get("/api/v1/networks/beijing/status", headers={"If-Modified-Since": since})
+        assert r.status_code == 200, since
+
+
+def test_credentialed_responses_are_not_shared_cache_material(client, headers):
+    r = client.get("/api/v1/warnings", headers=headers["decision"])
+    assert r.headers["cache-control"] == "private, no-cache"
+    assert client.get("/api/v1/warnings").headers["cache-control"].startswith("public")
+    me = client.get("/api/v1/auth/me", headers=headers["analyst"])
+    assert me.headers["cache-control"] == "no-store"
+
+
+def test_api_docs_page_uses_the_bundled_swagger_ui(client):
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and "/api/docs-assets/swagger-ui-bundle.js" in page.text
+    assert "cdn." not in page.text
+    assert client.get("/api/docs-assets/swagger-ui-bundle.js").status_code == 200

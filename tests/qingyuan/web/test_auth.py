@@ -47,7 +47,7 @@ def test_login_sets_a_hardened_session_cookie(web_app):
     assert "Secure" not in cookie  # plain http; Secure behind TLS (X-Forwarded-Proto: https)
     me = c.get("/api/v1/auth/me").json()
     assert me["username"] == "decision1" and me["role"] == "decision" and me["csrf_token"]
-    assert "forecasts" in me["datasets"] and "observations" not in me["datasets"]
+    assert "warnings_pending" in me["datasets"] and "forecasts" not in me["datasets"]
 
 
 def test_login_over_tls_marks_the_cookie_secure(web_app):
@@ -118,6 +118,9 @@ def test_session_post_needs_the_csrf_token(web_app, ids_warning):
     assert r.status_code == 201
     wrong = c.post(url, json={"text": "x"}, headers={"X-CSRF-Token": "forged"})
     assert wrong.status_code == 403
+    # claiming to be a form does not skip the check on API routes
+    for ctype in ("application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        assert c.post(url, content=b"", headers={"Content-Type": ctype}).status_code == 403, ctype
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +212,25 @@ def test_audit_records_reads_and_changes_and_is_append_only(client, headers, web
         con.execute(sqlalchemy.text("DELETE FROM audit"))
 
 
+def test_password_change_revokes_tokens(web_app):
+    from qingyuan.web.accounts import (
+        add_user,
+        create_token,
+        resolve_token,
+        revoke_tokens,
+        set_password,
+    )
+
+    add_user(web_app.state.sessions, "rotator", "analyst", password=PASSWORD, roles=["analyst"])
+    tok = create_token(web_app.state.sessions, "rotator", name="t", ttl_days=1)
+    assert resolve_token(web_app.state.sessions, tok) is not None
+    set_password(web_app.state.sessions, "rotator", "a brand new password")
+    assert resolve_token(web_app.state.sessions, tok) is None
+    tok2 = create_token(web_app.state.sessions, "rotator", name="t2", ttl_days=1)
+    assert revoke_tokens(web_app.state.sessions, "rotator") == 1
+    assert resolve_token(web_app.state.sessions, tok2) is None
+
+
 def test_disabled_user_loses_session_and_token(web_app):
     from qingyuan.web.accounts import add_user, create_token, disable_user
 
@@ -289,6 +311,13 @@ def test_users_cli(tmp_path, monkeypatch):
         == 0
     )
     assert run(main, ["users", "disable", "ops", "--database", db]).exit_code == 0
+    out = run(main, ["users", "revoke", "ops", "--database", db]).output
+    assert "0 token(s) of ops revoked" in out  # disabling revoked the token already
+    import sqlalchemy as sa
+
+    with sa.create_engine(db).connect() as con:
+        acts = [a for (a,) in con.execute(sa.text("SELECT action FROM audit ORDER BY seq"))]
+    assert acts == ["users.add", "users.token", "users.passwd", "users.disable", "users.revoke"]
     assert "ops\tanalyst\tdisabled" in run(main, ["users", "list", "--database", db]).output
     assert (
         not (tmp_path / "secret.key").exists()
@@ -306,10 +335,24 @@ def test_run_warning_job_by_role(client, headers, web_ws):
     assert r.status_code == 200, r.text
     out = r.json()
     # the same issue time again: every area's decision is the stored one (idempotent), nothing new
-    assert out["ops_alert"] is None and {a["area"] for a in out["applied"]} == {"beijing", "beijing-urban", "beijing-north"}
+    assert out["ops_alert"] is None and {a["area"] for a in out["applied"]} == {
+        "beijing",
+        "beijing-urban",
+        "beijing-north",
+    }
     stale = client.post(url, json={"deliver": False}, headers=headers["admin"]).json()
     assert "no warning changed" in stale["ops_alert"]  # today the 2017 forecast is stale
-    assert client.post("/api/v1/jobs/warnings/ndfa", json=body, headers=headers["analyst"]).status_code == 422
-    assert client.post("/api/v1/jobs/warnings/atlantis", json=body, headers=headers["analyst"]).status_code == 404
-    log = client.get("/api/v1/audit?username=analyst1&page_size=1000", headers=headers["admin"]).json()["items"]
+    assert (
+        client.post("/api/v1/jobs/warnings/ndfa", json=body, headers=headers["analyst"]).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/api/v1/jobs/warnings/atlantis", json=body, headers=headers["analyst"]
+        ).status_code
+        == 404
+    )
+    log = client.get(
+        "/api/v1/audit?username=analyst1&page_size=1000", headers=headers["admin"]
+    ).json()["items"]
     assert any(e["action"] == "job.run" and e["detail"]["city"] == "beijing" for e in log)

@@ -34,7 +34,10 @@ def parse(svg: str) -> ET.Element:
     """Parse the SVG and check what every chart must have."""
     root = ET.fromstring(svg)
     assert root.tag == f"{NS}svg"
-    assert root.get("role") == "img" and root.get("width") == "100%"
+    assert root.get("role") == "img" and root.get("width") in (
+        "100%",
+        root.get("viewBox").split()[2],
+    )
     assert re.fullmatch(r"0 0 [\d.]+ [\d.]+", root.get("viewBox"))
     assert root.get("font-family") == FONT_FAMILY
     assert root[0].tag == f"{NS}title" and root[0].text
