@@ -140,6 +140,7 @@ def main() -> None:  # noqa: D103
     ).stdout.strip()
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
+    log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed with the server
     srv = subprocess.Popen(
         [
             *qy,
@@ -156,8 +157,8 @@ def main() -> None:  # noqa: D103
             str(a.workers),
         ],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         for _ in range(300):
@@ -168,7 +169,7 @@ def main() -> None:  # noqa: D103
                 pass
             time.sleep(0.2)
         else:
-            raise SystemExit(f"server did not start: {srv.stderr.read().decode()[-2000:]}")
+            raise SystemExit(f"server did not start: {(tmp / 'server.log').read_text()[-2000:]}")
         auth = {"Authorization": f"Bearer {token}"}
         last = httpx.get(f"{base}/api/v1/networks", timeout=30).json()["items"]
         net = next(n for n in last if n["name"] == a.network)
@@ -201,9 +202,13 @@ def main() -> None:  # noqa: D103
                 )
         fcp, load = _first_paint(f"{base}/?network={a.network}")
         print(f"map first contentful paint {fcp:.0f} ms, load event {load:.0f} ms")
+    except Exception:
+        print((tmp / "server.log").read_text()[-3000:], file=sys.stderr)
+        raise
     finally:
         srv.terminate()
         srv.wait(20)
+        log.close()
     table = [
         "| scenario | clients | requests | errors | p50 [ms] | p95 [ms] | p99 [ms] | throughput [req/s] |",
         "|---|---|---|---|---|---|---|---|",

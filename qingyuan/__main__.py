@@ -2,4 +2,5 @@
 
 from qingyuan.cli import main
 
-main(prog_name="qingyuan")
+if __name__ == "__main__":  # not when a spawned worker process (uvicorn --workers) imports it
+    main(prog_name="qingyuan")

@@ -22,7 +22,7 @@ writes a file.
 
 from __future__ import annotations
 
-from pipelines.results.cache import CACHE, MemoCache, cache_info, clear_cache
+from pipelines.results.cache import CACHE, IO_LOCK, MemoCache, cache_info, clear_cache
 from pipelines.results.forecasts import forecast, forecast_index
 from pipelines.results.observations import (
     current_status,
@@ -58,6 +58,7 @@ from pipelines.results.workspace import NotFound, Read, Workspace
 
 __all__ = [
     "CACHE",
+    "IO_LOCK",
     "MemoCache",
     "NotFound",
     "Read",

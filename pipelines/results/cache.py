@@ -30,6 +30,7 @@ from pipelines.results.workspace import Read
 
 __all__ = [
     "CACHE",
+    "IO_LOCK",
     "FileSignature",
     "MemoCache",
     "cache_info",
@@ -165,7 +166,10 @@ class MemoCache:
             return Read(_copy(read.data), read.modified, read.sources)
         with self._lock:
             self.misses += 1
-        value = compute()
+        with IO_LOCK:  # HDF5 / netCDF-C are not thread-safe: one reader at a time per process
+            value = compute()
+            if isinstance(value, xr.Dataset):
+                value = value.load()  # nothing lazy may be read later, outside the lock
         if isinstance(value, Read):
             read = value
         else:
@@ -202,6 +206,11 @@ class MemoCache:
                 "bytes": self._bytes,
             }
 
+
+#: Serialises file reading in a process: the web server answers in a thread pool, and the HDF5 and
+#: netCDF-C libraries under netCDF4 fail (or crash) when two threads read at once. Cache hits do
+#: not take it. Hold it too around any other netCDF use in a threaded server (downloads).
+IO_LOCK = threading.RLock()
 
 #: The process-wide cache used by every reader.
 CACHE = MemoCache()

@@ -52,7 +52,8 @@ def observations(
         fd, tmp = tempfile.mkstemp(suffix=".nc")
         os.close(fd)
         try:
-            r.data.to_netcdf(tmp)
+            with R.IO_LOCK:  # netCDF-C is not thread-safe (pipelines.results.cache)
+                r.data.to_netcdf(tmp)
             with open(tmp, "rb") as fh:
                 body = fh.read()
         finally:

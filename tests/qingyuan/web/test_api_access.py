@@ -370,3 +370,30 @@ def test_api_docs_page_uses_the_bundled_swagger_ui(client):
     assert page.status_code == 200 and "/api/docs-assets/swagger-ui-bundle.js" in page.text
     assert "cdn." not in page.text
     assert client.get("/api/docs-assets/swagger-ui-bundle.js").status_code == 200
+
+
+def test_concurrent_cold_reads(web_app, headers):
+    """Threads reading netCDF at once (the server's thread pool) must not break HDF5."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    from pipelines import results as R
+
+    paths = [
+        "/api/v1/networks/beijing/status",
+        "/api/v1/networks/ndfa/status",
+        "/api/v1/networks/beijing/stations/Dongsi/aqi/hourly",
+        "/api/v1/networks/beijing/stations/Gucheng/observations",
+        "/api/v1/networks/beijing/forecasts/latest",
+        "/api/v1/networks/beijing/aqi/daily",
+    ]
+
+    def get(path):
+        with TestClient(web_app, raise_server_exceptions=False) as c:
+            return c.get(path, headers=headers["analyst"]).status_code
+
+    R.clear_cache()
+    with ThreadPoolExecutor(8) as ex:
+        statuses = list(ex.map(get, paths * 4))
+    assert statuses == [200] * len(statuses)
