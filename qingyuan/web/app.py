@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -16,6 +19,9 @@ from qingyuan.web.settings import WebSettings, load_settings
 __all__ = ["create_app"]
 
 _STATIC = Path(__file__).parent / "static"
+
+#: Threads per worker process for the blocking (file-reading) handlers (QINGYUAN_WEB_THREADS).
+THREADS = int(os.environ.get("QINGYUAN_WEB_THREADS", "8"))
 
 API_DESCRIPTION = """
 Qingyuan (清源) HTTP API: stations, observations with QC flags, AQI and water class, forecasts
@@ -63,7 +69,15 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     from qingyuan.web.pages import routers as page_routers
 
     settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):  # noqa: ANN202
+        # a few threads for the blocking handlers: 40 (anyio's default) only contend for the GIL
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Qingyuan (清源) API",
         version=__version__,
         description=API_DESCRIPTION,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import json
+
 from fastapi import APIRouter, Depends, Query, Request
 
 from pipelines import results as R
@@ -26,10 +29,23 @@ __all__ = ["map_view", "router"]
 router = APIRouter(include_in_schema=False)
 
 
-def map_view(request: Request, who: Principal, network: str | None) -> dict:
-    """Everything the map page shows for one network."""
+@functools.lru_cache(maxsize=64)
+def _map_svg(spec: str, network: str) -> str:
+    """Render the map SVG of a JSON spec (memoised: the same data draws the same map)."""
     from qingyuan.web.charts import station_map
 
+    s = json.loads(spec)
+    return station_map(
+        s["points"],
+        areas=s["areas"],
+        title=s["title"],
+        legend=[tuple(x) for x in s["legend"]],
+        link=lambda sid: f"/station/{network}/{sid}",
+    )
+
+
+def map_view(request: Request, who: Principal, network: str | None) -> dict:
+    """Everything the map page shows for one network."""
     ws = request.app.state.settings.workspace
     lang = lang_of(request)
     nets = [n for n in R.networks(ws).data if n["has_store"]]
@@ -90,6 +106,7 @@ def map_view(request: Request, who: Principal, network: str | None) -> dict:
     cities = [c for c in R.cities(ws).data if c["network"] == network]
     if not readable(request, who, "warnings"):
         cities = []
+    where = {s["id"]: (s["lat"], s["lon"]) for s in R.stations(ws, network).data}
     active = R.warnings(ws, status="active").data if cities else []
     for c in cities:
         levels = scheme_levels(c["name"])
@@ -100,7 +117,7 @@ def map_view(request: Request, who: Principal, network: str | None) -> dict:
             if expired(w, net.get("last_time"))
         )
         warned = {w["area"]: w for w in mine if not expired(w, net.get("last_time"))}
-        for a in area_polygons(c):
+        for a in area_polygons(c, where):
             w = warned.get(a["id"])
             lv = levels.get(w["level"]) if w else None
             shown = areas.get(a["id"])
@@ -129,12 +146,18 @@ def map_view(request: Request, who: Principal, network: str | None) -> dict:
         legend = [(c["colour"], f"{category_name(c, lang)} ≤{c['max']}") for c in category_table()]
     else:
         legend = [(water_colour(k), k) for k in ("I", "II", "III", "IV", "V", "劣V")]
-    svg = station_map(
-        points,
-        areas=list(areas.values()),
-        title=f"{net['title']}",
-        legend=legend,
-        link=lambda sid: f"/station/{network}/{sid}",
+    svg = _map_svg(
+        json.dumps(
+            {
+                "points": points,
+                "areas": list(areas.values()),
+                "title": net["title"],
+                "legend": legend,
+            },
+            sort_keys=True,
+            default=str,
+        ),
+        network,
     )
     return {
         "networks": nets,

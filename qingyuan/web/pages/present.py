@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.config import aqi_standards, load_network
+from pipelines.config import aqi_standards
 from pipelines.config.warnings import load_warning_config
 
 __all__ = [
@@ -84,23 +84,33 @@ def scheme_levels(city: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def area_polygons(city: dict[str, Any], *, buffer_km: float = 3.0) -> list[dict[str, Any]]:
+@functools.lru_cache(maxsize=256)
+def _outline(points: tuple[tuple[float, float], ...], buffer_km: float) -> tuple:
+    from qingyuan.web.charts import area_outline
+
+    lats, lons = zip(*points, strict=True)
+    return tuple(area_outline(list(lats), list(lons), buffer_km=buffer_km))
+
+
+def area_polygons(
+    city: dict[str, Any], where: dict[str, tuple[float, float]], *, buffer_km: float = 3.0
+) -> list[dict[str, Any]]:
     """Outline of every area of a city: the buffered hull of its stations.
 
     No administrative boundaries are bundled (they cannot be downloaded here), so an area is
-    drawn as the convex hull of its stations buffered by ``buffer_km`` [km].
-    """
-    from qingyuan.web.charts import area_outline
+    drawn as the convex hull of its stations buffered by ``buffer_km`` [km] (memoised by the
+    stations' coordinates).
 
-    net = load_network(city["network"])
-    where = {s.id: (s.lat, s.lon) for s in net.stations}
+    Parameters
+    ----------
+    where : dict
+        Station id -> (lat, lon) [degrees] of the city's network.
+    """
     out = []
     for a in city["areas"]:
-        pts = [where[s] for s in a["stations"] if s in where]
-        if not pts:
-            continue
-        lats, lons = zip(*pts, strict=True)
-        out.append({**a, "polygon": area_outline(list(lats), list(lons), buffer_km=buffer_km)})
+        pts = tuple(where[s] for s in a["stations"] if s in where)
+        if pts:
+            out.append({**a, "polygon": list(_outline(pts, buffer_km))})
     return out
 
 
