@@ -55,3 +55,67 @@ def hourly_csv(
             rows.append(f"{t:%Y-%m-%d %H:%M},{s},{v:.1f},{v * 1.6:.1f},{v / 60:.2f}")
     path.write_text("time,site,pm25,pm10,co\n" + "\n".join(rows) + "\n", encoding="utf-8")
     return path
+
+
+def beijing_forecast_file(
+    out: Path,
+    issue: str | pd.Timestamp,
+    daily_pm25: list[float],
+    *,
+    band: tuple[float, float] = (0.85, 1.15),
+    drivers: bool = False,
+) -> Path:
+    """A Beijing forecast file (the layout of ``pipelines.forecast.files``) with a scripted episode.
+
+    PM2.5 is constant within each 24-h window from the issue (one value per day of
+    ``daily_pm25``); P10 / P90 are the mean times ``band``; with ``drivers`` three driver groups
+    share the mean 50 / 30 / 20 %.
+    """
+    import json
+
+    import xarray as xr
+
+    from pipelines.config import load_network
+    from pipelines.forecast.files import forecast_path
+
+    net = load_network("beijing")
+    stations = [s.id for s in net.stations]
+    t = pd.Timestamp(issue)
+    hourly = np.repeat(np.asarray(daily_pm25, float), 24)
+    n_st, n_lead = len(stations), len(hourly)
+    mean = np.broadcast_to(hourly, (n_st, 1, n_lead)).astype("float32")
+    data = {
+        "pm25_mean": (("station", "issue_time", "lead_time"), mean),
+        "pm25_quantile": (
+            ("station", "issue_time", "lead_time", "quantile"),
+            np.stack([band[0] * mean, mean, band[1] * mean], axis=-1),
+        ),
+    }
+    coords = {
+        "station": stations,
+        "issue_time": [t.to_datetime64()],
+        "lead_time": np.arange(1, n_lead + 1, dtype="int32"),
+        "quantile": [0.1, 0.5, 0.9],
+    }
+    if drivers:
+        data["pm25_drivers"] = (
+            ("station", "issue_time", "lead_time", "driver"),
+            np.stack([0.5 * mean, 0.3 * mean, 0.2 * mean], axis=-1),
+        )
+        coords["driver"] = ["local", "meteorology", "regional"]
+    ds = xr.Dataset(
+        data,
+        coords=coords,
+        attrs={
+            "network": "beijing",
+            "issue_time": f"{t:%Y-%m-%dT%H:%M:%S}Z",
+            "data_cutoff": f"{t:%Y-%m-%dT%H:%M:%S}Z",
+            "model_uris": json.dumps({"pm25": "models:/beijing-pm25@champion"}),
+            "mlflow_run_ids": json.dumps({"pm25": "abc123"}),
+        },
+    )
+    ds["pm25_mean"].attrs["units"] = "ug m-3"
+    path = forecast_path(out, "beijing", t)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.to_netcdf(path)
+    return path

@@ -9,7 +9,6 @@ the checkout.
 
 from __future__ import annotations
 
-import json
 import lzma
 import os
 import re
@@ -17,9 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import xarray as xr
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"  # every test user's
@@ -58,43 +55,10 @@ def _cut_network(cfg: Path, name: str, data_dir: Path, lines: int) -> None:
 
 
 def scripted_forecast(outputs: Path, issue: pd.Timestamp, daily_pm25: list[float]) -> Path:
-    """A Beijing forecast file (the layout of ``pipelines.forecast.files``) with a scripted episode."""
-    from pipelines.config import load_network
-    from pipelines.forecast.files import forecast_path, write_forecast
+    """A Beijing forecast file with a scripted episode, P10 / P90 at 0.8 / 1.2 and drivers."""
+    from qy_helpers import beijing_forecast_file
 
-    net = load_network("beijing")
-    stations = [s.id for s in net.stations]
-    hourly = np.repeat(np.asarray(daily_pm25, float), 24)
-    n_st, n_lead = len(stations), len(hourly)
-    mean = np.broadcast_to(hourly, (n_st, 1, n_lead)).astype("float32")
-    q = np.stack([0.8 * mean, mean, 1.2 * mean], axis=-1)
-    drivers = np.stack([0.5 * mean, 0.3 * mean, 0.2 * mean], axis=-1)
-    ds = xr.Dataset(
-        {
-            "pm25_mean": (("station", "issue_time", "lead_time"), mean),
-            "pm25_quantile": (("station", "issue_time", "lead_time", "quantile"), q),
-            "pm25_drivers": (("station", "issue_time", "lead_time", "driver"), drivers),
-        },
-        coords={
-            "station": stations,
-            "lat": ("station", [s.lat for s in net.stations]),
-            "lon": ("station", [s.lon for s in net.stations]),
-            "issue_time": [issue.to_datetime64()],
-            "lead_time": np.arange(1, n_lead + 1, dtype="int32"),
-            "quantile": [0.1, 0.5, 0.9],
-            "driver": ["local", "meteorology", "regional"],
-        },
-        attrs={
-            "network": "beijing",
-            "issue_time": f"{issue:%Y-%m-%dT%H:%M:%SZ}",
-            "data_cutoff": f"{issue:%Y-%m-%dT%H:%M:%SZ}",
-            "model_uris": json.dumps({"pm25": "models:/beijing-pm25@champion"}),
-            "mlflow_run_ids": json.dumps({"pm25": "0123456789abcdef"}),
-        },
-    )
-    ds["pm25_mean"].attrs["units"] = "ug m-3"
-    path = forecast_path(outputs, "beijing", issue)
-    return write_forecast(ds, path)
+    return beijing_forecast_file(outputs, issue, daily_pm25, band=(0.8, 1.2), drivers=True)
 
 
 def _registry(uri: str) -> None:

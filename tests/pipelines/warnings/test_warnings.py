@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 from lxml import etree
+from qy_helpers import beijing_forecast_file
 
-from pipelines.config import load_network
 from pipelines.config.warnings import load_warning_config
 from pipelines.errors import ConfigError
 from pipelines.warnings.job import run_warnings
@@ -37,36 +37,7 @@ def xsd() -> etree.XMLSchema:
 
 def write_forecast_file(out: Path, issue: str, daily_pm25: list[float]) -> Path:
     """A Beijing forecast file whose PM2.5 is constant within each 24-h window from the issue."""
-    net = load_network("beijing")
-    stations = [s.id for s in net.stations]
-    t = pd.Timestamp(issue)
-    hourly = np.repeat(np.asarray(daily_pm25, float), 24)  # 96 leads
-    S, L = len(stations), len(hourly)
-    mean = np.broadcast_to(hourly, (S, 1, L)).astype("float32")
-    q = np.stack([0.85 * mean, mean, 1.15 * mean], axis=-1)
-    ds = xr.Dataset(
-        {
-            "pm25_mean": (("station", "issue_time", "lead_time"), mean),
-            "pm25_quantile": (("station", "issue_time", "lead_time", "quantile"), q),
-        },
-        coords={
-            "station": stations,
-            "issue_time": [t.to_datetime64()],
-            "lead_time": np.arange(1, L + 1),
-            "quantile": [0.1, 0.5, 0.9],
-        },
-        attrs={
-            "issue_time": f"{t.isoformat()}Z",
-            "data_cutoff": f"{t.isoformat()}Z",
-            "model_uris": json.dumps({"pm25": "models:/beijing-pm25@champion"}),
-            "mlflow_run_ids": json.dumps({"pm25": "abc123"}),
-        },
-    )
-    d = out / "forecasts" / "beijing"
-    d.mkdir(parents=True, exist_ok=True)
-    path = d / f"beijing_{t:%Y%m%dT%H%M}Z.nc"
-    ds.to_netcdf(path)
-    return path
+    return beijing_forecast_file(out, issue, daily_pm25)
 
 
 def warn(out: Path, issue: str, pm25: list[float], **kw):
