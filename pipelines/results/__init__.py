@@ -51,6 +51,7 @@ from pipelines.results.warnings import (
     lifecycle_audit,
     ops_alerts,
     outbox,
+    pending,
     warning,
     warnings,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "observations_dataset",
     "ops_alerts",
     "outbox",
+    "pending",
     "pmf_run",
     "pmf_runs",
     "polar",

@@ -31,6 +31,7 @@ __all__ = [
     "lifecycle_audit",
     "ops_alerts",
     "outbox",
+    "pending",
     "warning",
     "warnings",
 ]
@@ -453,6 +454,35 @@ def lifecycle_audit(ws: Workspace, *, city: str | None = None) -> Read:
         files=db_files(ws),
         compute=lambda: [_clean(r) for r in db_rows(ws, sql, args)],
     )
+
+
+def pending(ws: Workspace, *, city: str | None = None) -> Read:
+    """Decisions held for confirmation (``status = 'pending'``), oldest first, read-only.
+
+    Parameters
+    ----------
+    ws : Workspace
+        The workspace.
+    city : str, optional
+        One city.
+
+    Returns
+    -------
+    Read
+        ``data``: rows of the lifecycle database's ``pending`` table with ``decision`` and
+        ``provenance`` parsed (empty for a database without the table).
+    """
+    sql = "SELECT * FROM pending WHERE status = 'pending'" + (" AND city = ?" if city else "")
+    args = (city,) if city else ()
+
+    def compute() -> list[dict[str, Any]]:
+        rows = db_rows(ws, sql + " ORDER BY id", args)
+        return [
+            {**r, "decision": parse_json(r["decision"]), "provenance": parse_json(r["provenance"])}
+            for r in rows
+        ]
+
+    return memo("pending", (str(ws.outputs), city), files=db_files(ws), compute=compute)
 
 
 def ops_alerts(ws: Workspace, *, city: str | None = None) -> Read:

@@ -77,11 +77,8 @@ def pending(
     who: Principal = Depends(reader("warnings_pending")),
 ):
     """Lifecycle steps held for confirmation (cities with ``confirmation: required``)."""
-    from pipelines.warnings.store import WarningStore
-
-    db = _ws(request).warnings_db
-    items = WarningStore(db).pending(city) if db.is_file() else []
-    return respond(request, page_of(items, page), dataset="warnings_pending")
+    r = R.pending(_ws(request), city=city)
+    return respond(request, page_of(r.data, page), modified=r.modified, dataset="warnings_pending")
 
 
 def _decided(request: Request, who: Principal, pending_id: RowId, note: str, verb: str):  # noqa: ANN202

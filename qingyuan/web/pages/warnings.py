@@ -119,9 +119,7 @@ def warnings_page(request: Request, who: Principal = Depends(reader("warnings"))
         cards.append(card)
     pending: list[dict] = []
     if ws.warnings_db.is_file() and reveal(request, who, "warnings_pending"):
-        from pipelines.warnings.store import WarningStore
-
-        for p in WarningStore(ws.warnings_db).pending():
+        for p in R.pending(ws).data:
             if p["city"] not in cities:
                 continue
             tz = _tz(cities, p["city"])

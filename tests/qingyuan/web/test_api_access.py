@@ -397,3 +397,14 @@ def test_concurrent_cold_reads(web_app, headers):
     with ThreadPoolExecutor(8) as ex:
         statuses = list(ex.map(get, paths * 4))
     assert statuses == [200] * len(statuses)
+
+
+def test_reads_leave_the_warnings_database_alone(client, headers, web_ws):
+    db = web_ws.outputs / "warnings" / "warnings.db"
+    before = (db.stat().st_mtime_ns, db.stat().st_size)
+    assert client.get("/api/v1/warnings/pending", headers=headers["decision"]).status_code == 200
+    assert (
+        client.get("/warnings", headers={**headers["decision"], "Accept": "text/html"}).status_code
+        == 200
+    )
+    assert (db.stat().st_mtime_ns, db.stat().st_size) == before
