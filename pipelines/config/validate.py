@@ -26,6 +26,7 @@ KINDS: dict[str, str] = {
     "nwp": "nwp.yml",
     "web": "web.yml",
     "access": "access.yml",
+    "hj212": "hj212.yml",
 }
 _REQUIRED = ("variables.yml", "qc.yml", "forecast.yml")
 
@@ -163,6 +164,13 @@ def _access(path: Path) -> str:
     return f"{len(cfg.levels)} levels, {len(cfg.roles)} roles, {len(cfg.datasets)} datasets"
 
 
+def _hj212(path: Path) -> str:
+    from pipelines.config.hj212 import hj212_config
+
+    cfg = hj212_config(path)
+    return f"{len(cfg.codes_2005.water)} water and {len(cfg.codes_2005.air)} air 2005 codes mapped"
+
+
 _CHECKS: dict[str, Callable[[Path], str]] = {
     "variables": _variables,
     "qc": _qc,
@@ -177,6 +185,7 @@ _CHECKS: dict[str, Callable[[Path], str]] = {
     "nwp": _nwp,
     "web": _web,
     "access": _access,
+    "hj212": _hj212,
 }
 
 

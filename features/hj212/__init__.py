@@ -1,0 +1,32 @@
+r"""HJ 212 (2005 / 2017 / 2025) packets, pure: CRC, stream framing, parsing and replies.
+
+- :mod:`~features.hj212.crc`: the standard's CRC-16 (App. A of HJ 212-2017) and the Modbus
+  variants some field devices send.
+- :mod:`~features.hj212.framing`: ``##LLLL…CCCC\r\n`` frames cut from a byte stream, with the
+  reason for every refused byte run.
+- :mod:`~features.hj212.packet`: the data segment parsed (header fields, Flag bits, CP items,
+  pollutant values and flags, 2005 codes mapped) and the platform's replies built (9014 data
+  answer, 9013 notice answer).
+
+Facts and their sources: ``shared/reference/hj212_and_discharge_limits.md`` (§1–§4).
+"""
+
+from __future__ import annotations
+
+from features.hj212.crc import crc_hj212, crc_kind, crc_modbus
+from features.hj212.framing import Frame, Framer, Refusal
+from features.hj212.packet import Packet, PacketError, build_packet, parse_packet, reply_for
+
+__all__ = [
+    "Frame",
+    "Framer",
+    "Packet",
+    "PacketError",
+    "Refusal",
+    "build_packet",
+    "crc_hj212",
+    "crc_kind",
+    "crc_modbus",
+    "parse_packet",
+    "reply_for",
+]
