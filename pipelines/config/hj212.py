@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -33,10 +36,45 @@ class _Codes(BaseModel):
         return self
 
 
+class _Monitor(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mn: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=64)
+    # CRCs accepted from this monitor: the standard's, and a Modbus variant only where a device
+    # is known to send one (decided per MN, never silently)
+    accept_crc: list[Literal["hj212", "modbus", "modbus_le"]] = Field(
+        default_factory=lambda: ["hj212"]
+    )
+    time_zone: str = "Asia/Shanghai"  # of DataTime (HJ 212 sends local time)
+
+    def zone(self) -> dt.tzinfo:
+        """Return the monitor's time zone."""
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class _Receiver(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(7212, ge=0, le=65535)
+    idle_timeout_s: float = Field(300, gt=0)  # close a connection silent this long
+    max_packet_bytes: int = Field(9999, ge=100, le=9999)
+    max_refusals_in_a_row: int = Field(20, ge=1)  # close a connection that sends only garbage
+    max_clock_ahead_s: float = Field(600, ge=0)  # DataTime later than now + this is refused
+    monitors: list[_Monitor] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> _Receiver:
+        mns = [m.mn for m in self.monitors]
+        if len(set(mns)) != len(mns):
+            raise ValueError("monitors: an MN is listed twice")
+        return self
+
+
 class Hj212Spec(BaseModel):
     """``configs/hj212.yml``."""
 
     model_config = ConfigDict(extra="forbid")
+    receiver: _Receiver = Field(default_factory=_Receiver)
     codes_2005: _Codes = Field(default_factory=_Codes)
     water_st: list[str] = Field(default_factory=list)
     air_st: list[str] = Field(default_factory=list)

@@ -11,6 +11,7 @@ One module per command group, each command parses its options, makes one call in
   ``attribute``).
 - :mod:`~qingyuan.cli.water`: ``water network | assess | trace``.
 - :mod:`~qingyuan.cli.serve`: ``serve``.
+- :mod:`~qingyuan.cli.hj212`: ``hj212 serve`` (the HJ 212 receiver).
 - :mod:`~qingyuan.cli.web`: ``web`` (pages and API), ``users add | passwd | disable | enable | list | token | revoke``.
 
 Errors print ``error: <message>`` and exit with status 2; ``ingest`` exits with 3 on rejected
@@ -25,6 +26,7 @@ import click
 
 from qingyuan.cli.data import assess, grid, ingest, networks, validate
 from qingyuan.cli.forecast import backtest, forecast, train
+from qingyuan.cli.hj212 import hj212
 from qingyuan.cli.run import run
 from qingyuan.cli.serve import serve
 from qingyuan.cli.trace import attribute, trace
@@ -62,5 +64,6 @@ for _command in (
     water,
     web,
     users,
+    hj212,
 ):
     main.add_command(_command)
