@@ -7,6 +7,8 @@ r"""HJ 212 (2005 / 2017 / 2025) packets, pure: CRC, stream framing, parsing and 
 - :mod:`~features.hj212.packet`: the data segment parsed (header fields, Flag bits, CP items,
   pollutant values and flags, 2005 codes mapped) and the platform's replies built (9014 data
   answer, 9013 notice answer).
+- :mod:`~features.hj212.records`: uploads as long records with their period in UTC, and split
+  uploads reassembled.
 
 Facts and their sources: ``shared/reference/hj212_and_discharge_limits.md`` (§1–§4).
 """
@@ -16,17 +18,21 @@ from __future__ import annotations
 from features.hj212.crc import crc_hj212, crc_kind, crc_modbus
 from features.hj212.framing import Frame, Framer, Refusal
 from features.hj212.packet import Packet, PacketError, build_packet, parse_packet, reply_for
+from features.hj212.records import Record, SplitAssembler, records
 
 __all__ = [
     "Frame",
     "Framer",
     "Packet",
     "PacketError",
+    "Record",
     "Refusal",
+    "SplitAssembler",
     "build_packet",
     "crc_hj212",
     "crc_kind",
     "crc_modbus",
     "parse_packet",
+    "records",
     "reply_for",
 ]

@@ -237,3 +237,54 @@ def test_the_configured_2005_table_maps_the_reference_packet(tmp_path):
     with pytest.raises(ConfigError) as exc:
         hj212_config(bad)
     assert "hj212.yml" in str(exc.value) and "codes_2005" in str(exc.value)
+
+
+def test_records_carry_the_period_in_utc_and_a_merge_key():
+    import datetime as dt
+    import zoneinfo
+
+    from features.hj212 import records
+
+    bj = zoneinfo.ZoneInfo("Asia/Shanghai")
+    p = parse_packet(WIRE[3][6:-6])  # 2061 hourly, DataTime 20190924220000 (local)
+    recs = records(p, zone=bj)
+    assert len(recs) == 5
+    r = next(x for x in recs if x.code == "a34006")
+    assert r.start == dt.datetime(
+        2019, 9, 24, 14, tzinfo=dt.UTC
+    ) and r.end - r.start == dt.timedelta(hours=1)
+    assert (r.value, r.flag) == (2.697, "N")
+    again = records(parse_packet(WIRE[3][6:-6]), zone=bj)
+    assert {x.key for x in again} == {x.key for x in recs}  # a re-send merges
+    minute = records(parse_packet(WIRE[4][6:-6]), zone=bj, minute_interval=10)
+    assert all(x.end - x.start == dt.timedelta(minutes=10) for x in minute)
+    rt = records(parse_packet(WIRE[6][6:-6]), zone=bj)
+    assert [(x.code, x.value, x.start == x.end) for x in rt] == [("a34001", 92.0, True)]
+    assert records(parse_packet(WIRE[0][6:-6]), zone=bj) == []  # 1062 is not an upload
+    with pytest.raises(PacketError):
+        records(parse_packet(b"ST=32;CN=2061;PW=1;MN=M;CP=&&w01018-Avg=1&&"), zone=bj)
+
+
+def test_split_uploads_are_reassembled():
+    from features.hj212 import SplitAssembler
+
+    def part(pno, cp):
+        return parse_packet(
+            f"QN=2024010100000000{pno};ST=32;CN=2061;PW=1;MN=M;Flag=7;PNUM=2;PNO={pno};CP=&&DataTime=20240101000000;{cp}&&".encode()
+        )
+
+    sa = SplitAssembler()
+    assert sa.add(part(2, "w21003-Avg=1.2,w21003-Flag=N")) is None and sa.open == 1
+    whole = sa.add(part(1, "w01018-Avg=40.1,w01018-Flag=N"))
+    assert whole is not None and not whole.split and sa.open == 0
+    assert set(whole.values) == {"w01018", "w21003"} and whole.qn.endswith("1")
+    unsplit = parse_packet(WIRE[3][6:-6])
+    assert sa.add(unsplit) is unsplit
+    small = SplitAssembler(max_open=2)
+    for i in range(5):
+        small.add(
+            parse_packet(
+                f"QN=1;ST=32;CN=2061;PW=1;MN=M{i};Flag=7;PNUM=2;PNO=1;CP=&&DataTime=20240101000000&&".encode()
+            )
+        )
+    assert small.open <= 3
