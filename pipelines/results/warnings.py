@@ -446,13 +446,21 @@ def lifecycle_audit(ws: Workspace, *, city: str | None = None) -> Read:
         ``data``: list of ``{seq, at, city, area, issue_time, warning_id, action, from_level,
         to_level, why, provenance, decision}`` (provenance and decision parsed).
     """
-    sql = "SELECT * FROM audit" + (" WHERE city = ?" if city else "") + " ORDER BY seq"
+    return _table_rows(ws, "audit", city=city, order="seq")
+
+
+def _table_rows(
+    ws: Workspace, table: str, *, city: str | None, order: str, where: str = ""
+) -> Read:
+    """Rows of one lifecycle-database table (optionally one city's), cleaned, memoised."""
+    conds = [c for c in (where, "city = ?" if city else "") if c]
+    sql = f"SELECT * FROM {table}" + (" WHERE " + " AND ".join(conds) if conds else "")
     args = (city,) if city else ()
     return memo(
-        "lifecycle_audit",
+        f"table:{table}:{where}",
         (str(ws.outputs), city),
         files=db_files(ws),
-        compute=lambda: [_clean(r) for r in db_rows(ws, sql, args)],
+        compute=lambda: [_clean(r) for r in db_rows(ws, f"{sql} ORDER BY {order}", args)],
     )
 
 
@@ -472,17 +480,7 @@ def pending(ws: Workspace, *, city: str | None = None) -> Read:
         ``data``: rows of the lifecycle database's ``pending`` table with ``decision`` and
         ``provenance`` parsed (empty for a database without the table).
     """
-    sql = "SELECT * FROM pending WHERE status = 'pending'" + (" AND city = ?" if city else "")
-    args = (city,) if city else ()
-
-    def compute() -> list[dict[str, Any]]:
-        rows = db_rows(ws, sql + " ORDER BY id", args)
-        return [
-            {**r, "decision": parse_json(r["decision"]), "provenance": parse_json(r["provenance"])}
-            for r in rows
-        ]
-
-    return memo("pending", (str(ws.outputs), city), files=db_files(ws), compute=compute)
+    return _table_rows(ws, "pending", city=city, order="id", where="status = 'pending'")
 
 
 def ops_alerts(ws: Workspace, *, city: str | None = None) -> Read:
@@ -500,14 +498,7 @@ def ops_alerts(ws: Workspace, *, city: str | None = None) -> Read:
     Read
         ``data``: list of ``{seq, at, city, issue_time, kind, message}``.
     """
-    sql = "SELECT * FROM ops_alerts" + (" WHERE city = ?" if city else "") + " ORDER BY seq"
-    args = (city,) if city else ()
-    return memo(
-        "ops_alerts",
-        (str(ws.outputs), city),
-        files=db_files(ws),
-        compute=lambda: [_clean(r) for r in db_rows(ws, sql, args)],
-    )
+    return _table_rows(ws, "ops_alerts", city=city, order="seq")
 
 
 def outbox(ws: Workspace) -> Read:

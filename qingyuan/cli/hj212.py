@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from pipelines.errors import ConfigError
-from qingyuan.cli.errors import failing_on
+from qingyuan.cli.errors import CommandError, failing_on
 from qingyuan.cli.options import store_option
 
 __all__ = ["hj212"]
@@ -21,7 +21,12 @@ def hj212() -> None:
 @hj212.command("serve")
 @store_option("Store root (default ./store); the raw log and quarantine go to <store>/hj212/.")
 @click.option("--host", default=None, help="Address (default: configs/hj212.yml receiver.host).")
-@click.option("--port", type=int, default=None, help="Port (default: receiver.port; 0 picks one).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port (default: receiver.port; 0 picks one).",
+)
 def serve(store: Path | None, host: str | None, port: int | None) -> None:
     """Receive HJ 212 packets until stopped: durable raw log, 9014 answers, quarantine."""
     import asyncio
@@ -36,7 +41,11 @@ def serve(store: Path | None, host: str | None, port: int | None) -> None:
 
     async def main() -> None:
         rx = Receiver(spec, root)
-        h, p = await rx.start(host, port)
+        try:
+            h, p = await rx.start(host, port)
+        except OSError as exc:
+            where = f"{host or spec.receiver.host}:{spec.receiver.port if port is None else port}"
+            raise CommandError(f"cannot listen on {where}: {exc.strerror or exc}") from None
         click.echo(
             f"HJ 212 receiver on {h}:{p}; {len(rx.monitors)} monitor(s) configured; "
             f"raw log and quarantine in {root}"

@@ -34,9 +34,17 @@ _db_option = click.option(
 @click.option(
     "--host", default=None, help="Address to listen on (default: configs/web.yml, 127.0.0.1)."
 )
-@click.option("--port", type=int, default=None, help="Port (default: configs/web.yml, 8000).")
 @click.option(
-    "--workers", type=int, default=None, help="Worker processes (default: configs/web.yml, 1)."
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port (default: configs/web.yml, 8000).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes (default: configs/web.yml, 1).",
 )
 def web(store, outputs, database, host, port, workers) -> None:  # noqa: ANN001
     """Serve the web pages and the HTTP API (OpenAPI at /api/docs) on the store and outputs."""
@@ -44,6 +52,13 @@ def web(store, outputs, database, host, port, workers) -> None:  # noqa: ANN001
 
     import uvicorn
 
+    from qingyuan.cli.errors import CommandError
+
+    for what, path in (("store", store), ("outputs", outputs)):
+        if path is not None and not Path(path).is_dir():
+            raise CommandError(
+                f"--{what} {path}: no such directory (run `qingyuan run` first, or give the right path)"
+            )
     s = _settings(store, outputs, database)
     srv = s.web.server
     host, port, workers = host or srv.host, port or srv.port, workers or srv.workers

@@ -356,3 +356,30 @@ def test_run_warning_job_by_role(client, headers, web_ws):
         "/api/v1/audit?username=analyst1&page_size=1000", headers=headers["admin"]
     ).json()["items"]
     assert any(e["action"] == "job.run" and e["detail"]["city"] == "beijing" for e in log)
+
+
+def test_server_commands_refuse_bad_arguments_clearly(tmp_path):
+    from qingyuan.cli import main
+
+    run = CliRunner().invoke
+    r = run(main, ["web", "--store", str(tmp_path / "nowhere")])
+    assert r.exit_code == 2 and "no such directory" in r.output
+    r = run(main, ["web", "--port", "70000"])
+    assert r.exit_code == 2 and "70000" in r.output
+    r = run(main, ["hj212", "serve", "--port", "99999"])
+    assert r.exit_code == 2 and "99999" in r.output
+
+
+def test_access_file_errors_name_file_line_and_field(tmp_path):
+    from pipelines.config.web import access_config
+    from pipelines.errors import ConfigError
+
+    bad = tmp_path / "access.yml"
+    bad.write_text(
+        "levels: [{id: public, names: {zh: 公开, en: Public}}]\naudit_from: public\n"
+        "roles:\n  public: {clearance: secret, login: false, names: {zh: a, en: b}}\ndatasets: {}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as exc:
+        access_config(bad)
+    assert "access.yml" in str(exc.value) and "unknown clearance 'secret'" in str(exc.value)
