@@ -39,11 +39,12 @@ send `X-CSRF-Token`). Lists are paginated (`page`, `page_size`); reads carry `ET
 
 
 def _docs(app: FastAPI) -> None:
-    """Serve the API documentation with the Swagger UI of the ``swagger-ui-bundle`` package."""
+    """Serve the API documentation with the bundled Swagger UI (``static/swagger-ui/``)."""
     from fastapi.openapi.docs import get_swagger_ui_html
-    from swagger_ui_bundle import swagger_ui_path
 
-    app.mount("/api/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+    app.mount(
+        "/api/docs-assets", StaticFiles(directory=str(_STATIC / "swagger-ui")), name="swagger-ui"
+    )
 
     @app.get("/api/docs", include_in_schema=False)
     def docs():  # noqa: ANN202

@@ -370,6 +370,9 @@ def test_api_docs_page_uses_the_bundled_swagger_ui(client):
     assert page.status_code == 200 and "/api/docs-assets/swagger-ui-bundle.js" in page.text
     assert "cdn." not in page.text
     assert client.get("/api/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert (
+        client.get("/api/openapi.json").json()["openapi"].startswith("3.1")
+    )  # Swagger UI 5 reads it
 
 
 def test_concurrent_cold_reads(web_app, headers):

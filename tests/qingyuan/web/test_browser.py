@@ -188,4 +188,8 @@ def test_admin_manages_users_in_english(browser, server, shots):
     assert page.locator("#map svg [data-station]").count() == 10
     assert "Map" in page.inner_text(".qy-nav")  # the language stuck (cookie)
     page.screenshot(path=str(shots / "map_water_en.png"), full_page=True)
+    # the API documentation renders from the bundled Swagger UI (no CDN): one block per route
+    page.goto(f"{server}/api/docs")
+    page.wait_for_selector(".opblock", timeout=15000)
+    assert page.locator(".opblock").count() >= 40
     assert not page.qy_errors, page.qy_errors
