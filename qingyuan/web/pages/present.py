@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipelines.config import aqi_standards
@@ -43,12 +44,12 @@ def category_name(cat: dict[str, Any] | None, lang: str) -> str:
 
 def aqi_category(aqi: float | None, family: str = "hj633") -> dict[str, Any] | None:
     """Return the category record of an AQI value (None for a missing value)."""
+    from features.aqi import category_of
+
     if aqi is None or pd.isna(aqi):
         return None
-    for c in category_table(family):
-        if aqi <= c["max"]:
-            return c
-    return category_table(family)[-1]
+    level = int(category_of(np.array([aqi]), aqi_standards(family)[-1])[0])  # the one lookup
+    return category_table(family)[level - 1]
 
 
 def expired(w: dict[str, Any], reference: Any) -> bool:
