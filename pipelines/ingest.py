@@ -83,9 +83,20 @@ class IngestReport:
         return d
 
 
-def read_source(index: int, network: NetworkSpec) -> RawBatch:
-    """Read source ``index`` of a network with its adapter."""
+def read_source(index: int, network: NetworkSpec, store_root: Path | None = None) -> RawBatch:
+    """Read source ``index`` of a network with its adapter.
+
+    ``{store}`` in a file pattern is the store root (the HJ 212 receiver's raw log lives there);
+    such a pattern needs ``store_root``.
+    """
     source = network.sources[index]
+    if any("{store}" in f for f in source.files):
+        if store_root is None:
+            raise IngestError(
+                f"source {index} of {network.name} reads from the store: give the store root"
+            )
+        files = [f.replace("{store}", str(Path(store_root).resolve())) for f in source.files]
+        source = source.model_copy(update={"files": files})
     return ADAPTERS[source.adapter].read(source, network)
 
 
@@ -176,7 +187,7 @@ def ingest(
     reg = load_variables()
     qc = load_qc(net)
     if batches is None:
-        batches = [read_source(i, net) for i in range(len(net.sources))]
+        batches = [read_source(i, net, store_root) for i in range(len(net.sources))]
     blocks, reports = [], []
     for src, batch in zip(net.sources, batches, strict=True):
         block = normalise(batch, net, reg["variables"], reg["reference_conditions"], now=now)

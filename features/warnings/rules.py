@@ -102,6 +102,7 @@ class WarningScheme:
     aqi_family: str = "hj633"
     kind: str = "air"  # "air": forecast daily AQI; "water": observed class and thresholds
     water: dict[str, Any] = field(default_factory=dict)  # the ``water:`` block of a water file
+    supervision: dict[str, Any] = field(default_factory=dict)  # ``supervision:`` (kind source)
     # how a replay scores the warnings (``verification:`` block: heavy day, episode length)
     verification: dict[str, Any] = field(default_factory=dict)
 
@@ -130,8 +131,14 @@ class WarningScheme:
             aqi_family=str(cfg.get("aqi_family", "hj633")),
             kind=str(cfg.get("kind", "air")),
             water=dict(cfg.get("water") or {}),
+            supervision=dict(cfg.get("supervision") or {}),
             verification=dict(cfg.get("verification") or {}),
         )
+
+    @property
+    def observed(self) -> bool:
+        """Decided from observations (water, source supervision), not from a forecast."""
+        return self.kind in ("water", "source")
 
     def level(self, name: str | None) -> Level | None:
         """Return the level called ``name`` (None for None)."""
@@ -313,17 +320,13 @@ def next_transition(
     lift_after = float(scheme.decision["lift_clear_hours"])
     if current_level is None:
         if decision.level is None:
-            why = (
-                "no alert condition observed"
-                if scheme.kind == "water"
-                else "no warning level forecast"
-            )
+            why = "no alert condition observed" if scheme.observed else "no warning level forecast"
             return Transition("none", None, None, None, why)
         return Transition(
             "issue", decision.level, decision.start, decision.end, "; ".join(decision.reasons)
         )
     if decision.level is None:
-        water = scheme.kind == "water"
+        water = scheme.observed
         if decision.clear_hours > lift_after:
             return Transition(
                 "lift",

@@ -4,7 +4,8 @@ Every validation error names the file, the line and the field (:class:`ConfigErr
 
 - :mod:`~pipelines.config.yaml_io`: YAML with line numbers, :func:`validate_model`, :func:`deep_merge`.
 - :mod:`~pipelines.config.locations`: where configuration, store and outputs live; code version.
-- :mod:`~pipelines.config.registry`: variables, QC, standards (AQI editions, water classes).
+- :mod:`~pipelines.config.registry`: variables, QC, standards (AQI editions, water classes,
+  discharge limits).
 - :mod:`~pipelines.config.networks`: station networks and their sources.
 - :mod:`~pipelines.config.rivers`: river networks.
 - :mod:`~pipelines.config.warnings`: warning schemes and city settings.
@@ -37,11 +38,14 @@ from pipelines.config.networks import (
 )
 from pipelines.config.registry import (
     AqiStandardSpec,
+    DischargeStandardSpec,
     QcFile,
     VariablesFile,
     VariableSpec,
     WaterStandardSpec,
     aqi_standards,
+    discharge_standard,
+    discharge_standards,
     load_qc,
     load_standard_file,
     load_variables,
@@ -69,6 +73,7 @@ __all__ = [
     "AqiStandardSpec",
     "ColumnSpec",
     "ConfigError",
+    "DischargeStandardSpec",
     "ForecastSpec",
     "ModelSpec",
     "NetworkSpec",
@@ -85,6 +90,8 @@ __all__ = [
     "code_version",
     "config_dir",
     "deep_merge",
+    "discharge_standard",
+    "discharge_standards",
     "forecast_config",
     "line_of",
     "list_models",

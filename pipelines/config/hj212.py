@@ -61,6 +61,8 @@ class _Receiver(BaseModel):
     max_refusals_in_a_row: int = Field(20, ge=1)  # close a connection that sends only garbage
     max_clock_ahead_s: float = Field(600, ge=0)  # DataTime later than now + this is refused
     monitors: list[_Monitor] = Field(default_factory=list)
+    # kind: source networks whose stations' loggers (mn, password / password_env) may connect
+    networks: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> _Receiver:
@@ -70,14 +72,68 @@ class _Receiver(BaseModel):
         return self
 
 
+class _Attribute(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    network: str
+    station: str
+    variable: str
+
+
+class _Run(BaseModel):
+    """What ``qingyuan run`` does with HJ 212: replay a bundled (SYNTHETIC) day, alert, attribute."""
+
+    model_config = ConfigDict(extra="forbid")
+    network: str
+    traffic: str  # relative to the project root
+    attribute: list[_Attribute] = Field(default_factory=list)
+
+
 class Hj212Spec(BaseModel):
     """``configs/hj212.yml``."""
 
     model_config = ConfigDict(extra="forbid")
     receiver: _Receiver = Field(default_factory=_Receiver)
+    run: _Run | None = None
     codes_2005: _Codes = Field(default_factory=_Codes)
     water_st: list[str] = Field(default_factory=list)
     air_st: list[str] = Field(default_factory=list)
+
+    def all_monitors(self) -> dict[str, _Monitor]:
+        """Every logger allowed to connect: ``receiver.monitors`` and the source networks' stations.
+
+        Raises
+        ------
+        ConfigError
+            When a listed network is not a ``kind: source`` network, a station's
+            ``password_env`` is unset and it has no ``password``, or an MN appears twice.
+        """
+        from pipelines.config.networks import load_network
+        from pipelines.errors import ConfigError
+
+        out = {m.mn: m for m in self.receiver.monitors}
+        for name in self.receiver.networks:
+            net = load_network(name)
+            if net.kind != "source":
+                raise ConfigError(
+                    net.path, None, "kind", f"receiver.networks lists {name}, a {net.kind} network"
+                )
+            for i, st in enumerate(net.stations):
+                pw = st.monitor_password()
+                if pw is None:
+                    raise ConfigError(
+                        net.path,
+                        None,
+                        f"stations.{i}.password_env",
+                        f"environment variable {st.password_env} is not set",
+                    )
+                if st.mn in out:
+                    raise ConfigError(
+                        net.path, None, f"stations.{i}.mn", f"MN {st.mn} is listed twice"
+                    )
+                out[st.mn] = _Monitor(
+                    mn=st.mn, password=pw, accept_crc=st.accept_crc, time_zone=net.time_zone
+                )
+        return out
 
     def code_map(self, st: str) -> dict[str, str]:
         """Return the 2005 code table for a packet's system code (empty when ST is neither kind)."""

@@ -24,6 +24,7 @@ from pipelines.errors import ConfigError
 
 __all__ = [
     "ColumnSpec",
+    "EnterpriseSpec",
     "ForecastWeatherSpec",
     "NetworkSpec",
     "SourceSpec",
@@ -129,7 +130,13 @@ class ForecastWeatherSpec(BaseModel):
 
 
 class StationSpec(BaseModel):
-    """A monitoring station."""
+    """A monitoring station; in a ``kind: source`` network, one monitored stack or outfall.
+
+    The source fields (``mn`` … ``reach_fraction``) are for pollution-source networks only:
+    the HJ 212 data logger's MN and credentials, the enterprise, the medium, the stack height and
+    the discharge standard (``configs/standards/``, ``kind: discharge``) with its class and any
+    permit limits that replace the standard's (``limits``: variable -> limit in registry units).
+    """
 
     model_config = ConfigDict(extra="allow")
     id: str
@@ -138,11 +145,47 @@ class StationSpec(BaseModel):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     altitude: float | None = None
+    mn: str | None = Field(None, min_length=1, max_length=64)
+    enterprise: str | None = None
+    medium: Literal["air", "water"] | None = None
+    stack_height_m: float | None = Field(None, ge=0, le=500)
+    standard: str | None = None
+    standard_class: str | None = None
+    limits: dict[str, float] = Field(default_factory=dict)
+    password: str | None = Field(None, min_length=1, max_length=64)
+    password_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    accept_crc: list[Literal["hj212", "modbus", "modbus_le"]] = Field(
+        default_factory=lambda: ["hj212"]
+    )
+    river: str | None = None
+    reach: str | None = None
+    reach_fraction: float = Field(0.5, ge=0, le=1)
+
+    def monitor_password(self) -> str | None:
+        """Return the logger's password: env. variable ``password_env`` when set, else ``password``."""
+        import os
+
+        if self.password_env and os.environ.get(self.password_env):
+            return os.environ[self.password_env]
+        return self.password
 
     @field_validator("id", "code", mode="before")
     @classmethod
     def _as_text(cls, v: Any) -> Any:
         return str(v) if isinstance(v, int | float) else v
+
+
+class EnterpriseSpec(BaseModel):
+    """An emitting enterprise of a ``kind: source`` network (its stacks and outfalls are stations)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    name: str
+    name_en: str = ""
+    industry: str = ""
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    synthetic: bool = False
 
 
 class NetworkSpec(BaseModel):
@@ -151,7 +194,7 @@ class NetworkSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
     title: str = ""
-    kind: Literal["air", "water"]
+    kind: Literal["air", "water", "source"]
     time_zone: str
     time_label: Literal["interval_end", "interval_start", "instant"]
     frequency: str
@@ -164,6 +207,8 @@ class NetworkSpec(BaseModel):
     qc: dict[str, Any] = Field(default_factory=dict)
     weather_forecasts: list[WeatherFeedSpec] = Field(default_factory=list)
     forecast_weather: ForecastWeatherSpec | None = None
+    enterprises: list[EnterpriseSpec] = Field(default_factory=list)
+    synthetic: bool = False
     path: str = ""
 
     @field_validator("time_zone")
@@ -205,12 +250,40 @@ class NetworkSpec(BaseModel):
             if feed.name in feeds:
                 raise ValueError(f"weather_forecasts: feed name {feed.name!r} appears twice")
             feeds.add(feed.name)
+        if self.kind == "source":
+            self._check_sources()
+        elif self.enterprises:
+            raise ValueError("enterprises: only a kind: source network lists enterprises")
         if self.forecast_weather is not None and self.forecast_weather.feed not in feeds:
             raise ValueError(
                 f"forecast_weather.feed: {self.forecast_weather.feed!r} is not a feed of "
                 f"weather_forecasts (have: {sorted(feeds)})"
             )
         return self
+
+    def _check_sources(self) -> None:
+        ents = {e.id for e in self.enterprises}
+        if len(ents) != len(self.enterprises):
+            raise ValueError("enterprises: an enterprise id appears twice")
+        mns: set[str] = set()
+        for i, st in enumerate(self.stations):
+            where = f"stations.{i} ({st.id})"
+            for name in ("mn", "enterprise", "medium", "standard", "standard_class"):
+                if getattr(st, name) is None:
+                    raise ValueError(f"{where}: a source station needs {name!r}")
+            if st.enterprise not in ents:
+                raise ValueError(
+                    f"{where}.enterprise: {st.enterprise!r} is not in enterprises ({sorted(ents)})"
+                )
+            if st.mn in mns:
+                raise ValueError(f"{where}.mn: MN {st.mn!r} appears twice")
+            mns.add(st.mn)
+            if st.password is None and st.password_env is None:
+                raise ValueError(f"{where}: give the logger's 'password' or 'password_env'")
+
+    def enterprise(self, eid: str) -> EnterpriseSpec:
+        """Return the enterprise of that id."""
+        return next(e for e in self.enterprises if e.id == eid)
 
     def weather_feed(self) -> WeatherFeedSpec | None:
         """Return the feed the forecasters use (``forecast_weather.feed``), or None."""
@@ -297,6 +370,8 @@ def load_network(name_or_path: str) -> NetworkSpec:
             except UnitError as exc:
                 raise ConfigError(str(path), line, field + ".units", str(exc)) from exc
         ADAPTERS[src.adapter].validate_options(src, path, src_node)
+    if net.kind == "source":
+        _check_standards(net, data, path, registry)
     for i, feed in enumerate(net.weather_forecasts):
         node = data["weather_forecasts"][i]
         for col, units in feed.columns.items():
@@ -311,6 +386,49 @@ def load_network(name_or_path: str) -> NetworkSpec:
             except UnitError as exc:
                 raise ConfigError(str(path), line, field, str(exc)) from exc
     return net
+
+
+def _check_standards(net: NetworkSpec, data: Any, path: Path, registry: dict[str, Any]) -> None:
+    """Every source station's discharge standard, class, medium and permit limits must exist."""
+    from pipelines.config.registry import discharge_standards
+
+    standards = discharge_standards()
+    for i, st in enumerate(net.stations):
+        node = data["stations"][i]
+        lines = getattr(node, "lines", {})
+        where = f"stations.{i}"
+        std = standards.get(st.standard or "")
+        if std is None:
+            raise ConfigError(
+                str(path),
+                lines.get("standard"),
+                f"{where}.standard",
+                f"no discharge standard {st.standard!r}; known: {sorted(standards)}",
+            )
+        if std.medium != st.medium:
+            raise ConfigError(
+                str(path),
+                lines.get("standard"),
+                f"{where}.standard",
+                f"{std.name} is a {std.medium} standard; {st.id} is a {st.medium} station",
+            )
+        if st.standard_class not in std.classes:
+            raise ConfigError(
+                str(path),
+                lines.get("standard_class"),
+                f"{where}.standard_class",
+                f"{std.name} has no class {st.standard_class!r}; known: {sorted(std.classes)}",
+            )
+        for var, value in st.limits.items():
+            if var not in registry or value < 0:
+                raise ConfigError(
+                    str(path),
+                    lines.get("limits"),
+                    f"{where}.limits.{var}",
+                    "unknown variable (see configs/variables.yml)"
+                    if var not in registry
+                    else "a limit cannot be negative",
+                )
 
 
 def resolve_files(patterns: list[str], network_path: str) -> list[Path]:

@@ -5,7 +5,8 @@
 - ``configs/qc.yml``: which QC checks run with which parameters (:class:`QcFile`); a network may
   override any part under its ``qc:`` key.
 - ``configs/standards/*.yml``: AQI editions (:class:`AqiStandardSpec`, ``inherits`` another
-  edition and overrides parts of it) and surface-water classes (:class:`WaterStandardSpec`).
+  edition and overrides parts of it), surface-water classes (:class:`WaterStandardSpec`) and
+  discharge limits of pollution sources (``kind: discharge``, :class:`DischargeStandardSpec`).
 
 Each file is validated on load; a problem is reported with file, line and field.
 """
@@ -13,6 +14,7 @@ Each file is validated on load; a problem is reported with file, line and field.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -21,19 +23,29 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from features.aqi import AqiStandard
+from features.discharge import CORRECTED_SUFFIX, DischargeStandard
 from features.units import UnitError, convert
 from features.water_class import WaterStandard
 from pipelines.config.locations import config_dir
-from pipelines.config.yaml_io import deep_merge, load_validated, load_yaml, validate_model
+from pipelines.config.yaml_io import (
+    deep_merge,
+    line_of,
+    load_validated,
+    load_yaml,
+    validate_model,
+)
 from pipelines.errors import ConfigError
 
 __all__ = [
     "AqiStandardSpec",
+    "DischargeStandardSpec",
     "QcFile",
     "VariableSpec",
     "VariablesFile",
     "WaterStandardSpec",
     "aqi_standards",
+    "discharge_standard",
+    "discharge_standards",
     "load_qc",
     "load_standard_file",
     "load_variables",
@@ -60,7 +72,7 @@ class VariableSpec(_Strict):
 
     long_name: str
     units: str
-    kind: Literal["air", "met", "water"] | None = None
+    kind: Literal["air", "met", "water", "source"] | None = None
     standard_name: str | None = None
     cf_units: str | None = None
     cell_methods: str | None = None
@@ -346,6 +358,133 @@ class WaterStandardSpec(_Strict):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
+class _DischargeLimitSpec(_Strict):
+    """``{max: x}``, ``{range: [lo, hi]}`` or ``{max: x, cold_max: y, cold_at_or_below_degC: t}``."""
+
+    max: Number | None = Field(None, gt=0)
+    range: list[Number] | None = None
+    cold_max: Number | None = Field(None, gt=0)
+    cold_at_or_below_degC: Number | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> _DischargeLimitSpec:
+        if (self.max is None) == (self.range is None):
+            raise ValueError("give exactly one of max / range")
+        if self.range is not None and (
+            len(self.range) != 2 or self.range[0] < 0 or self.range[0] > self.range[1]
+        ):
+            raise ValueError("range is [low, high] with 0 <= low <= high")
+        if (self.cold_max is None) != (self.cold_at_or_below_degC is None):
+            raise ValueError("cold_max and cold_at_or_below_degC go together")
+        if self.cold_max is not None:
+            if self.max is None:
+                raise ValueError("cold_max needs max (not range)")
+            if self.cold_max < self.max:
+                raise ValueError("cold_max is the relaxed cold-water limit: it is not below max")
+        return self
+
+
+class _DischargeClassSpec(_Strict):
+    title: str
+    reference_o2: Number | None = Field(None, ge=0, lt=21)
+    notes: str | None = None
+    limits: dict[str, _DischargeLimitSpec] = Field(min_length=1)
+
+
+class _DischargeAveragingSpec(_Strict):
+    period: Literal["hour", "day"]
+    min_valid_hours: int = Field(1, ge=1, le=24)
+
+    @model_validator(mode="after")
+    def _hourly(self) -> _DischargeAveragingSpec:
+        if self.period == "hour" and self.min_valid_hours != 1:
+            raise ValueError("min_valid_hours is for daily means (period: day)")
+        return self
+
+
+class DischargeStandardSpec(_Strict):
+    """Discharge limits of pollution sources (GB 13223, GB 13271, GB 18918, GB 8978 ...).
+
+    ``medium: air`` limits are mg m-3 of dry flue gas at standard state, corrected to each class's
+    ``reference_o2`` (null: not corrected); ``medium: water`` limits are mg L-1 (pH a range).
+    Limits are keyed by canonical variables of ``configs/variables.yml``
+    (checked by :func:`load_standard_file`).
+    """
+
+    name: str
+    kind: Literal["discharge"]
+    title: str
+    medium: Literal["air", "water"]
+    averaging: _DischargeAveragingSpec
+    classes: dict[str, _DischargeClassSpec] = Field(min_length=1)
+
+
+#: units every limit of a medium is in (pH: "1")
+_DISCHARGE_UNITS = {"air": ("mg m-3",), "water": ("mg L-1", "1")}
+
+
+def _check_discharge(spec: DischargeStandardSpec, data: dict, path: Path) -> None:
+    """Check across fields and files: medium, reference O2, variables and their units."""
+    cfg_dir = path.parent.parent
+    if (cfg_dir / "variables.yml").is_file():
+        variables = _variables(str(cfg_dir.resolve()))["variables"]
+    else:
+        variables = load_variables()["variables"]
+    for cid, cls in spec.classes.items():
+        where = ("classes", cid)
+        if spec.medium == "water" and cls.reference_o2 is not None:
+            raise ConfigError(
+                str(path),
+                line_of(data, (*where, "reference_o2")),
+                f"classes.{cid}.reference_o2",
+                "a water class has no reference O2 (leave it out or null)",
+            )
+        if spec.medium == "air" and "reference_o2" not in cls.model_fields_set:
+            raise ConfigError(
+                str(path),
+                line_of(data, where),
+                f"classes.{cid}.reference_o2",
+                "a flue-gas class needs reference_o2 [%] (null: limits are not corrected)",
+            )
+        for var, lim in cls.limits.items():
+            loc = (*where, "limits", var)
+            field = f"classes.{cid}.limits.{var}"
+            line = line_of(data, loc)
+            if var not in variables:
+                close = difflib.get_close_matches(var, list(variables), n=1)
+                raise ConfigError(
+                    str(path),
+                    line,
+                    field,
+                    f"unknown variable {var!r} (not in variables.yml)"
+                    + (f"; did you mean {close[0]!r}?" if close else ""),
+                )
+            if var.endswith(CORRECTED_SUFFIX):
+                raise ConfigError(
+                    str(path),
+                    line,
+                    field,
+                    f"limits are keyed by the measured variable "
+                    f"({var.removesuffix(CORRECTED_SUFFIX)!r}), not its corrected form",
+                )
+            units = variables[var]["units"]
+            if units not in _DISCHARGE_UNITS[spec.medium]:
+                raise ConfigError(
+                    str(path),
+                    line,
+                    field,
+                    f"{var} is in {units!r} (variables.yml); {spec.medium} limits are in "
+                    f"{' or '.join(repr(u) for u in _DISCHARGE_UNITS[spec.medium])}",
+                )
+            if lim.cold_max is not None and spec.medium != "water":
+                raise ConfigError(
+                    str(path),
+                    line_of(data, (*loc, "cold_max")),
+                    f"{field}.cold_max",
+                    "a cold-water limit is for wastewater (medium: water)",
+                )
+
+
 def standard_files(cfg_dir: Path | None = None) -> dict[str, Path]:
     """Map each standard name (the ``name`` field) to its file in ``configs/standards/``."""
     out = {}
@@ -371,7 +510,11 @@ def load_standard_file(
 
     Returns
     -------
-    AqiStandardSpec or WaterStandardSpec
+    AqiStandardSpec, WaterStandardSpec or DischargeStandardSpec
+        A file with ``kind: discharge`` is a :class:`DischargeStandardSpec` (its variables are
+        checked against ``variables.yml`` of the same configuration directory); otherwise one
+        with ``parameters`` is a :class:`WaterStandardSpec`, any other an
+        :class:`AqiStandardSpec`.
 
     Raises
     ------
@@ -394,6 +537,18 @@ def load_standard_file(
             raise ConfigError(str(path), line, "inherits", f"inheritance cycle via {parent!r}")
         base = load_standard_file(files[parent], files, _seen=(*_seen, data["name"]))
         data = deep_merge(base.model_dump(exclude_unset=True), data)
+    kind = data.get("kind")
+    if kind == "discharge":
+        spec = validate_model(DischargeStandardSpec, data, path)
+        _check_discharge(spec, data, path)
+        return spec
+    if kind is not None:
+        raise ConfigError(
+            str(path),
+            data.lines.get("kind"),
+            "kind",
+            f"unknown kind {kind!r}; known: 'discharge' (AQI and water-class files have no kind)",
+        )
     model = WaterStandardSpec if "parameters" in data else AqiStandardSpec
     return validate_model(model, data, path)
 
@@ -424,3 +579,40 @@ def aqi_standards(family: str = "hj633") -> list[AqiStandard]:
 def water_standard(name: str = "gb3838-2002") -> WaterStandard:
     """Return the surface-water class standard."""
     return WaterStandard.from_config(_load_standard(name))
+
+
+def _discharge_names() -> list[str]:
+    return [
+        name
+        for name, path in standard_files().items()
+        if (load_yaml(path) or {}).get("kind") == "discharge"
+    ]
+
+
+def discharge_standard(name: str) -> DischargeStandard:
+    """Return a discharge-limit standard (``gb13223-2011``, ``gb18918-2002`` ...).
+
+    The units of every limited variable (from ``configs/variables.yml``) are attached.
+
+    Raises
+    ------
+    ConfigError
+        No such standard, not a discharge standard, or an invalid file (file, line, field).
+    """
+    cfg = _load_standard(name)
+    if cfg.get("kind") != "discharge":
+        raise ConfigError(
+            str(standard_files()[name]),
+            None,
+            "kind",
+            f"{name!r} is not a discharge standard; known: {sorted(_discharge_names())}",
+        )
+    variables = load_variables()["variables"]
+    used = {v for c in cfg["classes"].values() for v in c["limits"]}
+    cfg["units"] = {v: variables[v]["units"] for v in sorted(used)}
+    return DischargeStandard.from_config(cfg)
+
+
+def discharge_standards() -> dict[str, DischargeStandard]:
+    """Every discharge-limit standard of ``configs/standards/``, by name."""
+    return {name: discharge_standard(name) for name in sorted(_discharge_names())}

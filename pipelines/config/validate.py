@@ -63,11 +63,22 @@ def _qc(path: Path) -> str:
 
 def _standard(path: Path) -> str:
     from features.aqi import AqiStandard
+    from features.discharge import DischargeStandard
     from features.water_class import WaterStandard
-    from pipelines.config.registry import WaterStandardSpec, load_standard_file
+    from pipelines.config.registry import (
+        DischargeStandardSpec,
+        WaterStandardSpec,
+        load_standard_file,
+    )
 
     spec = load_standard_file(path)
     data = spec.model_dump(exclude_none=True)
+    if isinstance(spec, DischargeStandardSpec):
+        std = DischargeStandard.from_config(data)
+        return (
+            f"discharge standard {std.name} ({std.medium}, {std.period} means): "
+            f"{len(std.classes)} classes"
+        )
     try:
         if isinstance(spec, WaterStandardSpec):
             WaterStandard.from_config(data)

@@ -81,6 +81,27 @@ class _WaterSpec(BaseModel):
     thresholds: list[_ThresholdSpec] = Field(default_factory=list)
 
 
+class _SupervisionSpec(BaseModel):
+    """``supervision:`` block of a ``kind: source`` file (features.warnings.supervision)."""
+
+    model_config = ConfigDict(extra="forbid")
+    exceedance_level: str
+    severe_level: str | None = None
+    severe_ratio: float = Field(2.0, gt=1)  # value >= this x the limit: the severe level
+    data_level: str | None = None  # offline, flagged, flat, inconsistent
+    offline_hours: float = Field(2, gt=0)
+    flagged_hours: float = Field(4, gt=0)
+    flagged_statuses: list[Literal["F", "M", "S", "D", "C", "B", "T"]] = Field(
+        default_factory=lambda: ["F", "M", "S", "D", "C", "B"]
+    )
+    flat_hours: float = Field(6, gt=1)
+    flat_tolerance: float = Field(0.0, ge=0, lt=1)  # relative
+    flat_variables: list[str] = Field(default_factory=list)
+    lookback_hours: float = Field(24, gt=0)
+    review_hours: float = Field(24, gt=0)
+    max_data_age_hours: float = Field(6, gt=0)
+
+
 class _DecisionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     confidence: float = Field(0.5, gt=0, le=1)
@@ -141,9 +162,10 @@ class _FileSpec(BaseModel):
     name: str
     title: str | None = None
     inherits: str | None = None
-    kind: Literal["air", "water"] | None = None
+    kind: Literal["air", "water", "source"] | None = None
     aqi_family: str | None = None
     water: _WaterSpec | None = None
+    supervision: _SupervisionSpec | None = None
     levels: list[_LevelSpec] | None = None
     decision: _DecisionSpec | None = None
     verification: _VerificationSpec | None = None
@@ -235,6 +257,9 @@ def _check_kind(cfg: dict[str, Any], path: Path) -> None:
                     str(path), None, f"levels.{i}.any_of", "an air warning level needs conditions"
                 )
         return
+    if cfg.get("kind") == "source":
+        _check_supervision(cfg, path, raw, names)
+        return
     water = cfg.get("water")
     if not water:
         raise ConfigError(str(path), None, "water", "a water warning file needs a water: block")
@@ -276,6 +301,36 @@ def _check_kind(cfg: dict[str, Any], path: Path) -> None:
             ) from exc
 
 
+def _check_supervision(cfg: dict[str, Any], path: Path, raw: Any, names: list[str]) -> None:
+    """Check that a source file has a ``supervision`` block whose levels and variables exist."""
+    sup = cfg.get("supervision")
+    if not sup:
+        raise ConfigError(
+            str(path), None, "supervision", "a kind: source warning file needs a supervision: block"
+        )
+    node = raw.get("supervision", {}) if isinstance(raw, dict) else {}
+    lines = getattr(node, "lines", {})
+    for key in ("exceedance_level", "severe_level", "data_level"):
+        if sup.get(key) is not None and sup[key] not in names:
+            raise ConfigError(
+                str(path),
+                lines.get(key),
+                f"supervision.{key}",
+                f"{sup[key]!r} is not a level of this file ({names})",
+            )
+    from pipelines.config import load_variables
+
+    registry = load_variables()["variables"]
+    for v in sup.get("flat_variables", []):
+        if v not in registry:
+            raise ConfigError(
+                str(path),
+                lines.get("flat_variables"),
+                "supervision.flat_variables",
+                f"unknown variable {v!r} (see configs/variables.yml)",
+            )
+
+
 def load_warning_config(name: str) -> tuple[WarningScheme, CitySettings | None]:
     """Load a scheme or a city file (by name or path), inheritance resolved.
 
@@ -305,6 +360,8 @@ def load_warning_config(name: str) -> tuple[WarningScheme, CitySettings | None]:
     _check_kind(cfg, path)
     if cfg.get("water"):
         cfg["water"] = _WaterSpec(**cfg["water"]).model_dump()
+    if cfg.get("supervision"):
+        cfg["supervision"] = _SupervisionSpec(**cfg["supervision"]).model_dump()
     scheme = WarningScheme.from_config(cfg)
     if not cfg.get("network"):
         return scheme, None

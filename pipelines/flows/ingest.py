@@ -16,10 +16,10 @@ __all__ = ["ingest_flow", "read_source_task", "store_task"]
 
 
 @task(name="read-source", retries=3, retry_delay_seconds=[2, 10, 30])
-def read_source_task(network: str, index: int) -> RawBatch:
+def read_source_task(network: str, index: int, store_root: str | None = None) -> RawBatch:
     """Read one source (network errors are retried with backoff by Prefect)."""
     net = load_network(network)
-    batch = read_source(index, net)
+    batch = read_source(index, net, Path(store_root) if store_root else None)
     get_run_logger().info(
         "read %s rows from %s (%d quarantined)",
         batch.rows_in,
@@ -85,7 +85,7 @@ def ingest_flow(network: str, store_root: str | None = None) -> dict[str, Any]:
     """Ingest every source of ``network`` into the station store, then its weather-forecast feeds."""
     net = load_network(network)
     root = default_store(store_root)
-    batches = [read_source_task(network, i) for i in range(len(net.sources))]
+    batches = [read_source_task(network, i, root) for i in range(len(net.sources))]
     report = store_task(network, batches, root)
     if net.weather_forecasts:
         report["weather_forecasts"] = weather_forecast_task(network, root)

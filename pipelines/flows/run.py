@@ -13,6 +13,7 @@ from pipelines.flows.forecast import forecast_task
 from pipelines.flows.ingest import ingest_flow
 from pipelines.flows.paths import default_outputs, default_store
 from pipelines.flows.summary import write_summary
+from pipelines.flows.supervision import supervision_task
 from pipelines.flows.tracing import pmf_demo, source_task
 from pipelines.flows.warn import cities_of, drill_and_warn, water_alerts_task
 
@@ -72,6 +73,9 @@ def run_flow(
         if src:
             summary["source_tracing"] = src
         result["networks"][name] = summary
+    sup = supervision_task(root, out)
+    if sup:
+        result["supervision"] = sup
     pmf = pmf_demo(out)
     if pmf:
         result["pmf_demo"] = {k: pmf[k] for k in PMF_KEYS if k in pmf} | {

@@ -136,6 +136,8 @@ def render_markdown(result: dict[str, Any]) -> str:
             lines += _water_lines(city, w)
         if s.get("source_tracing"):
             lines += _source_lines(s["source_tracing"])
+    if result.get("supervision"):
+        lines += _supervision_lines(result["supervision"])
     if result.get("pmf_demo"):
         p = result["pmf_demo"]
         lines += [
@@ -306,3 +308,100 @@ def _water_lines(city: str, w: dict[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def _supervision_lines(s: dict[str, Any]) -> list[str]:
+    """Summary of the HJ 212 step: receiver counts, store accounting, alerts, enterprise ranking."""
+    rx, ing = s["receiver"], s["ingest"]
+    cl = rx["client"]
+    lines = [
+        f"## Pollution-source supervision (HJ 212), network `{s['network']}`"
+        + (" — **SYNTHETIC enterprises and data**" if s.get("synthetic") else ""),
+        "",
+        f"- replayed `{s['traffic']}`: {rx['frames']:,} frames from {rx['loggers']} data loggers "
+        f"over TCP to a receiver on 127.0.0.1:{rx['port']}",
+        f"- receiver: packets in {rx['packets_in']:,} = accepted {rx['accepted']:,} (raw log "
+        f"fsync'd, then answered 9014) + quarantined {rx['quarantined']} "
+        f"({', '.join(f'{k}: {n}' for k, n in rx['quarantine_reasons'].items()) or 'none'})",
+        f"- loggers: acknowledged {cl['acknowledged']:,}, re-sent {cl['resent']}, given up "
+        f"{cl['given_up']}; answer p50 {cl['ack_p50_ms']} ms, p99 {cl['ack_p99_ms']} ms",
+        f"- store: hourly uploads in {ing.get('rows_in', 0):,} = stored {ing.get('rows_stored', 0):,}"
+        f" + quarantined {ing.get('rows_quarantined', 0):,} (balanced: {ing.get('balanced')}); "
+        + "; ".join(ing.get("notes", [])),
+        "",
+    ]
+    for city, a in (s.get("alerts") or {}).items():
+        lines += [f"Supervision alerts `{city}` (data cut-off {a['issue_time']} UTC):", ""]
+        rows = [
+            [
+                f["enterprise"],
+                f["name"],
+                f["level"],
+                f["condition"],
+                f["station"],
+                f["pollutant"] or "—",
+                ", ".join(f"{k} {v:g}" for k, v in (f["value"] or {}).items()),
+                f["limit"] if f["limit"] is not None else "—",
+                " .. ".join(f["period_utc"] or []),
+                f["flags"] or "—",
+            ]
+            for f in a["findings"]
+        ]
+        lines += (
+            _table(
+                [
+                    "enterprise",
+                    "name",
+                    "level",
+                    "condition",
+                    "outfall",
+                    "pollutant",
+                    "value",
+                    "limit",
+                    "period (UTC)",
+                    "flags",
+                ],
+                rows,
+            )
+            if rows
+            else ["no enterprise in alert"]
+        )
+        out = a.get("outputs", {})
+        lines += [
+            "",
+            f"- bulletin: `{out.get('bulletin')}`; JSON feed: `{out.get('feed')}`; CAP 1.2: "
+            f"`{out.get('cap_dir')}`",
+            "",
+        ]
+    for r in s.get("attribution") or []:
+        lines += _attribution_lines(r)
+    return lines
+
+
+def _attribution_lines(r: dict[str, Any]) -> list[str]:
+    """Return the summary lines of the enterprise ranking of one ambient anomaly."""
+    head = (
+        f"Enterprises ranked for the {r.get('variable')} rise at `{r.get('network')}/"
+        f"{r.get('station')}` at {r.get('at')} UTC (excess {r.get('excess')}):"
+    )
+    rows = [
+        [
+            x.get("rank"),
+            x.get("enterprise"),
+            x.get("name"),
+            x.get("score"),
+            x.get("distance_km"),
+            x.get("bearing_deg"),
+            x.get("lag_h"),
+            x.get("status", ""),
+        ]
+        for x in (r.get("ranking") or [])[:5]
+    ]
+    return (
+        [head, ""]
+        + _table(
+            ["rank", "enterprise", "name", "score", "distance km", "bearing °", "lag h", "status"],
+            rows,
+        )
+        + ["", f"- table: `{r.get('file')}`", ""]
+    )

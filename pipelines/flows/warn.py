@@ -57,10 +57,12 @@ def warn_task(
     from pipelines.warnings.job import run_warnings
 
     scheme, _ = load_warning_config(city)
-    if scheme.kind == "water":
+    if scheme.observed:  # decided from the station store (water quality, source supervision)
+        from pipelines.warnings.supervision import run_supervision_alerts
         from pipelines.warnings.water import run_water_alerts
 
-        rep = run_water_alerts(
+        job = {"water": run_water_alerts, "source": run_supervision_alerts}[scheme.kind]
+        rep = job(
             city,
             Path(out_dir),
             Path(default_store(store_root)),

@@ -58,8 +58,9 @@ class Receiver:
         (self.root / "quarantine").mkdir(parents=True, exist_ok=True)
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self.stats = ReceiverStats()
-        self.monitors = {m.mn: m for m in self.cfg.monitors}
+        self.monitors = spec.all_monitors()
         self._lock = asyncio.Lock()
+        self._handlers: set[asyncio.Task] = set()
         self.server: asyncio.base_events.Server | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -71,13 +72,22 @@ class Receiver:
         return self.server.sockets[0].getsockname()[:2]
 
     async def stop(self) -> None:
-        """Stop accepting and close the listening socket."""
+        """Stop accepting, end the open connections and wait for their handlers to finish."""
         if self.server is not None:
             self.server.close()
+        for task in list(self._handlers):
+            task.cancel()
+        if self._handlers:
+            await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self.server is not None:
             await self.server.wait_closed()
 
     # ------------------------------------------------------------------ one connection
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         host, port = writer.get_extra_info("peername")[:2]
         peer = f"{host}:{port}"
         self.stats.connections += 1
@@ -105,7 +115,7 @@ class Receiver:
             writer.close()
             try:
                 await writer.wait_closed()
-            except (ConnectionError, OSError):
+            except (ConnectionError, OSError, asyncio.CancelledError):
                 pass
 
     async def _handle(self, item: Frame | Refusal, peer: str, writer: asyncio.StreamWriter) -> bool:

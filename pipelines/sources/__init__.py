@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from pipelines.sources import cnemc, column_table, http_json, ndfa_sonde, prsa_csv
+from pipelines.sources import cnemc, column_table, hj212_log, http_json, ndfa_sonde, prsa_csv
 
 __all__ = ["ADAPTERS", "register_adapter"]
 
@@ -13,6 +13,7 @@ __all__ = ["ADAPTERS", "register_adapter"]
 ADAPTERS: dict[str, ModuleType] = {
     "cnemc": cnemc,
     "column_table": column_table,
+    "hj212_log": hj212_log,
     "http_json": http_json,
     "ndfa_sonde": ndfa_sonde,
     "prsa_csv": prsa_csv,

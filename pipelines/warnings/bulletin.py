@@ -149,13 +149,16 @@ def write_bulletin(
 ) -> Path:
     """Write the bulletin HTML and return its path."""
     tz = load_network(city.network).time_zone
-    water = scheme.kind == "water"
+    water = scheme.observed
+    source = scheme.kind == "source"
     categories = [] if water else aqi_standards(scheme.aqi_family)[-1].categories
     active_by_area = {w["area"]: w for w in active}
     limits = sorted({k[0] for k in scheme.keys})
     name = city.sender_name
     title = (
-        ("水质预警公报", "Water quality alert bulletin")
+        ("污染源在线监控报警公报", "Pollution-source supervision bulletin")
+        if source
+        else ("水质预警公报", "Water quality alert bulletin")
         if water
         else ("重污染天气预警公报", "Heavy air pollution warning bulletin")
     )
@@ -226,7 +229,20 @@ def write_bulletin(
                 f"<p class='small'>P(日 AQI &gt; {heavy:g}) 各 24 h 窗口 / per 24-h window: "
                 f"{probs}</p>"
             )
-        if d is not None and water:
+        if d is not None and source:
+            cells = (
+                "".join(
+                    f"<tr><td>{_e(f['station'])}</td><td>{_e(f['kind'])}</td><td>{_e(f['level'])}</td>"
+                    f"<td class='small'>{_e(f['text'])}</td></tr>"
+                    for f in d.details.get("findings", [])
+                )
+                or "<tr><td colspan='4'>无 / none</td></tr>"
+            )
+            parts.append(
+                "<table><tr><th>排放口 Outfall</th><th>情形 Condition</th><th>级别 Level</th>"
+                f"<th>发现 Findings</th></tr>{cells}</table>"
+            )
+        elif d is not None and water:
             st = d.details.get("stations", {})
             cells = "".join(
                 f"<tr><td>{_e(sid)}</td><td>{_e(v.get('class') or v.get('status', '—'))}</td>"
@@ -261,7 +277,12 @@ def write_bulletin(
             )
         parts.append("</table>")
     parts.append(
-        "<p class='small'>水质类别按 GB 3838-2002 单因子评价(滑动窗口均值),阈值按实测有效数据判定。"
+        "<p class='small'>排放限值按各排放口执行的排放标准及类别(配置于网络文件);烟气为折算到基准氧含量的"
+        "有效小时均值,废水为有效日均值;标记 M/C/D/F/S/B 的数据不参与超标判定。Limits are each outfall's "
+        "standard and class (network file); flue gas: valid hourly means at the reference O2; wastewater: "
+        "valid daily means; data flagged M/C/D/F/S/B are not judged.</p></body></html>"
+        if source
+        else "<p class='small'>水质类别按 GB 3838-2002 单因子评价(滑动窗口均值),阈值按实测有效数据判定。"
         "Water class by the GB 3838-2002 single-factor method on trailing-window means; thresholds "
         "on consecutive valid readings (QC-flagged values excluded).</p></body></html>"
         if water

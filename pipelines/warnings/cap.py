@@ -42,6 +42,20 @@ CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 _LANGS = {"zh": "zh-CN", "en": "en-US"}
 _EVENT = {"zh": "重污染天气预警", "en": "Heavy air pollution warning"}
 _WATER_EVENT = {"zh": "水质预警", "en": "Water quality alert"}
+_SOURCE_EVENT = {"zh": "污染源在线监控报警", "en": "Pollution-source supervision alert"}
+_CONDITION = {
+    "exceedance": {"zh": "超标排放", "en": "discharge limit exceeded"},
+    "offline": {"zh": "监测设备离线", "en": "monitor offline"},
+    "flagged": {
+        "zh": "数据标记异常(维护/校准/故障)",
+        "en": "data flagged (maintenance/calibration/fault)",
+    },
+    "flat": {"zh": "数据恒值", "en": "values stuck"},
+    "inconsistent": {
+        "zh": "数据逻辑不符(零流量有排放)",
+        "en": "data do not add up (zero flow with emissions)",
+    },
+}
 _ACTION = {
     "issue": {"zh": "发布", "en": "issued"},
     "upgrade": {"zh": "升级", "en": "upgraded"},
@@ -125,9 +139,7 @@ def message_dict(
         "scheme": scheme.name,
         "provenance": {
             **prov,
-            ("decision_time" if scheme.kind == "water" else "forecast_issue_time"): str(
-                ctx["issue_time"]
-            ),
+            ("decision_time" if scheme.observed else "forecast_issue_time"): str(ctx["issue_time"]),
         },
     }
     wf = weather_forecast(prov)
@@ -137,6 +149,8 @@ def message_dict(
         del msg["provenance"]["weather_forecast"]  # empty
     if scheme.kind == "water":
         _water_fields(msg, d, area)
+    elif scheme.kind == "source":
+        _source_fields(msg, d)
     else:
         _air_fields(msg, d, standard)
     msg["text"] = {
@@ -250,6 +264,65 @@ def _water_fields(msg: dict[str, Any], d: Any, area: AreaSpec) -> None:
     ]
 
 
+def _source_fields(msg: dict[str, Any], d: Any) -> None:
+    det = d.details or {}
+    lift = msg["action"] == "lift"
+    observed = det.get("observed", {})
+    units = det.get("units", {})
+    values = ", ".join(f"{p} {v:g} {units.get(p, '')}".rstrip() for p, v in observed.items())
+    limit = det.get("limit")
+    limit_text = (
+        ""
+        if limit is None
+        else (f"{limit[0]:g}–{limit[1]:g}" if isinstance(limit, list) else f"{limit:g}")
+        + (f" {next(iter(units.values()), '')}" if units else "")
+    )
+    ent = det.get("enterprise", {})
+    msg.update(
+        {
+            "event": _SOURCE_EVENT,
+            "enterprise": ent,
+            "determining_station": det.get("determining_station"),
+            "condition": det.get("condition"),
+            "observed": observed,
+            "units": units,
+            "limit": limit,
+            "ratio": det.get("ratio"),
+            "flags": det.get("flags", ""),
+            "period": det.get("period"),
+            "findings": det.get("findings", []),
+        }
+    )
+    cond = _CONDITION.get(det.get("condition") or "", {"zh": "", "en": ""})
+    period = " .. ".join(det.get("period") or [])
+    msg["cap"] = {
+        "responseType": "AllClear" if lift else "Execute",
+        "urgency": "Past" if lift else "Immediate",
+        "certainty": "Observed",
+        "parameters": [
+            ("level", msg["level"]),
+            ("enterprise", f"{ent.get('id', '')} {ent.get('name', '')}".strip()),
+            ("outfall", msg["determining_station"] or ""),
+            ("condition", msg["condition"] or ""),
+            ("pollutant", msg["primary_pollutant"]),
+            ("observed_value", values),
+            ("limit", limit_text),
+            ("period_utc", period),
+            ("data_flags", msg["flags"]),
+        ],
+    }
+    msg["facts"] = [
+        ("企业 Enterprise", f"{ent.get('id', '')} {ent.get('name', '')}".strip()),
+        ("排放口 Outfall", msg["determining_station"] or ""),
+        ("情形 Condition", f"{cond['zh']} / {cond['en']}"),
+        ("污染物 Pollutant", msg["primary_pollutant"]),
+        ("实测值 Value", values),
+        ("限值 Limit", limit_text or "—"),
+        ("时段 Period (UTC)", period),
+        ("数据标记 Data flags", msg["flags"] or "—"),
+    ]
+
+
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
     el = ET.SubElement(parent, f"{{{CAP_NS}}}{tag}")
     if text is not None:
@@ -349,6 +422,8 @@ def description(msg: dict[str, Any], lang: str) -> str:
 
 def _description(msg: dict[str, Any], lang: str) -> str:
     period = f"{msg['onset'] or '?'} .. {msg['expires'] or '?'}"
+    if msg["kind"] == "source":
+        return _source_description(msg, lang)
     water = msg["kind"] == "water"
     if msg["action"] == "lift":
         if water:
@@ -391,10 +466,26 @@ def _description(msg: dict[str, Any], lang: str) -> str:
     )
 
 
+def _source_description(msg: dict[str, Any], lang: str) -> str:
+    ent = msg.get("enterprise") or {}
+    who = f"{ent.get('name') or msg['area']['id']} ({msg.get('determining_station') or ''})"
+    if msg["action"] == "lift":
+        return (
+            f"{who} 的报警条件已解除。{msg['why']}"
+            if lang == "zh"
+            else f"No supervision condition holds any more at {who}. {msg['why']}"
+        )
+    cond = _CONDITION.get(msg.get("condition") or "", {"zh": "", "en": ""})[lang]
+    period = " .. ".join(msg.get("period") or [])
+    if lang == "zh":
+        return f"{who}:{cond},时段 {period} (UTC)。依据:{msg['why']}"
+    return f"{who}: {cond}, {period} (UTC). Basis: {msg['why']}"
+
+
 def instruction(msg: dict[str, Any], lang: str) -> str:
     """Health advice of the expected AQI category (air) and the measures of the level."""
     measures = msg["measures"].get(lang, "")
-    if msg["kind"] == "water":
+    if msg["kind"] in ("water", "source"):
         return measures or ("加强监测" if lang == "zh" else "Increase monitoring")
     advice = msg["health"]["advice"].get(lang, "")
     return f"{advice}。{measures}" if lang == "zh" else f"{advice}. {measures}"
