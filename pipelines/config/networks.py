@@ -250,9 +250,7 @@ class NetworkSpec(BaseModel):
             if feed.name in feeds:
                 raise ValueError(f"weather_forecasts: feed name {feed.name!r} appears twice")
             feeds.add(feed.name)
-        if self.kind == "source":
-            self._check_sources()
-        elif self.enterprises:
+        if self.kind != "source" and self.enterprises:
             raise ValueError("enterprises: only a kind: source network lists enterprises")
         if self.forecast_weather is not None and self.forecast_weather.feed not in feeds:
             raise ValueError(
@@ -260,26 +258,6 @@ class NetworkSpec(BaseModel):
                 f"weather_forecasts (have: {sorted(feeds)})"
             )
         return self
-
-    def _check_sources(self) -> None:
-        ents = {e.id for e in self.enterprises}
-        if len(ents) != len(self.enterprises):
-            raise ValueError("enterprises: an enterprise id appears twice")
-        mns: set[str] = set()
-        for i, st in enumerate(self.stations):
-            where = f"stations.{i} ({st.id})"
-            for name in ("mn", "enterprise", "medium", "standard", "standard_class"):
-                if getattr(st, name) is None:
-                    raise ValueError(f"{where}: a source station needs {name!r}")
-            if st.enterprise not in ents:
-                raise ValueError(
-                    f"{where}.enterprise: {st.enterprise!r} is not in enterprises ({sorted(ents)})"
-                )
-            if st.mn in mns:
-                raise ValueError(f"{where}.mn: MN {st.mn!r} appears twice")
-            mns.add(st.mn)
-            if st.password is None and st.password_env is None:
-                raise ValueError(f"{where}: give the logger's 'password' or 'password_env'")
 
     def enterprise(self, eid: str) -> EnterpriseSpec:
         """Return the enterprise of that id."""
@@ -371,7 +349,7 @@ def load_network(name_or_path: str) -> NetworkSpec:
                 raise ConfigError(str(path), line, field + ".units", str(exc)) from exc
         ADAPTERS[src.adapter].validate_options(src, path, src_node)
     if net.kind == "source":
-        _check_standards(net, data, path, registry)
+        _check_source_stations(net, data, path, registry)
     for i, feed in enumerate(net.weather_forecasts):
         node = data["weather_forecasts"][i]
         for col, units in feed.columns.items():
@@ -388,15 +366,44 @@ def load_network(name_or_path: str) -> NetworkSpec:
     return net
 
 
-def _check_standards(net: NetworkSpec, data: Any, path: Path, registry: dict[str, Any]) -> None:
-    """Every source station's discharge standard, class, medium and permit limits must exist."""
+def _check_source_stations(
+    net: NetworkSpec, data: Any, path: Path, registry: dict[str, Any]
+) -> None:
+    """Check a source network's stations: MN, password, enterprise, standard, class, limits."""
     from pipelines.config.registry import discharge_standards
 
     standards = discharge_standards()
+    ents = [e.id for e in net.enterprises]
+    if len(set(ents)) != len(ents):
+        dup = next(e for e in ents if ents.count(e) > 1)
+        raise ConfigError(str(path), None, "enterprises", f"enterprise id {dup!r} appears twice")
+    mns: dict[str, str] = {}
     for i, st in enumerate(net.stations):
         node = data["stations"][i]
         lines = getattr(node, "lines", {})
         where = f"stations.{i}"
+        at = getattr(node, "line", None)
+        for name in ("mn", "enterprise", "medium", "standard", "standard_class"):
+            if getattr(st, name) is None:
+                raise ConfigError(
+                    str(path), at, f"{where}.{name}", f"a source station ({st.id}) needs it"
+                )
+        if st.enterprise not in ents:
+            raise ConfigError(
+                str(path),
+                lines.get("enterprise", at),
+                f"{where}.enterprise",
+                f"{st.enterprise!r} is not in enterprises ({ents})",
+            )
+        if st.mn in mns:
+            raise ConfigError(
+                str(path), lines.get("mn", at), f"{where}.mn", f"MN {st.mn} is also {mns[st.mn]}'s"
+            )
+        mns[st.mn] = st.id
+        if st.password is None and st.password_env is None:
+            raise ConfigError(
+                str(path), at, f"{where}.password", "give the logger's password or password_env"
+            )
         std = standards.get(st.standard or "")
         if std is None:
             raise ConfigError(

@@ -29,9 +29,7 @@ __all__ = ["replay", "warn"]
     help="The present, UTC (default: now). Forecasts older than max_forecast_age_hours change nothing.",
 )
 @outputs_option()
-@store_option(
-    help="Station store (water alert files read their readings from it; default: store/)."
-)
+@store_option(help="Station store (water and source-supervision files read it; default: store/).")
 @click.option(
     "--status", is_flag=True, help="Only show active warnings, ops alerts and the outbox."
 )
@@ -48,7 +46,9 @@ def warn(
     """Decide, persist and publish warnings (CAP 1.2, JSON, bulletin).
 
     Air files (heavy-pollution warnings) decide from the newest forecast; water files
-    (``kind: water``, e.g. ``--city ndfa``) from the station store's latest valid readings.
+    (``kind: water``, e.g. ``--city ndfa``) from the station store's latest valid readings;
+    source-supervision files (``kind: source``, e.g. ``--city beijing_sources``) from the
+    enterprises' online-monitoring data in the store (HJ 212).
     An operational alert (e.g. a stale forecast) exits with status 3.
     """
     if status or deliver:
