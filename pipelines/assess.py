@@ -16,14 +16,24 @@ import xarray as xr
 from features.assessment import daily_aqi, daily_statistics, mask_invalid
 from features.gridding import interpolate, regular_grid
 from features.qc import FLAG_MEANINGS
+from features.qc.flags import FLAG_CODES
 from features.times import to_local
 from features.units import pollutants
+from features.warnings.supervision import StationData
 from features.water_class import CLASS_NAMES, section_class
 from pipelines.config import aqi_standards, load_qc, load_variables, water_standard
+from pipelines.config.registry import discharge_standard
 from pipelines.files import atomic_path
 from pipelines.store import StationStore
 
-__all__ = ["assess_air", "assess_water", "network_summary", "write_grid"]
+__all__ = [
+    "assess_air",
+    "assess_sources",
+    "assess_water",
+    "network_summary",
+    "source_station_data",
+    "write_grid",
+]
 
 
 def assess_air(store: StationStore, family: str = "hj633") -> xr.Dataset:
@@ -77,6 +87,103 @@ def assess_water(store: StationStore, standard: str = "gb3838-2002") -> xr.Datas
         "not_available": ",".join(p for p in params if p not in have),
     }
     return out
+
+
+_STATUS = np.array(sorted(FLAG_CODES, key=FLAG_CODES.get), dtype=object)
+
+
+def source_station_data(ds: Any, net: Any, *, valid_statuses: list[str]) -> dict[str, StationData]:
+    """Build the :class:`StationData` of every station of a source network's store dataset."""
+    times = pd.DatetimeIndex(ds["time"].values)
+    variables = [
+        v
+        for v in ds.data_vars
+        if f"{v}_flag" in ds and not v.endswith(("_flag", "_source_flag", "_qc"))
+    ]
+    valid_codes = [FLAG_CODES[s] for s in valid_statuses if s in FLAG_CODES]
+    ids = [str(s) for s in ds["station"].values]
+    out = {}
+    for st in net.stations:
+        if st.id not in ids:
+            continue
+        i = ids.index(st.id)
+        values, status, valid = {}, {}, {}
+        for v in variables:
+            codes = ds[f"{v}_flag"].values[i].astype(int)
+            if (codes == FLAG_CODES["missing"]).all():
+                continue  # a variable this station does not report
+            values[v] = ds[v].values[i].astype(float)
+            status[v] = _STATUS[np.clip(codes, 0, len(_STATUS) - 1)]
+            valid[v] = np.isin(codes, valid_codes) & ~np.isnan(values[v])
+        std = discharge_standard(st.standard) if st.standard else None
+        out[st.id] = StationData(
+            station=st.id,
+            name=st.name or st.id,
+            medium=st.medium or "air",
+            times=times,
+            values=values,
+            status=status,
+            valid=valid,
+            standard=std,
+            class_id=st.standard_class,
+            overrides=dict(st.limits),
+            time_zone=net.time_zone,
+        )
+    return out
+
+
+def assess_sources(store: StationStore) -> pd.DataFrame:
+    """Discharge compliance of a ``kind: source`` network: per station and limited variable.
+
+    Every period of the station's standard (valid hourly means corrected to the reference O2 for
+    flue gas, valid daily means for wastewater) compared with its limit
+    (:func:`features.discharge.compare`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per station and variable: enterprise, standard, class, period, periods,
+        periods_assessed, periods_exceeding, max_ratio, first_exceedance, last_exceedance (UTC).
+    """
+    from features.discharge import compare
+
+    net = store.network
+    data = source_station_data(store.open(), net, valid_statuses=load_qc(net)["valid_statuses"])
+    rows = []
+    by_id = {s.id: s for s in net.stations}
+    for sid, st in data.items():
+        if st.standard is None or not st.values:
+            continue
+        frame = pd.DataFrame(st.values, index=st.times)
+        valid = pd.DataFrame(st.valid, index=st.times)
+        for var, per in compare(
+            st.standard,
+            st.class_id,
+            frame,
+            valid=valid,
+            time_zone=net.time_zone,
+            overrides=st.overrides or None,
+        ).items():
+            ex = per[per["exceeds"].fillna(False).astype(bool)]
+            rows.append(
+                {
+                    "station": sid,
+                    "enterprise": by_id[sid].enterprise,
+                    "standard": st.standard.name,
+                    "class": st.class_id,
+                    "variable": var,
+                    "period": st.standard.period,
+                    "periods": len(per),
+                    "periods_assessed": int(per["assessed"].sum()),
+                    "periods_exceeding": len(ex),
+                    "max_ratio": round(float(per["ratio"].max()), 3)
+                    if per["ratio"].notna().any()
+                    else None,
+                    "first_exceedance": str(ex.index[0]) if len(ex) else "",
+                    "last_exceedance": str(ex.index[-1]) if len(ex) else "",
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def network_summary(store: StationStore, assessed: xr.Dataset | None) -> dict[str, Any]:

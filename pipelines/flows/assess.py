@@ -79,6 +79,10 @@ def assess_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]:
         table.to_csv(out / f"{net.name}_daily_aqi.csv")
         assessed.to_netcdf(out / f"{net.name}_daily_aqi.nc")
         grid = assess_mod.write_grid(store, "pm25", out / f"{net.name}_grid_pm25.nc")
+    elif net.kind == "source":
+        table = assess_mod.assess_sources(store)
+        table.to_csv(out / f"{net.name}_discharge_compliance.csv", index=False)
+        assessed, grid = None, None
     else:
         assessed = assess_mod.assess_water(store)
         assessed[["water_class", "determining"]].to_dataframe().to_csv(

@@ -328,6 +328,7 @@ def _supervision_lines(s: dict[str, Any]) -> list[str]:
         f"- store: hourly uploads in {ing.get('rows_in', 0):,} = stored {ing.get('rows_stored', 0):,}"
         f" + quarantined {ing.get('rows_quarantined', 0):,} (balanced: {ing.get('balanced')}); "
         + "; ".join(ing.get("notes", [])),
+        f"- discharge compliance per outfall and pollutant: `{s.get('compliance', {}).get('file')}`",
         "",
     ]
     for city, a in (s.get("alerts") or {}).items():

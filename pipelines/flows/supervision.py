@@ -19,6 +19,7 @@ from prefect import get_run_logger, task
 from pipelines.config import load_network
 from pipelines.config.hj212 import hj212_config
 from pipelines.config.locations import project_root
+from pipelines.flows.assess import assess_task
 from pipelines.flows.ingest import ingest_flow
 from pipelines.flows.warn import cities_of, warn_result
 from pipelines.warnings.supervision import run_supervision_alerts
@@ -66,6 +67,11 @@ def supervision_task(store_root: str, out_dir: str) -> dict[str, Any] | None:
     }
     if not period:
         return out
+    summary = assess_task.fn(net.name, store_root, out_dir)
+    out["compliance"] = {
+        "file": str(Path(out_dir) / f"{net.name}_discharge_compliance.csv"),
+        "completeness_percent": summary["completeness_percent"],
+    }
     now = pd.Timestamp(period[1])  # the data cut-off of the replayed day (UTC)
     out["alerts"] = {}
     for city in cities_of(net.name):

@@ -17,11 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.qc.flags import FLAG_CODES
 from features.warnings.outlook import area_station_ids
-from features.warnings.supervision import StationData, SupervisionRules, decide_supervision
+from features.warnings.supervision import SupervisionRules, decide_supervision
+from pipelines.assess import source_station_data
 from pipelines.config import load_qc, load_variables
-from pipelines.config.registry import discharge_standard
 from pipelines.config.warnings import AreaSpec
 from pipelines.store import StationStore
 from pipelines.warnings.alert_job import (
@@ -35,49 +34,7 @@ from pipelines.warnings.alert_job import (
 from pipelines.warnings.cap import area_circle, render_message
 from pipelines.warnings.reports import WarnReport
 
-__all__ = ["run_supervision_alerts", "station_data"]
-
-_STATUS = np.array(sorted(FLAG_CODES, key=FLAG_CODES.get), dtype=object)
-
-
-def station_data(ds: Any, net: Any, *, valid_statuses: list[str]) -> dict[str, StationData]:
-    """Build the :class:`StationData` of every station of a source network's store dataset."""
-    times = pd.DatetimeIndex(ds["time"].values)
-    variables = [
-        v
-        for v in ds.data_vars
-        if f"{v}_flag" in ds and not v.endswith(("_flag", "_source_flag", "_qc"))
-    ]
-    valid_codes = [FLAG_CODES[s] for s in valid_statuses if s in FLAG_CODES]
-    ids = [str(s) for s in ds["station"].values]
-    out = {}
-    for st in net.stations:
-        if st.id not in ids:
-            continue
-        i = ids.index(st.id)
-        values, status, valid = {}, {}, {}
-        for v in variables:
-            codes = ds[f"{v}_flag"].values[i].astype(int)
-            if (codes == FLAG_CODES["missing"]).all():
-                continue  # a variable this station does not report
-            values[v] = ds[v].values[i].astype(float)
-            status[v] = _STATUS[np.clip(codes, 0, len(_STATUS) - 1)]
-            valid[v] = np.isin(codes, valid_codes) & ~np.isnan(values[v])
-        std = discharge_standard(st.standard) if st.standard else None
-        out[st.id] = StationData(
-            station=st.id,
-            name=st.name or st.id,
-            medium=st.medium or "air",
-            times=times,
-            values=values,
-            status=status,
-            valid=valid,
-            standard=std,
-            class_id=st.standard_class,
-            overrides=dict(st.limits),
-            time_zone=net.time_zone,
-        )
-    return out
+__all__ = ["run_supervision_alerts"]
 
 
 def _step(store_root: Path):
@@ -94,7 +51,7 @@ def _step(store_root: Path):
                 f"station store of {net.name} cannot be read ({exc}): no alert changed",
             )
         ds = ds.sel(time=slice(now - pd.Timedelta(hours=2 * rules.lookback_hours), now))
-        data = station_data(ds, net, valid_statuses=load_qc(net)["valid_statuses"])
+        data = source_station_data(ds, net, valid_statuses=load_qc(net)["valid_statuses"])
         received = [
             st.times[np.flatnonzero(s != "missing")[-1]]
             for st in data.values()

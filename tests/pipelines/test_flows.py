@@ -85,11 +85,11 @@ def test_ingest_flow_retries_and_reports(tmp_path, prefect_harness, monkeypatch)
     net = write_network(tmp_path, GENERIC_NETWORK.format(name="t1", files="data/a.csv"))
     real, calls = pipelines.flows.ingest.read_source, []
 
-    def flaky(index, network):
+    def flaky(index, network, store_root=None):
         calls.append(index)
         if len(calls) == 1:
             raise SourceError("https://portal.example/a.csv", "connection reset")
-        return real(index, network)
+        return real(index, network, store_root)
 
     monkeypatch.setattr(pipelines.flows.ingest, "read_source", flaky)
     assert read_source_task.retries == 3

@@ -234,3 +234,21 @@ def test_a_bad_source_network_names_file_line_and_field(tmp_path, edit, field):
         load_network(str(path))
     assert str(path) in str(err.value) and field in str(err.value)
     assert err.value.line is not None
+
+
+def test_discharge_compliance_counts_the_exceeding_periods(day):
+    from pipelines.assess import assess_sources
+
+    net = day["net"]
+    t = assess_sources(StationStore(day["root"] / "store", net, load_variables()["variables"]))
+    ex = t[t.periods_exceeding > 0].set_index(["station", "variable"])
+    assert set(ex.index) == {
+        ("E02-G1", "stack_so2"),
+        ("E09-G1", "stack_dust"),
+        ("E17-W1", "effluent_nh3n"),
+    }
+    assert ex.loc[("E02-G1", "stack_so2"), "periods_exceeding"] == 4  # 07-11 local
+    assert ex.loc[("E17-W1", "effluent_nh3n"), "period"] == "day"
+    # E07-G1's maintenance hours are not assessed: 24 - 7 flagged hours
+    e07 = t.set_index(["station", "variable"]).loc[("E07-G1", "stack_so2")]
+    assert e07.periods_assessed == 24 - 7
