@@ -3,8 +3,10 @@
 The bundled Beijing and NDFA networks with their last weeks of data only (the real files cut to
 their tail), ingested and assessed; a Beijing forecast file with a scripted heavy episode and the
 real warning job on it (one city releasing at once, one city with confirmation required); polar
-plots / CPF; a small PMF run; an MLflow registry with a champion alias. Nothing is written into
-the checkout.
+plots / CPF; a small PMF run; an MLflow registry with a champion alias; the SYNTHETIC
+``beijing_sources`` pollution-source network with one day of HJ 212 traffic sent over TCP to a
+receiver, ingested, and its supervision alerts decided at the day's end (:func:`add_sources`).
+Nothing is written into the checkout.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class WebWorkspace:
     outputs: Path
     tracking_uri: str
     issue: pd.Timestamp  # the forecast issue time (naive UTC)
+    source_day_end: pd.Timestamp | None = None  # cut-off of the supervision alerts (naive UTC)
 
 
 def _tail_copy(src: Path, dst: Path, lines: int) -> None:
@@ -77,6 +80,32 @@ def _registry(uri: str) -> None:
         "beijing-pm25", f"runs:/{run.info.run_id}/model", run.info.run_id
     )
     client.set_registered_model_alias("beijing-pm25", "champion", v.version)
+
+
+#: The SYNTHETIC day of HJ 212 traffic of the source network (tests/pipelines/test_hj212_store.py).
+SOURCE_DAY = "2017-02-11"
+
+
+def add_sources(store: Path, outputs: Path, *, day: str = SOURCE_DAY) -> pd.Timestamp:
+    """Replay one synthetic day of ``beijing_sources`` through a receiver, ingest, alert.
+
+    Returns the alerts' cut-off (local midnight after the day, naive UTC). About 10 s.
+    """
+    import datetime as dt
+
+    from pipelines.config import load_network
+    from pipelines.hj212.replay import replay_through_receiver
+    from pipelines.hj212.traffic import synthetic_day
+    from pipelines.ingest import ingest
+    from pipelines.warnings.supervision import run_supervision_alerts
+
+    net = load_network("beijing_sources")
+    d = dt.date.fromisoformat(day)
+    replay_through_receiver(synthetic_day(net, d), store / "hj212", ack_timeout_s=2)
+    ingest("beijing_sources", store)
+    end = pd.Timestamp(d) + pd.Timedelta(hours=16)  # 00:00 Beijing time of the next day
+    run_supervision_alerts("beijing_sources", outputs, store, end, deliver=False)
+    return end
 
 
 def build_workspace(root: Path, *, days: int = 40) -> WebWorkspace:
@@ -160,4 +189,5 @@ def build_workspace(root: Path, *, days: int = 40) -> WebWorkspace:
         track=False,
     )
     _registry(uri)
-    return WebWorkspace(root, cfg, store, outputs, uri, issue)
+    end = add_sources(store, outputs)
+    return WebWorkspace(root, cfg, store, outputs, uri, issue, end)

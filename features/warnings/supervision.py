@@ -336,7 +336,7 @@ def decide_supervision(
 
     The level is the most severe level of any finding of any of its stations; the determining
     finding (most severe, then earliest) names the station, pollutant, value, limit, period and
-    flags. ``clear_hours`` is the time since the last finding ended (the look-back when none).
+    flags; the onset is the start of the first finding. ``clear_hours`` is the time since the last finding ended (the look-back when none).
     """
     as_of = pd.Timestamp(as_of)
     units = units or {}
@@ -380,7 +380,7 @@ def decide_supervision(
     )
     return Decision(
         level=best["level"],
-        start=pd.Timestamp(best["start"]),
+        start=min(pd.Timestamp(f["start"]) for f in findings),  # onset: the first finding
         end=as_of + pd.Timedelta(hours=rules.review_hours),
         probability=1.0,
         aqi_range=None,

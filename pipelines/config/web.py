@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pipelines.config.locations import config_dir
 from pipelines.config.yaml_io import load_validated
 
-__all__ = ["AccessSpec", "WebSpec", "access_config", "web_config"]
+__all__ = ["KINDS", "KIND_READS", "AccessSpec", "WebSpec", "access_config", "web_config"]
 
 
 class _Strict(BaseModel):
@@ -95,13 +95,26 @@ class _Dataset(_Strict):
     )  # field -> level (higher than the dataset's)
 
 
+#: Kinds of network (and of warning file) that ``by_kind`` may name.
+KINDS = ("air", "water", "source")
+
+#: Reads that ``by_kind`` maps; a read without a mapping requires the dataset of its own name.
+KIND_READS = ("networks", "stations", "status", "observations", "warnings", "warnings_pending")
+
+
 class AccessSpec(_Strict):
-    """``configs/access.yml``: levels, roles, datasets (with field levels) and actions."""
+    """``configs/access.yml``: levels, roles, datasets (with field levels), reads by kind, actions.
+
+    ``by_kind`` maps, per kind of network or warning file (``air``, ``water``, ``source``), a
+    read (:data:`KIND_READS`) to the dataset it requires; an unmapped read requires the dataset
+    of the same name, so a read that is no dataset (``status``) must be mapped for every kind.
+    """
 
     levels: list[_Level] = Field(min_length=1)
     audit_from: str
     roles: dict[str, _Role]
     datasets: dict[str, _Dataset]
+    by_kind: dict[Literal["air", "water", "source"], dict[str, str]] = Field(default_factory=dict)
     actions: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -128,6 +141,23 @@ class AccessSpec(_Strict):
                         f"dataset {name!r} field {f!r}: level {lv!r} must be a level at or "
                         f"above the dataset's ({ds.level!r})"
                     )
+        for kind, reads in self.by_kind.items():
+            for read, ds in reads.items():
+                if read not in KIND_READS:
+                    raise ValueError(
+                        f"by_kind {kind!r}: unknown read {read!r} ({', '.join(KIND_READS)})"
+                    )
+                if ds not in self.datasets:
+                    raise ValueError(f"by_kind {kind!r} {read!r}: unknown dataset {ds!r}")
+        for read in KIND_READS:
+            if read in self.datasets:
+                continue
+            missing = [k for k in KINDS if read not in self.by_kind.get(k, {})]
+            if missing and any(read in self.by_kind.get(k, {}) for k in KINDS):
+                raise ValueError(
+                    f"by_kind: read {read!r} is no dataset, so every kind maps it; "
+                    f"missing for {', '.join(missing)}"
+                )
         for action, roles in self.actions.items():
             for r in roles:
                 if r not in self.roles:

@@ -13,6 +13,8 @@ writes a file.
 - :mod:`~pipelines.results.observations`: observations and flags, hourly / daily AQI, water
   class, the map's current status.
 - :mod:`~pipelines.results.forecasts`: the forecast archive and one forecast.
+- :mod:`~pipelines.results.enterprises`: a source network's enterprises, stacks / outfalls,
+  discharge standards, latest compared values and the hourly series against the limits.
 - :mod:`~pipelines.results.warnings`: warnings, lifecycle, CAP, feed, bulletin, audit, outbox,
   cities.
 - :mod:`~pipelines.results.sources`: polar / CPF, PSCF / CWT, PMF, river tracing, files.
@@ -23,6 +25,7 @@ writes a file.
 from __future__ import annotations
 
 from pipelines.results.cache import CACHE, IO_LOCK, MemoCache, cache_info, clear_cache
+from pipelines.results.enterprises import discharge_series, enterprises, source_standard
 from pipelines.results.forecasts import forecast, forecast_index
 from pipelines.results.observations import (
     current_status,
@@ -49,6 +52,7 @@ from pipelines.results.warnings import (
     cities,
     feed,
     lifecycle_audit,
+    message_owner,
     ops_alerts,
     outbox,
     pending,
@@ -73,6 +77,8 @@ __all__ = [
     "current_status",
     "daily_aqi",
     "default_tracking_uri",
+    "discharge_series",
+    "enterprises",
     "feed",
     "forecast",
     "forecast_index",
@@ -80,6 +86,7 @@ __all__ = [
     "ingest_reports",
     "last_runs",
     "lifecycle_audit",
+    "message_owner",
     "networks",
     "observations",
     "observations_dataset",
@@ -91,6 +98,7 @@ __all__ = [
     "polar",
     "quarantine",
     "registered_models",
+    "source_standard",
     "stations",
     "trajectory",
     "warning",

@@ -663,7 +663,36 @@ def _water_status(ds: xr.Dataset, net: NetworkSpec) -> dict[str, dict[str, Any]]
     return out
 
 
+def _source_status(ws: Workspace, net: NetworkSpec) -> list[dict[str, Any]]:
+    """Latest compared values of every stack and outfall, and its enterprise's alert in force."""
+    from pipelines.results.enterprises import enterprises
+
+    by_station = {s["id"]: (e, s) for e in enterprises(ws, net.name).data for s in e["stations"]}
+    out = []
+    for st in net.stations:
+        e, s = by_station.get(st.id, (None, None))
+        latest = (s or {}).get("latest") or {}
+        out.append(
+            {
+                "id": st.id,
+                "name": st.name or st.id,
+                "lat": st.lat,
+                "lon": st.lon,
+                "time": latest.get("time"),
+                "enterprise": st.enterprise,
+                "enterprise_name": (e or {}).get("name"),
+                "medium": st.medium,
+                "exceeds": latest.get("exceeds"),
+                "pollutants": latest.get("pollutants", {}),
+                "alert": (e or {}).get("alert"),
+            }
+        )
+    return out
+
+
 def _status_records(ws: Workspace, net: NetworkSpec, parts: list[Path]) -> list[dict[str, Any]]:
+    if net.kind == "source":  # no AQI, no water class: the discharge limits
+        return _source_status(ws, net)
     st = station_store(ws, net)
     stored = partition_info(parts[-1])["variables"] if parts else []
     if net.kind == "air":
@@ -716,7 +745,11 @@ def current_status(ws: Workspace, network: str) -> Read:
         water network ``class`` ("I".."V", "劣V"), ``class_code`` (1-6), ``limiting`` (the
         parameters at the worst class) and ``values`` ``{parameter: value}``: the GB 3838
         single-factor class (:func:`features.water_class.section_class`) of the latest valid
-        readings.
+        readings; for a ``kind: source`` network ``enterprise``, ``enterprise_name``, ``medium``,
+        ``exceeds``, ``pollutants`` ``{variable: {value, limit, limit_range, ratio, exceeds,
+        flag, source, units}}`` of the newest hour with a compared value and ``alert`` (the
+        enterprise's supervision alert in force, or None), from
+        :func:`pipelines.results.enterprises.enterprises`.
 
     Raises
     ------
@@ -726,5 +759,9 @@ def current_status(ws: Workspace, network: str) -> Read:
     net = configs.network(network)
     parts = station_store(ws, net).partitions()
     files = [configs.network_file(net.name), *parts[-2:]]
+    if net.kind == "source":  # the alerts in force are part of the status
+        from pipelines.results.warning_db import db_files
+
+        files += [*db_files(ws), *configs.warning_files()]
     key = (str(ws.store), net.name, tuple(p.name for p in parts[-2:]))
     return memo("current_status", key, files=files, compute=lambda: _status_records(ws, net, parts))

@@ -26,11 +26,24 @@ def _network_record(ws: Workspace, name: str) -> dict[str, Any]:
         "time_label": net.time_label,
         "frequency": net.frequency,
         "n_stations": len(net.stations),
+        "n_enterprises": len(net.enterprises),
+        "synthetic": bool(net.synthetic),
         "variables": list(last["variables"]) if last else [],
         "has_store": bool(parts),
         "n_partitions": len(parts),
         "first_time": iso_utc(first["first"] or first["grid_start"]) if first else None,
         "last_time": iso_utc(last["last"] or last["grid_end"]) if last else None,
+    }
+
+
+def _source_fields(s: Any) -> dict[str, Any]:
+    """Return a stack's or outfall's own fields (never its data logger's MN or password)."""
+    return {
+        "enterprise": s.enterprise,
+        "medium": s.medium,
+        "stack_height_m": s.stack_height_m,
+        "standard": s.standard,
+        "standard_class": s.standard_class,
     }
 
 
@@ -45,8 +58,8 @@ def networks(ws: Workspace) -> Read:
     Returns
     -------
     Read
-        ``data``: list of ``{name, kind ("air" | "water"), title, time_zone, time_label,
-        frequency, n_stations, variables (registry names stored, from the newest partition),
+        ``data``: list of ``{name, kind ("air" | "water" | "source"), title, time_zone,
+        time_label, frequency, n_stations, n_enterprises, synthetic, variables (registry names stored, from the newest partition),
         has_store, n_partitions, first_time, last_time}``; ``first_time`` / ``last_time`` are the
         first and last times with a stored value (ISO-8601 UTC; None without a store).
     """
@@ -79,7 +92,9 @@ def stations(ws: Workspace, network: str) -> Read:
     -------
     Read
         ``data``: list of ``{id, name, code, lat, lon, alt, kind, network}`` in configuration
-        order (``kind`` is the network's, ``air`` or ``water``).
+        order (``kind`` is the network's, ``air``, ``water`` or ``source``); a source network's
+        stacks and outfalls add ``enterprise, medium, stack_height_m, standard,
+        standard_class``.
 
     Raises
     ------
@@ -99,6 +114,7 @@ def stations(ws: Workspace, network: str) -> Read:
                 "alt": s.altitude,
                 "kind": net.kind,
                 "network": net.name,
+                **(_source_fields(s) if net.kind == "source" else {}),
             }
             for s in net.stations
         ]

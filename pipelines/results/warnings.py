@@ -29,6 +29,7 @@ __all__ = [
     "cities",
     "feed",
     "lifecycle_audit",
+    "message_owner",
     "ops_alerts",
     "outbox",
     "pending",
@@ -136,7 +137,7 @@ def cities(ws: Workspace) -> Read:
     Returns
     -------
     Read
-        ``data``: list of ``{name, network, kind ("air" | "water"), scheme, operational,
+        ``data``: list of ``{name, network, kind ("air" | "water" | "source"), scheme, operational,
         cap_status, sender_name, levels [{name, rank, names, colour}], areas [{id, names {zh,
         en}, stations (ids; "all" resolved), all_stations, geocode, target_class}]}``.
     """
@@ -173,6 +174,16 @@ _SUMMARY = (
     "observed_class",
     "target_class",
     "determining_station",
+    # supervision alerts (kind source): pipelines.warnings.cap._source_fields
+    "enterprise",
+    "condition",
+    "observed",
+    "units",
+    "limit",
+    "ratio",
+    "flags",
+    "period",
+    "findings",
 )
 
 
@@ -223,7 +234,9 @@ def warnings(ws: Workspace, *, city: str | None = None, status: str | None = Non
         message's payload, ``level_names, level_colour, severity, expected_aqi {p10, p90},
         confidence (= probability), primary_pollutant, health {category, effects, advice},
         measures, why, drivers, provenance`` (water alerts: ``observed_class, target_class,
-        determining_station``) and ``message`` (the whole payload as sent).
+        determining_station``; supervision alerts: ``enterprise {id, name, industry},
+        determining_station, condition, observed {variable: value}, units, limit, ratio, flags,
+        period [start, end], findings``) and ``message`` (the whole payload as sent).
 
     Raises
     ------
@@ -361,6 +374,32 @@ def cap_message(ws: Workspace, identifier: str) -> Read:
         )
 
     return memo("cap_message", (str(ws.outputs), identifier), files=files, compute=compute)
+
+
+def message_owner(ws: Workspace, identifier: str) -> dict[str, Any] | None:
+    """Return the warning city and kind of a CAP message (None when the database does not hold it).
+
+    Parameters
+    ----------
+    ws : Workspace
+        The workspace.
+    identifier : str
+        The CAP identifier.
+
+    Returns
+    -------
+    dict or None
+        ``{city, kind}``: the message's ``city`` column and the ``kind`` of its payload
+        (``air``, ``water``, ``source``; None when the payload does not say), for access by the
+        warning file's kind.
+    """
+    _safe("CAP message", identifier)
+    rows = db_rows(ws, "SELECT city, json FROM messages WHERE identifier = ?", (identifier,))
+    if not rows:
+        return None
+    payload = parse_json(rows[0]["json"])
+    kind = payload.get("kind") if isinstance(payload, dict) else None
+    return {"city": rows[0]["city"], "kind": kind}
 
 
 def _published(ws: Workspace, city: str, name: str, what: str) -> Path:

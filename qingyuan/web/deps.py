@@ -30,10 +30,17 @@ __all__ = [
     "Page",
     "actor",
     "audit",
+    "city_kind",
     "client_of",
+    "kind_dataset",
+    "network_kind",
+    "network_reader",
     "page_of",
     "principal",
+    "readable_kind",
     "reader",
+    "require",
+    "require_kind",
     "respond",
     "reveal",
 ]
@@ -95,20 +102,75 @@ def _refuse(request: Request, who: Principal, status: int, reason: str) -> ApiEr
     return ApiError(status, msg, headers=headers)
 
 
+def require(request: Request, who: Principal, dataset: str) -> Principal:
+    """Refuse (401 / 403) unless ``who`` may read ``dataset``; audit as the policy says."""
+    decision = request.app.state.policy.check(who.role, dataset)
+    if not decision.allowed:
+        if decision.audited and not who.anonymous:
+            audit(request, who, "read", dataset=dataset, outcome="denied")
+        raise _refuse(request, who, decision.status, decision.reason)
+    if decision.audited:
+        audit(request, who, "read", dataset=dataset)
+    return who
+
+
 def reader(dataset: str) -> Callable[..., Principal]:
     """Dependency: the principal may read ``dataset`` (audited when the policy says so)."""
 
     def dep(request: Request, who: Principal = Depends(principal)) -> Principal:
-        decision = request.app.state.policy.check(who.role, dataset)
-        if not decision.allowed:
-            if decision.audited and not who.anonymous:
-                audit(request, who, "read", dataset=dataset, outcome="denied")
-            raise _refuse(request, who, decision.status, decision.reason)
-        if decision.audited:
-            audit(request, who, "read", dataset=dataset)
-        return who
+        return require(request, who, dataset)
 
     dep.__name__ = f"read_{dataset}"
+    return dep
+
+
+def network_kind(request: Request, network: str) -> str | None:
+    """Kind of a configured network (``air``, ``water``, ``source``; None when unknown)."""
+    from pipelines.results import configs
+
+    if network not in configs.network_names():
+        return None
+    return configs.network(network).kind
+
+
+def city_kind(request: Request, city: str) -> str | None:
+    """Kind of a warning file (``air``, ``water``, ``source``; None when not configured)."""
+    from pipelines import results as R
+
+    ws = request.app.state.settings.workspace
+    return next((c["kind"] for c in R.cities(ws).data if c["name"] == city), None)
+
+
+def kind_dataset(request: Request, read: str, kind: str | None) -> str:
+    """Dataset that ``read`` of a network or warning file of ``kind`` requires (access.yml by_kind)."""
+    return request.app.state.policy.dataset_for(read, kind)
+
+
+def require_kind(request: Request, who: Principal, read: str, kind: str | None) -> Principal:
+    """:func:`require` of the dataset that ``read`` of ``kind`` maps to."""
+    return require(request, who, kind_dataset(request, read, kind))
+
+
+def readable_kind(request: Request, who: Principal, read: str, kind: str | None) -> bool:
+    """Whether ``who`` may make ``read`` of ``kind`` (no audit row: for filtering lists)."""
+    return request.app.state.policy.check_kind(who.role, read, kind).allowed
+
+
+def network_reader(read: str) -> Callable[..., Principal]:
+    """Dependency of a ``/networks/{network}/...`` route: ``read`` of that network's kind.
+
+    The dataset comes from ``by_kind`` of ``configs/access.yml`` (e.g. ``observations`` of a
+    ``kind: source`` network requires ``enterprise``); an unknown network is checked as the
+    read's own dataset (the route then answers 404).
+    """
+
+    def dep(request: Request, network: str, who: Principal = Depends(principal)) -> Principal:
+        kind = network_kind(request, network)
+        if kind is None and read not in request.app.state.policy.spec.datasets:
+            return who  # no dataset to check for an unknown network: the route answers 404
+        return require_kind(request, who, read, kind)
+
+    dep.__name__ = f"read_{read}_of_network"
     return dep
 
 

@@ -62,6 +62,36 @@ class Policy:
         """Classification level of a dataset (unknown datasets are refused: KeyError)."""
         return self.spec.datasets[dataset].level
 
+    def dataset_for(self, read: str, kind: str | None) -> str:
+        """Return the dataset a read of a network or warning file of ``kind`` requires.
+
+        Parameters
+        ----------
+        read : str
+            ``networks``, ``stations``, ``status``, ``observations``, ``warnings`` or
+            ``warnings_pending`` (:data:`pipelines.config.web.KIND_READS`).
+        kind : str or None
+            ``air``, ``water`` or ``source`` (None: the read's own dataset).
+
+        Returns
+        -------
+        str
+            ``by_kind[kind][read]`` of ``configs/access.yml``, else ``read``.
+
+        Raises
+        ------
+        KeyError
+            When the result is not a declared dataset (e.g. ``status`` of an unmapped kind).
+        """
+        ds = self.spec.by_kind.get(kind, {}).get(read, read) if kind else read  # type: ignore[call-overload]
+        if ds not in self.spec.datasets:
+            raise KeyError(f"read {read!r} of kind {kind!r} maps to no dataset of access.yml")
+        return ds
+
+    def check_kind(self, role: str, read: str, kind: str | None) -> Decision:
+        """Check whether ``role`` may make ``read`` of a network or warning file of ``kind``."""
+        return self.check(role, self.dataset_for(read, kind))
+
     def _cleared(self, role: str, level: str) -> bool:
         return self._rank[self.spec.roles[role].clearance] >= self._rank[level]
 

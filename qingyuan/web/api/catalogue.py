@@ -6,13 +6,24 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from pipelines import results as R
 from qingyuan.web.accounts import Principal
-from qingyuan.web.deps import Page, page_of, reader, respond
+from qingyuan.web.deps import (
+    Page,
+    kind_dataset,
+    network_reader,
+    page_of,
+    readable_kind,
+    reader,
+    respond,
+)
 from qingyuan.web.errors import ApiError
 from qingyuan.web.params import IDENT, Ident, TimeRange, utc
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["networks, stations, AQI and water class"])
+_READ_STATIONS = network_reader("stations")  # by the network's kind (access.yml by_kind)
+_READ_STATUS = network_reader("status")  # by the network's kind (access.yml by_kind)
+
+router = APIRouter(tags=["networks, stations, AQI, water class and pollution sources"])
 
 
 def _ws(request: Request) -> R.Workspace:
@@ -31,9 +42,14 @@ def _network(request: Request, network: str) -> dict:
 def networks(
     request: Request, page: Page = Depends(), who: Principal = Depends(reader("networks"))
 ):
-    """Every configured network: kind, time zone, stations, stored variables and period."""
+    """Every configured network: kind, time zone, stations, stored variables and period.
+
+    A network whose kind requires a dataset the caller may not read (``by_kind`` of
+    ``configs/access.yml``: pollution-source networks need ``enterprise``) is left out.
+    """
     r = R.networks(_ws(request))
-    return respond(request, page_of(r.data, page), modified=r.modified, dataset="networks")
+    shown = [n for n in r.data if readable_kind(request, who, "networks", n["kind"])]
+    return respond(request, page_of(shown, page), modified=r.modified, dataset="networks")
 
 
 @router.get("/networks/{network}/stations", summary="Stations of a network")
@@ -41,20 +57,31 @@ def stations(
     request: Request,
     network: Ident,
     page: Page = Depends(),
-    who: Principal = Depends(reader("stations")),
+    who: Principal = Depends(_READ_STATIONS),
 ):
-    """Stations (air) or sections (water) with coordinates."""
+    """Stations (air), sections (water) or stacks and outfalls (source) with coordinates.
+
+    A source network's stations require the ``enterprise`` dataset (they name enterprises).
+    """
     r = R.stations(_ws(request), network)
-    return respond(request, page_of(r.data, page), modified=r.modified, dataset="stations")
+    ds = kind_dataset(request, "stations", _network(request, network)["kind"])
+    return respond(request, page_of(r.data, page), modified=r.modified, dataset=ds)
 
 
-@router.get("/networks/{network}/status", summary="Current AQI category or water class per station")
-def status(request: Request, network: Ident, who: Principal = Depends(reader("stations"))):
-    """Return the map's data: the latest published AQI (air) or water class (water) of every station."""
+@router.get(
+    "/networks/{network}/status",
+    summary="Current AQI category, water class or discharge status per station",
+)
+def status(request: Request, network: Ident, who: Principal = Depends(_READ_STATUS)):
+    """Return the map's data: the latest state of every station.
+
+    Air: the latest published AQI (dataset ``aqi``); water: the water class (``water_class``);
+    source: each stack's or outfall's latest compared values against its discharge limits and
+    its enterprise's supervision alert in force (``enterprise``). The dataset per kind is
+    ``by_kind`` of ``configs/access.yml``.
+    """
     kind = _network(request, network)["kind"]
-    dataset = "aqi" if kind == "air" else "water_class"
-    if not request.app.state.policy.check(who.role, dataset).allowed:
-        raise ApiError(403, f"dataset {dataset!r} is not open to role {who.role!r}")
+    dataset = kind_dataset(request, "status", kind)
     r = R.current_status(_ws(request), network)
     return respond(
         request,
@@ -62,6 +89,30 @@ def status(request: Request, network: Ident, who: Principal = Depends(reader("st
         modified=r.modified,
         dataset=dataset,
     )
+
+
+@router.get("/networks/{network}/enterprises", summary="Enterprises of a pollution-source network")
+def enterprises(
+    request: Request,
+    network: Ident,
+    page: Page = Depends(),
+    who: Principal = Depends(reader("enterprise")),
+):
+    """Enterprises with their stacks and outfalls, discharge standards and latest status.
+
+    Per enterprise: id, names, industry, position, ``synthetic``, ``alert`` (the most severe
+    supervision alert in force) and ``stations``: medium (air stack / water outfall), stack
+    height, standard and class with the limits (permit overrides marked), and ``latest``: the
+    newest hour's compared value per pollutant (flue gas corrected to the reference O2), its
+    limit, ratio, exceedance and HJ 212 flag. Single hours are compared: for daily-mean
+    (wastewater) standards ``latest`` is indicative, the alert decides. MNs and data-logger
+    passwords are never returned. Only ``kind: source`` networks have enterprises (404
+    otherwise).
+    """
+    r = R.enterprises(_ws(request), network)
+    body = page_of(r.data, page)
+    body["network"] = network
+    return respond(request, body, modified=r.modified, dataset="enterprise")
 
 
 def _records(df) -> list[dict]:  # noqa: ANN001 - DataFrame

@@ -50,9 +50,10 @@ def run_warning_job(
     if city not in cities:
         raise ApiError(404, f"unknown city {city!r}; known: {', '.join(cities)}")
     if cities[city] != "air":
+        what = "a supervision alert" if cities[city] == "source" else "a water alert"
         raise ApiError(
             422,
-            f"{city!r} is a water alert file: run `qingyuan warn --city {city}` (needs the store)",
+            f"{city!r} is {what} file: run `qingyuan warn --city {city}` (needs the store)",
         )
     try:
         report = run_warnings(city, ws.outputs, now=utc(body.as_of), deliver=body.deliver)

@@ -13,11 +13,13 @@ from fastapi.responses import Response
 from pipelines import results as R
 from qingyuan.web.accounts import Principal
 from qingyuan.web.api.catalogue import _last_time, _records
-from qingyuan.web.deps import Page, page_of, reader, respond
+from qingyuan.web.deps import Page, kind_dataset, network_kind, network_reader, page_of, respond
 from qingyuan.web.errors import ApiError
 from qingyuan.web.params import Ident, TimeRange, Variables
 
 __all__ = ["router"]
+
+_READ_OBSERVATIONS = network_reader("observations")  # by the network's kind (access.yml by_kind)
 
 router = APIRouter(tags=["observations"])
 
@@ -35,11 +37,12 @@ def observations(
     variables: list[str] | None = Depends(Variables),
     format: Literal["json", "csv", "netcdf"] = Query("json", description="json, csv or netcdf."),  # noqa: A002
     page: Page = Depends(),
-    who: Principal = Depends(reader("observations")),
+    who: Principal = Depends(_READ_OBSERVATIONS),
 ):
     """Hourly (or native-interval) values with the HJ 212 data flag and the QC detail of each.
 
-    Default range: the last 7 days of the record. CSV and netCDF return the whole range (no
+    Dataset ``observations``; for a pollution-source network (stacks and outfalls of
+    enterprises) ``enterprise`` (``by_kind`` of ``configs/access.yml``). Default range: the last 7 days of the record. CSV and netCDF return the whole range (no
     pagination); netCDF is the store's CF-1.8 timeSeries layout for the one station.
     """
     ws = request.app.state.settings.workspace
@@ -74,7 +77,8 @@ def observations(
         units=df.attrs.get("units", {}),
         flag_meanings=df.attrs.get("flag_meanings", {}),
     )
-    return respond(request, body, modified=r.modified, dataset="observations")
+    ds = kind_dataset(request, "observations", network_kind(request, network))
+    return respond(request, body, modified=r.modified, dataset=ds)
 
 
 def _download(body: bytes, media: str, filename: str) -> Response:

@@ -15,11 +15,22 @@ from sqlalchemy import select
 from pipelines import results as R
 from qingyuan.web.accounts import Principal
 from qingyuan.web.db import Annotation
-from qingyuan.web.deps import Page, actor, audit, page_of, reader, respond
+from qingyuan.web.deps import (
+    Page,
+    actor,
+    audit,
+    city_kind,
+    kind_dataset,
+    page_of,
+    readable_kind,
+    reader,
+    require_kind,
+    respond,
+)
 from qingyuan.web.errors import ApiError
 from qingyuan.web.params import IDENT, Ident, RowId
 
-__all__ = ["annotations_of", "router"]
+__all__ = ["annotations_of", "require_city", "router", "visible"]
 
 router = APIRouter(tags=["warnings"])
 
@@ -51,6 +62,44 @@ def _redact(request: Request, who: Principal, data):  # noqa: ANN001, ANN202
     return request.app.state.policy.redact(who.role, "warnings", data)
 
 
+def _kind_of(request: Request, city: str, fallback: str | None = None) -> str | None:
+    """Kind of a warning file (``air``, ``water``, ``source``); the payload's when not configured."""
+    return city_kind(request, city) or fallback
+
+
+def visible(
+    request: Request, who: Principal, rows: list[dict], read: str = "warnings", *, key: str = "city"
+) -> list:
+    """Return the rows (warnings, pending decisions) whose warning file's kind ``who`` may read.
+
+    ``by_kind`` of ``configs/access.yml`` decides (supervision alerts, kind ``source``, require
+    ``enterprise``); rows of other kinds are left out, not refused. ``key`` names the field
+    holding the warning file's name (``name`` for the records of
+    :func:`pipelines.results.cities`). A restricted row shown is audited like a direct read.
+    """
+    kinds: dict[str, str | None] = {}
+    out, shown = [], set()
+    for r in rows:
+        c = r.get(key, "")
+        if c not in kinds:
+            kinds[c] = _kind_of(request, c, r.get("kind"))
+        if readable_kind(request, who, read, kinds[c]):
+            out.append(r)
+            shown.add(kind_dataset(request, read, kinds[c]))
+    policy = request.app.state.policy
+    for ds in sorted(shown):  # restricted rows shown in a list are audited like a direct read
+        if policy.check(who.role, ds).audited:
+            audit(request, who, "read", dataset=ds)
+    return out
+
+
+def require_city(
+    request: Request, who: Principal, city: str, *, read: str = "warnings", kind: str | None = None
+) -> None:
+    """Refuse (401 / 403) unless ``who`` may make ``read`` of the warning file ``city``."""
+    require_kind(request, who, read, _kind_of(request, city, kind))
+
+
 @router.get("/warnings", summary="Warnings in force and their history")
 def warnings(
     request: Request,
@@ -59,11 +108,20 @@ def warnings(
     page: Page = Depends(),
     who: Principal = Depends(reader("warnings")),
 ):
-    """Issued warnings (newest first) with level, area, period, expected AQI, confidence, advice."""
+    """Issued warnings (newest first) with level, area, period, expected AQI, confidence, advice.
+
+    Supervision alerts (warning files of kind ``source``) carry ``enterprise``,
+    ``determining_station`` (the outfall or stack), ``condition``, ``primary_pollutant``,
+    ``observed``, ``units``, ``limit``, ``ratio``, ``flags``, ``period`` and ``findings``
+    instead of the AQI fields; they require the ``enterprise`` dataset (``by_kind`` of
+    ``configs/access.yml``) and are left out of the list for other roles.
+    """
+    if city is not None:
+        require_city(request, who, city)
     r = R.warnings(_ws(request), city=city, status=status)
     return respond(
         request,
-        _redact(request, who, page_of(r.data, page)),
+        _redact(request, who, page_of(visible(request, who, r.data), page)),
         modified=r.modified,
         dataset="warnings",
     )
@@ -77,8 +135,11 @@ def pending(
     who: Principal = Depends(reader("warnings_pending")),
 ):
     """Lifecycle steps held for confirmation (cities with ``confirmation: required``)."""
+    if city is not None:
+        require_city(request, who, city, read="warnings_pending")
     r = R.pending(_ws(request), city=city)
-    return respond(request, page_of(r.data, page), modified=r.modified, dataset="warnings_pending")
+    rows = visible(request, who, r.data, "warnings_pending")
+    return respond(request, page_of(rows, page), modified=r.modified, dataset="warnings_pending")
 
 
 def _decided(request: Request, who: Principal, pending_id: RowId, note: str, verb: str):  # noqa: ANN202
@@ -87,6 +148,9 @@ def _decided(request: Request, who: Principal, pending_id: RowId, note: str, ver
     ws = _ws(request)
     if not ws.warnings_db.is_file():
         raise ApiError(404, "no warnings database yet")
+    held = next((p for p in R.pending(ws).data if p["id"] == pending_id), None)
+    if held is not None:  # a decision on a supervision alert needs the enterprise dataset too
+        require_city(request, who, held["city"], read="warnings_pending")
     fn = confirm_pending if verb == "confirm" else reject_pending
     try:
         out = fn(
@@ -142,6 +206,7 @@ def warning(request: Request, warning_id: RowId, who: Principal = Depends(reader
     Decisions, audit rows, annotations and provenance are included for cleared roles.
     """
     r = R.warning(_ws(request), warning_id)
+    require_city(request, who, r.data["city"], kind=r.data.get("kind"))
     data = dict(r.data)
     data["annotations"] = annotations_of(request, warning_id)
     return respond(request, _redact(request, who, data), modified=r.modified, dataset="warnings")
@@ -156,6 +221,7 @@ def annotate(
 ):
     """Attach a note (who and when are recorded; notes are internal)."""
     w = R.warning(_ws(request), warning_id).data
+    require_city(request, who, w["city"], kind=w.get("kind"))
     with request.app.state.sessions.begin() as s:
         a = Annotation(
             city=w.get("city", ""),
@@ -178,6 +244,7 @@ def annotate(
 def warning_cap(request: Request, warning_id: RowId, who: Principal = Depends(reader("warnings"))):
     """Return the CAP message last sent for the warning."""
     w = R.warning(_ws(request), warning_id).data
+    require_city(request, who, w["city"], kind=w.get("kind"))
     msgs = w.get("messages") or []
     if not msgs:
         raise ApiError(404, f"warning {warning_id} has no message")
@@ -190,7 +257,10 @@ def warning_cap(request: Request, warning_id: RowId, who: Principal = Depends(re
     responses={200: {"content": {"application/cap+xml": {}}}},
 )
 def cap(request: Request, identifier: Ident, who: Principal = Depends(reader("warnings"))):
-    """One CAP message as sent."""
+    """One CAP message as sent (a supervision alert's requires the ``enterprise`` dataset)."""
+    owner = R.message_owner(_ws(request), identifier)
+    if owner is not None:
+        require_city(request, who, owner["city"], kind=owner["kind"])
     r = R.cap_message(_ws(request), identifier)
     return Response(
         r.data,
@@ -204,14 +274,20 @@ def cap(request: Request, identifier: Ident, who: Principal = Depends(reader("wa
 
 @router.get("/cities", summary="Warning cities and their areas")
 def cities(request: Request, page: Page = Depends(), who: Principal = Depends(reader("warnings"))):
-    """Cities with warning settings: network and areas (names, stations)."""
+    """Cities with warning settings: network, kind and areas (names, stations).
+
+    Supervision alert files (kind ``source``: their areas are enterprises) are listed only for
+    roles that may read them (``by_kind`` of ``configs/access.yml``).
+    """
     r = R.cities(_ws(request))
-    return respond(request, page_of(r.data, page), modified=r.modified, dataset="warnings")
+    rows = visible(request, who, r.data, key="name")
+    return respond(request, page_of(rows, page), modified=r.modified, dataset="warnings")
 
 
 @router.get("/cities/{city}/feed.json", summary="The city's JSON warning feed")
 def feed(request: Request, city: Ident, who: Principal = Depends(reader("warnings"))):
     """Return the published feed (active warnings, recent messages, operational alerts)."""
+    require_city(request, who, city)
     r = R.feed(_ws(request), city)
     return respond(request, _redact(request, who, r.data), modified=r.modified, dataset="warnings")
 
@@ -223,6 +299,7 @@ def feed(request: Request, city: Ident, who: Principal = Depends(reader("warning
 )
 def bulletin(request: Request, city: Ident, who: Principal = Depends(reader("warnings"))):
     """Return the bulletin page as published."""
+    require_city(request, who, city)
     path = R.bulletin_path(_ws(request), city)
     # the published bulletin carries its own <style>; it has no script
     csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'"

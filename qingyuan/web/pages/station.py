@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pipelines import results as R
 from pipelines.config import load_variables
 from qingyuan.web.accounts import Principal
-from qingyuan.web.deps import readable, reader, reveal
+from qingyuan.web.deps import kind_dataset, network_reader, readable, reveal
 from qingyuan.web.errors import ApiError
 from qingyuan.web.pages.present import (
     aqi_category,
@@ -25,6 +25,8 @@ from qingyuan.web.params import Ident
 from qingyuan.web.render import lang_of, render
 
 __all__ = ["router"]
+
+_READ_STATIONS = network_reader("stations")  # by the network's kind (access.yml by_kind)
 
 router = APIRouter(include_in_schema=False)
 
@@ -94,15 +96,131 @@ def _provenance(p: dict) -> dict[str, str]:
     return out
 
 
+def _source_marks(frame: pd.DataFrame, lang: str) -> list[dict]:
+    """Flag markers of a discharge series, at the measured value of each flagged hour."""
+    flags = frame["flag"].to_numpy()
+    height = frame["measured"].to_numpy(float)
+    marks = []
+    for label, class_, pick in (
+        ("可疑 (QC)" if lang == "zh" else "suspect (QC)", "qy-flag-suspect", flags == _SUSPECT),
+        (
+            "无效/仪器状态 (不参与评价)"
+            if lang == "zh"
+            else "invalid / instrument status (not judged)",
+            "qy-flag-invalid",
+            ~np.isin(flags, (0, _SUSPECT, 10)),
+        ),
+    ):
+        idx = np.flatnonzero(pick)
+        if len(idx):
+            marks.append(
+                {
+                    "index": list(idx),
+                    "values": list(height[idx]),
+                    "label": label,
+                    "class_": class_,
+                }
+            )
+    return marks
+
+
+def _limit_lines(frame: pd.DataFrame, lang: str) -> list[tuple]:
+    word = "限值" if lang == "zh" else "limit"
+    out = []
+    for col in ("limit", "limit_low", "limit_high"):
+        for v in sorted({float(x) for x in frame[col].dropna().unique()}):
+            out.append((v, f"{word} {v:g}", "#b71c1c"))
+    return out
+
+
+def _source_view(
+    request: Request, who: Principal, ctx: dict, last: pd.Timestamp, lang: str
+) -> dict:
+    """Build the page of a stack or outfall: its standard, per pollutant the series and limit."""
+    from qingyuan.web.charts import time_series
+
+    ws = request.app.state.settings.workspace
+    net, st = ctx["net"], ctx["st"]
+    network, station = net["name"], st["id"]
+    start = last - pd.Timedelta(days=7)
+    if net.get("first_time"):  # a short record: the chart starts with it
+        first = pd.Timestamp(net["first_time"]).tz_convert("UTC").tz_localize(None)
+        start = max(start, first)
+    reg = load_variables()["variables"]
+    ent = next(
+        (
+            e
+            for e in R.enterprises(ws, network, status=False).data
+            if e["id"] == st.get("enterprise")
+        ),
+        None,
+    )
+    rec = next((s for s in (ent or {}).get("stations", []) if s["id"] == station), {})
+    ctx["source"] = {
+        "enterprise": ent,
+        "station": rec,
+        "standard": rec.get("standard"),
+        "alert": (ent or {}).get("alert"),
+        "synthetic": net.get("synthetic") or (ent or {}).get("synthetic"),
+        "charts": [],
+    }
+    if not reveal(request, who, kind_dataset(request, "observations", net["kind"])):
+        return ctx
+    data = R.discharge_series(ws, network, station, start=start, end=last).data
+    std = rec.get("standard") or {}
+    for var, frame in data["series"].items():
+        if not frame["measured"].notna().any() and not frame["value"].notna().any():
+            continue  # a limited pollutant this station does not report
+        unit = (std.get("limits") or {}).get(var, {}).get("units") or reg.get(var, {}).get(
+            "units", ""
+        )
+        name = var
+        if std.get("reference_o2") is not None:
+            name += " 折算" if lang == "zh" else f" at {std['reference_o2']:g} % O2"
+        over = frame["value"] > frame["limit"]
+        ctx["source"]["charts"].append(
+            {
+                "variable": var,
+                "svg": time_series(
+                    list(frame.index),
+                    [
+                        {
+                            "name": name,
+                            "values": frame["value"].to_numpy(float),
+                            "class_": "qy-line-obs",
+                        }
+                    ],
+                    flags=_source_marks(frame, lang),
+                    thresholds=_limit_lines(frame, lang),
+                    title=f"{st['name']} · {var}",
+                    y_label=f"{var} [{unit}]",
+                    tz=net["time_zone"],
+                ),
+                "limit": ", ".join(f"{v:g}" for v, _, _ in _limit_lines(frame, lang)),
+                "units": unit,
+                "hours_over": int(over.sum()),
+                "hours_valid": int(frame["value"].notna().sum()),
+            }
+        )
+    q = f"start={start:%Y-%m-%dT%H:%M:%SZ}&end={last:%Y-%m-%dT%H:%M:%SZ}"
+    base = f"/api/v1/networks/{network}/stations/{station}/observations?{q}"
+    ctx["downloads"] = {
+        "csv": base + "&format=csv",
+        "netcdf": base + "&format=netcdf",
+        "json": base,
+    }
+    return ctx
+
+
 @router.get("/station/{network}/{station}")
 def station_page(
     request: Request,
     network: Ident,
     station: Ident,
     variable: str | None = Query(None, pattern=r"^[A-Za-z0-9_]{1,64}$"),
-    who: Principal = Depends(reader("stations")),
+    who: Principal = Depends(_READ_STATIONS),
 ):
-    """One station."""
+    """One station; a pollution source's stack or outfall shows its discharge against the limits."""
     from qingyuan.web.charts import AQI_COLOURS, calendar, time_series
 
     lang = lang_of(request)
@@ -130,12 +248,15 @@ def station_page(
         "variable": None,
         "downloads": None,
         "forecast": None,
+        "source": None,
     }
     if last is None:
         return render(request, "station.html", ctx)
+    if net["kind"] == "source":
+        return render(request, "station.html", _source_view(request, who, ctx, last, lang))
     start = last - pd.Timedelta(days=7)
     # 1. the time series: raw values with QC flags (analysts), else the published hourly AQI
-    if reveal(request, who, "observations"):
+    if reveal(request, who, kind_dataset(request, "observations", net["kind"])):
         variables = [v for v in net["variables"] if v in reg]
         var = variable if variable in variables else (variables[0] if variables else None)
         if "pm25" in variables and variable is None:

@@ -10,13 +10,13 @@ from fastapi.responses import RedirectResponse
 
 from pipelines import results as R
 from qingyuan.web.accounts import Principal
-from qingyuan.web.deps import audit, check_csrf, principal, reader, reveal
+from qingyuan.web.deps import audit, check_csrf, principal, readable_kind, reader, reveal
 from qingyuan.web.errors import ApiError
 from qingyuan.web.pages.present import aqi_category, expired, local, scheme_levels
 from qingyuan.web.params import RowId
 from qingyuan.web.render import lang_of, render
 
-__all__ = ["router", "warning_card"]
+__all__ = ["router", "source_facts", "warning_card"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -52,6 +52,7 @@ def warning_card(
     card = {
         "id": w["id"],
         "city": w["city"],
+        "network": cities[w["city"]]["network"],
         "city_title": (cities[w["city"]].get("sender_name") or {}).get(lang, w["city"]),
         "status": w["status"],
         "level": w["level"],
@@ -73,9 +74,13 @@ def warning_card(
         "last_updated": local(w.get("last_updated"), tz),
         "provenance": None,
         "drivers": [],
+        "source": None,
     }
+    if (m.get("kind") or cities[w["city"]].get("kind")) == "source":
+        card.update(aqi_range="", advice="", confidence=None)
+        card["source"] = source_facts(m, tz)
     prov = m.get("provenance") if internal else None
-    if prov:
+    if prov and card["source"] is None:
         wf = prov.get("weather_forecast") or {}
         nwp = "; ".join(
             f"{k}: {v.get('feed', '')} {v.get('run_issue_time', '')} ({v.get('status', '')}{', synthetic' if v.get('synthetic') else ''})"
@@ -101,14 +106,88 @@ def warning_card(
     return card
 
 
+def _utc_local(t: Any, tz: str) -> str:
+    """Return a supervision period bound (naive UTC text) in local time."""
+    return local(t, tz) if t else ""
+
+
+def source_facts(m: dict[str, Any], tz: str, *, max_findings: int = 12) -> dict[str, Any]:
+    """Return what a supervision alert states (:func:`pipelines.warnings.cap._source_fields` payload).
+
+    Returns
+    -------
+    dict
+        ``enterprise {id, name, industry}``, ``outfall`` (the determining stack or outfall),
+        ``condition``, ``pollutant``, ``value`` (text with units), ``limit``, ``ratio``,
+        ``period`` (local), ``flags``, ``findings`` (at most ``max_findings`` texts) and
+        ``n_findings``.
+    """
+    observed = m.get("observed") or {}
+    units = m.get("units") or {}
+    pol = m.get("primary_pollutant") or (next(iter(observed)) if observed else "")
+    value = observed.get(pol) if pol else None
+    period = m.get("period") or []
+    findings = m.get("findings") or []
+    return {
+        "enterprise": m.get("enterprise") or {},
+        "outfall": m.get("determining_station") or "",
+        "condition": m.get("condition") or "",
+        "pollutant": pol,
+        "value": "" if value is None else f"{value:.4g} {units.get(pol, '')}".strip(),
+        "limit": "" if m.get("limit") is None else f"{m['limit']:g} {units.get(pol, '')}".strip(),
+        "ratio": m.get("ratio"),
+        "period": " – ".join(_utc_local(x, tz) for x in period[:2]) if period else "",
+        "flags": m.get("flags") or "",
+        "findings": [f.get("text") or str(f) for f in findings[:max_findings]],
+        "n_findings": len(findings),
+    }
+
+
+def _supervision_counts(request: Request, who: Principal, cities: dict[str, dict]) -> list:
+    """Supervision alerts in force by file and level, for roles that may not read them in full."""
+    ws = request.app.state.settings.workspace
+    hidden = [
+        c
+        for c in cities.values()
+        if c["kind"] == "source" and not readable_kind(request, who, "warnings", c["kind"])
+    ]
+    if not hidden or not reveal(request, who, "supervision_summary"):
+        return []
+    active = R.warnings(ws, status="active").data
+    lang = lang_of(request)
+    out = []
+    for c in hidden:
+        mine = [w for w in active if w["city"] == c["name"]]
+        levels = sorted(c["levels"], key=lambda lv: lv["rank"])
+        out.append(
+            {
+                "title": (c.get("sender_name") or {}).get(lang, c["name"]),
+                "total": len(mine),
+                "levels": [
+                    {
+                        "name": lv["names"].get(lang, lv["name"]),
+                        "level": lv["name"],
+                        "colour": lv["colour"],
+                        "n": sum(1 for w in mine if w["level"] == lv["name"]),
+                    }
+                    for lv in levels
+                ],
+            }
+        )
+    return out
+
+
 @router.get("/warnings")
 def warnings_page(request: Request, who: Principal = Depends(reader("warnings"))):
     """Warnings in force, those awaiting confirmation (cleared roles) and the history."""
+    from qingyuan.web.api.warnings import visible
+
     lang = lang_of(request)
     ws = request.app.state.settings.workspace
-    cities = {c["name"]: c for c in R.cities(ws).data}
+    all_cities = {c["name"]: c for c in R.cities(ws).data}
+    cities = {c["name"]: c for c in visible(request, who, list(all_cities.values()), key="name")}
     internal = "provenance" not in request.app.state.policy.hidden_fields(who.role, "warnings")
-    rows = [w for w in R.warnings(ws).data if w["city"] in cities]
+    rows = [w for w in visible(request, who, R.warnings(ws).data) if w["city"] in cities]
     last = {n["name"]: n.get("last_time") for n in R.networks(ws).data}
     cards = []
     for w in rows:
@@ -119,7 +198,7 @@ def warnings_page(request: Request, who: Principal = Depends(reader("warnings"))
         cards.append(card)
     pending: list[dict] = []
     if ws.warnings_db.is_file() and reveal(request, who, "warnings_pending"):
-        for p in R.pending(ws).data:
+        for p in visible(request, who, R.pending(ws).data, "warnings_pending"):
             if p["city"] not in cities:
                 continue
             tz = _tz(cities, p["city"])
@@ -148,6 +227,7 @@ def warnings_page(request: Request, who: Principal = Depends(reader("warnings"))
             "pending": pending,
             "can_confirm": can_confirm,
             "cities": list(cities.values()),
+            "supervision_counts": _supervision_counts(request, who, all_cities),
         },
     )
 
@@ -155,7 +235,7 @@ def warnings_page(request: Request, who: Principal = Depends(reader("warnings"))
 @router.get("/warnings/{warning_id}")
 def warning_page(request: Request, warning_id: RowId, who: Principal = Depends(reader("warnings"))):
     """One warning: what it says, why, provenance, lifecycle messages, annotations."""
-    from qingyuan.web.api.warnings import annotations_of
+    from qingyuan.web.api.warnings import annotations_of, require_city
 
     lang = lang_of(request)
     ws = request.app.state.settings.workspace
@@ -163,6 +243,7 @@ def warning_page(request: Request, warning_id: RowId, who: Principal = Depends(r
     w = R.warning(ws, warning_id).data
     if w["city"] not in cities:
         raise ApiError(404, f"warning {warning_id} belongs to no configured city")
+    require_city(request, who, w["city"], kind=w.get("kind"))
     internal = "provenance" not in request.app.state.policy.hidden_fields(who.role, "warnings")
     msgs = w.get("messages") or []
     latest = msgs[-1]["message"] if msgs else {}
@@ -208,6 +289,9 @@ def annotate_form(
         raise ApiError(d.status, d.reason)
     check_csrf(who, csrf_token)
     w = R.warning(request.app.state.settings.workspace, warning_id).data
+    from qingyuan.web.api.warnings import require_city
+
+    require_city(request, who, w["city"], kind=w.get("kind"))
     with request.app.state.sessions.begin() as s:
         s.add(
             Annotation(
@@ -237,6 +321,11 @@ def pending_form(
         raise ApiError(d.status, d.reason)
     check_csrf(who, csrf_token)
     ws = request.app.state.settings.workspace
+    held = next((p for p in R.pending(ws).data if p["id"] == pending_id), None)
+    if held is not None:
+        from qingyuan.web.api.warnings import require_city
+
+        require_city(request, who, held["city"], read="warnings_pending")
     fn = confirm_pending if verb == "confirm" else reject_pending
     try:
         fn(pending_id, by=who.username or "", note=note, outputs=ws.outputs, db=ws.warnings_db)

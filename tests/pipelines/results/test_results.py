@@ -212,8 +212,27 @@ def test_networks_and_stations(ws, built):
         "kind": "air",
         "network": "beijing",
     }
-    with pytest.raises(R.NotFound, match=r"unknown network 'nowhere'; known: beijing, ndfa"):
+    with pytest.raises(
+        R.NotFound, match=r"unknown network 'nowhere'; known: beijing, beijing_sources, ndfa"
+    ):
         R.stations(ws, "nowhere")
+
+
+def test_a_source_network_without_store_has_its_enterprises_and_no_aqi(tmp_path):
+    empty = R.Workspace(tmp_path / "store", tmp_path / "outputs")
+    status = R.current_status(empty, "beijing_sources").data
+    assert status and all(s["time"] is None and "aqi" not in s and "class" not in s for s in status)
+    ents = R.enterprises(empty, "beijing_sources").data
+    assert len(ents) == 20 and all(e["alert"] is None for e in ents)
+    st = ents[0]["stations"][0]
+    assert st["standard"]["limits"] and st["latest"]["time"] is None
+    assert "mn" not in st and "password" not in st
+    src = {s["id"]: s for s in R.stations(empty, "beijing_sources").data}
+    assert src["E01-G1"]["stack_height_m"] == 210 and "password" not in src["E01-G1"]
+    with pytest.raises(R.NotFound, match="has no enterprises"):
+        R.enterprises(empty, "beijing")
+    with pytest.raises(R.NotFound, match="source network and has no AQI"):
+        R.daily_aqi(empty, "beijing_sources")
 
 
 def test_a_workspace_without_store_or_outputs_is_empty_and_stays_empty(tmp_path):
