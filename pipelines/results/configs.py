@@ -23,6 +23,7 @@ from pipelines.config import (
     water_standard,
 )
 from pipelines.config.locations import config_dir
+from pipelines.config.yaml_io import load_yaml
 from pipelines.errors import ConfigError
 from pipelines.results.cache import memo
 from pipelines.results.workspace import unknown
@@ -83,7 +84,9 @@ def network(name: str) -> NetworkSpec:
     """
     names = network_names()
     if name not in names:
-        raise unknown("network", name, known=names)
+        # the hint leaves out source networks: their names are enterprise data (access.yml)
+        public = [n for n in names if _kind(n) != "source"]
+        raise unknown("network", name, known=public)
     path = network_file(name)
     return memo(
         "network",
@@ -91,6 +94,13 @@ def network(name: str) -> NetworkSpec:
         files=[path, config_dir() / "variables.yml"],
         compute=lambda: load_network(name),
     ).data
+
+
+def _kind(name: str) -> str:
+    try:
+        return str(load_yaml(network_file(name)).get("kind", ""))
+    except Exception:  # noqa: BLE001 - an unreadable file is reported where it is loaded
+        return ""
 
 
 def registry() -> dict[str, Any]:
