@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 from features.hj212.packet import Packet, PacketError
 
-__all__ = ["INTERVALS", "Record", "SplitAssembler", "records"]
+__all__ = ["INTERVALS", "YEARS", "Record", "SplitAssembler", "records"]
+
+#: Years a DataTime may have (a store's time axis, pandas' nanosecond range, holds them).
+YEARS = (1900, 2200)
 
 #: Upload command -> averaging period (None: an instant).
 INTERVALS: dict[str, dt.timedelta | None] = {
@@ -87,6 +90,8 @@ def records(packet: Packet, *, zone: dt.tzinfo, minute_interval: int = 1) -> lis
         local = dt.datetime.strptime(when[:14], "%Y%m%d%H%M%S")
     except ValueError:
         raise PacketError("DataTime", f"not YYYYMMDDhhmmss: {when[:20]!r}") from None
+    if not YEARS[0] <= local.year <= YEARS[1]:
+        raise PacketError("DataTime", f"year {local.year} outside {YEARS[0]}..{YEARS[1]}")
     start = local.replace(tzinfo=zone).astimezone(dt.UTC)
     step = INTERVALS[packet.cn]
     if packet.cn == "2051":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipelines.config.locations import config_dir
 from pipelines.config.yaml_io import load_validated
@@ -36,11 +36,65 @@ class _PmfDemo(_Strict):
     bootstrap: int = Field(20, ge=0)
 
 
+class _EnterpriseAttribution(_Strict):
+    """Which enterprise variable explains which ambient one, and the method's parameters."""
+
+    # ambient variable -> emitted quantity of the enterprises' stacks / outfalls: the mass of
+    # the period (``_mass``), else concentration x flow (features.tracing.enterprises.emission_rate)
+    pollutants: dict[str, str] = Field(default_factory=dict)
+    radius_km: Number = Field(150, gt=0)  # enterprises farther from the station are left out
+    parameters: dict[str, Any] = Field(default_factory=dict)  # AttributionParams fields
+
+
+class _EnterpriseAttribution(_Strict):
+    """``enterprise_attribution``: ranking enterprises as the explanation of an anomaly."""
+
+    radius_km: Number = Field(60, gt=0)  # air: source networks with an enterprise this near [km]
+    # ambient variable -> emission variable (its ``_mass`` [kg], else concentration x flow)
+    pollutants: dict[str, str] = Field(
+        default_factory=lambda: {
+            "pm25": "stack_dust",
+            "pm10": "stack_dust",
+            "so2": "stack_so2",
+            "no2": "stack_nox",
+            "nh3n": "effluent_nh3n",
+            "codmn": "effluent_cod",
+        }
+    )
+    # overrides of features.tracing.enterprises.AttributionParams
+    parameters: dict[str, Number | list[Number]] = Field(default_factory=dict)
+
+    @field_validator("pollutants")
+    @classmethod
+    def _emission_variables(cls, v: dict[str, str]) -> dict[str, str]:
+        for ambient, emission in v.items():
+            if not emission.startswith(("stack_", "effluent_")):
+                raise ValueError(
+                    f"{ambient}: {emission!r} is not a stack_ or effluent_ emission variable"
+                )
+        return v
+
+    @field_validator("parameters")
+    @classmethod
+    def _known_parameters(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from dataclasses import fields
+
+        from features.tracing.enterprises import AttributionParams
+
+        known = {f.name for f in fields(AttributionParams)}
+        unknown = sorted(set(v) - known)
+        if unknown:
+            raise ValueError(f"unknown parameters {unknown} (known: {sorted(known)})")
+        return v
+
+
 class SourceTracingSpec(_Strict):
     """``configs/source.yml``."""
 
     run: dict[str, _TracingRun] = Field(default_factory=dict)
     pmf_demo: _PmfDemo | None = None
+    enterprise_attribution: _EnterpriseAttribution = Field(default_factory=_EnterpriseAttribution)
+    enterprise_attribution: _EnterpriseAttribution = Field(default_factory=_EnterpriseAttribution)
 
 
 def source_config() -> dict[str, Any]:

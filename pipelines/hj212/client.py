@@ -276,7 +276,7 @@ class _Monitor:
                     await self._session(reader, writer)
                     if not self._busy() or self._late():
                         break
-                    self.stats.connection_errors += 1  # lost with frames outstanding
+                    self.stats.connection_errors += 1  # lost before the queue was done
                     failures = 0 if self.progressed else failures + 1
                 if not self.opts.reconnect or failures > self.opts.max_reconnects:
                     break
@@ -307,11 +307,15 @@ class _Monitor:
                             self._done(it, "given_up")
                         else:
                             self.again.append(it)
+                if not self._busy():  # the last frames were just given up
+                    break
                 it = self._next_to_send(now)
                 if it is not None:
                     if not await self._send(it, writer):
                         break
                     continue
+                if not self._busy():  # what waited to go again was answered meanwhile
+                    break
                 # nothing to send now: sleep until an answer, a loss, a timeout or the schedule
                 wake = [it.last + o.ack_timeout_s for it in self.outstanding.values()]
                 if self.new and len(self.outstanding) < o.window:

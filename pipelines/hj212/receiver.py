@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from features.hj212 import Frame, Framer, PacketError, Refusal, parse_packet, reply_for
+from features.hj212.records import YEARS
 from pipelines.config.hj212 import Hj212Spec
 
 __all__ = ["Receiver", "ReceiverStats"]
@@ -104,6 +105,8 @@ class Receiver:
                 for item in framer.feed(chunk):
                     ok = await self._handle(item, peer, writer)
                     refused = 0 if ok else refused + 1
+                    if refused >= self.cfg.max_refusals_in_a_row:
+                        break  # one read cannot quarantine more than the cap allows
                 if refused >= self.cfg.max_refusals_in_a_row:
                     await self._quarantine(
                         "connection closed: too many refusals in a row", peer, b""
@@ -149,6 +152,11 @@ class Receiver:
             except ValueError:
                 await self._quarantine(f"unparsable DataTime {when[:20]!r}", peer, item.raw)
                 return False
+            if not YEARS[0] <= t.year <= YEARS[1]:
+                await self._quarantine(
+                    f"DataTime {when[:14]} outside the years {YEARS}", peer, item.raw
+                )
+                return False
             if t - self.now() > dt.timedelta(seconds=self.cfg.max_clock_ahead_s):
                 await self._quarantine(f"DataTime {when} is in the future", peer, item.raw)
                 return False
@@ -176,7 +184,7 @@ class Receiver:
                 mn,
                 cn,
                 qn,
-                raw.rstrip(b"\r\n").decode("utf-8", "replace"),
+                escape_frame(raw.rstrip(b"\r\n").decode("utf-8", "replace")),
             ]
         )
         async with self._lock:
@@ -198,6 +206,26 @@ class Receiver:
                 self.root / "quarantine" / f"{self._day()}.jsonl",
                 json.dumps(rec, ensure_ascii=False),
             )
+
+
+def escape_frame(text: str) -> str:
+    """Escape backslash, tab, CR and LF so that a frame is one field of one raw-log line."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
+
+
+def unescape_frame(text: str) -> str:
+    """Undo :func:`escape_frame`."""
+    out, i = [], 0
+    table = {"\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text) and text[i + 1] in table:
+            out.append(table[text[i + 1]])
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
 
 
 def _append_fsync(path: Path, line: str) -> None:

@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 
 from features.hj212 import Framer, PacketError, SplitAssembler, parse_packet
-from features.hj212.records import INTERVALS
+from features.hj212.records import INTERVALS, YEARS
 from pipelines.config.networks import resolve_files
 from pipelines.errors import ConfigError, QuarantineRecord, SourceError
+from pipelines.hj212.receiver import unescape_frame
 from pipelines.sources.base import RawBatch
 
 __all__ = ["DEFAULT_FILES", "read", "read_logs", "validate_options"]
@@ -107,7 +108,7 @@ def read_logs(files: list[Path], source: Any, network: Any) -> RawBatch:
             parts = line.split("\t")
             if len(parts) < 6:
                 continue  # a torn last line of a crash: its packet was never acknowledged
-            frame_text = parts[5]
+            frame_text = unescape_frame("\t".join(parts[5:]))
             if parts[3] != cn:
                 others[parts[3]] += 1
                 continue
@@ -154,6 +155,10 @@ def read_logs(files: list[Path], source: Any, network: Any) -> RawBatch:
                 refuse(
                     str(path), lineno, "DataTime", f"not YYYYMMDDhhmmss: {when[:20]!r}", frame_text
                 )
+                continue
+            if not YEARS[0] <= local.year <= YEARS[1]:
+                why = f"year {local.year} outside {YEARS[0]}..{YEARS[1]}"
+                refuse(str(path), lineno, "DataTime", why, frame_text)
                 continue
             start = local.replace(tzinfo=zone)
             end = start + step if step is not None else start
