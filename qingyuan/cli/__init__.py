@@ -7,8 +7,8 @@ One module per command group, each command parses its options, makes one call in
 - :mod:`~qingyuan.cli.data`: ``ingest``, ``assess``, ``grid``, ``networks``, ``validate``.
 - :mod:`~qingyuan.cli.forecast`: ``backtest``, ``train``, ``forecast``.
 - :mod:`~qingyuan.cli.warn`: ``warn``, ``replay``.
-- :mod:`~qingyuan.cli.trace`: ``trace pmf | polar | trajectory | drivers`` (hidden alias
-  ``attribute``).
+- :mod:`~qingyuan.cli.trace`: ``trace pmf | polar | trajectory | drivers``.
+- :mod:`~qingyuan.cli.attribute`: ``attribute enterprises`` (and the former names of ``trace``).
 - :mod:`~qingyuan.cli.water`: ``water network | assess | trace``.
 - :mod:`~qingyuan.cli.serve`: ``serve``.
 - :mod:`~qingyuan.cli.hj212`: ``hj212 serve`` (the HJ 212 receiver).
@@ -24,12 +24,13 @@ import os
 
 import click
 
+from qingyuan.cli.attribute import attribute
 from qingyuan.cli.data import assess, grid, ingest, networks, validate
 from qingyuan.cli.forecast import backtest, forecast, train
 from qingyuan.cli.hj212 import hj212
 from qingyuan.cli.run import run
 from qingyuan.cli.serve import serve
-from qingyuan.cli.trace import attribute, trace
+from qingyuan.cli.trace import trace
 from qingyuan.cli.warn import replay, warn
 from qingyuan.cli.water import water
 from qingyuan.cli.web import users, web
