@@ -467,21 +467,47 @@ def run_hypothesis(
     return camp, time.perf_counter() - t0
 
 
-def run_atheris(seconds: float, corpus: Path) -> tuple[_Campaign, float]:
-    """Coverage-guided libFuzzer run (atheris) for ``seconds``; raw bytes, seeded with SEEDS."""
+def run_atheris(seconds: float, corpus: Path, finish) -> None:  # noqa: ANN001
+    """Coverage-guided libFuzzer run (atheris) for ``seconds`` on raw bytes, seeded with SEEDS.
+
+    libFuzzer ends the process itself, so ``finish(campaign, seconds_taken)`` is called from
+    the fuzz callback once the time is up, and the process then exits.
+    """
+    import inspect
+    import os
+
     import atheris
 
-    with atheris.instrument_imports():
-        import features.hj212.crc  # noqa: F401
-        import features.hj212.framing  # noqa: F401
-        import features.hj212.packet  # noqa: F401
-        import features.hj212.records  # noqa: F401
+    import features.hj212.crc
+    import features.hj212.framing
+    import features.hj212.packet
+    import features.hj212.records
+
+    # the codec was imported with this module: instrument its functions and methods in place
+    for mod in (
+        features.hj212.crc,
+        features.hj212.framing,
+        features.hj212.packet,
+        features.hj212.records,
+    ):
+        for obj in list(vars(mod).values()):
+            if inspect.isfunction(obj) and obj.__module__ == mod.__name__:
+                atheris.instrument_func(obj)
+            elif inspect.isclass(obj) and obj.__module__ == mod.__name__:
+                for f in vars(obj).values():
+                    if inspect.isfunction(f):
+                        atheris.instrument_func(f)
     camp = _Campaign()
     corpus.mkdir(parents=True, exist_ok=True)
     for i, s in enumerate(SEEDS):
         (corpus / f"seed{i}").write_bytes(b"\x00" + s)
+    t0 = time.perf_counter()
 
     def one(data: bytes) -> None:
+        if time.perf_counter() - t0 > seconds:
+            finish(camp, time.perf_counter() - t0)
+            sys.stdout.flush()
+            os._exit(0)
         if not data:
             return
         max_length = (9999, 1024, 100, 500)[data[0] % 4]
@@ -489,24 +515,11 @@ def run_atheris(seconds: float, corpus: Path) -> tuple[_Campaign, float]:
         cut = len(body) // 2 if data[0] & 4 else len(body)
         camp.run([body[:cut], body[cut:]], max_length)
 
-    t0 = time.perf_counter()
-    result: dict = {}
-
-    def report() -> None:
-        result["time"] = time.perf_counter() - t0
-
-    import atexit
-
-    atexit.register(report)
-    try:
-        atheris.Setup(
-            [sys.argv[0], str(corpus), f"-max_total_time={int(seconds)}", "-max_len=12000"],
-            one,
-        )
-        atheris.Fuzz()
-    except SystemExit:
-        pass
-    return camp, time.perf_counter() - t0
+    atheris.Setup(
+        [sys.argv[0], str(corpus), f"-max_total_time={int(seconds) + 600}", "-max_len=12000"],
+        one,
+    )
+    atheris.Fuzz()
 
 
 def main() -> None:
@@ -526,10 +539,19 @@ def main() -> None:
         camp, took = run_hypothesis(
             args.examples, args.seconds, args.seed, mutations=args.mutations
         )
+        _finish(camp, took, args)
     else:
         import tempfile
 
-        camp, took = run_atheris(args.seconds, Path(tempfile.mkdtemp(prefix="hj212-corpus-")))
+        run_atheris(
+            args.seconds,
+            Path(tempfile.mkdtemp(prefix="hj212-corpus-")),
+            lambda camp, took: _finish(camp, took, args),
+        )
+
+
+def _finish(camp: _Campaign, took: float, args: argparse.Namespace) -> None:
+    """Print the result, write it to ``--json`` and BENCHMARKS.md."""
     result = {
         "engine": args.engine,
         "examples": camp.examples,

@@ -16,7 +16,7 @@ Each monitor behaves as field data loggers do (HJ 212-2017 §6.1, T1; reference 
 Counts come back in :class:`ClientStats`. Every frame ends in exactly one of: acknowledged,
 given up (sent at least once, never answered), sent without an answer wanted, never sent::
 
-    frames == acknowledged + given_up + no_answer_wanted + unsent
+    frames == acknowledged + given_up + cut_off + no_answer_wanted + unsent
 
 Use :func:`run_monitors` inside an event loop, :func:`run_monitors_sync` from plain code.
 """
@@ -88,8 +88,11 @@ class ClientStats:
     resent : int
         Re-sends (after an answer timed out, or of frames unanswered when a connection was lost).
     given_up : int
-        Frames wanting an answer, sent at least once, never answered (retries exhausted, or the
-        monitor stopped: connection attempts exhausted, ``stop_after_s`` reached).
+        Frames wanting an answer, sent at least once, given up by the monitor: retries
+        exhausted, or connection attempts exhausted (``max_reconnects``) while unanswered.
+    cut_off : int
+        Frames sent and still awaiting their answer when ``stop_after_s`` ended the run (not
+        given up: the run stopped waiting).
     no_answer_wanted : int
         Frames without the A bit, sent (fire and forget).
     unsent : int
@@ -99,9 +102,9 @@ class ClientStats:
     reconnects : int
         Connections established after the monitor's first one.
     connection_errors : int
-        Failed connection attempts plus connections lost while frames were outstanding.
+        Failed connection attempts plus connections lost before the monitor's queue was done.
     late_answers : int
-        Answers to frames already given up.
+        Answers to frames already given up or cut off.
     unexpected : int
         Frames from the platform that answer nothing outstanding (other commands, unknown QNs).
     latencies_s : list of float
@@ -110,7 +113,7 @@ class ClientStats:
     acked : list of tuple
         ``(MN, QN)`` of every acknowledged frame.
     abandoned : list of tuple
-        ``(MN, QN)`` of every frame given up.
+        ``(MN, QN)`` of every frame sent and never answered (given up or cut off).
     elapsed_s : float
         Wall-clock duration of the run.
     """
@@ -121,6 +124,7 @@ class ClientStats:
     acknowledged: int = 0
     resent: int = 0
     given_up: int = 0
+    cut_off: int = 0
     no_answer_wanted: int = 0
     unsent: int = 0
     connections: int = 0
@@ -179,7 +183,7 @@ class _Item:
         self.sends = 0
         self.timeouts = 0
         self.first = self.last = 0.0
-        self.state = "pending"  # -> outstanding -> acked | given_up | fired
+        self.state = "pending"  # -> outstanding -> acked | given_up | cut_off | fired
 
 
 @dataclass(frozen=True)
@@ -228,8 +232,11 @@ class _Monitor:
             self.stats.acknowledged += 1
             self.stats.latencies_s.append(asyncio.get_running_loop().time() - it.first)
             self.stats.acked.append((self.mn, it.qn))
-        elif state == "given_up":
-            self.stats.given_up += 1
+        elif state in ("given_up", "cut_off"):
+            if state == "given_up":
+                self.stats.given_up += 1
+            else:
+                self.stats.cut_off += 1
             self.stats.abandoned.append((self.mn, it.qn))
             self.given_up_qns.add(it.qn)
         elif state == "fired":
@@ -237,12 +244,13 @@ class _Monitor:
         self.progressed = True
 
     def _finish(self) -> None:
-        """Stop the monitor: settle what is left as given up (sent) or unsent."""
+        """Stop the monitor: settle what is left as given up / cut off (sent) or unsent."""
+        why = "cut_off" if self._late() else "given_up"
         for it in list(self.outstanding.values()) + list(self.again) + list(self.new):
-            if it.state in ("acked", "given_up", "fired"):
+            if it.state in ("acked", "given_up", "cut_off", "fired"):
                 continue
             if it.sends:
-                self._done(it, "given_up")
+                self._done(it, why)
             else:
                 it.state = "unsent"
                 self.stats.unsent += 1
@@ -483,7 +491,7 @@ async def run_monitors(
         schedule, as real loggers are not synchronised).
     stop_after_s : float, optional
         Stop every monitor this many seconds after the start; frames not settled by then are
-        given up (sent) or unsent.
+        cut off (sent, answer still awaited) or unsent.
 
     Returns
     -------

@@ -158,7 +158,28 @@ def test_a_server_that_never_answers_makes_the_monitor_retry_then_give_up():
     assert sorted(s.abandoned) == [("MN0001", frame_info(f)[0]) for f in frames[:2]]
     assert 2 * 3 * 0.2 <= took < 5
     assert b"".join(received) == frames[0] * 3 + frames[1] * 3 + frames[2]
-    assert s.frames == s.acknowledged + s.given_up + s.no_answer_wanted + s.unsent
+    assert s.frames == s.acknowledged + s.given_up + s.cut_off + s.no_answer_wanted + s.unsent
+
+
+def test_a_server_that_hangs_up_on_every_frame_makes_the_monitor_give_up():
+    async def rude(reader, writer):
+        await reader.read(65536)
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(rude, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        frames = [minute("MN0001", 0), minute("MN0001", 1)]
+        stats = await run_monitors(
+            "127.0.0.1", port, {"MN0001": frames}, max_reconnects=2, backoff_s=0.01
+        )
+        server.close()
+        return stats
+
+    s = asyncio.run(main())
+    # the first frame goes out on every connection (1 + 2 re-dials), is never answered
+    assert (s.given_up, s.cut_off, s.unsent, s.acknowledged) == (1, 0, 1, 0)
+    assert s.connections == 3 and s.reconnects == 2 and s.resent == 2
 
 
 def test_no_receiver_bounded_redialling_and_nothing_sent():
@@ -195,7 +216,8 @@ def test_pacing_deadline_and_stats_round_trip(tmp_path):
 
     paced, took, cut = asyncio.run(main())
     assert paced.acknowledged == 4 and 0.45 <= took < 2
-    assert 3 <= cut.acknowledged <= 6 and cut.unsent == 20 - cut.acknowledged - cut.given_up
+    assert 3 <= cut.acknowledged <= 6 and cut.given_up == 0
+    assert cut.unsent == 20 - cut.acknowledged - cut.cut_off
     both = paced.merge(cut)
     assert both.acknowledged == paced.acknowledged + cut.acknowledged
     assert both.monitors == 2 and len(both.latencies_s) == both.acknowledged
