@@ -207,6 +207,8 @@ def area_outline(
         last = segs if n > 1 else segs - 1  # a full circle does not repeat its start
         for j in range(last + 1):
             a = a_in + sweep * j / segs
-            ring.append((float(x[i]) + buffer_km * math.cos(a), float(y[i]) + buffer_km * math.sin(a)))
+            ring.append(
+                (float(x[i]) + buffer_km * math.cos(a), float(y[i]) + buffer_km * math.sin(a))
+            )
     k_lon = KM_PER_DEGREE * math.cos(math.radians(lat0))
     return [(lat0 + ry / KM_PER_DEGREE, lon0 + rx / k_lon) for rx, ry in ring]

@@ -381,28 +381,47 @@ def _supervision_lines(s: dict[str, Any]) -> list[str]:
 
 def _attribution_lines(r: dict[str, Any]) -> list[str]:
     """Return the summary lines of the enterprise ranking of one ambient anomaly."""
+    where = f"`{r.get('network')}/{r.get('station')}`"
+    if r.get("error"):
+        return [
+            f"Enterprise ranking for {r.get('variable')} at {where}: not made ({r['error']})",
+            "",
+        ]
     head = (
-        f"Enterprises ranked for the {r.get('variable')} rise at `{r.get('network')}/"
-        f"{r.get('station')}` at {r.get('at')} UTC (excess {r.get('excess')}):"
+        f"Enterprises ranked for the {r.get('variable')} rise at {where} at {r.get('at')} UTC "
+        f"(excess {r.get('excess')}, anomaly z {float(r.get('anomaly_z') or 0):.1f}; SYNTHETIC "
+        "enterprises against real ambient data: an illustration of the method, not a finding):"
     )
     rows = [
         [
             x.get("rank"),
             x.get("enterprise"),
             x.get("name"),
-            x.get("score"),
-            x.get("distance_km"),
-            x.get("bearing_deg"),
-            x.get("lag_h"),
             x.get("status", ""),
+            f"{float(x.get('score') or 0):.3g}",
+            f"{float(x.get('share') or 0):.0%}",
+            f"{float(x.get('distance_km') or 0):.0f}",
+            f"{float(x.get('bearing_deg') or 0):.0f}",
+            f"{float(x.get('lag_h') or 0):.1f}",
         ]
         for x in (r.get("ranking") or [])[:5]
     ]
+    table = (r.get("files") or {}).get("table")
     return (
         [head, ""]
         + _table(
-            ["rank", "enterprise", "name", "score", "distance km", "bearing °", "lag h", "status"],
+            [
+                "rank",
+                "enterprise",
+                "name",
+                "status",
+                "score",
+                "share",
+                "distance km",
+                "bearing °",
+                "lag h",
+            ],
             rows,
         )
-        + ["", f"- table: `{r.get('file')}`", ""]
+        + ["", f"- table: `{table}`", ""]
     )

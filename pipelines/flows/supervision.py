@@ -107,25 +107,61 @@ def _findings(rep: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def largest_rise(
+    network: str, station: str, variable: str, store_root: str, day_end: pd.Timestamp
+) -> pd.Timestamp:
+    """Return the hour of the largest robust anomaly z (72-h trailing median) in the day to ``day_end``."""
+    from features.assessment import mask_invalid
+    from features.tracing.upstream import anomaly_z
+    from pipelines.config import load_qc, load_variables
+    from pipelines.store import StationStore
+
+    net = load_network(network)
+    start = day_end - pd.Timedelta(days=5)
+    ds = StationStore(Path(store_root), net, load_variables()["variables"]).open(
+        [variable], start=start, end=day_end
+    )
+    series = mask_invalid(ds, [variable], load_qc(net)["valid_statuses"])[variable]
+    s = series.sel(station=station).to_series()
+    z = pd.Series(anomaly_z(s.to_numpy(), 72), index=s.index)
+    day = z[z.index > day_end - pd.Timedelta(hours=24)]
+    if day.empty or not (day > 0).any():
+        raise ValueError(f"no rise of {variable} at {network}/{station} in the day to {day_end}")
+    return pd.Timestamp(day.idxmax())
+
+
 def _attribution(
     spec: Any, source_network: str, store_root: str, out_dir: str, now: pd.Timestamp
 ) -> list[dict[str, Any]]:
-    """Rank the enterprises for the largest rise of each configured station on the replayed day."""
-    try:
-        from pipelines.tracing.enterprises import attribute_enterprises
-    except ImportError:  # the ranking module is optional in this build
-        return []
+    """Rank the enterprises for the largest rise of each configured station on the replayed day.
+
+    A station whose network has no store (not ingested in this run) or no rise that day is
+    reported with the reason instead of a ranking.
+    """
+    from pipelines.tracing.enterprises import enterprise_job
+
     out = []
     for a in spec.run.attribute:
-        res = attribute_enterprises(
-            a.network,
-            a.station,
-            None,
-            variable=a.variable,
-            sources=source_network,
-            store_root=Path(store_root),
-            outputs=Path(out_dir),
-            day_end=now,
-        )
+        try:
+            at = largest_rise(a.network, a.station, a.variable, store_root, now)
+            res = enterprise_job(
+                a.network,
+                Path(store_root),
+                Path(out_dir),
+                a.station,
+                at,
+                variable=a.variable,
+                sources=source_network,
+            )
+        except (ValueError, FileNotFoundError, KeyError) as exc:
+            out.append(
+                {
+                    "network": a.network,
+                    "station": a.station,
+                    "variable": a.variable,
+                    "error": str(exc),
+                }
+            )
+            continue
         out.append(res)
     return out

@@ -104,5 +104,4 @@ attribute = click.Group(
     commands={**trace.commands, "enterprises": enterprises},
     help="Attribution: rank enterprises as the explanation of an anomaly (enterprises); "
     "also the former names of the source-tracing commands (pmf, polar, trajectory, drivers).",
-    hidden=True,
 )

@@ -64,12 +64,13 @@ def test_trace_drivers_errors(tmp_path):
     assert missing.exit_code == 2
 
 
-def test_attribute_is_a_hidden_alias(tmp_path):
+def test_attribute_keeps_the_former_names_and_lists_enterprises(tmp_path):
     path = _drivers_file(tmp_path)
     res = invoke("attribute", "drivers", "--forecast", str(path))
     assert res.exit_code == 0 and "2 station(s)" in res.output
     top = invoke("--help")
-    assert "trace" in top.output and "attribute" not in top.output
+    assert "trace" in top.output and "attribute" in top.output
+    assert "enterprises" in invoke("attribute", "--help").output
 
 
 def test_trace_pmf_bad_category():
