@@ -98,6 +98,7 @@ def read_logs(files: list[Path], source: Any, network: Any) -> RawBatch:
     parts_of: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
     n_parts = 0
     rows_in = 0
+    torn = 0
 
     def refuse(file: str, line: int, field: str, reason: str, raw: str) -> None:
         quarantine.append(QuarantineRecord(file, line, field, reason, raw[:500]))
@@ -107,7 +108,8 @@ def read_logs(files: list[Path], source: Any, network: Any) -> RawBatch:
         for lineno, line in enumerate(text.splitlines(), start=1):
             parts = line.split("\t")
             if len(parts) < 6:
-                continue  # a torn last line of a crash: its packet was never acknowledged
+                torn += 1  # a torn last line of a crash: its packet was never acknowledged
+                continue
             frame_text = unescape_frame("\t".join(parts[5:]))
             if parts[3] != cn:
                 others[parts[3]] += 1
@@ -201,6 +203,10 @@ def read_logs(files: list[Path], source: Any, network: Any) -> RawBatch:
         notes.append(
             "packets of other commands in the logs (not data of CN "
             f"{cn}): " + ", ".join(f"{k}: {n}" for k, n in sorted(others.items()))
+        )
+    if torn:
+        notes.append(
+            f"{torn} incomplete raw-log line(s) skipped (written when the receiver died, never acknowledged)"
         )
     if n_parts:
         notes.append(f"{n_parts} split sub-packets reassembled")

@@ -186,6 +186,7 @@ def test_a_log_line_from_an_mn_outside_the_network_is_quarantined(tmp_path):
     (raw / "20260101.log").write_text("\n".join(lines) + "\n" + "torn line without tabs")
     rep = ingest("beijing_sources", tmp_path / "store")
     assert rep.rows_in == 2 and rep.rows_stored == 1 and rep.rows_quarantined == 1
+    assert "1 incomplete raw-log line(s) skipped" in " ".join(rep.sources[0].notes)
     assert any("not a station of beijing_sources" in k for k in rep.quarantine_reasons)
 
 
@@ -252,3 +253,20 @@ def test_discharge_compliance_counts_the_exceeding_periods(day):
     # E07-G1's maintenance hours are not assessed: 24 - 7 flagged hours
     e07 = t.set_index(["station", "variable"]).loc[("E07-G1", "stack_so2")]
     assert e07.periods_assessed == 24 - 7
+
+
+def test_a_supervision_file_with_a_wrong_level_or_no_block_names_file_line_and_field(tmp_path):
+    from pipelines.config.locations import config_dir
+    from pipelines.config.warnings import load_warning_config
+
+    text = (config_dir() / "warnings" / "beijing_sources.yml").read_text()
+    bad = tmp_path / "a.yml"
+    bad.write_text(text.replace("exceedance_level: orange", "exceedance_level: purple"))
+    with pytest.raises(ConfigError) as err:
+        load_warning_config(str(bad))
+    assert "supervision.exceedance_level" in str(err.value) and err.value.line
+    none = tmp_path / "b.yml"
+    start, end = text.index("supervision:"), text.index("measures:")
+    none.write_text(text[:start] + text[end:])
+    with pytest.raises(ConfigError, match="needs a supervision: block"):
+        load_warning_config(str(none))
