@@ -37,16 +37,6 @@ class _PmfDemo(_Strict):
 
 
 class _EnterpriseAttribution(_Strict):
-    """Which enterprise variable explains which ambient one, and the method's parameters."""
-
-    # ambient variable -> emitted quantity of the enterprises' stacks / outfalls: the mass of
-    # the period (``_mass``), else concentration x flow (features.tracing.enterprises.emission_rate)
-    pollutants: dict[str, str] = Field(default_factory=dict)
-    radius_km: Number = Field(150, gt=0)  # enterprises farther from the station are left out
-    parameters: dict[str, Any] = Field(default_factory=dict)  # AttributionParams fields
-
-
-class _EnterpriseAttribution(_Strict):
     """``enterprise_attribution``: ranking enterprises as the explanation of an anomaly."""
 
     radius_km: Number = Field(60, gt=0)  # air: source networks with an enterprise this near [km]
@@ -93,7 +83,6 @@ class SourceTracingSpec(_Strict):
 
     run: dict[str, _TracingRun] = Field(default_factory=dict)
     pmf_demo: _PmfDemo | None = None
-    enterprise_attribution: _EnterpriseAttribution = Field(default_factory=_EnterpriseAttribution)
     enterprise_attribution: _EnterpriseAttribution = Field(default_factory=_EnterpriseAttribution)
 
 

@@ -38,6 +38,21 @@ class _LinedList(list):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    # a key given twice is an error (YAML would keep the last one in silence); keys a `<<`
+    # merge brings in may be overridden, so mappings with a merge are left to PyYAML
+    if not any(k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value):
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int) and key in first:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} appears twice (first on line {first[key]})",
+                    key_node.start_mark,
+                )
+            if isinstance(key, str | int):
+                first[key] = key_node.start_mark.line + 1
     mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
     lines = {}
     for key_node, _ in node.value:

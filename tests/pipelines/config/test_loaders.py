@@ -89,3 +89,17 @@ def test_jobs_keeps_the_names():
     from pipelines.forecast import jobs
 
     assert jobs.forecast_config is forecast_config and jobs.model_configs is model_configs
+
+
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path):
+    from pipelines.config.yaml_io import load_yaml
+    from pipelines.errors import ConfigError
+
+    p = tmp_path / "dup.yml"
+    p.write_text("a: 1\nb:\n  c: 1\n  c: 2\n")
+    with pytest.raises(ConfigError) as err:
+        load_yaml(p)
+    assert err.value.line == 4 and "'c' appears twice (first on line 3)" in str(err.value)
+    merged = tmp_path / "merge.yml"  # a `<<` merge may be overridden: not a duplicate
+    merged.write_text("base: &b {x: 1, y: 2}\nmine:\n  <<: *b\n  y: 3\n")
+    assert load_yaml(merged)["mine"] == {"x": 1, "y": 3}
