@@ -209,22 +209,47 @@ class Receiver:
 
 
 def escape_frame(text: str) -> str:
-    """Escape backslash, tab, CR and LF so that a frame is one field of one raw-log line."""
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
+    r"""Escape a frame into one field of one raw-log line.
+
+    A backslash is doubled; every character that is not printable (tab, CR, LF, and the other
+    line boundaries of :meth:`str.splitlines`: VT, FF, FS, GS, RS, NEL, U+2028, U+2029, ...)
+    becomes ``\\uXXXX`` (``\\UXXXXXXXX`` above U+FFFF), so that no reader of the log, however
+    it splits lines, sees a line break or a field separator inside a frame.
+    """
+    out = []
+    for c in text:
+        if c == "\\":
+            out.append("\\\\")
+        elif not c.isprintable():
+            o = ord(c)
+            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
+        else:
+            out.append(c)
+    return "".join(out)
 
 
 def unescape_frame(text: str) -> str:
-    """Undo :func:`escape_frame`."""
-    out, i = [], 0
-    table = {"\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
-    while i < len(text):
+    r"""Undo :func:`escape_frame` (and read the ``\\t \\r \\n`` of earlier logs)."""
+    out, i, n = [], 0, len(text)
+    simple = {"\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
+    while i < n:
         c = text[i]
-        if c == "\\" and i + 1 < len(text) and text[i + 1] in table:
-            out.append(table[text[i + 1]])
-            i += 2
-        else:
-            out.append(c)
-            i += 1
+        if c == "\\" and i + 1 < n:
+            nxt = text[i + 1]
+            width = {"u": 4, "U": 8}.get(nxt)
+            if width and i + 2 + width <= n:
+                try:
+                    out.append(chr(int(text[i + 2 : i + 2 + width], 16)))
+                    i += 2 + width
+                    continue
+                except ValueError:
+                    pass
+            if nxt in simple:
+                out.append(simple[nxt])
+                i += 2
+                continue
+        out.append(c)
+        i += 1
     return "".join(out)
 
 

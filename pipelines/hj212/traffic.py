@@ -295,7 +295,7 @@ def read_traffic(path: Path) -> dict[str, list[bytes]]:
     raw = path.read_bytes()
     text = (lzma.decompress(raw) if path.suffix == ".xz" else raw).decode("latin-1")
     queues: dict[str, list[bytes]] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):  # only LF ends a line
         if not line:
             continue
         key, sep, frame = line.partition("\t")

@@ -105,7 +105,9 @@ def read_logs(files: list[Path], source: Any, network: Any) -> RawBatch:
 
     for path in files:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        for lineno, line in enumerate(text.split("\n"), start=1):  # only LF ends a line
+            if not line:
+                continue
             parts = line.split("\t")
             if len(parts) < 6:
                 torn += 1  # a torn last line of a crash: its packet was never acknowledged

@@ -233,13 +233,6 @@ def test_random_damaged_streams_are_stored_or_quarantined_byte_for_byte(case):
 
 
 # ------------------------------------------------------------------ defects found (reported)
-_SPLITLINES = pytest.mark.xfail(
-    strict=True,
-    reason="escape_frame (receiver.py) escapes only \\t \\r \\n, but the raw-log readers split "
-    "with str.splitlines() (sources/hj212_log.py read_logs, hj212/traffic.py), which also breaks "
-    "at \\x0b \\x0c \\x1c-\\x1e \\x85 U+2028 U+2029: a frame with one of them still writes a "
-    "forged line of another MN (reported to the lead)",
-)
 
 
 @pytest.mark.parametrize(
@@ -247,9 +240,11 @@ _SPLITLINES = pytest.mark.xfail(
     [
         "\n",
         "\r\n",
-        pytest.param("\u2028", marks=_SPLITLINES),
-        pytest.param("\x1c", marks=_SPLITLINES),
-        pytest.param("\x85", marks=_SPLITLINES),
+        "\u2028",
+        "\x1c",
+        "\x85",
+        "\x0b",
+        "\u2029",
     ],
 )
 def test_an_accepted_frame_is_one_raw_log_line(tmp_path, brk):
