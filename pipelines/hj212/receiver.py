@@ -72,10 +72,21 @@ class Receiver:
         )
         return self.server.sockets[0].getsockname()[:2]
 
-    async def stop(self) -> None:
-        """Stop accepting, end the open connections and wait for their handlers to finish."""
+    async def stop(self, *, grace_s: float = 1.0) -> None:
+        """Stop accepting, let the open connections drain, then end them.
+
+        Parameters
+        ----------
+        grace_s
+            How long [s] connections may go on being read before they are cancelled.
+            Bytes a monitor sent just before closing are still in the socket when the
+            receiver is told to stop; without this drain a packet that asks for no
+            answer (Flag without the A bit) would be lost and never re-sent.
+        """
         if self.server is not None:
             self.server.close()
+        if self._handlers and grace_s > 0:
+            await asyncio.wait(list(self._handlers), timeout=grace_s)
         for task in list(self._handlers):
             task.cancel()
         if self._handlers:
@@ -184,7 +195,7 @@ class Receiver:
                 mn,
                 cn,
                 qn,
-                escape_frame(raw.rstrip(b"\r\n").decode("utf-8", "replace")),
+                escape_frame(frame_text(raw.rstrip(b"\r\n"))),
             ]
         )
         async with self._lock:
@@ -206,6 +217,22 @@ class Receiver:
                 self.root / "quarantine" / f"{self._day()}.jsonl",
                 json.dumps(rec, ensure_ascii=False),
             )
+
+
+def frame_text(raw: bytes) -> str:
+    r"""Decode a frame's bytes to text that gives the same bytes back (:func:`frame_bytes`).
+
+    UTF-8 is decoded; any other byte (a GBK packet, which the standard allows and
+    :func:`features.hj212.parse_packet` accepts) becomes a lone surrogate, which
+    :func:`escape_frame` writes as ``\udcXX``: the raw log keeps exactly the bytes that were
+    acknowledged, so their CRC and length still check when the log is read.
+    """
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def frame_bytes(text: str) -> bytes:
+    """Encode text from :func:`frame_text` back to the frame's bytes."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def escape_frame(text: str) -> str:

@@ -31,7 +31,7 @@ from features.hj212 import Framer, PacketError, SplitAssembler, parse_packet
 from features.hj212.records import INTERVALS, YEARS
 from pipelines.config.networks import resolve_files
 from pipelines.errors import ConfigError, QuarantineRecord, SourceError
-from pipelines.hj212.receiver import unescape_frame
+from pipelines.hj212.receiver import escape_frame, frame_bytes, unescape_frame
 from pipelines.sources.base import RawBatch
 
 __all__ = ["DEFAULT_FILES", "read", "read_logs", "validate_options"]
@@ -101,7 +101,7 @@ def read_logs(files: list[Path], source: Any, network: Any) -> RawBatch:
     torn = 0
 
     def refuse(file: str, line: int, field: str, reason: str, raw: str) -> None:
-        quarantine.append(QuarantineRecord(file, line, field, reason, raw[:500]))
+        quarantine.append(QuarantineRecord(file, line, field, reason, escape_frame(raw)[:500]))
 
     for path in files:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
@@ -117,7 +117,7 @@ def read_logs(files: list[Path], source: Any, network: Any) -> RawBatch:
                 others[parts[3]] += 1
                 continue
             rows_in += 1
-            frames = Framer().feed(frame_text.encode("utf-8") + b"\r\n")
+            frames = Framer().feed(frame_bytes(frame_text) + b"\r\n")
             frame = next((f for f in frames if hasattr(f, "data")), None)
             if frame is None:
                 refuse(str(path), lineno, "frame", "unreadable frame in the raw log", frame_text)

@@ -85,6 +85,28 @@ def test_every_frame_is_answered_and_stored(tmp_path):
     }
 
 
+def test_a_frame_sent_just_before_stop_is_stored(tmp_path):
+    """A monitor writes a packet that wants no answer and hangs up; the receiver is told to
+    stop at once. The bytes are already in the socket: they must be stored, not cancelled."""
+    frames = [minute(mn, 7, flag=4) for mn in MNS]
+
+    async def main():
+        rx = Receiver(spec(), tmp_path, now=lambda: NOW)
+        host, port = await rx.start(port=0)
+        for frame in frames:
+            _, writer = await asyncio.open_connection(host, port)
+            writer.write(frame)
+            await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+        await rx.stop()
+        return rx.stats
+
+    stats = asyncio.run(main())
+    assert stats.accepted == 3
+    assert sorted(x[2] for x in raw_lines(tmp_path)) == MNS
+
+
 class _DiesAfter(Receiver):
     """A receiver that dies right after storing its n-th packet, before answering it."""
 

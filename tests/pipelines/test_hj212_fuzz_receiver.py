@@ -18,10 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from benchmarks.fuzz_hj212 import frame_of, streams
-from features.hj212 import build_packet, crc_modbus
+from features.hj212 import Framer, build_packet, crc_modbus, parse_packet
 from pipelines.config.hj212 import Hj212Spec, hj212_config
 from pipelines.hj212 import Receiver
 from pipelines.hj212.client import run_monitors
+from pipelines.hj212.receiver import frame_bytes, unescape_frame
 
 NOW = dt.datetime(2024, 1, 1, 4, 0, tzinfo=dt.UTC)  # 12:00 in Beijing
 _WS = re.compile(rb"[\r\n\x00 ]")
@@ -272,12 +273,6 @@ def test_an_accepted_frame_is_one_raw_log_line(tmp_path, brk):
     assert len(lines) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="receiver.py _append_raw decodes the frame as UTF-8 with 'replace': a GBK packet, "
-    "which parse_packet accepts and the receiver acknowledges, is stored with U+FFFD in place "
-    "of its text, so the raw log no longer holds what was acknowledged (reported to the lead)",
-)
 def test_an_acknowledged_gbk_packet_is_stored_intact(tmp_path):
     seg = upload(8, cn="3020", cp="DataTime=20240101100800;i11001-Info=//设备维护//")[6:-6]
     gbk = frame_of(seg.decode().encode("gbk"))
@@ -290,7 +285,11 @@ def test_an_acknowledged_gbk_packet_is_stored_intact(tmp_path):
         return stats
 
     assert asyncio.run(main()).acknowledged == 1
-    assert "设备维护" in raw_lines(tmp_path)[0]
+    (line,) = raw_lines(tmp_path)
+    stored = frame_bytes(unescape_frame("\t".join(line.split("\t")[5:])))
+    assert stored == gbk.rstrip(b"\r\n")  # byte for byte what was acknowledged
+    (frame,) = Framer().feed(stored + b"\r\n")
+    assert parse_packet(frame.data).logs == {"i11001-Info": "设备维护"}
 
 
 def test_the_refusal_cap_bounds_what_one_read_can_quarantine(tmp_path):

@@ -190,6 +190,25 @@ def test_a_log_line_from_an_mn_outside_the_network_is_quarantined(tmp_path):
     assert any("not a station of beijing_sources" in k for k in rep.quarantine_reasons)
 
 
+def test_a_gbk_packet_in_the_raw_log_is_stored(tmp_path):
+    """The receiver keeps a GBK packet's own bytes (escaped); the adapter reads them back with
+    their CRC and length intact, so the hour is stored, not quarantined."""
+    from benchmarks.fuzz_hj212 import frame_of
+    from pipelines.hj212.receiver import escape_frame, frame_text
+
+    net = load_network("beijing_sources")
+    good = synthetic_day(net, DAY, minute_monitors=0, faults=False)[net.stations[0].mn][0]
+    seg = good[6:-6].decode().rstrip("&") + ";i11001-Info=//设备维护//&&"
+    gbk = frame_of(seg.encode("gbk")).rstrip(b"\r\n")
+    assert b"\xc9\xe8" in gbk  # GBK, not UTF-8
+    raw = tmp_path / "store" / "hj212" / "raw"
+    raw.mkdir(parents=True)
+    fields = ["2026-01-01T00:00:00+00:00", "p", net.stations[0].mn, "2061", "q"]
+    (raw / "20260101.log").write_text("\t".join([*fields, escape_frame(frame_text(gbk))]) + "\n")
+    rep = ingest("beijing_sources", tmp_path / "store")
+    assert (rep.rows_in, rep.rows_stored, rep.rows_quarantined) == (1, 1, 0)
+
+
 def test_traffic_file_round_trip_and_events(tmp_path):
     net = load_network("beijing_sources")
     q = synthetic_day(net, DAY, events=(Event("offline", net.stations[0].id, 0),), faults=False)
