@@ -15,6 +15,7 @@ writes a file.
 - :mod:`~pipelines.results.forecasts`: the forecast archive and one forecast.
 - :mod:`~pipelines.results.enterprises`: a source network's enterprises, stacks / outfalls,
   discharge standards, latest compared values and the hourly series against the limits.
+- :mod:`~pipelines.results.attribution`: the enterprise rankings for ambient anomalies.
 - :mod:`~pipelines.results.warnings`: warnings, lifecycle, CAP, feed, bulletin, audit, outbox,
   cities.
 - :mod:`~pipelines.results.sources`: polar / CPF, PSCF / CWT, PMF, river tracing, files.
@@ -24,6 +25,7 @@ writes a file.
 
 from __future__ import annotations
 
+from pipelines.results.attribution import attribution, attributions
 from pipelines.results.cache import CACHE, IO_LOCK, MemoCache, cache_info, clear_cache
 from pipelines.results.enterprises import discharge_series, enterprises, source_standard
 from pipelines.results.forecasts import forecast, forecast_index
@@ -69,6 +71,8 @@ __all__ = [
     "Read",
     "Workspace",
     "artifact_path",
+    "attribution",
+    "attributions",
     "bulletin_path",
     "cache_info",
     "cap_message",

@@ -203,6 +203,12 @@ def write_bulletin(
                     f"{msg['measures'].get('zh', '')}\n{msg['measures'].get('en', '')}",
                 ),
             ]
+            prov = msg["provenance"]
+            basis = (
+                f"model {_e(prov.get('model_uris'))} · run {_e(prov.get('mlflow_run_ids'))}"
+                if prov.get("model_uris") or prov.get("mlflow_run_ids")
+                else "observed data, no model"  # supervision and water alerts judge measurements
+            )
             parts += [
                 f"<p><span class='badge' style='background:{level.colour}'>"
                 f"{_e(level.names.get('zh'))} / {_e(level.names.get('en'))}</span></p>",
@@ -212,9 +218,8 @@ def write_bulletin(
                     for k, v in rows
                 ),
                 f"<tr><th>消息 Message</th><td class='small'>{_e(msg['identifier'])} "
-                f"({_e(msg['msgType'])}) · model {_e(msg['provenance'].get('model_uris'))} · "
-                f"run {_e(msg['provenance'].get('mlflow_run_ids'))} · data cut-off "
-                f"{_e(msg['provenance'].get('data_cutoff'))}"
+                f"({_e(msg['msgType'])}) · {basis} · data cut-off "
+                f"{_e(prov.get('data_cutoff'))}"
                 + (f" · 数值预报 NWP {_e(nwp)}" if nwp else "")
                 + "</td></tr>",
                 "</table>",

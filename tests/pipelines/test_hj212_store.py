@@ -138,6 +138,10 @@ def test_supervision_alerts_name_the_known_events(day, tmp_path):
     assert params["pollutant"] == "effluent_nh3n" and params["limit"] == "5 mg L-1"
     assert params["period_utc"] and params["data_flags"] == "N"
     assert params["data_cutoff"] == str(END)
+    # the bulletin says the basis is measurement, not an empty model and run
+    (bulletin,) = [p for p in (tmp_path / "out").rglob("*.html") if "bulletin" in p.name]
+    html = bulletin.read_text(encoding="utf-8")
+    assert "observed data, no model" in html and "model None" not in html
 
 
 def test_a_rerun_of_the_same_cutoff_changes_nothing(day, tmp_path):

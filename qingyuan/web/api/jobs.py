@@ -1,14 +1,19 @@
-"""Jobs an analyst may run from the API: the warning decision of a city on the newest forecast."""
+"""Jobs an analyst may run from the API.
+
+The warning decision of a city on the newest forecast, and the enterprise ranking for an
+ambient anomaly.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from qingyuan.web.accounts import Principal
-from qingyuan.web.deps import actor, audit, respond
+from qingyuan.web.deps import actor, audit, require, respond
 from qingyuan.web.errors import ApiError
 from qingyuan.web.params import Ident, utc
 
@@ -85,3 +90,66 @@ def run_warning_job(
         detail={"job": "warnings", "city": city, "ops_alert": report.ops_alert},
     )
     return respond(request, out)
+
+
+class AttributionJob(BaseModel):
+    """Which anomaly to explain (the options of ``qingyuan attribute enterprises``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    station: str = Field(..., min_length=1, max_length=100, description="Air station or section.")
+    at: dt.datetime = Field(..., description="Time of the anomaly; ISO 8601 (UTC without zone).")
+    variable: str | None = Field(
+        None, max_length=50, description="Ambient pollutant (default: the most anomalous one)."
+    )
+    sources: str | None = Field(
+        None, max_length=100, description="The kind: source network (default: every one)."
+    )
+
+
+@router.post(
+    "/jobs/attribution/{network}", summary="Rank the enterprises for an anomaly of a network"
+)
+def run_attribution_job(
+    request: Request,
+    network: Ident,
+    body: AttributionJob,
+    who: Principal = Depends(actor("job.run")),
+):
+    """Rank the enterprises for the anomaly at ``station`` and ``at``.
+
+    The same job as ``qingyuan attribute enterprises``: enterprises ranked by how well their
+    reported emissions explain the anomaly. The result is stored and
+    then listed by ``GET /networks/{network}/attribution/enterprises``. Needs the ``enterprise``
+    dataset as well as the right to run jobs.
+    """
+    from pipelines import results as R
+    from pipelines.tracing.enterprises import enterprise_job
+
+    require(request, who, "enterprise")
+    ws = request.app.state.settings.workspace
+    kinds = {n["name"]: n["kind"] for n in R.networks(ws).data}
+    if network not in kinds:
+        raise ApiError(404, f"unknown network {network!r}; known: {', '.join(kinds)}")
+    if kinds[network] not in ("air", "water"):
+        raise ApiError(422, f"{network!r} is a {kinds[network]} network, not air or water")
+    try:
+        res = enterprise_job(
+            network,
+            ws.store,
+            ws.outputs,
+            body.station,
+            utc(body.at, "at"),
+            variable=body.variable,
+            sources=body.sources,
+        )
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        raise ApiError(422, str(exc).strip("'\"")) from None
+    stem = Path(res["files"]["json"]).name.removesuffix(".json")
+    audit(
+        request,
+        who,
+        "job.run",
+        dataset="enterprise",
+        detail={"job": "attribution", "network": network, "result": stem},
+    )
+    return respond(request, R.attribution(ws, network, stem).data)

@@ -80,6 +80,46 @@ def water_trace(request: Request, network: Ident, who: Principal = Depends(reade
     return respond(request, r.data, modified=r.modified, dataset="sources")
 
 
+@router.get(
+    "/networks/{network}/attribution/enterprises",
+    summary="Enterprise rankings for the anomalies of an air or water network",
+)
+def enterprise_attributions(
+    request: Request,
+    network: Ident,
+    page: Page = Depends(),
+    who: Principal = Depends(reader("enterprise")),
+):
+    """Every analysed anomaly (station, variable, hour, excess) with its three best-ranked enterprises.
+
+    Rankings name enterprises, so they need the ``enterprise`` dataset. They are written by
+    ``qingyuan attribute enterprises``, the main run and ``POST /jobs/attribution/{network}``.
+    """
+    r = R.attributions(_ws(request), network)
+    body = page_of(r.data, page)
+    body["network"] = network
+    return respond(request, body, modified=r.modified, dataset="enterprise")
+
+
+@router.get(
+    "/networks/{network}/attribution/enterprises/{result}",
+    summary="One enterprise ranking with its evidence and provenance",
+)
+def enterprise_attribution(
+    request: Request,
+    network: Ident,
+    result: Ident,
+    who: Principal = Depends(reader("enterprise")),
+):
+    """Return one ranking with its notes and provenance.
+
+    Every enterprise in range with its score, share, distance, bearing, lag, status and
+    evidence hours; the provenance gives the data cut-off, wind field and parameters.
+    """
+    r = R.attribution(_ws(request), network, result)
+    return respond(request, r.data, modified=r.modified, dataset="enterprise")
+
+
 #: What the file routes serve: figures and tables (not JSON summaries that hold server paths).
 _SERVED = (".svg", ".png", ".csv", ".csv.gz")
 

@@ -230,6 +230,43 @@ def test_no_server_error_on_the_new_paths(client, headers, source_warnings):
                 assert r.status_code < 500, (role, path, r.text[:300])
 
 
+def test_enterprise_attribution_job_and_routes(client, headers, web_ws):
+    """An analyst asks which enterprises explain Dongsi's PM2.5 on the source day; the ranking
+    is stored, listed and read back, with no server path in what is handed out."""
+    url, listing = (
+        "/api/v1/jobs/attribution/beijing",
+        "/api/v1/networks/beijing/attribution/enterprises",
+    )
+    body = {"station": "Dongsi", "at": "2017-02-11T12:00:00", "variable": "pm25"}
+    assert client.post(url, json=body, headers=headers["public"]).status_code == 401
+    for role in ("public", "decision"):
+        assert client.get(listing, headers=headers[role]).status_code in (401, 403), role
+    r = client.post(url, json=body, headers=headers["decision"])
+    assert r.status_code == 403, r.text
+    r = client.post(url, json=body, headers=headers["analyst"])
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert res["id"] == "Dongsi_pm25_20170211T12" and res["station"] == "Dongsi"
+    assert res["source_networks"] == [NET] and res["provenance"]["synthetic"] is True
+    ranked = [x for x in res["ranking"] if x["rank"] is not None]
+    assert ranked and [x["rank"] for x in ranked] == list(range(1, len(ranked) + 1))
+    assert str(web_ws.root) not in r.text  # names, not server paths
+    items = client.get(listing, headers=headers["analyst"]).json()["items"]
+    assert res["id"] in [x["id"] for x in items]
+    (mine,) = [x for x in items if x["id"] == res["id"]]
+    assert [t["enterprise"] for t in mine["top"]] == [x["enterprise"] for x in ranked[:3]]
+    one = client.get(f"{listing}/{res['id']}", headers=headers["admin"])
+    assert one.status_code == 200 and one.json()["ranking"] == res["ranking"]
+    miss = client.get(f"{listing}/Dongsi_pm25_20000101T00", headers=headers["analyst"])
+    assert miss.status_code == 404 and res["id"] in miss.text
+    src = client.get(f"/api/v1/networks/{NET}/attribution/enterprises", headers=headers["analyst"])
+    assert src.status_code == 404 and "source network" in src.text
+    bad = client.post(url, json={**body, "station": "Atlantis"}, headers=headers["analyst"])
+    assert bad.status_code == 422 and "Atlantis" in bad.text
+    extra = client.post(url, json={**body, "deliver": True}, headers=headers["analyst"])
+    assert extra.status_code == 422
+
+
 def test_openapi_documents_the_enterprise_route(client):
     spec = client.get("/api/openapi.json").json()
     op = spec["paths"]["/api/v1/networks/{network}/enterprises"]["get"]
