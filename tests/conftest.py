@@ -41,6 +41,24 @@ def prefect_harness():
         yield
 
 
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """One real PostgreSQL server for the session (tests/qy_postgres.py); stopped at the end.
+
+    Tests that write take their own database: ``postgres.new_database()``.
+    """
+    from qy_postgres import start_postgres
+
+    base = Path(tempfile.mkdtemp(prefix="qy-pg-"))
+    srv = start_postgres(base)
+    atexit.register(srv.stop)  # also when the session is interrupted
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
 _EXIT_STATUS = {"code": 0}
 
 
