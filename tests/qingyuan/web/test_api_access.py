@@ -36,6 +36,11 @@ def ids(client, headers, web_ws):
     }
 
 
+#: No ranking was analysed in the workspace: the route's access, then its 404.
+NO_RESULT = "Nowhere_pm25_20000101T00"
+NOT_FOUND_FOR_ANALYST = {"public": 401, "decision": 403, "analyst": 404, "admin": 404}
+
+
 def routes(ids):
     """(path, expected status by role) for every GET route of the API."""
     b = "/api/v1/networks/beijing"
@@ -77,6 +82,9 @@ def routes(ids):
         ("/api/v1/pmf/Dataset-BatonRouge-con_f4", ANALYST),
         ("/api/v1/pmf/Dataset-BatonRouge-con_f4/files/profiles.png", ANALYST),
         ("/api/v1/networks/ndfa/water/trace", ANALYST),
+        # enterprise rankings name enterprises: the enterprise dataset
+        (f"{b}/attribution/enterprises", ANALYST),
+        (f"{b}/attribution/enterprises/{NO_RESULT}", NOT_FOUND_FOR_ANALYST),
         ("/api/v1/models", ANALYST),
         ("/api/v1/operations/ingest", ANALYST),
         (f"/api/v1/operations/ingest/{ids['report_network']}/{ids['report']}/quarantine", ANALYST),
@@ -105,6 +113,7 @@ def test_every_get_route_is_in_the_matrix(web_app, ids):
             name=ids["svg"] if "sources" in path else "profiles.png",
             run="Dataset-BatonRouge-con_f4",
             report=ids["report"],
+            result=NO_RESULT,
         )
         for path in concrete
     }
