@@ -46,7 +46,13 @@ _db_option = click.option(
     default=None,
     help="Worker processes (default: configs/web.yml, 1).",
 )
-def web(store, outputs, database, host, port, workers) -> None:  # noqa: ANN001
+@click.option(
+    "--migrate-only",
+    is_flag=True,
+    help="Bring the application database to the newest schema revision and exit "
+    "(run it as the database owner before starting the web app with a restricted role).",
+)
+def web(store, outputs, database, host, port, workers, migrate_only) -> None:  # noqa: ANN001
     """Serve the web pages and the HTTP API (OpenAPI at /api/docs) on the store and outputs."""
     import os
 
@@ -60,6 +66,16 @@ def web(store, outputs, database, host, port, workers) -> None:  # noqa: ANN001
                 f"--{what} {path}: no such directory (run `qingyuan run` first, or give the right path)"
             )
     s = _settings(store, outputs, database)
+    if migrate_only:
+        from sqlalchemy.engine import make_url
+
+        from qingyuan.web.db import head_revision, open_database
+
+        engine, _ = open_database(s.database_url)
+        engine.dispose()
+        where = make_url(s.database_url).render_as_string(hide_password=True)
+        click.echo(f"application database {where} at revision {head_revision()}")
+        return
     srv = s.web.server
     host, port, workers = host or srv.host, port or srv.port, workers or srv.workers
     # worker processes build their own app from the environment: hand the choices down

@@ -1,30 +1,40 @@
 """The application database: users, sessions, API tokens, login failures, annotations, audit.
 
-SQLAlchemy 2 models, the same on SQLite (default) and PostgreSQL. The audit table is append-only
-in the database itself: triggers refuse UPDATE and DELETE on both back ends.
+SQLAlchemy 2 models, the same on SQLite (default) and PostgreSQL. The schema is versioned with
+Alembic (``qingyuan/web/migrations``, version table ``qingyuan_web_version``) and brought up to
+date on every open. The audit table is append-only in the database itself: triggers refuse
+UPDATE and DELETE on SQLite, UPDATE, DELETE and TRUNCATE on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
     ForeignKey,
     Integer,
+    MetaData,
     String,
     Text,
     create_engine,
     event,
+    inspect,
     text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 __all__ = [
+    "VERSION_TABLE",
     "Annotation",
     "ApiToken",
     "AuditEntry",
@@ -32,6 +42,9 @@ __all__ = [
     "LoginFailure",
     "SessionRow",
     "User",
+    "current_revision",
+    "head_revision",
+    "migrate",
     "open_database",
     "utcnow",
 ]
@@ -124,28 +137,86 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-_SQLITE_TRIGGERS = [
-    "CREATE TRIGGER IF NOT EXISTS audit_append_only_u BEFORE UPDATE ON audit "
-    "BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS audit_append_only_d BEFORE DELETE ON audit "
-    "BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
-]
-_PG_TRIGGERS = [
-    "CREATE OR REPLACE FUNCTION qy_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-    "$$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$",
-    "DROP TRIGGER IF EXISTS audit_append_only ON audit",
-    "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit "
-    "FOR EACH STATEMENT EXECUTE FUNCTION qy_audit_append_only()",
-]
+VERSION_TABLE = "qingyuan_web_version"
+"""Table holding the Alembic revision of the application database."""
+
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_INITIAL = "0001"
+_LOCK_KEY = 0x51_59_57_45_42  # pg_advisory_xact_lock key of the migrations ("QYWEB")
+
+
+def _alembic_config(connection: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    """Return the newest revision of the application database's migrations."""
+    head = ScriptDirectory(str(_MIGRATIONS)).get_current_head()
+    assert head is not None  # the folder has at least the initial revision
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the revision a database is at (None: no migrations applied or stamped yet)."""
+    with engine.connect() as con:
+        return MigrationContext.configure(
+            con, opts={"version_table": VERSION_TABLE}
+        ).get_current_revision()
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the database to the newest revision; return it.
+
+    An empty database gets every revision. A database the application made before it had
+    migrations (its tables, no version table) is completed like the old code did (missing
+    tables and the audit triggers created, no row touched) and stamped with the initial
+    revision; later revisions then apply. At the newest revision nothing is executed but one
+    ``SELECT`` (an application role without DDL rights can open a migrated database). On
+    PostgreSQL an advisory lock serialises concurrent starts (several web workers).
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        The application database.
+
+    Returns
+    -------
+    str
+        The revision the database is at afterwards.
+    """
+    head = head_revision()
+    if current_revision(engine) == head:
+        return head
+    with engine.begin() as con:
+        if con.dialect.name == "postgresql":
+            con.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        cfg = _alembic_config(con)
+        names = set(inspect(con).get_table_names())
+        if VERSION_TABLE not in names and "users" in names:  # made before migrations existed
+            initial = ScriptDirectory.from_config(cfg).get_revision(_INITIAL).module
+            initial.tables(MetaData()).create_all(con, checkfirst=True)
+            initial.triggers(con)
+            command.stamp(cfg, _INITIAL)
+        command.upgrade(cfg, "head")
+    return head
 
 
 def open_database(url: str) -> tuple[Engine, sessionmaker]:
-    """Connect, create missing tables and the append-only triggers; return engine and sessions.
+    """Connect, apply the migrations (:func:`migrate`); return engine and sessions.
 
     Parameters
     ----------
     url : str
-        SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://...``).
+        SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://user@host:port/db``).
+
+    Returns
+    -------
+    engine : sqlalchemy.engine.Engine
+    sessions : sqlalchemy.orm.sessionmaker
+        Sessions that keep their objects usable after commit.
     """
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
@@ -160,9 +231,5 @@ def open_database(url: str) -> tuple[Engine, sessionmaker]:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
-    Base.metadata.create_all(engine)
-    triggers = _PG_TRIGGERS if engine.dialect.name == "postgresql" else _SQLITE_TRIGGERS
-    with engine.begin() as con:
-        for ddl in triggers:
-            con.execute(text(ddl))
+    migrate(engine)
     return engine, sessionmaker(engine, expire_on_commit=False)
