@@ -27,6 +27,7 @@ from pipelines.results.cache import memo
 from pipelines.results.jsonable import float32_decimal, iso_utc, jsonable
 from pipelines.results.observations import _check_station, _files, _open, _stored_variables
 from pipelines.results.workspace import NotFound, Read, Workspace
+from pipelines.warnings.db import database_exists
 
 __all__ = ["discharge_series", "enterprises", "source_standard"]
 
@@ -205,7 +206,7 @@ def _alerts(ws: Workspace, network: str) -> dict[str, dict[str, Any]]:
     names = {
         c["name"] for c in cities(ws).data if c["network"] == network and c["kind"] == "source"
     }
-    if not names or not ws.warnings_db.is_file():
+    if not names or not database_exists(ws.warnings_db):
         return {}
     ranks = {
         (c["name"], lv["name"]): lv["rank"]

@@ -23,6 +23,7 @@ import pandas as pd
 
 from pipelines.config import load_network
 from pipelines.warnings.alert_job import load_city
+from pipelines.warnings.db import database_exists
 from pipelines.warnings.job import message_renderer
 from pipelines.warnings.publish import deliver_city, publish
 from pipelines.warnings.reports import WarnReport
@@ -34,7 +35,7 @@ __all__ = ["confirm_pending", "reject_pending"]
 def _store(outputs: Path, db: Path | None) -> WarningStore:
     """Open the lifecycle database (default ``warnings/warnings.db`` under ``outputs``)."""
     path = Path(db) if db is not None else Path(outputs) / "warnings" / "warnings.db"
-    if not path.is_file():
+    if not database_exists(path):  # a server (QINGYUAN_WARNINGS_DB) always exists
         raise LookupError(f"no warnings database at {path}")
     return WarningStore(path)
 

@@ -6,30 +6,36 @@ warning changed. :func:`deliver_due` POSTs every due row; a receiver that is dow
 answers with an error keeps the row ``pending`` with its attempt count, last error and the time of
 the next attempt (``backoff_s * 2**(attempts - 1)``); after ``max_attempts`` it is ``dead`` but
 still listed by :func:`outbox_status`. Nothing is ever deleted.
+
+The database is the lifecycle store's (a SQLite file or a server URL,
+:func:`pipelines.warnings.db.resolve_url`). The due rows are read first; each attempt's outcome
+is then committed on its own, so a pass that stops half-way keeps what it did, and no connection
+is held while a receiver answers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Engine, text
+
+from pipelines.warnings.db import engine_for, resolve_url, write_transaction
 
 __all__ = ["deliver_due", "outbox_status"]
 
 _CONTENT = {"cap": "application/cap+xml; charset=utf-8", "json": "application/json; charset=utf-8"}
 
 
-def _connect(db: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(db, timeout=30, isolation_level=None)
-    con.row_factory = sqlite3.Row
-    return con
+def _engine(db: Path | str) -> Engine:
+    return engine_for(resolve_url(db))
 
 
 def deliver_due(
-    db: Path,
+    db: Path | str,
     now: dt.datetime | None = None,
     max_attempts: int = 8,
     backoff_s: float = 30.0,
@@ -38,8 +44,9 @@ def deliver_due(
 
     Parameters
     ----------
-    db : pathlib.Path
-        The warning database.
+    db : pathlib.Path or str
+        The warning database (file or URL, as :class:`~pipelines.warnings.store.WarningStore`
+        takes it).
     now : datetime.datetime, optional
         Current time (UTC); tests pass a later time to skip the wait.
     max_attempts : int
@@ -54,72 +61,92 @@ def deliver_due(
     """
     now = now or dt.datetime.now(dt.UTC)
     counts = {"delivered": 0, "failed": 0, "dead": 0}
-    con = _connect(db)
-    try:
-        rows = con.execute(
-            "SELECT o.*, m.cap_xml, m.json FROM outbox o JOIN messages m USING (identifier) "
-            "WHERE o.status = 'pending' AND o.next_attempt_at <= ? ORDER BY o.id",
-            (now.isoformat(),),
-        ).fetchall()
-        for row in rows:
-            body = (row["cap_xml"] if row["format"] == "cap" else row["json"]).encode("utf-8")
-            req = urllib.request.Request(
-                row["url"],
-                data=body,
-                method="POST",
-                headers={
-                    "Content-Type": _CONTENT[row["format"]],
-                    "X-Qingyuan-Identifier": row["identifier"],
-                },
+    engine = _engine(db)
+    with engine.connect() as con:
+        rows = (
+            con.execute(
+                text(
+                    "SELECT o.*, m.cap_xml, m.json FROM outbox o JOIN messages m USING (identifier) "
+                    "WHERE o.status = 'pending' AND o.next_attempt_at <= :now ORDER BY o.id"
+                ),
+                {"now": now.isoformat()},
             )
-            attempts = row["attempts"] + 1
-            try:
-                with urllib.request.urlopen(req, timeout=row["timeout_s"]) as resp:  # noqa: S310
-                    ok, error = 200 <= resp.status < 300, f"HTTP {resp.status}"
-            except urllib.error.HTTPError as exc:
-                ok, error = False, f"HTTP {exc.code}"
-            except (urllib.error.URLError, TimeoutError, OSError) as exc:
-                ok, error = False, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-            if ok:
-                con.execute(
-                    "UPDATE outbox SET status='delivered', attempts=?, delivered_at=?, "
-                    "last_error=NULL WHERE id=?",
-                    (attempts, now.isoformat(), row["id"]),
-                )
-                counts["delivered"] += 1
-            elif attempts >= max_attempts:
-                con.execute(
-                    "UPDATE outbox SET status='dead', attempts=?, last_error=? WHERE id=?",
-                    (attempts, error, row["id"]),
-                )
-                counts["dead"] += 1
-            else:
-                wait = dt.timedelta(seconds=backoff_s * 2 ** (attempts - 1))
-                con.execute(
-                    "UPDATE outbox SET attempts=?, last_error=?, next_attempt_at=? WHERE id=?",
-                    (attempts, error, (now + wait).isoformat(), row["id"]),
-                )
-                counts["failed"] += 1
-    finally:
-        con.close()
+            .mappings()
+            .all()
+        )
+    for row in rows:
+        body = (row["cap_xml"] if row["format"] == "cap" else row["json"]).encode("utf-8")
+        req = urllib.request.Request(
+            row["url"],
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": _CONTENT[row["format"]],
+                "X-Qingyuan-Identifier": row["identifier"],
+            },
+        )
+        attempts = row["attempts"] + 1
+        try:
+            with urllib.request.urlopen(req, timeout=row["timeout_s"]) as resp:  # noqa: S310
+                ok, error = 200 <= resp.status < 300, f"HTTP {resp.status}"
+        except urllib.error.HTTPError as exc:
+            ok, error = False, f"HTTP {exc.code}"
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            ok, error = False, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+        args = {"attempts": attempts, "error": error, "id": row["id"], "now": now.isoformat()}
+        if ok:
+            sql, outcome = (
+                "UPDATE outbox SET status='delivered', attempts=:attempts, delivered_at=:now, "
+                "last_error=NULL WHERE id=:id",
+                "delivered",
+            )
+        elif attempts >= max_attempts:
+            sql, outcome = (
+                "UPDATE outbox SET status='dead', attempts=:attempts, last_error=:error "
+                "WHERE id=:id",
+                "dead",
+            )
+        else:
+            wait = dt.timedelta(seconds=backoff_s * 2 ** (attempts - 1))
+            args["next"] = (now + wait).isoformat()
+            sql, outcome = (
+                "UPDATE outbox SET attempts=:attempts, last_error=:error, next_attempt_at=:next "
+                "WHERE id=:id",
+                "failed",
+            )
+        with write_transaction(engine) as con:
+            con.execute(text(sql), {k: v for k, v in args.items() if f":{k}" in sql})
+        counts[outcome] += 1
     return counts
 
 
-def outbox_status(db: Path) -> dict[str, Any]:
-    """Return counts by status and every undelivered row (for ``qingyuan warn --status``)."""
-    con = _connect(db)
-    try:
+def outbox_status(db: Path | str) -> dict[str, Any]:
+    """Return counts by status and every undelivered row (for ``qingyuan warn --status``).
+
+    Parameters
+    ----------
+    db : pathlib.Path or str
+        The warning database (file or URL).
+
+    Returns
+    -------
+    dict
+        ``{"counts": {status: n}, "undelivered": [rows, oldest first]}``.
+    """
+    with _engine(db).connect() as con:
         counts = {
             r["status"]: r["n"]
-            for r in con.execute("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+            for r in con.execute(
+                text("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+            ).mappings()
         }
         waiting = [
             dict(r)
             for r in con.execute(
-                "SELECT id, identifier, url, format, status, attempts, next_attempt_at, last_error "
-                "FROM outbox WHERE status != 'delivered' ORDER BY id"
-            )
+                text(
+                    "SELECT id, identifier, url, format, status, attempts, next_attempt_at, "
+                    "last_error FROM outbox WHERE status != 'delivered' ORDER BY id"
+                )
+            ).mappings()
         ]
-    finally:
-        con.close()
     return {"counts": counts, "undelivered": waiting}

@@ -23,7 +23,7 @@ from pipelines.warnings.store import WarningStore
 __all__ = ["deliver_city", "publish"]
 
 
-def deliver_city(db: Path, city: CitySettings | None) -> dict[str, int]:
+def deliver_city(db: Path | str, city: CitySettings | None) -> dict[str, int]:
     """Deliver the due outbox rows with the city's retry settings (``outbox:`` block)."""
     opts = city.outbox if city else OutboxSettings()
     return deliver_due(db, max_attempts=int(opts.max_attempts), backoff_s=float(opts.backoff_s))
@@ -98,5 +98,5 @@ def publish(
         "cap_dir": str(out / "cap"),
         "new_cap": [str(out / "cap" / f"{i}.xml") for i in latest],  # type: ignore[dict-item]
         "bulletin": str(write_bulletin(out / "bulletin.html", scheme, city, report, active, by_id)),
-        "database": str(store.path),
+        "database": store.location,  # the file, or the server URL without password
     }

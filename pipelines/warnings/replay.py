@@ -204,7 +204,7 @@ def replay(
     db = Path(tmp.name if tmp else work_dir) / f"replay_{city.name}.db"
     if db.exists():
         db.unlink()
-    store = WarningStore(db)
+    store = WarningStore(f"sqlite:///{db}")  # a scratch file, never QINGYUAN_WARNINGS_DB
     rows = []
     for n, issue in enumerate(issue_times):
         ds = _forecast_dataset(forecasts, n, panel.stations, issue)

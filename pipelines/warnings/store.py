@@ -1,12 +1,17 @@
-"""Persisted warning lifecycle (SQLite): warnings, decisions, messages, audit log, ops alerts.
+"""Persisted warning lifecycle: warnings, decisions, messages, audit log, ops alerts.
 
-One SQLite file per deployment (default ``outputs/warnings/warnings.db``). Each call of
-:meth:`WarningStore.apply` runs in one ``BEGIN IMMEDIATE`` transaction: it records the decision for
+One database per deployment: the embedded SQLite file ``outputs/warnings/warnings.db`` by default,
+or a PostgreSQL server named by ``QINGYUAN_WARNINGS_DB`` (:mod:`pipelines.warnings.db`: URL,
+schema, Alembic migrations applied on open, dialect differences). Each call of
+:meth:`WarningStore.apply` runs in one transaction serialised per city (SQLite ``BEGIN
+IMMEDIATE``; PostgreSQL an advisory lock of the city): it records the decision for
 ``(city, area, issue_time)`` (a primary key, so re-running the same issue time changes nothing and
 returns the stored outcome), moves the area's warning through the state machine of
 :func:`features.warnings.rules.next_transition`, renders the CAP / JSON message and queues it for
-every subscriber in the outbox. The audit table is append-only (SQLite triggers refuse UPDATE and
-DELETE) and every row carries the provenance of the forecast behind it.
+every subscriber in the outbox. The audit table is append-only (SQLite triggers, a PostgreSQL
+trigger function: UPDATE, DELETE and TRUNCATE are refused) and every row carries the provenance of
+the forecast behind it. A database that fails or goes away during a write raises
+:class:`pipelines.warnings.db.WarningDatabaseError`; nothing of that write is committed.
 
 A city with ``confirmation: required`` holds every step that would send a message instead
 (:meth:`WarningStore.hold`): a ``pending`` row per ``(city, area, issue_time)`` that decision staff
@@ -19,73 +24,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import Connection, RowMapping, text
 
 from features.warnings.rules import Decision, Transition, WarningScheme, next_transition
+from pipelines.warnings.db import (
+    dialect_of,
+    engine_for,
+    ensure_schema,
+    location,
+    resolve_url,
+    write_transaction,
+)
 
 __all__ = ["MESSAGE_ACTIONS", "AppliedDecision", "WarningStore", "decision_from_dict"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS warnings (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    city TEXT NOT NULL, area TEXT NOT NULL, level TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('active', 'lifted')),
-    onset TEXT, expires TEXT, first_issued TEXT NOT NULL, last_updated TEXT NOT NULL,
-    version INTEGER NOT NULL, last_identifier TEXT NOT NULL, last_sent TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS one_active_per_area
-    ON warnings (city, area) WHERE status = 'active';
-CREATE TABLE IF NOT EXISTS decisions (
-    city TEXT NOT NULL, area TEXT NOT NULL, issue_time TEXT NOT NULL,
-    action TEXT NOT NULL, warning_id INTEGER, identifier TEXT, decision TEXT NOT NULL,
-    PRIMARY KEY (city, area, issue_time)
-);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL, city TEXT NOT NULL, area TEXT NOT NULL, issue_time TEXT NOT NULL,
-    warning_id INTEGER, action TEXT NOT NULL, from_level TEXT, to_level TEXT,
-    why TEXT, provenance TEXT NOT NULL, decision TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS audit_append_only_u BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_append_only_d BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TABLE IF NOT EXISTS messages (
-    identifier TEXT PRIMARY KEY, warning_id INTEGER NOT NULL, city TEXT NOT NULL,
-    area TEXT NOT NULL, msg_type TEXT NOT NULL, action TEXT NOT NULL, sent TEXT NOT NULL,
-    refs TEXT, cap_xml TEXT NOT NULL, json TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    identifier TEXT NOT NULL, url TEXT NOT NULL, format TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'dead')),
-    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL,
-    last_error TEXT, delivered_at TEXT, timeout_s REAL NOT NULL DEFAULT 10,
-    UNIQUE (identifier, url, format)
-);
-CREATE TABLE IF NOT EXISTS ops_alerts (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, city TEXT NOT NULL,
-    issue_time TEXT, kind TEXT NOT NULL, message TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pending (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    city TEXT NOT NULL, area TEXT NOT NULL, issue_time TEXT NOT NULL, created TEXT NOT NULL,
-    proposed_action TEXT NOT NULL, proposed_level TEXT, from_level TEXT,
-    proposed_onset TEXT, proposed_expires TEXT, why TEXT, cap_status TEXT,
-    decision TEXT NOT NULL, provenance TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending'
-        CHECK (status IN ('pending', 'confirmed', 'rejected', 'superseded')),
-    decided_by TEXT, decided_at TEXT, note TEXT, identifier TEXT,
-    UNIQUE (city, area, issue_time)
-);
-CREATE INDEX IF NOT EXISTS pending_by_status ON pending (city, status);
-"""
 
 _MSG_TYPE = {"issue": "Alert", "upgrade": "Update", "downgrade": "Update", "extend": "Update"}
 _MSG_TYPE["lift"] = "Cancel"
@@ -122,7 +79,19 @@ def decision_from_dict(data: dict[str, Any]) -> Decision:
     return Decision(**d)
 
 
-def _pending_row(row: sqlite3.Row) -> dict[str, Any]:
+def _q(con: Connection, sql: str, **params: Any) -> Any:
+    """Run ``sql`` (named ``:parameters``) and return its rows as mappings."""
+    return con.execute(text(sql), params).mappings()
+
+
+def _dict(row: RowMapping) -> dict[str, Any]:
+    """Return a row as a dict, without the ``rowid`` column PostgreSQL's ``messages`` carries."""
+    out = dict(row)
+    out.pop("rowid", None)
+    return out
+
+
+def _pending_row(row: RowMapping) -> dict[str, Any]:
     out = dict(row)
     out["decision"] = json.loads(out["decision"])
     out["provenance"] = json.loads(out["provenance"])
@@ -149,84 +118,118 @@ class WarningStore:
 
     Parameters
     ----------
-    path : pathlib.Path
-        SQLite file (created with its tables when missing).
+    path : pathlib.Path or str
+        SQLite file (created with its tables when missing; ``QINGYUAN_WARNINGS_DB`` names a
+        server instead) or a SQLAlchemy URL (``postgresql+psycopg://...``); see
+        :func:`pipelines.warnings.db.resolve_url`. The schema is migrated to the newest revision
+        on open.
+
+    Attributes
+    ----------
+    url : sqlalchemy.engine.URL
+        The database.
+    path : pathlib.Path or str
+        The SQLite file, or the URL (as a string) of a server: what the outbox functions take.
+    location : str
+        What to show: the file, or the URL without its password.
     """
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.executescript(_SCHEMA)
+    def __init__(self, path: Path | str):
+        self.url = resolve_url(path)
+        is_file = self.url.get_backend_name() == "sqlite"
+        self.path: Path | str = (
+            Path(self.url.database or "") if is_file else self.url.render_as_string(False)
+        )
+        self.location = location(self.url)
+        ensure_schema(self.url)
+        self._engine = engine_for(self.url)
 
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        con.row_factory = sqlite3.Row
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA foreign_keys=ON")
-        return con
+    def _read(self) -> Connection:
+        """Open a connection for reads (closed, and its transaction ended, by ``with``)."""
+        return self._engine.connect()
+
+    def _insert(self, con: Connection, sql: str, **params: Any) -> int:
+        """Run an ``INSERT`` and return the new row's id."""
+        return dialect_of(self.url).insert_id(con, sql, params)
+
+    def _write(self, city: str | None = None) -> Any:
+        """One write transaction, serialised with the other writers of ``city``."""
+        return write_transaction(self._engine, city=city)
 
     # ------------------------------------------------------------------ reads
     def active(self, city: str, area: str | None = None) -> list[dict[str, Any]]:
         """Active warnings of a city (optionally one area)."""
-        sql = "SELECT * FROM warnings WHERE city = ? AND status = 'active'"
-        args: list[Any] = [city]
+        sql = "SELECT * FROM warnings WHERE city = :city AND status = 'active'"
         if area is not None:
-            sql += " AND area = ?"
-            args.append(area)
-        with self._connect() as con:
-            return [dict(r) for r in con.execute(sql + " ORDER BY area", args)]
+            sql += " AND area = :area"
+        with self._read() as con:
+            return [_dict(r) for r in _q(con, sql + " ORDER BY area", city=city, area=area)]
 
     def audit(self, city: str | None = None) -> list[dict[str, Any]]:
         """Return the audit log, oldest first."""
-        with self._connect() as con:
-            rows = con.execute(
-                "SELECT * FROM audit" + (" WHERE city = ?" if city else "") + " ORDER BY seq",
-                [city] if city else [],
+        with self._read() as con:
+            rows = _q(
+                con,
+                "SELECT * FROM audit" + (" WHERE city = :city" if city else "") + " ORDER BY seq",
+                city=city,
             )
-            return [dict(r) for r in rows]
+            return [_dict(r) for r in rows]
 
     def messages(self, city: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Issued messages, newest first."""
-        with self._connect() as con:
-            rows = con.execute(
+        with self._read() as con:
+            rows = _q(
+                con,
                 "SELECT * FROM messages"
-                + (" WHERE city = ?" if city else "")
-                + " ORDER BY sent DESC, rowid DESC LIMIT ?",
-                ([city] if city else []) + [limit],
+                + (" WHERE city = :city" if city else "")
+                + " ORDER BY sent DESC, rowid DESC LIMIT :limit",
+                city=city,
+                limit=int(limit),
             )
-            return [dict(r) for r in rows]
+            return [_dict(r) for r in rows]
 
     def ops_alerts(self, city: str | None = None) -> list[dict[str, Any]]:
         """Operational alerts (why a run changed nothing), oldest first."""
-        with self._connect() as con:
-            rows = con.execute(
-                "SELECT * FROM ops_alerts" + (" WHERE city = ?" if city else "") + " ORDER BY seq",
-                [city] if city else [],
+        with self._read() as con:
+            rows = _q(
+                con,
+                "SELECT * FROM ops_alerts"
+                + (" WHERE city = :city" if city else "")
+                + " ORDER BY seq",
+                city=city,
             )
-            return [dict(r) for r in rows]
+            return [_dict(r) for r in rows]
 
     def record_ops_alert(
         self, city: str, kind: str, message: str, issue_time: pd.Timestamp | None = None
     ) -> None:
         """Record an operational alert (e.g. forecast missing or stale: no warning changed)."""
-        with self._connect() as con:
-            con.execute(
-                "INSERT INTO ops_alerts (at, city, issue_time, kind, message) VALUES (?,?,?,?,?)",
-                (dt.datetime.now(dt.UTC).isoformat(), city, _iso(issue_time), kind, message),
+        with self._write() as con:
+            _q(
+                con,
+                "INSERT INTO ops_alerts (at, city, issue_time, kind, message) "
+                "VALUES (:at, :city, :it, :kind, :message)",
+                at=dt.datetime.now(dt.UTC).isoformat(),
+                city=city,
+                it=_iso(issue_time),
+                kind=kind,
+                message=message,
             )
 
     # ------------------------------------------------------------------ the state machine
     @staticmethod
-    def _active_row(con: sqlite3.Connection, city: str, area: str) -> sqlite3.Row | None:
-        return con.execute(
-            "SELECT * FROM warnings WHERE city=? AND area=? AND status='active'", (city, area)
-        ).fetchone()
+    def _active_row(con: Connection, city: str, area: str) -> RowMapping | None:
+        return _q(
+            con,
+            "SELECT * FROM warnings WHERE city=:city AND area=:area AND status='active'",
+            city=city,
+            area=area,
+        ).first()
 
     @staticmethod
     def _step(
         scheme: WarningScheme,
-        cur: sqlite3.Row | None,
+        cur: RowMapping | None,
         decision: Decision,
         issue_time: pd.Timestamp,
     ) -> Transition:
@@ -267,11 +270,8 @@ class WarningStore:
             The step from the area's active warning; it sends a message when its ``action`` is
             in :data:`MESSAGE_ACTIONS` (issue, upgrade, downgrade, extend, lift).
         """
-        con = self._connect()
-        try:
+        with self._read() as con:
             cur = self._active_row(con, city, area)
-        finally:
-            con.close()
         return self._step(scheme, cur, decision, pd.Timestamp(issue_time))
 
     def apply(
@@ -288,6 +288,9 @@ class WarningStore:
     ) -> AppliedDecision:
         """Decide the lifecycle step for one area and persist it atomically.
 
+        One transaction, serialised with every other write of the city (a second cycle of the
+        same city waits for this one to commit, then sees its outcome).
+
         Parameters
         ----------
         render : callable
@@ -298,25 +301,31 @@ class WarningStore:
             ``{"url", "formats", "timeout_s"}``; one outbox row per URL and format.
         sent : pandas.Timestamp, optional
             Message time (default: the issue time, so that a replay is reproducible).
+
+        Raises
+        ------
+        pipelines.warnings.db.WarningDatabaseError
+            The database failed or went away; nothing of this step was committed.
         """
         issue_time = pd.Timestamp(issue_time)
         sent = pd.Timestamp(sent) if sent is not None else issue_time
         now = dt.datetime.now(dt.UTC).isoformat()
         ddict = decision_dict(decision)
-        con = self._connect()
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            done = con.execute(
-                "SELECT * FROM decisions WHERE city=? AND area=? AND issue_time=?",
-                (city, area, _iso(issue_time)),
-            ).fetchone()
+        it = _iso(issue_time)
+        with self._write(city) as con:
+            done = _q(
+                con,
+                "SELECT * FROM decisions WHERE city=:city AND area=:area AND issue_time=:it",
+                city=city,
+                area=area,
+                it=it,
+            ).first()
             if done is not None:
-                con.execute("ROLLBACK")
                 w = None
                 if done["warning_id"] is not None:
-                    w = con.execute(
-                        "SELECT level FROM warnings WHERE id=?", (done["warning_id"],)
-                    ).fetchone()
+                    w = _q(
+                        con, "SELECT level FROM warnings WHERE id=:id", id=done["warning_id"]
+                    ).first()
                 return AppliedDecision(
                     city,
                     area,
@@ -335,25 +344,19 @@ class WarningStore:
             if step.action in _MSG_TYPE:
                 version = (cur["version"] + 1) if cur else 1
                 if cur is None:
-                    cursor = con.execute(
+                    warning_id = self._insert(
+                        con,
                         "INSERT INTO warnings (city, area, level, status, onset, expires, "
                         "first_issued, last_updated, version, last_identifier, last_sent) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                        (
-                            city,
-                            area,
-                            step.level,
-                            "active",
-                            _iso(step.onset),
-                            _iso(step.expires),
-                            _iso(issue_time),
-                            _iso(issue_time),
-                            0,
-                            "",
-                            "",
-                        ),
+                        "VALUES (:city, :area, :level, 'active', :onset, :expires, :it, :it, 0, "
+                        "'', '')",
+                        city=city,
+                        area=area,
+                        level=step.level,
+                        onset=_iso(step.onset),
+                        expires=_iso(step.expires),
+                        it=it,
                     )
-                    warning_id = cursor.lastrowid
                 identifier = f"qingyuan.{city}.{area}.{warning_id}.{version}"
                 refs = None  # the message this one updates or cancels: "identifier,sent"
                 if cur is not None:
@@ -379,81 +382,76 @@ class WarningStore:
                 }
                 cap_xml, json_text = render(context)
                 sent_text = json.loads(json_text)["sent"]  # as written in the CAP message
-                con.execute(
-                    "UPDATE warnings SET level=?, status=?, onset=?, expires=?, last_updated=?, "
-                    "version=?, last_identifier=?, last_sent=? WHERE id=?",
-                    (
-                        context["level"],
-                        "lifted" if step.action == "lift" else "active",
-                        _iso(step.onset),
-                        _iso(step.expires),
-                        _iso(issue_time),
-                        version,
-                        identifier,
-                        sent_text,
-                        warning_id,
-                    ),
+                _q(
+                    con,
+                    "UPDATE warnings SET level=:level, status=:status, onset=:onset, "
+                    "expires=:expires, last_updated=:it, version=:version, "
+                    "last_identifier=:identifier, last_sent=:sent WHERE id=:id",
+                    level=context["level"],
+                    status="lifted" if step.action == "lift" else "active",
+                    onset=_iso(step.onset),
+                    expires=_iso(step.expires),
+                    it=it,
+                    version=version,
+                    identifier=identifier,
+                    sent=sent_text,
+                    id=warning_id,
                 )
-                con.execute(
+                _q(
+                    con,
                     "INSERT INTO messages (identifier, warning_id, city, area, msg_type, action, "
-                    "sent, refs, cap_xml, json) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        identifier,
-                        warning_id,
-                        city,
-                        area,
-                        context["msg_type"],
-                        step.action,
-                        _iso(sent),
-                        refs,
-                        cap_xml,
-                        json_text,
-                    ),
+                    "sent, refs, cap_xml, json) VALUES (:identifier, :warning_id, :city, :area, "
+                    ":msg_type, :action, :sent, :refs, :cap_xml, :json)",
+                    identifier=identifier,
+                    warning_id=warning_id,
+                    city=city,
+                    area=area,
+                    msg_type=context["msg_type"],
+                    action=step.action,
+                    sent=_iso(sent),
+                    refs=refs,
+                    cap_xml=cap_xml,
+                    json=json_text,
                 )
                 for sub in subscribers or []:
                     for fmt in sub.get("formats", ["cap"]):
-                        con.execute(
+                        _q(
+                            con,
                             "INSERT INTO outbox (identifier, url, format, next_attempt_at, "
-                            "timeout_s) VALUES (?,?,?,?,?)",
-                            (identifier, sub["url"], fmt, now, float(sub.get("timeout_s", 10))),
+                            "timeout_s) VALUES (:identifier, :url, :format, :now, :timeout_s)",
+                            identifier=identifier,
+                            url=sub["url"],
+                            format=fmt,
+                            now=now,
+                            timeout_s=float(sub.get("timeout_s", 10)),
                         )
-            con.execute(
+            _q(
+                con,
                 "INSERT INTO decisions (city, area, issue_time, action, warning_id, identifier, "
-                "decision) VALUES (?,?,?,?,?,?,?)",
-                (
-                    city,
-                    area,
-                    _iso(issue_time),
-                    step.action,
-                    warning_id,
-                    identifier,
-                    json.dumps(ddict),
-                ),
+                "decision) VALUES (:city, :area, :it, :action, :warning_id, :identifier, "
+                ":decision)",
+                city=city,
+                area=area,
+                it=it,
+                action=step.action,
+                warning_id=warning_id,
+                identifier=identifier,
+                decision=json.dumps(ddict),
             )
-            con.execute(
-                "INSERT INTO audit (at, city, area, issue_time, warning_id, action, from_level, "
-                "to_level, why, provenance, decision) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    now,
-                    city,
-                    area,
-                    _iso(issue_time),
-                    warning_id,
-                    step.action,
-                    cur["level"] if cur else None,
-                    step.level,
-                    step.why,
-                    json.dumps(provenance, default=str),
-                    json.dumps(ddict),
-                ),
+            self._audit(
+                con,
+                now,
+                city,
+                area,
+                it,
+                warning_id,
+                step.action,
+                cur["level"] if cur else None,
+                step.level,
+                step.why,
+                json.dumps(provenance, default=str),
+                json.dumps(ddict),
             )
-            con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
         return AppliedDecision(
             city,
             area,
@@ -469,26 +467,26 @@ class WarningStore:
     # ------------------------------------------------------------------ confirmation
     def decision_at(self, city: str, area: str, issue_time: pd.Timestamp) -> dict[str, Any] | None:
         """Return the applied decision of one area and issue time (``decisions`` row), or None."""
-        con = self._connect()
-        try:
-            row = con.execute(
-                "SELECT * FROM decisions WHERE city=? AND area=? AND issue_time=?",
-                (city, area, _iso(pd.Timestamp(issue_time))),
-            ).fetchone()
-        finally:
-            con.close()
+        with self._read() as con:
+            row = _q(
+                con,
+                "SELECT * FROM decisions WHERE city=:city AND area=:area AND issue_time=:it",
+                city=city,
+                area=area,
+                it=_iso(pd.Timestamp(issue_time)),
+            ).first()
         return dict(row) if row else None
 
     def pending_at(self, city: str, area: str, issue_time: pd.Timestamp) -> dict[str, Any] | None:
         """Return the held decision of one area and issue time (any status, JSON parsed), or None."""
-        con = self._connect()
-        try:
-            row = con.execute(
-                "SELECT * FROM pending WHERE city=? AND area=? AND issue_time=?",
-                (city, area, _iso(pd.Timestamp(issue_time))),
-            ).fetchone()
-        finally:
-            con.close()
+        with self._read() as con:
+            row = _q(
+                con,
+                "SELECT * FROM pending WHERE city=:city AND area=:area AND issue_time=:it",
+                city=city,
+                area=area,
+                it=_iso(pd.Timestamp(issue_time)),
+            ).first()
         return _pending_row(row) if row else None
 
     def hold(
@@ -538,46 +536,51 @@ class WarningStore:
         now = dt.datetime.now(dt.UTC).isoformat()
         ddict = json.dumps(decision_dict(decision))
         prov = json.dumps(provenance, default=str)
-        con = self._connect()
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            done = con.execute(
-                "SELECT id FROM pending WHERE city=? AND area=? AND issue_time=?", (city, area, it)
-            ).fetchone()
+        key = {"city": city, "area": area, "it": it}
+        with self._write(city) as con:
+            done = _q(
+                con,
+                "SELECT id FROM pending WHERE city=:city AND area=:area AND issue_time=:it",
+                **key,
+            ).first()
             if done is not None:
-                con.execute("ROLLBACK")
                 return int(done["id"])
             cur = self._active_row(con, city, area)
-            newer = con.execute(
-                "SELECT id FROM pending WHERE city=? AND area=? AND status='pending' "
-                "AND issue_time > ? ORDER BY issue_time DESC LIMIT 1",
-                (city, area, it),
-            ).fetchone()
-            cursor = con.execute(
-                "INSERT INTO pending (city, area, issue_time, created, proposed_action, "
-                "proposed_level, from_level, proposed_onset, proposed_expires, why, cap_status, "
-                "decision, provenance, status, decided_at, note) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    city,
-                    area,
-                    it,
-                    now,
-                    step.action,
-                    step.level,
-                    cur["level"] if cur else None,
-                    _iso(step.onset),
-                    _iso(step.expires),
-                    step.why,
-                    cap_status,
-                    ddict,
-                    prov,
-                    "superseded" if newer else "pending",
-                    now if newer else None,
-                    f"superseded by pending #{newer['id']} (a later issue time)" if newer else None,
-                ),
+            newer = _q(
+                con,
+                "SELECT id FROM pending WHERE city=:city AND area=:area AND status='pending' "
+                "AND issue_time > :it ORDER BY issue_time DESC LIMIT 1",
+                **key,
+            ).first()
+            pid = int(
+                self._insert(
+                    con,
+                    "INSERT INTO pending (city, area, issue_time, created, proposed_action, "
+                    "proposed_level, from_level, proposed_onset, proposed_expires, why, "
+                    "cap_status, decision, provenance, status, decided_at, note) "
+                    "VALUES (:city, :area, :it, :now, :action, :level, :from_level, :onset, "
+                    ":expires, :why, :cap_status, :decision, :provenance, :status, :decided_at, "
+                    ":note)",
+                    **key,
+                    now=now,
+                    action=step.action,
+                    level=step.level,
+                    from_level=cur["level"] if cur else None,
+                    onset=_iso(step.onset),
+                    expires=_iso(step.expires),
+                    why=step.why,
+                    cap_status=cap_status,
+                    decision=ddict,
+                    provenance=prov,
+                    status="superseded" if newer else "pending",
+                    decided_at=now if newer else None,
+                    note=(
+                        f"superseded by pending #{newer['id']} (a later issue time)"
+                        if newer
+                        else None
+                    ),
+                )
             )
-            pid = int(cursor.lastrowid)
             warning_id = cur["id"] if cur else None
             self._audit(
                 con,
@@ -596,20 +599,14 @@ class WarningStore:
                 ddict,
             )
             if newer is None:
-                older = con.execute(
-                    "SELECT * FROM pending WHERE city=? AND area=? AND status='pending' "
-                    "AND issue_time < ?",
-                    (city, area, it),
-                ).fetchall()
+                older = _q(
+                    con,
+                    "SELECT * FROM pending WHERE city=:city AND area=:area AND status='pending' "
+                    "AND issue_time < :it",
+                    **key,
+                ).all()
                 for row in older:
                     self._supersede(con, row, now, f"superseded by pending #{pid}", warning_id)
-            con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
         return pid
 
     def pending(
@@ -625,16 +622,14 @@ class WarningStore:
             ``pending`` (default: awaiting confirmation), ``confirmed``, ``rejected``,
             ``superseded``, or None for every row.
         """
-        sql, args = "SELECT * FROM pending WHERE 1=1", []
+        sql = "SELECT * FROM pending WHERE 1=1"
         if city is not None:
-            sql, args = sql + " AND city = ?", [*args, city]
+            sql += " AND city = :city"
         if status is not None:
-            sql, args = sql + " AND status = ?", [*args, status]
-        con = self._connect()
-        try:
-            return [_pending_row(r) for r in con.execute(sql + " ORDER BY id", args)]
-        finally:
-            con.close()
+            sql += " AND status = :status"
+        with self._read() as con:
+            rows = _q(con, sql + " ORDER BY id", city=city, status=status).all()
+        return [_pending_row(r) for r in rows]
 
     def pending_item(self, pending_id: int) -> dict[str, Any]:
         """Return one held decision (any status), JSON parsed.
@@ -644,11 +639,8 @@ class WarningStore:
         LookupError
             No pending row has this id.
         """
-        con = self._connect()
-        try:
-            row = con.execute("SELECT * FROM pending WHERE id=?", (int(pending_id),)).fetchone()
-        finally:
-            con.close()
+        with self._read() as con:
+            row = _q(con, "SELECT * FROM pending WHERE id=:id", id=int(pending_id)).first()
         if row is None:
             raise LookupError(f"no pending decision #{pending_id}")
         return _pending_row(row)
@@ -668,21 +660,15 @@ class WarningStore:
             The row is not pending (confirmed, rejected or superseded) or it is stale.
         """
         now = dt.datetime.now(dt.UTC).isoformat()
-        con = self._connect()
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            row = self._open_row(con, pending_id, "confirmed", now, same_time_stale=True)
-            con.execute("COMMIT")
-        except ValueError:
-            if con.in_transaction:
-                con.execute("COMMIT")  # keep a stale row's "superseded" mark
-            raise
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
+        refused: ValueError | None = None
+        with self._write() as con:
+            self._lock_city_of(con, pending_id)
+            try:
+                row = self._open_row(con, pending_id, "confirmed", now, same_time_stale=True)
+            except ValueError as exc:
+                refused = exc  # committed below: keep a stale row's "superseded" mark
+        if refused is not None:
+            raise refused
         return _pending_row(row)
 
     def resolve_pending(
@@ -735,72 +721,96 @@ class WarningStore:
             if now is not None
             else dt.datetime.now(dt.UTC).isoformat()
         )
-        con = self._connect()
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            row = self._open_row(con, pending_id, status, at, same_time_stale=status == "rejected")
-            if status == "confirmed":
-                done = con.execute(
-                    "SELECT identifier FROM decisions WHERE city=? AND area=? AND issue_time=?",
-                    (row["city"], row["area"], row["issue_time"]),
-                ).fetchone()
-                if identifier is None or done is None or done["identifier"] != identifier:
-                    raise ValueError(
-                        f"pending decision #{pending_id}: no message {identifier!r} was applied "
-                        f"for issue time {row['issue_time']}; release it with confirm_pending"
-                    )
-            con.execute(
-                "UPDATE pending SET status=?, decided_by=?, decided_at=?, note=?, identifier=? "
-                "WHERE id=?",
-                (status, by, at, note, identifier, row["id"]),
-            )
-            if status == "rejected":
-                cur = self._active_row(con, row["city"], row["area"])
-                self._audit(
-                    con,
-                    at,
-                    row["city"],
-                    row["area"],
-                    row["issue_time"],
-                    cur["id"] if cur else None,
-                    "rejected",
-                    row["from_level"],
-                    row["proposed_level"],
-                    f"pending #{row['id']} ({row['proposed_action']} "
-                    f"{row['proposed_level'] or ''}) rejected by {by}: {note}",
-                    row["provenance"],
-                    row["decision"],
-                )
-            out = con.execute("SELECT * FROM pending WHERE id=?", (row["id"],)).fetchone()
-            con.execute("COMMIT")
-        except ValueError:
-            if con.in_transaction:
-                con.execute("COMMIT")  # keep a stale row's "superseded" mark (nothing else written)
-            raise
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
+        refused: ValueError | None = None
+        with self._write() as con:
+            self._lock_city_of(con, pending_id)
+            try:
+                out = self._resolve(con, pending_id, status, by, note, identifier, at)
+            except ValueError as exc:
+                refused = exc  # committed: keep a stale row's "superseded" mark (nothing else)
+        if refused is not None:
+            raise refused
         return _pending_row(out)
 
+    def _resolve(
+        self,
+        con: Connection,
+        pending_id: int,
+        status: str,
+        by: str,
+        note: str,
+        identifier: str | None,
+        at: str,
+    ) -> RowMapping:
+        """Write :meth:`resolve_pending` (in its transaction); return the updated row."""
+        row = self._open_row(con, pending_id, status, at, same_time_stale=status == "rejected")
+        if status == "confirmed":
+            done = _q(
+                con,
+                "SELECT identifier FROM decisions WHERE city=:city AND area=:area "
+                "AND issue_time=:it",
+                city=row["city"],
+                area=row["area"],
+                it=row["issue_time"],
+            ).first()
+            if identifier is None or done is None or done["identifier"] != identifier:
+                raise ValueError(
+                    f"pending decision #{pending_id}: no message {identifier!r} was applied "
+                    f"for issue time {row['issue_time']}; release it with confirm_pending"
+                )
+        _q(
+            con,
+            "UPDATE pending SET status=:status, decided_by=:by, decided_at=:at, note=:note, "
+            "identifier=:identifier WHERE id=:id",
+            status=status,
+            by=by,
+            at=at,
+            note=note,
+            identifier=identifier,
+            id=row["id"],
+        )
+        if status == "rejected":
+            cur = self._active_row(con, row["city"], row["area"])
+            self._audit(
+                con,
+                at,
+                row["city"],
+                row["area"],
+                row["issue_time"],
+                cur["id"] if cur else None,
+                "rejected",
+                row["from_level"],
+                row["proposed_level"],
+                f"pending #{row['id']} ({row['proposed_action']} "
+                f"{row['proposed_level'] or ''}) rejected by {by}: {note}",
+                row["provenance"],
+                row["decision"],
+            )
+        return _q(con, "SELECT * FROM pending WHERE id=:id", id=row["id"]).one()
+
     # ------------------------------------------------------------------ confirmation helpers
+    @staticmethod
+    def _lock_city_of(con: Connection, pending_id: int) -> None:
+        """Serialise with the other writers of the pending row's city (when the row exists)."""
+        row = _q(con, "SELECT city FROM pending WHERE id=:id", id=int(pending_id)).first()
+        if row is not None:
+            dialect_of(con.engine.url).lock_city(con, row["city"])
+
     def _open_row(
         self,
-        con: sqlite3.Connection,
+        con: Connection,
         pending_id: int,
         verb: str,
         at: str,
         *,
         same_time_stale: bool,
-    ) -> sqlite3.Row:
+    ) -> RowMapping:
         """Return the pending row, refused when unknown, not pending or stale (in a transaction).
 
         Stale: a decision of the area was applied at a later issue time (or, with
         ``same_time_stale``, at the row's own); the row is then marked ``superseded``.
         """
-        row = con.execute("SELECT * FROM pending WHERE id=?", (int(pending_id),)).fetchone()
+        row = _q(con, "SELECT * FROM pending WHERE id=:id", id=int(pending_id)).first()
         if row is None:
             raise LookupError(f"no pending decision #{pending_id}")
         what = (
@@ -814,12 +824,16 @@ class WarningStore:
                 f"{what} is already {row['status']}{who}{why}; "
                 f"only a pending decision can be {verb}"
             )
-        newer = con.execute(
-            "SELECT issue_time, action FROM decisions WHERE city=? AND area=? AND issue_time "
+        newer = _q(
+            con,
+            "SELECT issue_time, action FROM decisions WHERE city=:city AND area=:area "
+            "AND issue_time "
             + (">=" if same_time_stale else ">")
-            + " ? ORDER BY issue_time DESC LIMIT 1",
-            (row["city"], row["area"], row["issue_time"]),
-        ).fetchone()
+            + " :it ORDER BY issue_time DESC LIMIT 1",
+            city=row["city"],
+            area=row["area"],
+            it=row["issue_time"],
+        ).first()
         if newer is not None:
             reason = (
                 f"stale: area {row['area']} already has a newer decision applied "
@@ -832,15 +846,18 @@ class WarningStore:
 
     def _supersede(
         self,
-        con: sqlite3.Connection,
-        row: sqlite3.Row,
+        con: Connection,
+        row: RowMapping,
         at: str,
         why: str,
         warning_id: int | None,
     ) -> None:
-        con.execute(
-            "UPDATE pending SET status='superseded', decided_at=?, note=? WHERE id=?",
-            (at, why, row["id"]),
+        _q(
+            con,
+            "UPDATE pending SET status='superseded', decided_at=:at, note=:note WHERE id=:id",
+            at=at,
+            note=why,
+            id=row["id"],
         )
         self._audit(
             con,
@@ -857,15 +874,23 @@ class WarningStore:
             row["decision"],
         )
 
-    @staticmethod
-    def _audit(con: sqlite3.Connection, *values: Any) -> None:
+    _AUDIT_COLUMNS = (
+        "at, city, area, issue_time, warning_id, action, from_level, to_level, why, provenance, "
+        "decision"
+    )
+
+    @classmethod
+    def _audit(cls, con: Connection, *values: Any) -> None:
         """Append one audit row.
 
         ``values``: at, city, area, issue_time, warning_id, action, from_level, to_level, why,
         provenance (JSON text), decision (JSON text).
         """
-        con.execute(
-            "INSERT INTO audit (at, city, area, issue_time, warning_id, action, from_level, "
-            "to_level, why, provenance, decision) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            values,
+        names = [c.strip() for c in cls._AUDIT_COLUMNS.split(",")]
+        _q(
+            con,
+            f"INSERT INTO audit ({cls._AUDIT_COLUMNS}) VALUES ("
+            + ", ".join(f":{n}" for n in names)
+            + ")",
+            **dict(zip(names, values, strict=True)),
         )

@@ -144,9 +144,10 @@ def pending(
 
 def _decided(request: Request, who: Principal, pending_id: RowId, note: str, verb: str):  # noqa: ANN202
     from pipelines.warnings.confirm import confirm_pending, reject_pending
+    from pipelines.warnings.db import database_exists
 
     ws = _ws(request)
-    if not ws.warnings_db.is_file():
+    if not database_exists(ws.warnings_db):
         raise ApiError(404, "no warnings database yet")
     held = next((p for p in R.pending(ws).data if p["id"] == pending_id), None)
     if held is not None:  # a decision on a supervision alert needs the enterprise dataset too

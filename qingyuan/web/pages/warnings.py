@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from pipelines import results as R
+from pipelines.warnings.db import database_exists
 from qingyuan.web.accounts import Principal
 from qingyuan.web.deps import audit, check_csrf, principal, readable_kind, reader, reveal
 from qingyuan.web.errors import ApiError
@@ -197,7 +198,7 @@ def warnings_page(request: Request, who: Principal = Depends(reader("warnings"))
         )
         cards.append(card)
     pending: list[dict] = []
-    if ws.warnings_db.is_file() and reveal(request, who, "warnings_pending"):
+    if database_exists(ws.warnings_db) and reveal(request, who, "warnings_pending"):
         for p in visible(request, who, R.pending(ws).data, "warnings_pending"):
             if p["city"] not in cities:
                 continue

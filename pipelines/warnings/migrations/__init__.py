@@ -1,0 +1,1 @@
+"""Alembic migrations of the warning lifecycle database (:mod:`pipelines.warnings.db`)."""
