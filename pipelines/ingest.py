@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,16 @@ from pipelines.sources import ADAPTERS
 from pipelines.sources.base import RawBatch
 from pipelines.store import StationStore, UpsertResult
 
-__all__ = ["IngestReport", "SourceReport", "ingest", "merge_blocks", "read_source"]
+__all__ = ["IngestReport", "SourceReport", "Upsert", "ingest", "merge_blocks", "read_source"]
+
+#: How the merged block reaches the store: ``upsert(store, block, qc_config)``. The default is
+#: :meth:`pipelines.store.StationStore.upsert`; :mod:`pipelines.engine` passes its distributed
+#: one (QC per station group on Dask workers, one writer).
+Upsert = Callable[[StationStore, CanonicalBlock, dict[str, Any]], UpsertResult]
+
+
+def _store_upsert(store: StationStore, block: CanonicalBlock, qc: dict[str, Any]) -> UpsertResult:
+    return store.upsert(block, qc)
 
 
 @dataclass
@@ -157,6 +167,8 @@ def ingest(
     store_root: Path,
     now: pd.Timestamp | None = None,
     batches: list[RawBatch] | None = None,
+    *,
+    upsert: Upsert | None = None,
 ) -> IngestReport:
     """Ingest every source of a network into the store.
 
@@ -170,6 +182,9 @@ def ingest(
         Clock for the future-timestamp check (UTC); default the wall clock.
     batches : list of RawBatch, optional
         Already-read sources (the Prefect flow reads them in retrying tasks); default: read here.
+    upsert : callable, optional
+        ``upsert(store, block, qc_config) -> UpsertResult``; default
+        :meth:`pipelines.store.StationStore.upsert` (single process).
 
     Returns
     -------
@@ -210,7 +225,8 @@ def ingest(
         reports.append(rep)
     merged = merge_blocks(blocks)
     store = StationStore(store_root, net, reg["variables"])
-    result = store.upsert(merged, qc) if len(merged.times) else UpsertResult([], 0, 0, 0)
+    upsert = upsert or _store_upsert
+    result = upsert(store, merged, qc) if len(merged.times) else UpsertResult([], 0, 0, 0)
     ingest_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     report_dir = store.dir / "reports"
     quarantine = [r for b in blocks for r in b.quarantine]

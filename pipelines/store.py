@@ -36,7 +36,7 @@ from pipelines.config.locations import code_version
 from pipelines.files import atomic_batch
 from pipelines.normalise import CanonicalBlock
 
-__all__ = ["StationStore", "UpsertResult"]
+__all__ = ["CheckedRows", "StationStore", "UpsertPlan", "UpsertResult"]
 
 _TIME_UNITS = "minutes since 1970-01-01 00:00:00"
 
@@ -49,6 +49,86 @@ class UpsertResult:
     values_new: int
     values_changed: int
     values_unchanged: int
+
+
+@dataclass
+class UpsertPlan:
+    """What one upsert reads and rewrites (:meth:`StationStore.plan`).
+
+    Attributes
+    ----------
+    stations : list of str
+        Every station of the rewritten files, in file order (the block's, then stored-only ones).
+    window : list of pandas.Timestamp
+        Months read (the touched ones and their stored neighbours, for QC context).
+    rewrite : list of pandas.Timestamp
+        Months written.
+    grids : list of pandas.DatetimeIndex
+        Time grid of each window month (UTC).
+    times : pandas.DatetimeIndex
+        The window's grids end to end.
+    variables : list of str
+        Variables of the block and of the store.
+    """
+
+    stations: list[str]
+    window: list[pd.Timestamp]
+    rewrite: list[pd.Timestamp]
+    grids: list[pd.DatetimeIndex]
+    times: pd.DatetimeIndex
+    variables: list[str]
+
+
+@dataclass
+class CheckedRows:
+    """Merged and quality-controlled ``station x time`` arrays of some stations of a window.
+
+    ``values`` are at stored (float32) precision; ``new``/``changed``/``same`` count the block's
+    values of these stations against the stored ones.
+    """
+
+    stations: list[str]
+    values: dict[str, np.ndarray]
+    src: dict[str, np.ndarray]
+    bits: dict[str, np.ndarray]
+    status: dict[str, np.ndarray]
+    new: int
+    changed: int
+    same: int
+
+    @staticmethod
+    def combine(parts: list[CheckedRows], stations: list[str]) -> CheckedRows:
+        """Stack the rows of several parts (disjoint stations) in the order of ``stations``.
+
+        Raises
+        ------
+        ValueError
+            If the parts do not cover ``stations`` exactly once.
+        """
+        have = [s for p in parts for s in p.stations]
+        if sorted(have) != sorted(stations):
+            raise ValueError(
+                f"checked parts cover {len(have)} station rows, the window has {len(stations)}"
+            )
+        order = pd.Index(have).get_indexer(stations)
+
+        def stack(attr: str) -> dict[str, np.ndarray]:
+            names = getattr(parts[0], attr)
+            return {
+                v: np.concatenate([getattr(p, attr)[v] for p in parts], axis=0)[order]
+                for v in names
+            }
+
+        return CheckedRows(
+            list(stations),
+            stack("values"),
+            stack("src"),
+            stack("bits"),
+            stack("status"),
+            sum(p.new for p in parts),
+            sum(p.changed for p in parts),
+            sum(p.same for p in parts),
+        )
 
 
 def _month_starts(times: pd.DatetimeIndex) -> list[pd.Timestamp]:
@@ -216,6 +296,18 @@ class StationStore:
             return self._upsert_locked(block, qc_config)
 
     def _upsert_locked(self, block: CanonicalBlock, qc_config: dict[str, Any]) -> UpsertResult:
+        plan = self.plan(block)
+        checked = self.check(block, plan, qc_config)
+        written = self.write(plan, checked)
+        return UpsertResult(written, checked.new, checked.changed, checked.same)
+
+    # The three steps of an upsert, public so that :mod:`pipelines.engine` can run ``check`` per
+    # station group on workers (read-only) and ``write`` once, under the lock, on the coordinator.
+    def plan(self, block: CanonicalBlock) -> UpsertPlan:
+        """Months, stations and variables an upsert of ``block`` reads, checks and rewrites.
+
+        Call under :meth:`lock`: the plan reflects the files present now.
+        """
         stations = list(block.stations)
         existing_months = [self._month_of(p) for p in self.partitions()]
         touched = _month_starts(block.times)
@@ -233,8 +325,38 @@ class StationStore:
                         stations.append(s)
         grids = [self._month_grid(m) for m in window]
         times = grids[0].append(grids[1:]) if len(grids) > 1 else grids[0]
-        S, T = len(stations), len(times)
         variables = list(dict.fromkeys(list(block.values) + self._stored_variables()))
+        return UpsertPlan(stations, window, rewrite, grids, times, variables)
+
+    def check(
+        self,
+        block: CanonicalBlock,
+        plan: UpsertPlan,
+        qc_config: dict[str, Any],
+        *,
+        rows: list[str] | None = None,
+        keep: list[str] | None = None,
+    ) -> CheckedRows:
+        """Merge ``block`` into the stored window and run QC on it; writes nothing.
+
+        Parameters
+        ----------
+        block : CanonicalBlock
+            New values (it may hold more or fewer stations than ``rows``).
+        plan : UpsertPlan
+            From :meth:`plan`.
+        qc_config : dict
+            Merged QC configuration.
+        rows : list of str, optional
+            Stations to merge and check, in ``plan.stations`` order (default: all). A station
+            group plus its halo of neighbours: checks that compare stations see the halo.
+        keep : list of str, optional
+            Stations of ``rows`` to return and count (default: all of ``rows``).
+        """
+        stations = list(plan.stations) if rows is None else list(rows)
+        window, grids, times = plan.window, plan.grids, plan.times
+        S, T = len(stations), len(times)
+        variables = plan.variables
         values = {v: np.full((S, T), np.nan) for v in variables}
         src = {v: np.zeros((S, T), dtype="int8") for v in variables}
         ibits = {v: np.zeros((S, T), dtype="uint16") for v in variables}
@@ -250,25 +372,31 @@ class StationStore:
                         old.get(f"{v}_qc", np.zeros_like(ibits[v][:, sl])) & INGEST_BITS
                     )
             offset += len(grid)
-        # merge the block
-        s_idx = pd.Index(stations).get_indexer(block.stations)
+        # merge the block (its rows among ``stations``)
+        b_idx = pd.Index(block.stations).get_indexer(stations)
+        mine = np.flatnonzero(b_idx >= 0)
+        s_idx, b_rows = mine, b_idx[mine]
         t_idx = times.get_indexer(block.times)
+        kept = np.ones(S, bool) if keep is None else np.isin(stations, keep)
+        kept_rows = kept[s_idx][:, None]
         new = changed = same = 0
-        for v, arr in block.values.items():
+        for v, full in block.values.items():
+            arr = full[b_rows]
             target = values[v][np.ix_(s_idx, t_idx)]
             has = ~np.isnan(arr)
             was = ~np.isnan(target)
-            new += int(np.sum(has & ~was))
             diff = has & was & ~np.isclose(arr, target, rtol=1e-6, atol=1e-6)
-            changed += int(np.sum(diff))
-            same += int(np.sum(has & was & ~diff))
+            new += int(np.sum(has & ~was & kept_rows))
+            changed += int(np.sum(diff & kept_rows))
+            same += int(np.sum(has & was & ~diff & kept_rows))
             merged = np.where(has, arr, target)
             values[v][np.ix_(s_idx, t_idx)] = merged
             sf = src[v][np.ix_(s_idx, t_idx)]
-            received = has | (block.source_flags[v] != 0)
-            src[v][np.ix_(s_idx, t_idx)] = np.where(received, block.source_flags[v], sf)
+            bsf = block.source_flags[v][b_rows]
+            received = has | (bsf != 0)
+            src[v][np.ix_(s_idx, t_idx)] = np.where(received, bsf, sf)
             ib = ibits[v][np.ix_(s_idx, t_idx)]
-            ibits[v][np.ix_(s_idx, t_idx)] = np.where(has, block.ingest_bits[v], ib)
+            ibits[v][np.ix_(s_idx, t_idx)] = np.where(has, block.ingest_bits[v][b_rows], ib)
         # QC over the window
         lat, lon = self._coords(stations)
         ctx = QCContext(
@@ -285,26 +413,45 @@ class StationStore:
         # store float32 precision so that QC sees exactly what a re-ingest will read back
         f32 = {v: a.astype("float32").astype("float64") for v, a in values.items()}
         bits, status = run_checks(f32, ctx, qc_config.get("checks", {}), preset_bits=ibits)
-        # write every partition to a temporary file, then move all into place
+        out = [s for s, k in zip(stations, kept, strict=True) if k]
+        return CheckedRows(
+            out,
+            {v: a[kept] for v, a in f32.items()},
+            {v: a[kept] for v, a in src.items()},
+            {v: a[kept] for v, a in bits.items()},
+            {v: a[kept] for v, a in status.items()},
+            new,
+            changed,
+            same,
+        )
+
+    def write(self, plan: UpsertPlan, checked: CheckedRows) -> list[str]:
+        """Write the rewritten months of a checked window atomically (call under :meth:`lock`).
+
+        Returns the partition files written.
+        """
+        if checked.stations != list(plan.stations):
+            checked = CheckedRows.combine([checked], plan.stations)
+        stations = plan.stations
         with atomic_batch(fsync=True) as batch:
             offset = 0
-            for m, grid in zip(window, grids, strict=True):
+            for m, grid in zip(plan.window, plan.grids, strict=True):
                 sl = slice(offset, offset + len(grid))
                 offset += len(grid)
-                if m not in rewrite:
+                if m not in plan.rewrite:
                     continue
                 ds = self._to_dataset(
                     stations,
                     grid,
-                    {v: a[:, sl] for v, a in f32.items()},
-                    {v: a[:, sl] for v, a in src.items()},
-                    {v: a[:, sl] for v, a in bits.items()},
-                    {v: a[:, sl] for v, a in status.items()},
+                    {v: a[:, sl] for v, a in checked.values.items()},
+                    {v: a[:, sl] for v, a in checked.src.items()},
+                    {v: a[:, sl] for v, a in checked.bits.items()},
+                    {v: a[:, sl] for v, a in checked.status.items()},
                     m,
                 )
                 tmp = batch.path(self.path_for(m))
                 ds.to_netcdf(tmp, format="NETCDF4", encoding=self._encoding(ds))
-        return UpsertResult([str(f) for f in batch.finals], new, changed, same)
+        return [str(f) for f in batch.finals]
 
     def _stored_variables(self) -> list[str]:
         parts = self.partitions()

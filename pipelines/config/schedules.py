@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pipelines.config.locations import config_dir
 from pipelines.config.yaml_io import load_validated
 
-__all__ = ["SchedulesSpec", "schedules_config"]
+__all__ = ["EngineSpec", "SchedulesSpec", "schedules_config"]
 
 
 def _zone(v: str | None) -> str | None:
@@ -42,11 +42,38 @@ class _Deployment(BaseModel):
         return v
 
 
+class EngineSpec(BaseModel):
+    """``engine:`` of ``configs/schedules.yml``: where the heavy steps run (:mod:`pipelines.engine`).
+
+    Attributes
+    ----------
+    min_stations : int
+        Networks with fewer stations run in one process (the bundled ones); larger ones on Dask.
+    scheduler : str, optional
+        ``tcp://host:8786`` of an existing Dask cluster; default a ``LocalCluster`` on this
+        machine. ``$QINGYUAN_DASK_SCHEDULER`` and ``--cluster`` win over it.
+    n_workers : int, optional
+        Worker processes of the ``LocalCluster`` (default: the machine's cores).
+    group_size : int
+        Stations per QC partition (each partition also reads its halo of neighbours).
+    memory_limit : str
+        Memory limit of each ``LocalCluster`` worker (dask syntax, e.g. ``"4GiB"``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    min_stations: int = Field(default=300, ge=1)
+    scheduler: str | None = Field(default=None, pattern=r"^(tcp|tls|inproc|ws|wss)://.+")
+    n_workers: int | None = Field(default=None, ge=1)
+    group_size: int = Field(default=100, ge=1)
+    memory_limit: str = "4GiB"
+
+
 class SchedulesSpec(BaseModel):
     """``configs/schedules.yml``."""
 
     model_config = ConfigDict(extra="forbid")
     time_zone: str = "UTC"
+    engine: EngineSpec = Field(default_factory=EngineSpec)
     deployments: list[_Deployment] = Field(default_factory=list)
 
     _tz = field_validator("time_zone")(_zone)

@@ -17,8 +17,14 @@ __all__ = ["backtest_flow", "forecast_flow", "forecast_task", "hourly_flow", "re
 
 
 @task(name="train-or-reuse-and-forecast")
-def forecast_task(network: str, store_root: str, out_dir: str) -> dict[str, Any] | None:
-    """Train the configured targets when no champion exists yet, then forecast from the last data."""
+def forecast_task(
+    network: str, store_root: str, out_dir: str, cluster: str | None = None
+) -> dict[str, Any] | None:
+    """Train the configured targets when no champion exists yet, then forecast from the last data.
+
+    With ``cluster`` (a scheduler address) the targets are forecast as Dask tasks
+    (:func:`pipelines.engine.forecast`).
+    """
     import mlflow
     import numpy as np
     import pandas as pd
@@ -57,9 +63,22 @@ def forecast_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]
     has = np.isfinite(ds[run_cfg["targets"][0]].values).any(axis=0)
     last_utc = pd.Timestamp(ds["time"].values[has][-1])
     issue_local = to_local(last_utc, net.time_zone)
-    path = issue_forecast(
-        network, Path(store_root), str(issue_local), Path(out_dir), run_cfg["targets"]
-    )
+    if cluster:
+        from pipelines import engine
+
+        with engine.client(cluster) as c:
+            path = engine.forecast(
+                network,
+                Path(store_root),
+                str(issue_local),
+                Path(out_dir),
+                run_cfg["targets"],
+                client=c,
+            )
+    else:
+        path = issue_forecast(
+            network, Path(store_root), str(issue_local), Path(out_dir), run_cfg["targets"]
+        )
     out: dict[str, Any] = {
         "file": str(path),
         "issue_time_local": str(issue_local),
@@ -135,12 +154,33 @@ def forecast_flow(
 
 
 @flow(name="hourly", retries=2, retry_delay_seconds=120, log_prints=True)
-def hourly_flow(network: str, store_root: str | None = None, out_dir: str | None = None) -> dict:
-    """Scheduled hourly job: ingest new observations, then forecast from the champions."""
+def hourly_flow(
+    network: str,
+    store_root: str | None = None,
+    out_dir: str | None = None,
+    cluster: str | None = None,
+) -> dict:
+    """Scheduled hourly job: ingest new observations, then forecast from the champions.
+
+    On Dask (``cluster``, or a network of at least ``engine.min_stations`` stations) both steps
+    run on one cluster under the network's cycle lock: a cycle that finds the previous one still
+    running is refused (:class:`pipelines.engine.CycleBusy`), never interleaved.
+    """
+    from pipelines import engine
+
     root = default_store(store_root)
     out = default_outputs(out_dir)
-    report = ingest_flow(network, root)
-    return {"ingest": report, "forecast": forecast_task(network, root, out)}
+    eng = engine.select_engine(len(load_network(network).stations), cluster)
+    if not eng.distributed:
+        report = ingest_flow(network, root)
+        return {"ingest": report, "forecast": forecast_task(network, root, out)}
+    with (
+        engine.cycle_lock(Path(root), load_network(network).name),
+        engine.client(eng.cluster, n_workers=eng.n_workers, memory_limit=eng.memory_limit) as c,
+    ):
+        address = c.scheduler.address
+        report = ingest_flow(network, root, cluster=address)
+        return {"ingest": report, "forecast": forecast_task(network, root, out, cluster=address)}
 
 
 @flow(name="retrain", retries=1, retry_delay_seconds=600, log_prints=True)

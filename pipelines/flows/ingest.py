@@ -1,4 +1,9 @@
-"""Flow ``ingest``: read each source (retried with backoff), normalise, QC, upsert, report."""
+"""Flow ``ingest``: read each source (retried with backoff), normalise, QC, upsert, report.
+
+Large networks (or ``cluster``) run on Dask (:mod:`pipelines.engine`): the reads fan out as
+tasks of a ``DaskTaskRunner`` on the engine's scheduler, and the QC of the upsert is partitioned
+over the same cluster by station group; small networks run in one process, as before.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,19 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
+from pipelines import engine
 from pipelines.config import load_network
 from pipelines.flows.paths import default_store
 from pipelines.ingest import ingest, read_source
 from pipelines.sources.base import RawBatch
 
-__all__ = ["ingest_flow", "read_source_task", "store_task"]
+__all__ = [
+    "dask_ingest_flow",
+    "distributed_store_task",
+    "ingest_flow",
+    "read_source_task",
+    "store_task",
+]
 
 
 @task(name="read-source", retries=3, retry_delay_seconds=[2, 10, 30])
@@ -48,6 +60,37 @@ def store_task(network: str, batches: list[RawBatch], store_root: str) -> dict[s
     return report.to_dict()
 
 
+@task(name="normalise-qc-store-dask")
+def distributed_store_task(
+    network: str, batches: list[RawBatch], store_root: str, address: str, group_size: int
+) -> dict[str, Any]:
+    """Normalise, then QC per station group on the cluster at ``address``, one writer."""
+    with engine.client(address) as c:
+        report = engine.ingest(
+            network, Path(store_root), client=c, group_size=group_size, batches=batches
+        )
+    get_run_logger().info(
+        "%s on Dask (%s): %d rows in = %d stored + %d quarantined; %d partitions written",
+        report.network,
+        address,
+        report.rows_in,
+        report.rows_stored,
+        report.rows_quarantined,
+        len(report.partitions_written),
+    )
+    return report.to_dict()
+
+
+@flow(name="ingest-dask", log_prints=True)
+def dask_ingest_flow(network: str, store_root: str, address: str, group_size: int) -> dict:
+    """Read the sources as submitted tasks (``DaskTaskRunner``), then the partitioned upsert."""
+    net = load_network(network)
+    futures = [read_source_task.submit(network, i, store_root) for i in range(len(net.sources))]
+    batches = [f.result() for f in futures]
+    # called, not submitted: it runs here and maps the station groups over the cluster itself
+    return distributed_store_task(network, batches, store_root, address, group_size)
+
+
 @task(name="ingest-weather-forecasts", retries=1, retry_delay_seconds=10)
 def weather_forecast_task(network: str, store_root: str) -> dict[str, Any]:
     """Read the network's weather-forecast feeds into the NWP store (new or changed files only).
@@ -81,12 +124,27 @@ def weather_forecast_task(network: str, store_root: str) -> dict[str, Any]:
 
 
 @flow(name="ingest", log_prints=True)
-def ingest_flow(network: str, store_root: str | None = None) -> dict[str, Any]:
-    """Ingest every source of ``network`` into the station store, then its weather-forecast feeds."""
+def ingest_flow(
+    network: str, store_root: str | None = None, cluster: str | None = None
+) -> dict[str, Any]:
+    """Ingest every source of ``network`` into the station store, then its weather-forecast feeds.
+
+    ``cluster``: ``single``, ``local`` or a scheduler address; default by network size
+    (:func:`pipelines.engine.select_engine`).
+    """
     net = load_network(network)
     root = default_store(store_root)
-    batches = [read_source_task(network, i, root) for i in range(len(net.sources))]
-    report = store_task(network, batches, root)
+    eng = engine.select_engine(len(net.stations), cluster)
+    if not eng.distributed:
+        batches = [read_source_task(network, i, root) for i in range(len(net.sources))]
+        report = store_task(network, batches, root)
+    else:
+        get_run_logger().info("engine: %s (%s)", eng.mode, eng.reason)
+        with engine.client(
+            eng.cluster, n_workers=eng.n_workers, memory_limit=eng.memory_limit
+        ) as c:
+            run = dask_ingest_flow.with_options(task_runner=engine.task_runner(c))
+            report = run(network, root, c.scheduler.address, eng.group_size)
     if net.weather_forecasts:
         report["weather_forecasts"] = weather_forecast_task(network, root)
     return report

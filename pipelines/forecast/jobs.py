@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +49,16 @@ from pipelines.nwp.store import load_feed_runs
 from pipelines.store import StationStore
 
 __all__ = [
+    "IssueInputs",
     "backtest_network",
     "forecast_config",
+    "forecast_target",
     "issue_forecast",
     "load_panel",
     "model_configs",
+    "prepare_issue",
     "write_forecast",
+    "write_issue",
 ]
 
 HISTORY_HOURS = 24 * 7
@@ -430,27 +436,56 @@ def _rescore_champion(name: str, key: str, res: BacktestResult, rule: dict, pane
     client.set_model_version_tag(name, champ.version, "backtest_key", key)
 
 
-def issue_forecast(
+@dataclass
+class IssueInputs:
+    """What every target's forecast of one issue needs (:func:`prepare_issue`).
+
+    Attributes
+    ----------
+    net : NetworkSpec
+        The network.
+    t_issue : pandas.Timestamp
+        Issue time (UTC, the last complete hour).
+    history : pandas.DataFrame
+        Long history frame of the last :data:`HISTORY_HOURS` hours (every station).
+    recent : dict of numpy.ndarray
+        Variable -> per-station bool: observed in the last 6 h.
+    weather : dict
+        The visible weather-forecast run and its provenance (:func:`_visible_weather`).
+    allow_fallback : bool
+        Use an older model version when the champion does not load.
+    pollutants : list of str
+        Air pollutants of the registry (driver groups).
+    """
+
+    net: NetworkSpec
+    t_issue: pd.Timestamp
+    history: pd.DataFrame
+    recent: dict[str, np.ndarray]
+    weather: dict[str, Any]
+    allow_fallback: bool
+    pollutants: list[str]
+
+
+def prepare_issue(
     network: str,
     store_root: Path,
     issue_time: str,
-    out_dir: Path,
-    targets: list[str] | None = None,
+    *,
     allow_fallback: bool | None = None,
     stations: list[str] | None = None,
-) -> Path:
-    """Forecast every target from its champion model and write the CF forecast file.
+) -> IssueInputs:
+    """Read the history and visible weather of an issue; check the data are recent enough.
 
     Raises
     ------
     ValueError
         If the issue time has no recent data.
-    mlflow.exceptions.MlflowException
-        If a champion is missing or corrupt and no fall-back is allowed.
+    KeyError
+        If ``stations`` names a station the network does not have.
     """
     cfg = forecast_config(network)
     net = load_network(network)
-    tracking.configure(project_root(), cfg["mlflow"])
     t_issue = to_utc(pd.Timestamp(issue_time), net.time_zone)
     try:
         panel = load_panel(
@@ -481,45 +516,111 @@ def issue_forecast(
         unknown = sorted(set(stations) - set(panel.stations))
         if unknown:
             raise KeyError(f"unknown station(s) {unknown}; {network} has {panel.stations}")
-    history = history_frame(panel, end_idx, HISTORY_HOURS)
     recent = {
         v: np.isfinite(a[:, max(0, end_idx - 5) : end_idx + 1]).any(axis=1)
         for v, a in panel.values.items()
     }
+    return IssueInputs(
+        net=net,
+        t_issue=t_issue,
+        history=history_frame(panel, end_idx, HISTORY_HOURS),
+        recent=recent,
+        weather=_visible_weather(net, Path(store_root), t_issue),
+        allow_fallback=bool(cfg["allow_fallback"] if allow_fallback is None else allow_fallback),
+        pollutants=list(pollutants(load_variables())),
+    )
+
+
+def forecast_target(
+    inputs: IssueInputs,
+    target: str,
+    *,
+    load_model: Callable[[str], Any] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Forecast one target from its champion: the output frame and its provenance entry.
+
+    ``load_model(uri)`` defaults to :func:`mlflow.pyfunc.load_model`; the Dask engine passes a
+    per-worker cache (:mod:`pipelines.engine`).
+
+    Raises
+    ------
+    RuntimeError
+        If the champion does not load and no fall-back is allowed.
+    """
+    load = load_model or mlflow.pyfunc.load_model
+    net = inputs.net
+    name = f"{net.name}-{target}"
+    uri = tracking.champion_uri(name)
+    try:
+        model = load(uri)
+    except Exception as exc:
+        if not inputs.allow_fallback:
+            raise RuntimeError(
+                f"cannot load champion {uri} ({type(exc).__name__}: {exc}); "
+                "run `qingyuan train` or set allow_fallback in configs/forecast.yml"
+            ) from exc
+        model, uri = _fallback(name, exc)
+    wx_prov = None
+    meta = model.unwrap_python_model().meta or {}
+    weather = inputs.weather
+    if meta.get("weather_feed") is not None:
+        model, uri, wx_prov = _weather_or_fallback(net, name, model, uri, meta, weather)
+    py = model.unwrap_python_model()
+    nwp = weather["runs"] if wx_prov and wx_prov["status"] == "used" else None
+    frame = py.forecast(inputs.history, nwp=nwp)
+    provenance: dict[str, Any] = {"model_uri": uri, "mlflow_run_id": model.metadata.run_id}
+    if wx_prov is not None:
+        provenance["weather_forecast"] = wx_prov
+    try:  # driver attribution when the model supports it (LightGBM: TreeSHAP)
+        drivers = py.drivers(inputs.history, pollutants=inputs.pollutants, nwp=nwp)
+    except (AttributeError, ValueError, KeyError):
+        drivers = None
+    if drivers is not None:
+        provenance["drivers"] = drivers
+    return frame, provenance
+
+
+def issue_forecast(
+    network: str,
+    store_root: Path,
+    issue_time: str,
+    out_dir: Path,
+    targets: list[str] | None = None,
+    allow_fallback: bool | None = None,
+    stations: list[str] | None = None,
+) -> Path:
+    """Forecast every target from its champion model and write the CF forecast file.
+
+    :func:`prepare_issue`, then :func:`forecast_target` per target, then
+    :func:`write_forecast` (the Dask engine maps the middle step over workers).
+
+    Raises
+    ------
+    ValueError
+        If the issue time has no recent data.
+    mlflow.exceptions.MlflowException
+        If a champion is missing or corrupt and no fall-back is allowed.
+    """
+    cfg = forecast_config(network)
+    tracking.configure(project_root(), cfg["mlflow"])
+    inputs = prepare_issue(
+        network, store_root, issue_time, allow_fallback=allow_fallback, stations=stations
+    )
     results, provenance = {}, {}
-    air = pollutants(load_variables())
-    allow = cfg["allow_fallback"] if allow_fallback is None else allow_fallback
-    weather = _visible_weather(net, Path(store_root), t_issue)
     for target in targets or cfg["targets"]:
-        name = f"{net.name}-{target}"
-        uri = tracking.champion_uri(name)
-        try:
-            model = mlflow.pyfunc.load_model(uri)
-        except Exception as exc:
-            if not allow:
-                raise RuntimeError(
-                    f"cannot load champion {uri} ({type(exc).__name__}: {exc}); "
-                    "run `qingyuan train` or set allow_fallback in configs/forecast.yml"
-                ) from exc
-            model, uri = _fallback(name, exc)
-        wx_prov = None
-        meta = model.unwrap_python_model().meta or {}
-        if meta.get("weather_feed") is not None:
-            model, uri, wx_prov = _weather_or_fallback(net, name, model, uri, meta, weather)
-        py = model.unwrap_python_model()
-        nwp = weather["runs"] if wx_prov and wx_prov["status"] == "used" else None
-        results[target] = py.forecast(history, nwp=nwp)
-        info = model.metadata
-        provenance[target] = {"model_uri": uri, "mlflow_run_id": info.run_id}
-        if wx_prov is not None:
-            provenance[target]["weather_forecast"] = wx_prov
-        try:  # driver attribution when the model supports it (LightGBM: TreeSHAP)
-            drivers = py.drivers(history, pollutants=air, nwp=nwp)
-        except (AttributeError, ValueError, KeyError):
-            drivers = None
-        if drivers is not None:
-            provenance[target]["drivers"] = drivers
-    return write_forecast(net, results, provenance, t_issue, panel.times[end_idx], recent, out_dir)
+        results[target], provenance[target] = forecast_target(inputs, target)
+    return write_issue(inputs, results, provenance, out_dir)
+
+
+def write_issue(
+    inputs: IssueInputs,
+    results: dict[str, pd.DataFrame],
+    provenance: dict[str, dict[str, Any]],
+    out_dir: Path,
+) -> Path:
+    """Write the forecast file of an issue (:func:`write_forecast` with the issue's inputs)."""
+    t = inputs.t_issue
+    return write_forecast(inputs.net, results, provenance, t, t, inputs.recent, out_dir)
 
 
 def _visible_weather(net: NetworkSpec, store_root: Path, t_issue: pd.Timestamp) -> dict[str, Any]:

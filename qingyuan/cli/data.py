@@ -9,7 +9,13 @@ import click
 
 from pipelines.errors import ConfigError, IngestError, SourceError
 from qingyuan.cli.errors import CommandError, FilesRejected, failing_on
-from qingyuan.cli.options import as_str, network_option, outputs_option, store_option
+from qingyuan.cli.options import (
+    as_str,
+    cluster_option,
+    network_option,
+    outputs_option,
+    store_option,
+)
 
 __all__ = ["assess", "grid", "ingest", "networks", "validate"]
 
@@ -31,14 +37,15 @@ INGEST_KEYS = (
 @click.command()
 @network_option()
 @store_option()
-def ingest(network: str, store: Path | None) -> None:
+@cluster_option()
+def ingest(network: str, store: Path | None, cluster: str | None) -> None:
     """Ingest a network's sources into the station store (Prefect flow 'ingest')."""
     from pipelines.config import load_network
     from pipelines.flows import ingest_flow
 
     with failing_on(ConfigError, SourceError, IngestError):
         load_network(network)  # fail fast, before Prefect starts, on a bad YAML
-        report = ingest_flow(network, as_str(store))
+        report = ingest_flow(network, as_str(store), cluster)
     click.echo(json.dumps({k: report[k] for k in INGEST_KEYS}, indent=2, ensure_ascii=False))
     rejected = [r for s in report["sources"] for r in s["rejected"]]
     if rejected:

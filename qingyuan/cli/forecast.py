@@ -9,7 +9,13 @@ import click
 
 from pipelines.errors import ConfigError
 from qingyuan.cli.errors import failing_on
-from qingyuan.cli.options import as_str, network_option, outputs_option, store_option
+from qingyuan.cli.options import (
+    as_str,
+    cluster_option,
+    network_option,
+    outputs_option,
+    store_option,
+)
 
 __all__ = ["backtest", "backtest_text", "forecast", "train"]
 
@@ -121,23 +127,29 @@ def train(
 @click.option("--target", "targets", multiple=True)
 @store_option()
 @outputs_option()
+@cluster_option()
 def forecast(
     network: str,
     issue_time: str,
     targets: tuple[str, ...],
     store: Path | None,
     outputs: Path | None,
+    cluster: str | None,
 ) -> None:
     """Forecast 1-72 h for every station from the champion models (CF netCDF with provenance)."""
+    from pipelines import engine
+    from pipelines.config import load_network
     from pipelines.forecast.jobs import issue_forecast
     from qingyuan.paths import outputs_dir, store_dir
 
     with failing_on(ConfigError, ValueError, KeyError, FileNotFoundError, RuntimeError):
-        path = issue_forecast(
-            network,
-            store or store_dir(),
-            issue_time,
-            outputs or outputs_dir(),
-            list(targets) or None,
-        )
+        eng = engine.select_engine(len(load_network(network).stations), cluster)
+        args = (network, store or store_dir(), issue_time, outputs or outputs_dir())
+        if eng.distributed:
+            with engine.client(
+                eng.cluster, n_workers=eng.n_workers, memory_limit=eng.memory_limit
+            ) as c:
+                path = engine.forecast(*args, list(targets) or None, client=c)
+        else:
+            path = issue_forecast(*args, list(targets) or None)
     click.echo(str(path))

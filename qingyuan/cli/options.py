@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-__all__ = ["as_str", "city_option", "network_option", "outputs_option", "store_option"]
+__all__ = [
+    "as_str",
+    "city_option",
+    "cluster_option",
+    "network_option",
+    "outputs_option",
+    "store_option",
+]
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -31,6 +38,20 @@ def network_option(
     if default is None:
         return click.option("--network", required=True, help=help)
     return click.option("--network", default=default, show_default=True, help=help)
+
+
+def cluster_option() -> Decorator:
+    """Declare ``--cluster ADDR``: where the heavy steps run (parameter ``cluster``).
+
+    ``single``, ``local`` (a Dask ``LocalCluster``) or ``tcp://host:8786``; default by network
+    size (``engine.min_stations`` of ``configs/schedules.yml``) and ``$QINGYUAN_DASK_SCHEDULER``.
+    """
+    return click.option(
+        "--cluster",
+        default=None,
+        help="single | local | tcp://host:8786 (default: by network size, configs/schedules.yml "
+        "engine; $QINGYUAN_DASK_SCHEDULER).",
+    )
 
 
 def city_option(default: str = "beijing") -> Decorator:
