@@ -49,9 +49,23 @@ def cluster_option() -> Decorator:
     return click.option(
         "--cluster",
         default=None,
+        callback=_check_cluster,
         help="single | local | tcp://host:8786 (default: by network size, configs/schedules.yml "
         "engine; $QINGYUAN_DASK_SCHEDULER).",
     )
+
+
+def _check_cluster(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a ``--cluster`` that is neither a mode nor a ``scheme://host:port`` address."""
+    if value is None or value in ("single", "local"):
+        return value
+    scheme, sep, rest = value.partition("://")
+    host, colon, port = rest.rpartition(":")
+    if not (sep and scheme and host and colon and port.isdigit()):
+        raise click.BadParameter(
+            f"{value!r}: expected single, local or an address such as tcp://host:8786"
+        )
+    return value
 
 
 def city_option(default: str = "beijing") -> Decorator:

@@ -68,12 +68,17 @@ def web(store, outputs, database, host, port, workers, migrate_only) -> None:  #
     s = _settings(store, outputs, database)
     if migrate_only:
         from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import OperationalError
 
         from qingyuan.web.db import head_revision, open_database
 
-        engine, _ = open_database(s.database_url)
-        engine.dispose()
         where = make_url(s.database_url).render_as_string(hide_password=True)
+        try:
+            engine, _ = open_database(s.database_url)
+        except OperationalError as exc:
+            reason = " ".join(str(exc.orig or exc).split())
+            raise click.ClickException(f"application database {where}: {reason}") from None
+        engine.dispose()
         click.echo(f"application database {where} at revision {head_revision()}")
         return
     srv = s.web.server

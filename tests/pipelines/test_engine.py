@@ -361,3 +361,13 @@ def test_the_ingest_flow_runs_its_tasks_on_the_dask_cluster(
     )
     assert any("read-source" in k or "read_source" in k for k in tasks), tasks
     assert any(k.startswith("qc-beijing") for k in tasks), tasks
+
+
+def test_a_bad_cluster_option_is_a_usage_error_not_a_traceback():
+    from click.testing import CliRunner
+
+    from qingyuan.cli import main
+
+    for bad in ("bogus", "tcp://host", "tcp://:8786", "host:8786"):
+        r = CliRunner().invoke(main, ["ingest", "--network", "beijing", "--cluster", bad])
+        assert r.exit_code == 2 and "--cluster" in r.output and "Traceback" not in r.output, bad
