@@ -248,6 +248,7 @@ def _warning_yaml(path: Path, network: str, areas: dict[str, list[str]]) -> None
         "inherits: national-2018",
         f"network: {network}",
         "cap_status: Exercise",
+        "bulletin_charts: at_risk  # 340 areas: chart only those at risk",
         "areas:",
     ]
     for a, ids in areas.items():

@@ -13,8 +13,10 @@ Each file is validated on load; a problem is reported with file, line and field.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import difflib
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -485,15 +487,38 @@ def _check_discharge(spec: DischargeStandardSpec, data: dict, path: Path) -> Non
                 )
 
 
-def standard_files(cfg_dir: Path | None = None) -> dict[str, Path]:
-    """Map each standard name (the ``name`` field) to its file in ``configs/standards/``."""
+_State = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def _standards_state(cfg_dir: Path) -> _State:
+    """Return the standards folder's identity: its path and each file's name and content hash."""
+    folder = cfg_dir / "standards"
+    return str(folder.resolve()), tuple(
+        (p.name, hashlib.blake2b(p.read_bytes(), digest_size=16).hexdigest())
+        for p in sorted(folder.glob("*.yml"))
+    )
+
+
+@lru_cache(maxsize=8)
+def _standard_files(state: _State) -> dict[str, Path]:
+    folder = Path(state[0])
     out = {}
-    for p in sorted(((cfg_dir or config_dir()) / "standards").glob("*.yml")):
+    for name, _ in state[1]:
+        p = folder / name
         data = load_yaml(p)
         if not isinstance(data, dict) or "name" not in data:
             raise ConfigError(str(p), getattr(data, "line", None), "name", "Field required")
         out[data["name"]] = p
     return out
+
+
+def standard_files(cfg_dir: Path | None = None) -> dict[str, Path]:
+    """Map each standard name (the ``name`` field) to its file in ``configs/standards/``.
+
+    Parsed once per state of the folder (file names and contents): a warning
+    job asks for the standards once per area, and a replay thousands of times.
+    """
+    return dict(_standard_files(_standards_state(cfg_dir or config_dir())))
 
 
 def load_standard_file(
@@ -554,7 +579,13 @@ def load_standard_file(
 
 
 def _load_standard(name: str) -> dict[str, Any]:
-    files = standard_files()
+    return copy.deepcopy(_validated_standard(name, _standards_state(config_dir())))
+
+
+@lru_cache(maxsize=64)
+def _validated_standard(name: str, state: _State) -> dict:
+    """Return one standard validated, cached per state of the standards folder."""
+    files = dict(_standard_files(state))
     if name not in files:
         raise ConfigError(
             str(config_dir() / "standards"),
@@ -572,8 +603,13 @@ def aqi_standards(family: str = "hj633") -> list[AqiStandard]:
         raise ConfigError(
             str(config_dir() / "standards"), None, "name", f"no AQI standard family {family!r}"
         )
+    return list(_aqi_standards(tuple(names), _standards_state(config_dir())))
+
+
+@lru_cache(maxsize=8)
+def _aqi_standards(names: tuple[str, ...], state: _State) -> tuple[AqiStandard, ...]:
     stds = [AqiStandard.from_config(_load_standard(n)) for n in names]
-    return sorted(stds, key=lambda s: s.effective_from)
+    return tuple(sorted(stds, key=lambda s: s.effective_from))
 
 
 def water_standard(name: str = "gb3838-2002") -> WaterStandard:

@@ -181,6 +181,7 @@ class _FileSpec(BaseModel):
     outbox: OutboxSettings | None = None
     replay: _ReplaySpec | None = None
     confirmation: Literal["none", "required"] | None = None
+    bulletin_charts: Literal["all", "at_risk"] | None = None
 
 
 class CitySettings(BaseModel):
@@ -200,6 +201,10 @@ class CitySettings(BaseModel):
     # "required": every lifecycle step that sends a message (issue, upgrade, downgrade, extend,
     # lift) is held for decision staff to confirm before release (pipelines.warnings.confirm)
     confirmation: Literal["none", "required"] = "none"
+    # the bulletin's daily-AQI chart per area: "all" areas with an outlook, or "at_risk" ones
+    # only (a warning in force, or the upper quantile reaching the lowest warning threshold on
+    # some day) - for schemes with hundreds of areas, where a chart each makes an unreadable page
+    bulletin_charts: Literal["all", "at_risk"] = "all"
 
 
 def _files() -> dict[str, Path]:

@@ -97,6 +97,22 @@ def outlook_chart(
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def at_risk(outlook: AreaOutlook, limits: list[float]) -> bool:
+    """Return whether an outlook's upper quantile reaches the lowest warning threshold some day.
+
+    ``limits``: the scheme's daily-AQI thresholds; an outlook without finite values is not at risk.
+    """
+    if not limits:
+        return True
+    upper = np.asarray(outlook.quantiles, float)[:, -1]
+    return bool(np.any(np.isfinite(upper) & (upper >= min(limits))))
+
+
+def _charted(city: CitySettings, outlook: AreaOutlook, limits: list[float], active: Any) -> bool:
+    """Return whether the bulletin draws the area's chart (``bulletin_charts`` of the city)."""
+    return city.bulletin_charts == "all" or active is not None or at_risk(outlook, limits)
+
+
 def _e(x: Any) -> str:
     return html.escape(str(x)) if x is not None else ""
 
@@ -261,7 +277,7 @@ def write_bulletin(
             )
         outlook = report.outlooks.get(area.id)
         img = report.charts.get(area.id)
-        if outlook is not None and img is None:
+        if outlook is not None and img is None and _charted(city, outlook, limits, w):
             img = outlook_chart(outlook, limits, tz, categories)
         if img:
             parts.append(f"<img alt='{_e(area.id)} chart' src='data:image/png;base64,{img}'>")

@@ -49,3 +49,39 @@ def test_outlook_chart_is_a_png():
 
     png = base64.b64decode(outlook_chart(_outlook("x"), [200, 300], "Asia/Shanghai"))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_at_risk_charts_only_areas_reaching_a_threshold_or_warned(tmp_path):
+    scheme, city = load_warning_config("beijing")
+    assert city.bulletin_charts == "all"
+    calm = _outlook("calm")
+    calm.quantiles[:], calm.median[:] = 50.0, 50.0  # the upper quantile stays below AQI 200
+    first = city.areas[0]
+    city = city.model_copy(update={"areas": [first, first.model_copy(update={"id": "calm"})]})
+    report = WarnReport("beijing", T0, "f.nc")
+    a, b = first.id, "calm"
+    report.outlooks[a], report.outlooks[b] = _outlook(a), calm
+    html_all = write_bulletin(tmp_path / "all.html", scheme, city, report, [], {}).read_text()
+    assert html_all.count("data:image/png;base64,") == 2
+    risky = city.model_copy(update={"bulletin_charts": "at_risk"})
+    html = write_bulletin(tmp_path / "risk.html", scheme, risky, report, [], {}).read_text()
+    assert html.count("data:image/png;base64,") == 1 and f"alt='{a} chart'" in html
+
+
+def test_a_bad_bulletin_charts_value_names_the_file_and_field(tmp_path, monkeypatch):
+    import shutil
+
+    from pipelines.config.locations import config_dir
+    from pipelines.errors import ConfigError
+
+    cfg = tmp_path / "configs"
+    shutil.copytree(config_dir(), cfg)
+    path = cfg / "warnings" / "beijing.yml"
+    path.write_text(path.read_text(encoding="utf-8") + "bulletin_charts: some\n", encoding="utf-8")
+    monkeypatch.setenv("QINGYUAN_CONFIG", str(cfg))
+    try:
+        load_warning_config("beijing")
+    except ConfigError as exc:
+        assert "beijing.yml" in str(exc) and "bulletin_charts" in str(exc)
+    else:
+        raise AssertionError("an unknown bulletin_charts value was accepted")
