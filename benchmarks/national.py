@@ -336,10 +336,18 @@ def write_national(
             cfg / "warnings" / "national.yml", "national_air", dict(sorted(areas.items()))
         )
     fc = (cfg / "forecast.yml").read_text(encoding="utf-8")
+    # drivers (TreeSHAP) only where a warning may need them: air stations whose top quantile
+    # reaches the HJ 633 IAQI-200 concentration of the target (24-h; O3 1-h) at some lead (a
+    # heavy-pollution warning needs an area above daily AQI 200); the
+    # water alerts are decided on observed classes and read no forecast drivers
     water = textwrap.indent(
+        "national_air:\n"
+        "  drivers: at_risk\n"
+        "  thresholds: {pm25: 150, pm10: 350, o3: 400, no2: 280, so2: 800, co: 24}\n"
         "national_water:\n"
         "  targets: [dissolved_oxygen, ph, turbidity, conductivity, water_temperature]\n"
-        "  models: [persistence, climatology, lightgbm]\n",
+        "  models: [persistence, climatology, lightgbm]\n"
+        "  drivers: none\n",
         "  ",
     )
     fc = fc.replace("networks:                       # per-network overrides of everything above\n",

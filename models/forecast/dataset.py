@@ -138,6 +138,8 @@ def forecast_dataset(
             dattrs["drivers"] = ",".join(GROUPS)
             if prov:
                 dattrs["model_uri"] = prov["model_uri"]
+                if prov.get("drivers_scope"):
+                    dattrs["stations_explained"] = prov["drivers_scope"]
             data[f"{target}_drivers"] = (
                 ("station", "issue_time", "lead_time", "driver"),
                 cast(drivers[target]),

@@ -309,25 +309,34 @@ class LightGBMForecaster(Forecaster):
         leads: np.ndarray,
         *,
         pollutants: Collection[str],
+        stations: np.ndarray | None = None,
     ) -> np.ndarray:
         """Driver-group contributions ``S x N x L x G`` (:mod:`models.forecast.drivers`) [target units].
 
         ``pollutants`` are the air pollutants of the variable registry
         (:func:`features.units.pollutants`), whose features count as local concentrations.
+        ``stations``: an ``S`` boolean mask of the stations to explain (TreeSHAP costs about ten
+        predictions per row); the others get NaN. Default: every station.
         """
-        from models.forecast.drivers import group_contributions
+        from models.forecast.drivers import GROUPS, group_contributions
 
         rows, names = self._rows(panel, issue_idx, leads)
         clim_now = self._clim_now(panel, issue_idx)
         anchor, lead_idx = self._anchor(rows, clim_now)
         anomaly = anchor - rows[..., names.index("climatology")]
-        X = rows.reshape(-1, rows.shape[-1])
+        pick = np.ones(rows.shape[0], bool) if stations is None else np.asarray(stations, bool)
+        out = np.full((*rows.shape[:-1], len(GROUPS)), np.nan)
+        if not pick.any():
+            return out
+        sub = rows[pick]
+        X = sub.reshape(-1, sub.shape[-1])
         contrib = self.models_["mean"].booster_.predict(X, pred_contrib=True)
-        contrib = contrib.reshape(*rows.shape[:-1], contrib.shape[-1])
-        scale = self.shrink_[lead_idx - 1] * self.sigma_[lead_idx - 1]
-        return group_contributions(
-            contrib, names, self.target, scale, anomaly, pollutants=pollutants
+        contrib = contrib.reshape(*sub.shape[:-1], contrib.shape[-1])
+        scale = self.shrink_[lead_idx[pick] - 1] * self.sigma_[lead_idx[pick] - 1]
+        out[pick] = group_contributions(
+            contrib, names, self.target, scale, anomaly[pick], pollutants=pollutants
         )
+        return out
 
     def feature_importance(self) -> pd.Series:
         """Gain importance of the mean model."""

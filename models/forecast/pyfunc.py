@@ -74,19 +74,24 @@ class StationForecastModel(mlflow.pyfunc.PythonModel):
         *,
         pollutants: Collection[str],
         nwp: NWPRuns | None = None,
+        stations: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """Driver-group contributions ``S x L x G`` from the last time, or None if unsupported.
 
         ``pollutants`` are the air pollutants of the variable registry
         (:func:`features.units.pollutants`); ``nwp`` the weather-forecast feed as in
-        :meth:`forecast`.
+        :meth:`forecast`; ``stations`` an ``S`` boolean mask of the stations to explain (in the
+        order of the model's stations; the others are NaN), default every station.
         """
         if not hasattr(self.forecaster, "drivers"):
             return None
         panel = with_weather_forecast(panel_from_history(model_input, self.meta), nwp)
         leads = np.arange(1, int(self.meta["max_lead"]) + 1)
         issue = np.array([len(panel.times) - 1])
-        return self.forecaster.drivers(panel, issue, leads, pollutants=pollutants)[:, 0]
+        if stations is None:
+            return self.forecaster.drivers(panel, issue, leads, pollutants=pollutants)[:, 0]
+        out = self.forecaster.drivers(panel, issue, leads, pollutants=pollutants, stations=stations)
+        return out[:, 0]
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict | None = None
@@ -113,10 +118,12 @@ class StationForecastModel(mlflow.pyfunc.PythonModel):
         panel = with_weather_forecast(panel_from_history(model_input, self.meta), nwp)
         leads = np.arange(1, int(self.meta["max_lead"]) + 1)
         fc = self.forecaster.predict(panel, np.array([len(panel.times) - 1]), leads)
-        rows = []
-        for s, st in enumerate(panel.stations):
-            for j, h in enumerate(leads):
-                row = {"station": st, "lead": int(h), "mean": float(fc.mean[s, 0, j])}
-                row |= {f"q{q:g}": float(fc.quantiles[s, 0, j, k]) for k, q in enumerate(fc.levels)}
-                rows.append(row)
-        return pd.DataFrame(rows)
+        n_st, n_lead = len(panel.stations), len(leads)
+        columns: dict[str, Any] = {
+            "station": np.repeat(np.asarray(panel.stations, dtype=object), n_lead),
+            "lead": np.tile(leads.astype("int64"), n_st),
+            "mean": np.asarray(fc.mean[:, 0, :], "float64").ravel(),
+        }
+        for k, q in enumerate(fc.levels):  # station-major rows, as the frame always was
+            columns[f"q{q:g}"] = np.asarray(fc.quantiles[:, 0, :, k], "float64").ravel()
+        return pd.DataFrame(columns)

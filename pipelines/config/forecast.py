@@ -89,6 +89,9 @@ class _Settings(_Strict):
     models: list[str] = Field(min_length=1)
     max_data_age_hours: Number = Field(6, gt=0)
     allow_fallback: bool = False
+    # driver attribution (TreeSHAP) of issued forecasts: every station, the stations whose upper
+    # quantile reaches the target's threshold (``thresholds``), or none
+    drivers: Literal["all", "at_risk", "none"] = "all"
     backtest: dict[str, _BacktestWindow] = Field(default_factory=dict)
     thresholds: _Thresholds = Field(default_factory=_Thresholds)
     report_leads: list[int] = Field(default_factory=lambda: [1, 6, 12, 24, 48, 72])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -456,6 +456,11 @@ class IssueInputs:
         Use an older model version when the champion does not load.
     pollutants : list of str
         Air pollutants of the registry (driver groups).
+    drivers : str
+        Which stations get driver attribution: ``all``, ``at_risk`` or ``none``
+        (``configs/forecast.yml``, see :func:`explained_stations`).
+    thresholds : dict
+        Target -> event threshold [target units] (``thresholds`` of ``configs/forecast.yml``).
     """
 
     net: NetworkSpec
@@ -465,6 +470,51 @@ class IssueInputs:
     weather: dict[str, Any]
     allow_fallback: bool
     pollutants: list[str]
+    drivers: str = "all"
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+
+def explained_stations(
+    frame: pd.DataFrame, target: str, mode: str, thresholds: dict[str, float]
+) -> tuple[np.ndarray | None, str]:
+    """Stations whose forecast gets driver attribution, and a description of the choice.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The target's forecast (``station``, ``lead``, ``mean`` and ``q<level>`` columns), its
+        stations in the model's order.
+    target : str
+        The target.
+    mode : str
+        ``all``: every station; ``at_risk``: the stations whose highest quantile reaches the
+        target's threshold at some lead (every station when the target has no threshold);
+        ``none``: no attribution.
+    thresholds : dict
+        Target -> threshold [target units].
+
+    Returns
+    -------
+    tuple
+        ``(mask, scope)``: an ``S`` boolean mask (None: every station) and the text kept with
+        the drivers in the forecast file.
+    """
+    stations = pd.unique(frame["station"])
+    if mode == "none":
+        return np.zeros(len(stations), bool), "none"
+    if mode == "all" or target not in thresholds:
+        why = "" if mode == "all" else f" (at_risk, but {target} has no threshold)"
+        return None, f"all {len(stations)} stations{why}"
+    qcols = sorted((c for c in frame.columns if c.startswith("q")), key=lambda c: float(c[1:]))
+    top = qcols[-1] if qcols else "mean"
+    peak = frame.groupby("station", sort=False)[top].max().reindex(stations).to_numpy(float)
+    thr = float(thresholds[target])
+    mask = np.isfinite(peak) & (peak >= thr)
+    scope = (
+        f"at_risk: {int(mask.sum())} of {len(stations)} stations whose {top} forecast reaches "
+        f"{thr:g} at some lead; the others are NaN"
+    )
+    return mask, scope
 
 
 def prepare_issue(
@@ -528,6 +578,8 @@ def prepare_issue(
         weather=_visible_weather(net, Path(store_root), t_issue),
         allow_fallback=bool(cfg["allow_fallback"] if allow_fallback is None else allow_fallback),
         pollutants=list(pollutants(load_variables())),
+        drivers=str(cfg["drivers"]),
+        thresholds={k: float(v) for k, v in cfg["thresholds"].items() if k != "daily_aqi"},
     )
 
 
@@ -571,12 +623,17 @@ def forecast_target(
     provenance: dict[str, Any] = {"model_uri": uri, "mlflow_run_id": model.metadata.run_id}
     if wx_prov is not None:
         provenance["weather_forecast"] = wx_prov
-    try:  # driver attribution when the model supports it (LightGBM: TreeSHAP)
-        drivers = py.drivers(inputs.history, pollutants=inputs.pollutants, nwp=nwp)
-    except (AttributeError, ValueError, KeyError):
-        drivers = None
+    mask, scope = explained_stations(frame, target, inputs.drivers, inputs.thresholds)
+    drivers = None
+    if mask is None or mask.any():
+        try:  # driver attribution when the model supports it (LightGBM: TreeSHAP)
+            kw = {} if mask is None else {"stations": mask}
+            drivers = py.drivers(inputs.history, pollutants=inputs.pollutants, nwp=nwp, **kw)
+        except (AttributeError, ValueError, KeyError):
+            drivers = None
     if drivers is not None:
         provenance["drivers"] = drivers
+        provenance["drivers_scope"] = scope
     return frame, provenance
 
 

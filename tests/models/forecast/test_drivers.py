@@ -74,3 +74,40 @@ def test_groups_sum_to_the_forecast_minus_climatology(anchor):
     shares = {g["driver"]: g["share"] for g in summary}
     assert abs(sum(shares.values()) - 1) < 1e-2
     assert shares["meteorology"] > 0.05  # humidity drives this synthetic pollution
+
+
+def test_a_station_mask_explains_only_those_stations_and_gives_their_full_values():
+    p = _panel()
+    m = create_forecaster(
+        "lightgbm", "pm25", issue_stride=4, max_lead=12, lgbm={"n_estimators": 30}
+    ).fit(p, p.times[24 * 140])
+    issue, leads = np.array([24 * 150]), np.arange(1, 13)
+    full = m.drivers(p, issue, leads, pollutants=AIR)
+    mask = np.array([True, False, True])
+    part = m.drivers(p, issue, leads, pollutants=AIR, stations=mask)
+    assert np.array_equal(part[mask], full[mask])
+    assert np.isnan(part[~mask]).all()
+    none = m.drivers(p, issue, leads, pollutants=AIR, stations=np.zeros(3, bool))
+    assert none.shape == full.shape and np.isnan(none).all()
+
+
+def test_explained_stations_by_mode_and_threshold():
+    from pipelines.forecast.jobs import explained_stations
+
+    frame = pd.DataFrame(
+        {
+            "station": ["b", "b", "a", "a", "c", "c"],
+            "lead": [1, 2] * 3,
+            "mean": [10.0, 20.0, 100.0, 140.0, 5.0, np.nan],
+            "q0.1": [5.0, 10.0, 80.0, 100.0, 1.0, np.nan],
+            "q0.9": [15.0, 30.0, 120.0, 160.0, 9.0, np.nan],
+        }
+    )
+    mask, scope = explained_stations(frame, "pm25", "at_risk", {"pm25": 150.0})
+    assert mask.tolist() == [False, True, False]  # frame order b, a, c; only a reaches 150 (q0.9)
+    assert scope.startswith("at_risk: 1 of 3 stations") and "q0.9" in scope
+    assert explained_stations(frame, "pm25", "all", {"pm25": 150.0})[0] is None
+    mask, scope = explained_stations(frame, "o3", "at_risk", {"pm25": 150.0})
+    assert mask is None and "no threshold" in scope  # no threshold: every station
+    mask, scope = explained_stations(frame, "pm25", "none", {})
+    assert not mask.any() and scope == "none"

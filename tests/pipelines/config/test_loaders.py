@@ -38,6 +38,7 @@ def test_defaults_come_from_the_schema(tmp_path, monkeypatch):
     assert fc["thresholds"]["daily_aqi"] == 200 and fc["max_data_age_hours"] == 6
     assert fc["champion"] == {"metric": "rmse", "leads": [24, 48, 72], "min_improvement": 0.0}
     assert fc["allow_fallback"] is False and fc["daily_days"] == [1, 2, 3]
+    assert fc["drivers"] == "all"  # every station explained unless a deployment says otherwise
     assert fc["run"]["ndfa"]["water_drill"] == {
         "start": "2019-06-02",
         "end": "2262-01-01",
@@ -103,3 +104,18 @@ def test_a_key_given_twice_is_refused_with_both_lines(tmp_path):
     merged = tmp_path / "merge.yml"  # a `<<` merge may be overridden: not a duplicate
     merged.write_text("base: &b {x: 1, y: 2}\nmine:\n  <<: *b\n  y: 3\n")
     assert load_yaml(merged)["mine"] == {"x": 1, "y": 3}
+
+
+def test_a_bad_drivers_setting_names_file_line_and_field(tmp_path, monkeypatch):
+    cfg = tmp_path / "configs"
+    shutil.copytree(config_dir(), cfg)
+    text = (cfg / "forecast.yml").read_text(encoding="utf-8")
+    text = text.replace(
+        "  ndfa:                         # water", "  ndfa:\n    drivers: some\n  # water", 1
+    )
+    (cfg / "forecast.yml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("QINGYUAN_CONFIG", str(cfg))
+    assert forecast_config("beijing")["drivers"] == "all"
+    with pytest.raises(ConfigError) as err:
+        forecast_config("ndfa")
+    assert "forecast.yml" in str(err.value) and "drivers" in str(err.value)
