@@ -173,8 +173,11 @@ def _robust_z(x: np.ndarray, window: int, min_periods: int, min_scale: float) ->
     minp = min(max(int(min_periods), 1), window)
     med = _shift_right(bn.move_median(x, window, min_count=minp, axis=1))
     mad = _shift_right(bn.move_median(np.abs(x - med), window, min_count=minp, axis=1))
+    z = x - med
+    scale = np.multiply(mad, 1.4826, out=mad)
+    np.maximum(scale, min_scale, out=scale)
     with np.errstate(invalid="ignore"):
-        return (x - med) / np.maximum(1.4826 * mad, min_scale)
+        return np.divide(z, scale, out=z)
 
 
 def _steps(window: str, ctx: QCContext) -> int:
@@ -199,9 +202,9 @@ def spike_self(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, An
     thr = float(params.get("threshold", 8.0))
     for var in _selected(data, params):
         x = data[var]
-        prev = np.concatenate([np.full((x.shape[0], 1), np.nan), x[:, :-1]], axis=1)
-        nxt = np.concatenate([x[:, 1:], np.full((x.shape[0], 1), np.nan)], axis=1)
-        mag = np.abs(x - (prev + nxt) / 2) - np.abs(nxt - prev) / 2
+        prev, mid, nxt = x[:, :-2], x[:, 1:-1], x[:, 2:]
+        mag = np.full(x.shape, np.nan)  # the first and last values have no neighbour in time
+        mag[:, 1:-1] = np.abs(mid - (prev + nxt) / 2) - np.abs(nxt - prev) / 2
         z = _robust_z(mag, _steps(window, ctx), minp, _min_scale(params, var))
         bits = np.zeros(x.shape, dtype="uint16")
         bits[np.nan_to_num(z) > thr] |= _bit("spike_self")
@@ -209,14 +212,35 @@ def spike_self(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, An
     return out
 
 
-def _nan_median_axis1(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Median over axis 1 ignoring NaN, and the count of values (faster than np.nanmedian)."""
-    srt = np.sort(a, axis=1)  # NaN sorts last
-    count = np.sum(~np.isnan(a), axis=1)
-    lo = np.clip((count - 1) // 2, 0, a.shape[1] - 1)[:, None, :]
-    hi = np.clip(count // 2, 0, a.shape[1] - 1)[:, None, :]
-    med = 0.5 * (np.take_along_axis(srt, lo, 1) + np.take_along_axis(srt, hi, 1))[:, 0, :]
-    return np.where(count > 0, med, np.nan), count
+def _neighbour_median(
+    values: np.ndarray, idx: np.ndarray, *, rows: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Median of each station's neighbours at each time, ignoring NaN, and how many reported.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``S x T`` values.
+    idx : numpy.ndarray of int
+        ``S x k`` neighbour rows of ``values``; ``S`` (one past the last row) for none.
+    rows : int
+        Stations per block: the ``rows x k x T`` gathers stay in cache (2x faster than one
+        ``S x k x T`` gather at 2,000 stations x 10 x 1,464 h, measured).
+
+    Returns
+    -------
+    median, count : numpy.ndarray
+        ``S x T``; the median is NaN where no neighbour reported. ``bottleneck.nanmedian``
+        selects rather than sorts and gives the same values as ``numpy.nanmedian``.
+    """
+    padded = np.concatenate([values, np.full((1, values.shape[1]), np.nan)])
+    med = np.empty(values.shape)
+    count = np.empty(values.shape, dtype=np.intp)
+    for r0 in range(0, len(idx), rows):
+        block = padded[idx[r0 : r0 + rows]]  # rows x k x T
+        med[r0 : r0 + rows] = bn.nanmedian(block, axis=1)
+        count[r0 : r0 + rows] = np.count_nonzero(~np.isnan(block), axis=1)
+    return med, count
 
 
 @register_check("spike_neighbour")
@@ -242,12 +266,10 @@ def spike_neighbour(
     valid = np.take_along_axis(dist_nbr, order, axis=1) < np.inf
     if valid.sum(axis=1).max(initial=0) < min_n:
         return out
-    idx = order
+    idx = np.where(valid, order, len(order))  # a missing neighbour points at a row of NaN
     for var in _selected(data, params):
         values = data[var]
-        gathered = values[idx]  # S x k x T
-        gathered[~valid] = np.nan
-        med, count = _nan_median_axis1(gathered)
+        med, count = _neighbour_median(values, idx)
         med[count < min_n] = np.nan
         resid = values - med
         z = _robust_z(resid, _steps(window, ctx), minp, _min_scale(params, var))

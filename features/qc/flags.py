@@ -118,21 +118,27 @@ def final_status(
     for code, r in rank.items():
         lut[code] = r
     out = src.copy()
+    severity = lut[out]
 
     def worsen(mask: np.ndarray, code: np.ndarray | int) -> None:
         code_arr = np.broadcast_to(np.asarray(code, dtype="int8"), out.shape)
-        better = lut[out] < lut[code_arr]
-        sel = mask & better
+        code_rank = lut[code_arr]
+        sel = mask & (severity < code_rank)
         out[sel] = code_arr[sel]
+        severity[sel] = code_rank[sel]
 
+    # Every status has its own rank, so the result is the most severe of the source status and
+    # the statuses implied by the failed checks, whatever the order: one pass per implied status.
+    per_status: dict[str, int] = {}
     for name, (bit, implied) in QC_BITS.items():
         if implied is None:
             continue
-        mask = (bits & bit) != 0
         if name == "sentinel" and sentinel_status is not None:
-            worsen(mask, np.asarray(sentinel_status, dtype="int8"))
+            worsen((bits & bit) != 0, np.asarray(sentinel_status, dtype="int8"))
         else:
-            worsen(mask, FLAG_CODES[implied])
+            per_status[implied] = per_status.get(implied, 0) | bit
+    for implied, mask_bits in per_status.items():
+        worsen((bits & mask_bits) != 0, FLAG_CODES[implied])
     missing = np.isnan(np.asarray(values, dtype="float64"))
     # a missing value whose source status is normal/manual becomes "missing"
     plain = missing & np.isin(out, [FLAG_CODES["N"], FLAG_CODES["S"], FLAG_CODES["qc_suspect"]])

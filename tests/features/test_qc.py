@@ -177,3 +177,51 @@ def test_flat_line_matches_ioos_qc_value_for_value():
         ref_hit = (ref == qartod.QartodFlags.SUSPECT) | (ref == qartod.QartodFlags.FAIL)
         np.testing.assert_array_equal(ours[s], ref_hit)
     assert ours.sum() > 10
+
+
+def test_neighbour_median_matches_numpy_across_row_blocks():
+    from features.qc.checks import _neighbour_median
+
+    rng = np.random.default_rng(11)
+    S, k, T = 23, 5, 40
+    values = rng.gamma(2.0, 20.0, (S, T))
+    values[rng.random((S, T)) < 0.3] = np.nan
+    values[3] = np.nan  # a station that never reports
+    idx = rng.integers(0, S, (S, k))
+    idx[rng.random((S, k)) < 0.25] = S  # no neighbour in that slot
+    med, count = _neighbour_median(values, idx, rows=4)  # blocks of 4 rows: 23 is not a multiple
+    padded = np.vstack([values, np.full((1, T), np.nan)])
+    gathered = padded[idx]
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):  # all-NaN slices
+        want = np.nanmedian(gathered, axis=1)
+    np.testing.assert_array_equal(med, want)
+    np.testing.assert_array_equal(count, np.sum(~np.isnan(gathered), axis=1))
+    assert np.isnan(med).any() and (count == 0).any() and (count >= 3).any()
+
+
+def test_final_status_is_the_worst_of_source_and_failed_checks():
+    from features.qc.flags import _SEVERITY
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    values = np.where(rng.random(n) < 0.2, np.nan, rng.random(n))
+    src = rng.integers(0, len(FLAG_CODES), n).astype("int8")
+    bits = rng.integers(0, 1 << len(QC_BITS), n).astype("uint16")
+    sentinel = rng.choice([FLAG_CODES["T"], FLAG_CODES["qc_invalid"]], n).astype("int8")
+    got = final_status(values, src, bits, sentinel)
+    rank = {FLAG_CODES[name]: i for i, name in enumerate(_SEVERITY)}
+    for i in range(n):  # the rule, value by value
+        worst = int(src[i])
+        for name, (bit, implied) in QC_BITS.items():
+            if implied is None or not bits[i] & bit:
+                continue
+            code = int(sentinel[i]) if name == "sentinel" else FLAG_CODES[implied]
+            if rank[code] > rank[worst]:
+                worst = code
+        if np.isnan(values[i]) and worst in (
+            FLAG_CODES["N"],
+            FLAG_CODES["S"],
+            FLAG_CODES["qc_suspect"],
+        ):
+            worst = FLAG_CODES["missing"]
+        assert got[i] == worst, i
