@@ -349,7 +349,7 @@ def _check_group(
 ) -> CheckedRows:
     """Dask task: merge and QC one station group with its halo, read-only."""
     store = StationStore(Path(store_root), network, registry)
-    return store.check(block, plan, qc_config, rows=rows, keep=keep)
+    return store.check(block, plan, qc_config, rows=rows, keep=keep, threads=1)
 
 
 def distributed_upsert(c: Client, *, group_size: int = 100, retries: int = 2) -> Upsert:

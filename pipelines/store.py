@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,8 @@ from pipelines.normalise import CanonicalBlock
 __all__ = ["CheckedRows", "StationStore", "UpsertPlan", "UpsertResult"]
 
 _TIME_UNITS = "minutes since 1970-01-01 00:00:00"
+#: Environment variable capping the threads of one upsert's QC (:func:`qc_threads`).
+QC_THREADS_ENV = "QINGYUAN_QC_THREADS"
 
 
 @dataclass
@@ -77,6 +80,23 @@ class UpsertPlan:
     grids: list[pd.DatetimeIndex]
     times: pd.DatetimeIndex
     variables: list[str]
+
+
+def qc_threads() -> int:
+    """Threads the QC of one upsert may use: ``$QINGYUAN_QC_THREADS``, else the usable cores.
+
+    The Dask engine passes 1 (its workers are the parallelism there).
+    """
+    raw = os.environ.get(QC_THREADS_ENV, "").strip()
+    if raw:
+        try:
+            n = int(raw)
+        except ValueError:
+            raise ValueError(f"{QC_THREADS_ENV}={raw!r} is not a whole number of threads") from None
+        if n < 1:
+            raise ValueError(f"{QC_THREADS_ENV}={raw!r}: at least 1 thread")
+        return n
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass
@@ -336,6 +356,7 @@ class StationStore:
         *,
         rows: list[str] | None = None,
         keep: list[str] | None = None,
+        threads: int | None = None,
     ) -> CheckedRows:
         """Merge ``block`` into the stored window and run QC on it; writes nothing.
 
@@ -352,6 +373,9 @@ class StationStore:
             group plus its halo of neighbours: checks that compare stations see the halo.
         keep : list of str, optional
             Stations of ``rows`` to return and count (default: all of ``rows``).
+        threads : int, optional
+            Threads for the checks, variable by variable (default :func:`qc_threads`); the
+            result does not depend on it.
         """
         stations = list(plan.stations) if rows is None else list(rows)
         window, grids, times = plan.window, plan.grids, plan.times
@@ -409,6 +433,7 @@ class StationStore:
             variables=self.registry,
             source_flags=src,
             valid_statuses=tuple(qc_config.get("valid_statuses", ["N", "S", "qc_suspect"])),
+            threads=qc_threads() if threads is None else threads,
         )
         # store float32 precision so that QC sees exactly what a re-ingest will read back
         f32 = {v: a.astype("float32").astype("float64") for v, a in values.items()}

@@ -14,7 +14,8 @@ neither ioos_qc nor saqc offers the neighbour comparison or the GB 3095 day rule
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,9 @@ class QCContext:
         Variable registry entries (``valid_range``, ``suspect_range`` ...), by canonical name.
     source_flags : dict
         Source status codes per variable (``S x T`` int8).
+    threads : int
+        Threads for work done variable by variable (bottleneck and numpy release the GIL); the
+        results do not depend on it.
     """
 
     times: pd.DatetimeIndex
@@ -61,6 +65,7 @@ class QCContext:
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)
     source_flags: dict[str, np.ndarray] = field(default_factory=dict)
     valid_statuses: tuple[str, ...] = ("N", "S", "qc_suspect")
+    threads: int = 1
 
     def local_days(self) -> np.ndarray:
         """Local calendar day (datetime64[D]) each time label belongs to."""
@@ -90,6 +95,17 @@ def register_check(name: str) -> Callable[[CheckFn], CheckFn]:
         return fn
 
     return deco
+
+
+def per_variable(
+    fn: Callable[[str], np.ndarray], names: Iterable[str], threads: int = 1
+) -> dict[str, np.ndarray]:
+    """``{name: fn(name)}``, computed on up to ``threads`` threads (same result as one)."""
+    names = list(names)
+    if threads <= 1 or len(names) <= 1:
+        return {n: fn(n) for n in names}
+    with ThreadPoolExecutor(max_workers=min(threads, len(names))) as pool:
+        return dict(zip(names, pool.map(fn, names), strict=True))
 
 
 def _bit(name: str) -> np.uint16:
@@ -200,7 +216,8 @@ def spike_self(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, An
     out = QCResult()
     window, minp = params.get("window", "7D"), int(params.get("min_periods", 24))
     thr = float(params.get("threshold", 8.0))
-    for var in _selected(data, params):
+
+    def one(var: str) -> np.ndarray:
         x = data[var]
         prev, mid, nxt = x[:, :-2], x[:, 1:-1], x[:, 2:]
         mag = np.full(x.shape, np.nan)  # the first and last values have no neighbour in time
@@ -208,7 +225,9 @@ def spike_self(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, An
         z = _robust_z(mag, _steps(window, ctx), minp, _min_scale(params, var))
         bits = np.zeros(x.shape, dtype="uint16")
         bits[np.nan_to_num(z) > thr] |= _bit("spike_self")
-        out.bits[var] = bits
+        return bits
+
+    out.bits = per_variable(one, _selected(data, params), ctx.threads)
     return out
 
 
@@ -267,7 +286,8 @@ def spike_neighbour(
     if valid.sum(axis=1).max(initial=0) < min_n:
         return out
     idx = np.where(valid, order, len(order))  # a missing neighbour points at a row of NaN
-    for var in _selected(data, params):
+
+    def one(var: str) -> np.ndarray:
         values = data[var]
         med, count = _neighbour_median(values, idx)
         med[count < min_n] = np.nan
@@ -275,7 +295,9 @@ def spike_neighbour(
         z = _robust_z(resid, _steps(window, ctx), minp, _min_scale(params, var))
         bits = np.zeros(values.shape, dtype="uint16")
         bits[np.abs(np.nan_to_num(z)) > thr] |= _bit("spike_neighbour")
-        out.bits[var] = bits
+        return bits
+
+    out.bits = per_variable(one, _selected(data, params), ctx.threads)
     return out
 
 
@@ -307,7 +329,8 @@ def flat_line(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any
     out = QCResult()
     defaults = params.get("defaults", {"duration": "8h", "tolerance": 0.0})
     per_var = params.get("per_variable") or {}
-    for var in _selected(data, params):
+
+    def one(var: str) -> np.ndarray:
         cfg = {**defaults, **per_var.get(var, {})}
         count = int(pd.Timedelta(cfg["duration"]) / ctx.frequency)
         values = data[var]
@@ -316,7 +339,9 @@ def flat_line(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any
         hit &= ~(values <= float(cfg.get("min_value", -np.inf)))
         bits = np.zeros(values.shape, dtype="uint16")
         bits[hit] |= _bit("flat_line")
-        out.bits[var] = bits
+        return bits
+
+    out.bits = per_variable(one, _selected(data, params), ctx.threads)
     return out
 
 
@@ -407,7 +432,7 @@ def run_checks(
             src = np.zeros(data[v].shape, dtype="int8")
         return final_status(data[v], src, bits[v], sentinel_status.get(v))
 
-    status = {v: status_of(v) for v in data}
+    status = per_variable(status_of, data, ctx.threads)
     comp = config.get("completeness") or {}
     if comp.get("enabled", False):
         ok_codes = [FLAG_CODES[s] for s in ctx.valid_statuses]

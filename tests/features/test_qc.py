@@ -225,3 +225,29 @@ def test_final_status_is_the_worst_of_source_and_failed_checks():
         ):
             worst = FLAG_CODES["missing"]
         assert got[i] == worst, i
+
+
+def test_threads_do_not_change_the_result(registry):
+    from dataclasses import replace
+
+    from pipelines.config import load_qc
+
+    rng = np.random.default_rng(8)
+    S, T = 12, 24 * 12
+    data = {v: _smooth(S, T, seed=i) for i, v in enumerate(["pm25", "pm10", "no2", "so2"])}
+    for x in data.values():
+        x[rng.random(x.shape) < 0.05] = np.nan
+        x[rng.integers(0, S, 6), rng.integers(0, T, 6)] += 300.0  # spikes
+        x[3, 100:120] = 42.0  # a flat run
+    checks = load_qc(None)["checks"]
+    ctx = _ctx(S, T, registry)
+    one = run_checks(data, ctx, checks)
+    three = run_checks(data, replace(ctx, threads=3), checks)
+    for got, want in zip(three, one, strict=True):
+        assert got.keys() == want.keys()
+        for v in want:
+            np.testing.assert_array_equal(got[v], want[v])
+    flagged = {
+        name for name, (bit, _) in QC_BITS.items() if any((b & bit).any() for b in one[0].values())
+    }
+    assert {"spike_self", "flat_line"} <= flagged

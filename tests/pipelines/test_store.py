@@ -108,3 +108,16 @@ def test_grid_is_cf_and_interpolates(small):
         assert np.isfinite(field).all()
         daily = store.open()["pm25"]
         assert field.min() >= float(daily.min()) - 1e-3 and field.max() <= float(daily.max()) + 1e-3
+
+
+def test_qc_threads_from_the_environment(monkeypatch):
+    from pipelines.store import QC_THREADS_ENV, qc_threads
+
+    monkeypatch.setenv(QC_THREADS_ENV, "3")
+    assert qc_threads() == 3
+    monkeypatch.delenv(QC_THREADS_ENV)
+    assert qc_threads() >= 1
+    for bad in ("two", "0"):
+        monkeypatch.setenv(QC_THREADS_ENV, bad)
+        with pytest.raises(ValueError, match=QC_THREADS_ENV):
+            qc_threads()
