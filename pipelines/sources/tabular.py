@@ -205,9 +205,13 @@ def parse_table(
         text = _clean(list(columns[col]), layout)
         is_missing = np.isin(text, missing_markers)
         if spec.value_map is not None:
-            vmap = VALUE_MAPS[spec.value_map] if isinstance(spec.value_map, str) else spec.value_map
-            values = np.array([vmap.get(t, np.nan) for t in text], dtype="float64")
-            unknown = ~is_missing & ~np.isin(text, list(vmap))
+            if isinstance(spec.value_map, str):  # a named map: its words in any case (cv, CV)
+                vmap = {k.upper(): v for k, v in VALUE_MAPS[spec.value_map].items()}
+                keys = np.array([t.upper() for t in text], dtype=object)
+            else:  # the network's own map: as written
+                vmap, keys = spec.value_map, text
+            values = np.array([vmap.get(t, np.nan) for t in keys], dtype="float64")
+            unknown = ~is_missing & ~np.isin(keys, list(vmap))
             mark(unknown, col, "value not in the column's value_map: " + text.astype(str))
         else:
             values, bad = _to_float(text, is_missing)

@@ -72,6 +72,24 @@ def test_prsa_csv_reads_time_parts_station_and_missing_values(tmp_path):
     assert "No" not in f.columns
 
 
+def test_a_named_value_map_takes_its_words_in_any_case(tmp_path):
+    # the 2010-2014 Beijing PRSA file writes calm/variable as "cv" and sometimes points in lower case
+    csv = tmp_path / "PRSA_Data_Dongsi.csv"
+    rows = ["cv", "CV", "ne", "NE", "nne", "XX"]
+    csv.write_text(
+        '"No","year","month","day","hour","PM2.5","wd","station"\n'
+        + "".join(f'{i},2013,3,1,{i},9,"{wd}","Dongsi"\n' for i, wd in enumerate(rows)),
+        encoding="utf-8",
+    )
+    net = load_network(str(write_network(tmp_path, PRSA.format(files=csv), "prsa")))
+    batch = ADAPTERS["prsa_csv"].read(net.sources[0], net)
+    wd = batch.frame.sort_values("time")["wind_from_direction"].to_numpy()
+    assert np.isnan(wd[:2]).all()  # calm: a value with no direction, not a refusal
+    np.testing.assert_array_equal(wd[2:5], [45.0, 45.0, 22.5])
+    assert len(batch.frame) == 5  # "XX" is still refused: not a compass point
+    assert len(batch.quarantine) == 1
+
+
 def test_ndfa_sonde_strips_nbsp_and_thousands_and_takes_the_station_from_the_file(tmp_path):
     csv = tmp_path / "NDFA_2019_continuous_LIB.csv"
     nb = "\u00a0\u00a0"
