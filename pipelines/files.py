@@ -10,16 +10,49 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["AtomicBatch", "atomic_batch", "atomic_path", "atomic_write", "temp_path_for"]
+__all__ = [
+    "AtomicBatch",
+    "atomic_batch",
+    "atomic_path",
+    "atomic_write",
+    "remove_temporaries",
+    "temp_path_for",
+]
+
+_TEMP_NAME = re.compile(r".+\.\d+\.tmp$")
 
 
 def temp_path_for(path: Path) -> Path:
     """Temporary sibling of ``path`` (same directory, so the final replace is atomic)."""
     path = Path(path)
     return path.with_name(f"{path.name}.{os.getpid()}.tmp")
+
+
+def remove_temporaries(folder: Path | str) -> list[Path]:
+    """Remove the temporary siblings (``<name>.<pid>.tmp``) that killed writes left in ``folder``.
+
+    A write that is killed (``SIGKILL``, power loss) cannot clean up after itself. Call this
+    only while holding the writer lock of ``folder``: then no write is under way there, and
+    every such file is debris (never a committed file: those are renamed into place).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and _TEMP_NAME.fullmatch(p.name):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 @contextlib.contextmanager

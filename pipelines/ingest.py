@@ -75,6 +75,7 @@ class IngestReport:
     quarantine_file: str | None = None
     report_file: str | None = None
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    temporaries_removed: list[str] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -249,6 +250,7 @@ def ingest(
         values_unchanged=result.values_unchanged,
         period=(str(merged.times[0]), str(merged.times[-1])) if len(merged.times) else None,
         quarantine_reasons=reasons,
+        temporaries_removed=store.temporaries_removed,
     )
     if quarantine:
         qpath = report_dir / f"{ingest_id}_quarantine.csv"

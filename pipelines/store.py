@@ -34,7 +34,7 @@ from features.qc import FLAG_CODES, FLAG_MEANINGS, QC_BITS, QCContext, run_check
 from features.qc.flags import INGEST_BITS
 from pipelines.config import NetworkSpec
 from pipelines.config.locations import code_version
-from pipelines.files import atomic_batch
+from pipelines.files import atomic_batch, remove_temporaries
 from pipelines.normalise import CanonicalBlock
 
 __all__ = ["CheckedRows", "StationStore", "UpsertPlan", "UpsertResult"]
@@ -177,6 +177,8 @@ class StationStore:
         self.registry = registry
         self.dir = Path(root) / network.name
         self.freq = network.freq
+        #: Temporary files of killed writes removed when the lock was taken (:meth:`lock`).
+        self.temporaries_removed: list[str] = []
 
     # ------------------------------------------------------------------ paths and locking
     def path_for(self, month: pd.Timestamp) -> Path:
@@ -189,10 +191,15 @@ class StationStore:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Exclusive writer lock for this network's store."""
+        """Exclusive writer lock for this network's store.
+
+        On taking it, temporary files of writes that were killed are removed (listed in
+        :attr:`temporaries_removed`): with the lock held, no write of this store is under way.
+        """
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / ".lock", "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
+            self.temporaries_removed += [str(p) for p in remove_temporaries(self.dir)]
             try:
                 yield
             finally:

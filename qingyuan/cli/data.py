@@ -31,6 +31,7 @@ INGEST_KEYS = (
     "quarantine_reasons",
     "report_file",
     "quarantine_file",
+    "temporaries_removed",
 )
 
 

@@ -121,3 +121,19 @@ def test_qc_threads_from_the_environment(monkeypatch):
         monkeypatch.setenv(QC_THREADS_ENV, bad)
         with pytest.raises(ValueError, match=QC_THREADS_ENV):
             qc_threads()
+
+
+def test_temporaries_of_a_killed_write_are_removed_by_the_next_ingest(small):
+    tmp_path, net_path, store = small
+    ingest(str(net_path), tmp_path / "store", now=NOW)
+    before = {p.name: p.read_bytes() for p in store.partitions()}
+    part = store.partitions()[0]
+    debris = part.with_name(f"{part.name}.4242.tmp")  # what a SIGKILL in to_netcdf leaves
+    debris.write_bytes(b"half a netCDF file")
+    keep = part.with_name("notes.tmp")  # not a temporary of ours: left alone
+    keep.write_text("x")
+    rep = ingest(str(net_path), tmp_path / "store", now=NOW)
+    assert not debris.exists() and keep.exists()
+    assert rep.temporaries_removed == [str(debris)]
+    assert {p.name: p.read_bytes() for p in store.partitions()}.keys() == before.keys()
+    assert ingest(str(net_path), tmp_path / "store", now=NOW).temporaries_removed == []
