@@ -45,6 +45,9 @@ class QuarantineRecord:
         Human-readable reason.
     raw : str
         The raw row text, shortened to 300 characters.
+    kind : str
+        What kind of refusal (``duplicate_conflict`` ...) for the report's counts; empty: the
+        reason's words before the first colon.
     """
 
     file: str
@@ -52,6 +55,12 @@ class QuarantineRecord:
     field: str
     reason: str
     raw: str = ""
+    kind: str = ""
+
+    @property
+    def category(self) -> str:
+        """Key for the ingest report's ``quarantine_reasons`` counts (no times, no values)."""
+        return self.kind or self.reason.split(":")[0][:80]
 
     def to_dict(self) -> dict[str, object]:
         """Plain-dict form for CSV/JSON reports."""

@@ -1,7 +1,8 @@
 """Ingest one network: read every source, normalise, QC, upsert into the store, report.
 
 This module holds the plain functions; :mod:`pipelines.flows` wraps them as Prefect tasks and
-flows. Row accounting holds for every source: ``rows_in == rows_stored + rows_quarantined``.
+flows. Row accounting holds for every source: ``rows_in == rows_stored + rows_merged +
+rows_quarantined`` (merged: identical re-sent rows folded into their later copy).
 """
 
 from __future__ import annotations
@@ -48,11 +49,12 @@ class SourceReport:
     rows_quarantined: int
     rejected: list[dict[str, Any]]
     notes: list[str]
+    rows_merged: int = 0
 
     @property
     def balanced(self) -> bool:
-        """Every input row is either stored or quarantined."""
-        return self.rows_in == self.rows_stored + self.rows_quarantined
+        """Every input row is stored, merged into an identical later row, or quarantined."""
+        return self.rows_in == self.rows_stored + self.rows_merged + self.rows_quarantined
 
 
 @dataclass
@@ -76,11 +78,12 @@ class IngestReport:
     report_file: str | None = None
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     temporaries_removed: list[str] = field(default_factory=list)
+    rows_merged: int = 0
 
     @property
     def balanced(self) -> bool:
         """Row accounting holds for the whole ingest."""
-        return self.rows_in == self.rows_stored + self.rows_quarantined
+        return self.rows_in == self.rows_stored + self.rows_merged + self.rows_quarantined
 
     @property
     def rejected_files(self) -> list[dict[str, Any]]:
@@ -149,6 +152,7 @@ def merge_blocks(blocks: list[CanonicalBlock]) -> CanonicalBlock:
                 has, b.ingest_bits[v], out.ingest_bits[v][:, cols]
             )
         out.quarantine += b.quarantine
+        out.merged += b.merged
         out.notes += b.notes
         out.rows_stored += b.rows_stored
     return out
@@ -157,7 +161,7 @@ def merge_blocks(blocks: list[CanonicalBlock]) -> CanonicalBlock:
 def _write_quarantine(path: Path, records: list[QuarantineRecord]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=["file", "line", "field", "reason", "raw"])
+        w = csv.DictWriter(fh, fieldnames=["file", "line", "field", "reason", "raw", "kind"])
         w.writeheader()
         for r in records:
             w.writerow(r.to_dict())
@@ -215,12 +219,14 @@ def ingest(
             rows_quarantined=len(batch.quarantine) + len(block.quarantine),
             rejected=[r.to_dict() for r in batch.rejected],
             notes=batch.notes + block.notes,
+            rows_merged=len(block.merged),
         )
         block.quarantine = batch.quarantine + block.quarantine
         if not rep.balanced:
             raise IngestError(
                 f"row accounting failed for {src.adapter} {batch.files[:2]}: {rep.rows_in} in, "
-                f"{rep.rows_stored} stored, {rep.rows_quarantined} quarantined; nothing was written"
+                f"{rep.rows_stored} stored, {rep.rows_merged} merged, {rep.rows_quarantined} "
+                "quarantined; nothing was written"
             )
         blocks.append(block)
         reports.append(rep)
@@ -233,8 +239,7 @@ def ingest(
     quarantine = [r for b in blocks for r in b.quarantine]
     reasons: dict[str, int] = {}
     for r in quarantine:
-        key = r.reason.split(" for ")[0].split(":")[0][:80]
-        reasons[key] = reasons.get(key, 0) + 1
+        reasons[r.category] = reasons.get(r.category, 0) + 1
     report = IngestReport(
         ingest_id=ingest_id,
         network=net.name,
@@ -244,6 +249,7 @@ def ingest(
         rows_in=sum(r.rows_in for r in reports),
         rows_stored=sum(r.rows_stored for r in reports),
         rows_quarantined=sum(r.rows_quarantined for r in reports),
+        rows_merged=sum(r.rows_merged for r in reports),
         partitions_written=result.partitions_written,
         values_new=result.values_new,
         values_changed=result.values_changed,

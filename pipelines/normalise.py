@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.qc.flags import FLAG_CODES, QC_BITS
-from features.times import naive_utc, utc_now
+from features.times import naive_utc, to_local, utc_now
 from features.units import convert
 from pipelines.config import NetworkSpec
 from pipelines.errors import QuarantineRecord
@@ -43,6 +43,9 @@ class CanonicalBlock:
         ``S x T``: a row was received for that station and time.
     quarantine : list of QuarantineRecord
         Rows set aside here.
+    merged : list of QuarantineRecord
+        Rows identical to a later row of the same station and time (re-sent or re-scraped),
+        merged into it: neither stored on their own nor refused.
     rows_stored : int
         Rows that made it into the block.
     notes : list of str
@@ -58,15 +61,16 @@ class CanonicalBlock:
     quarantine: list[QuarantineRecord] = field(default_factory=list)
     rows_stored: int = 0
     notes: list[str] = field(default_factory=list)
+    merged: list[QuarantineRecord] = field(default_factory=list)
 
 
 def _q(
-    frame: pd.DataFrame, mask: np.ndarray, fld: str, reason: str | pd.Series
+    frame: pd.DataFrame, mask: np.ndarray, fld: str, reason: str | pd.Series, kind: str
 ) -> list[QuarantineRecord]:
     sub = frame[mask]
     reasons = reason[mask] if isinstance(reason, pd.Series) else [reason] * len(sub)
     return [
-        QuarantineRecord(str(f), int(n), fld, str(r))
+        QuarantineRecord(str(f), int(n), fld, str(r), kind=kind)
         for f, n, r in zip(sub["_file"], sub["_line"], reasons, strict=True)
     ]
 
@@ -106,6 +110,7 @@ def normalise(
         unknown,
         "station",
         "unknown station '" + frame["station"].astype(str) + "' (not in the network YAML)",
+        "unknown_station",
     )
     frame = frame.assign(station=station)[~unknown].reset_index(drop=True)
 
@@ -119,6 +124,7 @@ def normalise(
             np.asarray(bad),
             "time",
             f"local time ambiguous or non-existent in {network.time_zone} (DST change)",
+            "ambiguous_local_time",
         )
         utc = naive_utc(local)
     else:
@@ -135,7 +141,9 @@ def normalise(
     n_snapped = int(np.sum((shift > np.timedelta64(0)) & (shift <= tolerance)))
     utc = pd.DatetimeIndex(np.where(shift <= tolerance, snapped, utc))
     off_grid = np.asarray(utc != utc.floor(freq))
-    quarantine += _q(frame, off_grid, "time", f"time is not on the {network.frequency} grid")
+    quarantine += _q(
+        frame, off_grid, "time", f"time is not on the {network.frequency} grid", "off_grid_time"
+    )
     now_utc = utc_now() if now is None else naive_utc(now)
     future = np.asarray(utc > now_utc + pd.Timedelta(network.future_tolerance))
     quarantine += _q(
@@ -143,6 +151,7 @@ def normalise(
         future & ~off_grid,
         "time",
         f"timestamp in the future (after {now_utc.isoformat()} UTC + {network.future_tolerance})",
+        "future_time",
     )
     keep = ~(off_grid | future)
     frame, utc = frame[keep].reset_index(drop=True), utc[keep]
@@ -170,6 +179,7 @@ def normalise(
     key = ["station", "time_utc"]
     dup_any = frame.duplicated(key, keep=False).to_numpy()
     conflict_cells: dict[str, list[tuple[str, pd.Timestamp]]] = {v: [] for v in variables}
+    merged: list[QuarantineRecord] = []
     if dup_any.any():
         dups = frame[dup_any]
         drop = np.zeros(len(frame), dtype=bool)
@@ -186,25 +196,34 @@ def normalise(
                     if pd.isna(frame.at[last, v]) and not pd.isna(frame.at[idx, v]):
                         frame.at[last, v] = frame.at[idx, v]
                 drop[idx] = True
-                line_last = int(frame.at[last, "_line"])
+                later = f"{frame.at[last, '_file']}:{int(frame.at[last, '_line'])}"
+                when = f"{to_local(tt, network.time_zone):%Y-%m-%d %H:%M} local ({tt:%H:%M} UTC)"
                 if differing:
                     reason = (
-                        f"duplicate timestamp {tt} for {st} conflicts with line {line_last} in "
+                        f"duplicate of station {st} at {when} differing from {later} in "
                         f"{', '.join(differing)}; the later row is kept and flagged"
                     )
                     for v in differing:
                         conflict_cells[v].append((st, tt))
+                    to, kind = quarantine, "duplicate_conflict"
                 else:
-                    reason = f"duplicate timestamp {tt} for {st}; no conflicting values, merged into line {line_last}"
-                quarantine.append(
+                    reason = f"identical to {later} (station {st} at {when}); merged into it"
+                    to, kind = merged, "duplicate_identical"
+                to.append(
                     QuarantineRecord(
                         str(frame.at[idx, "_file"]),
                         int(frame.at[idx, "_line"]),
-                        ",".join(differing) if differing else "",
+                        ",".join(differing),
                         reason,
+                        kind=kind,
                     )
                 )
         frame = frame[~drop].reset_index(drop=True)
+    if merged:
+        notes.append(
+            f"{len(merged)} rows identical to a later row of the same station and time "
+            "(re-sent or re-scraped) were merged into it"
+        )
 
     # grid
     stations = network.station_ids()
@@ -241,4 +260,5 @@ def normalise(
         quarantine=quarantine,
         rows_stored=len(frame),
         notes=notes,
+        merged=merged,
     )

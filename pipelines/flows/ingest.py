@@ -47,10 +47,12 @@ def store_task(network: str, batches: list[RawBatch], store_root: str) -> dict[s
     report = ingest(network, Path(store_root), batches=batches)
     log = get_run_logger()
     log.info(
-        "%s: %d rows in = %d stored + %d quarantined (balanced: %s); %d partitions written",
+        "%s: %d rows in = %d stored + %d merged + %d quarantined (balanced: %s); %d partitions "
+        "written",
         report.network,
         report.rows_in,
         report.rows_stored,
+        report.rows_merged,
         report.rows_quarantined,
         report.balanced,
         len(report.partitions_written),
@@ -70,11 +72,13 @@ def distributed_store_task(
             network, Path(store_root), client=c, group_size=group_size, batches=batches
         )
     get_run_logger().info(
-        "%s on Dask (%s): %d rows in = %d stored + %d quarantined; %d partitions written",
+        "%s on Dask (%s): %d rows in = %d stored + %d merged + %d quarantined; %d partitions "
+        "written",
         report.network,
         address,
         report.rows_in,
         report.rows_stored,
+        report.rows_merged,
         report.rows_quarantined,
         len(report.partitions_written),
     )

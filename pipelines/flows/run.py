@@ -22,6 +22,7 @@ __all__ = ["bundled_networks", "run_flow"]
 INGEST_KEYS = (
     "rows_in",
     "rows_stored",
+    "rows_merged",
     "rows_quarantined",
     "balanced",
     "report_file",

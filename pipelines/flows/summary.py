@@ -25,7 +25,8 @@ def render_markdown(result: dict[str, Any]) -> str:
             "",
             f"- stations: {len(s['stations'])} ({', '.join(s['stations'])})",
             f"- period (UTC): {s['period_utc'][0]} .. {s['period_utc'][1]}; local zone {s['time_zone']}",
-            f"- rows in {ing['rows_in']:,} = stored {ing['rows_stored']:,} + quarantined "
+            f"- rows in {ing['rows_in']:,} = stored {ing['rows_stored']:,} + merged "
+            f"{ing.get('rows_merged', 0):,} (identical re-sent rows) + quarantined "
             f"{ing['rows_quarantined']:,} (balanced: {ing['balanced']})",
             f"- ingest report: `{ing['report_file']}`"
             + (f"; quarantine: `{ing['quarantine_file']}`" if ing.get("quarantine_file") else ""),
@@ -326,8 +327,8 @@ def _supervision_lines(s: dict[str, Any]) -> list[str]:
         f"- loggers: acknowledged {cl['acknowledged']:,}, re-sent {cl['resent']}, given up "
         f"{cl['given_up']}; answer p50 {cl['ack_p50_ms']} ms, p99 {cl['ack_p99_ms']} ms",
         f"- store: hourly uploads in {ing.get('rows_in', 0):,} = stored {ing.get('rows_stored', 0):,}"
-        f" + quarantined {ing.get('rows_quarantined', 0):,} (balanced: {ing.get('balanced')}); "
-        + "; ".join(ing.get("notes", [])),
+        f" + merged {ing.get('rows_merged', 0):,} + quarantined {ing.get('rows_quarantined', 0):,}"
+        f" (balanced: {ing.get('balanced')}); " + "; ".join(ing.get("notes", [])),
         f"- discharge compliance per outfall and pollutant: `{s.get('compliance', {}).get('file')}`",
         "",
     ]

@@ -60,7 +60,14 @@ def supervision_task(store_root: str, out_dir: str) -> dict[str, Any] | None:
         "receiver": rx,
         "ingest": {
             k: report[k]
-            for k in ("rows_in", "rows_stored", "rows_quarantined", "balanced", "report_file")
+            for k in (
+                "rows_in",
+                "rows_stored",
+                "rows_merged",
+                "rows_quarantined",
+                "balanced",
+                "report_file",
+            )
             if k in report
         }
         | {"notes": [n for s in report.get("sources", []) for n in s.get("notes", [])]},

@@ -95,8 +95,8 @@ def ingest_reports(ws: Workspace, *, network: str | None = None, limit: int = 50
     -------
     Read
         ``data``: list of the parsed report JSON (``ingest_id, network, started, finished,
-        sources [{adapter, files, rows_in, rows_stored, rows_quarantined, rejected, notes}],
-        rows_in, rows_stored, rows_quarantined, values_new, values_changed, values_unchanged,
+        sources [{adapter, files, rows_in, rows_stored, rows_merged, rows_quarantined, rejected,
+        notes}], rows_in, rows_stored, rows_merged, rows_quarantined, values_new, values_changed, values_unchanged,
         period, quarantine_reasons, balanced``) with ``id`` (the report id), ``report_file``,
         ``partitions_written`` and ``quarantine_file`` as file names (None when nothing was
         quarantined); times ISO-8601 UTC.
@@ -277,6 +277,7 @@ def last_runs(ws: Workspace) -> Read:
                         "finished",
                         "rows_in",
                         "rows_stored",
+                        "rows_merged",
                         "rows_quarantined",
                         "balanced",
                     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import csv
+import dataclasses
 import gzip
 import lzma
 from pathlib import Path
@@ -41,6 +42,15 @@ def read_bytes(path: Path) -> bytes:
         raise SourceError(str(path), f"cannot read (corrupt or truncated archive?): {exc}") from exc
 
 
+def _with_column(record: QuarantineRecord, header: list[str], delimiter: str) -> QuarantineRecord:
+    """``record`` (a line that would not decode) naming the column of its first bad byte."""
+    at = record.raw.find("\ufffd")  # the raw text was decoded with replacement characters
+    if at < 0:
+        return record
+    col = record.raw[:at].count(delimiter)  # ASCII delimiters survive the replacement
+    return dataclasses.replace(record, field=header[col]) if col < len(header) else record
+
+
 def _decode_lines(
     raw: bytes, encoding: str, file: str
 ) -> tuple[list[tuple[int, str]], list[QuarantineRecord]]:
@@ -66,6 +76,7 @@ def _decode_lines(
                     f"bytes not valid {encoding} at column {exc.start + 1} "
                     f"({chunk[exc.start : exc.start + 4]!r}); declare the file's encoding in the network YAML",
                     chunk.decode(encoding, errors="replace")[:300],
+                    kind="not_decodable",
                 )
             )
     if out and out[-1][1] == "" and raw.endswith(b"\n"):
@@ -137,7 +148,7 @@ def read_delimited(
     header_no, header_text = lines[0]
     header = next(csv.reader([header_text], delimiter=delimiter))
     rows: list[tuple[int, list[str]]] = []
-    quarantine = list(bad)
+    quarantine = [_with_column(b, header, delimiter) for b in bad]
     body = [(n, t) for n, t in lines[1:] if t.strip()]
     rows = _parse_fast(body, header, delimiter)
     if rows is None:
@@ -148,18 +159,22 @@ def read_delimited(
                 fields = next(csv.reader([text], delimiter=delimiter, strict=True))
             except csv.Error as exc:
                 quarantine.append(
-                    QuarantineRecord(file, n, "", f"malformed CSV: {exc}", text[:300])
+                    QuarantineRecord(
+                        file, n, "", f"malformed CSV: {exc}", text[:300], kind="malformed_csv"
+                    )
                 )
                 continue
             if len(fields) != len(header):
-                what = "truncated row?" if len(fields) < len(header) else "extra fields"
+                short = len(fields) < len(header)
                 quarantine.append(
                     QuarantineRecord(
                         file,
                         n,
-                        "",
-                        f"expected {len(header)} fields, got {len(fields)} ({what})",
+                        ",".join(header[len(fields) :]) if short else "",  # the columns missing
+                        f"expected {len(header)} fields, got {len(fields)} "
+                        f"({'truncated row?' if short else 'extra fields'})",
                         text[:300],
+                        kind="truncated_row" if short else "extra_fields",
                     )
                 )
                 continue

@@ -23,6 +23,7 @@ INGEST_KEYS = (
     "network",
     "rows_in",
     "rows_stored",
+    "rows_merged",
     "rows_quarantined",
     "balanced",
     "partitions_written",

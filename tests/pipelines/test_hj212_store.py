@@ -59,12 +59,13 @@ def test_every_packet_is_accepted_or_quarantined_with_its_reason(day):
 
 def test_store_row_accounting_and_merged_resend(day):
     rep = day["report"]
-    assert rep.balanced and rep.rows_in == rep.rows_stored + rep.rows_quarantined
+    assert rep.balanced
+    assert rep.rows_in == rep.rows_stored + rep.rows_merged + rep.rows_quarantined
     stations = len(day["net"].stations)
     offline_hours = 24 - 13  # E05-G1 silent from 13:00 local
     assert rep.rows_stored == 24 * stations - offline_hours
-    assert rep.rows_quarantined == 1  # the re-sent hour, merged (identical)
-    assert any("duplicate" in k for k in rep.quarantine_reasons)
+    assert rep.rows_merged == 1  # the re-sent hour, identical: merged, not refused
+    assert rep.rows_quarantined == 0 and rep.quarantine_reasons == {}
     notes = " ".join(rep.sources[0].notes)
     assert "2051: 2880" in notes and "split sub-packets reassembled" in notes
 

@@ -67,16 +67,28 @@ def test_messy_file_rows_accounted_and_named(tmp_path):
     rep = _ingest(tmp_path, _network(tmp_path))
     assert rep.rows_in == 15 and rep.balanced
     q = {int(r["line"]): r for r in _reasons(rep)}
-    assert "expected 5 fields" in q[7]["reason"]
+    assert "expected 5 fields" in q[7]["reason"] and q[7]["field"] == "co"  # the missing column
+    assert q[7]["raw"] == "2016-01-01 07:00,A,12.0,20.0"
     assert q[8]["field"] == "pm25" and "not a number" in q[8]["reason"]
     assert q[9]["field"] == "station" and "unknown station 'Z'" in q[9]["reason"]
     assert q[10]["field"] == "time" and "future" in q[10]["reason"]
     assert q[11]["field"] == "time" and "unparseable" in q[11]["reason"]
-    assert "no conflicting values" in q[12]["reason"]  # the earlier of two identical rows
-    assert q[14]["field"] == "pm25" and "conflicts with line 15" in q[14]["reason"]
-    assert "not valid utf-8" in q[16]["reason"]
+    # the earlier of two identical rows is merged, not refused: counted apart from refusals
+    assert 12 not in q and rep.rows_merged == 1
+    assert any("1 rows identical to a later row" in n for n in rep.sources[0].notes)
+    assert q[14]["field"] == "pm25" and q[14]["kind"] == "duplicate_conflict"
+    assert f"differing from {path}:15 in pm25" in q[14]["reason"]
+    assert "2016-01-01 11:00 local (03:00 UTC)" in q[14]["reason"]  # times say their zone
+    assert "not valid utf-8" in q[16]["reason"] and q[16]["field"] == "pm25"  # where the byte is
     assert all(r["file"] == str(path) for r in q.values())
-    assert rep.rows_stored == 15 - len(q) == 7
+    assert rep.rows_quarantined == len(q) == 7
+    assert rep.rows_stored == 15 - len(q) - rep.rows_merged == 7
+    # counts by kind of refusal, never by time or value
+    assert rep.quarantine_reasons["duplicate_conflict"] == 1
+    assert rep.quarantine_reasons["unknown_station"] == 1
+    assert rep.quarantine_reasons["future_time"] == 1
+    assert rep.quarantine_reasons["truncated_row"] == 1
+    assert rep.quarantine_reasons["not_decodable"] == 1
     net = load_network(str(tmp_path / "t1.yml"))
     from pipelines.config import load_variables
 
@@ -209,3 +221,22 @@ def test_excel_workbook_with_station_per_sheet_row_numbers(tmp_path):
     assert rep.rows_in == 3 and rep.rows_stored == 2 and rep.balanced
     q = _reasons(rep)
     assert len(q) == 1 and q[0]["line"] == "3" and q[0]["field"] == "pm25"
+
+
+def test_re_scraped_snapshots_are_merged_and_revisions_counted_by_kind(tmp_path):
+    # two scrapes of the same 48 h: the second repeats every row, revising PM2.5 in 10 of them
+    (tmp_path / "data").mkdir()
+    first = hourly_csv(tmp_path / "data" / "a_1.csv", hours=48).read_text().splitlines()
+    revised = [first[0]]
+    for i, line in enumerate(first[1:]):
+        cells = line.split(",")
+        if i < 10:
+            cells[2] = str(float(cells[2]) + 7.0)
+        revised.append(",".join(cells))
+    (tmp_path / "data" / "a_2.csv").write_text("\n".join(revised) + "\n")
+    rep = _ingest(tmp_path, _network(tmp_path))
+    rows = len(first) - 1
+    assert rep.rows_in == 2 * rows and rep.balanced
+    assert rep.rows_stored == rows and rep.rows_quarantined == 10
+    assert rep.rows_merged == rows - 10
+    assert rep.quarantine_reasons == {"duplicate_conflict": 10}  # one key, not one per hour

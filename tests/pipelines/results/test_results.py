@@ -749,7 +749,7 @@ def test_ingest_reports_quarantine_and_last_runs(ws, built):
     assert len(R.ingest_reports(ws, network="ndfa", limit=5).data) == 1
     assert len(R.ingest_reports(ws, limit=1).data) == 1
     q = R.quarantine(ws, "beijing", bj["id"]).data
-    assert list(q.columns) == ["file", "line", "field", "reason", "raw"] and len(q) == 1
+    assert list(q.columns) == ["file", "line", "field", "reason", "raw", "kind"] and len(q) == 1
     assert (
         q["file"][0].endswith("PRSA_Data_Dongsi_20130301-20170228.csv")
         and q["line"][0] == 24 * DAYS + 2
