@@ -7,6 +7,7 @@ is reported with file, line and field (:class:`~pipelines.errors.ConfigError`).
 
 from __future__ import annotations
 
+import difflib
 import re
 import zoneinfo
 from pathlib import Path
@@ -300,6 +301,26 @@ def list_networks() -> list[str]:
     return sorted(p.stem for p in (config_dir() / "networks").glob("*.yml"))
 
 
+def _check_option_names(
+    src: SourceSpec, node: Any, path: Path, index: int, known: frozenset[str] | None
+) -> None:
+    """Refuse a source key its adapter does not read (a misspelt option would be ignored)."""
+    if known is None:  # an adapter registered without its list of options
+        return
+    for key in src.model_extra or {}:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            str(path),
+            getattr(node, "lines", {}).get(key, getattr(node, "line", None)),
+            f"sources.{index}.{key}",
+            f"not an option of the {src.adapter} adapter{hint} (it reads: "
+            f"files, encoding, missing_values, columns, {', '.join(sorted(known))})",
+        )
+
+
 def load_network(name_or_path: str) -> NetworkSpec:
     """Load and validate a network by name (``configs/networks/NAME.yml``) or by path.
 
@@ -347,6 +368,7 @@ def load_network(name_or_path: str) -> NetworkSpec:
                 )
             except UnitError as exc:
                 raise ConfigError(str(path), line, field + ".units", str(exc)) from exc
+        _check_option_names(src, src_node, path, i, getattr(ADAPTERS[src.adapter], "OPTIONS", None))
         ADAPTERS[src.adapter].validate_options(src, path, src_node)
     if net.kind == "source":
         _check_source_stations(net, data, path, registry)
@@ -436,6 +458,37 @@ def _check_source_stations(
                     if var not in registry
                     else "a limit cannot be negative",
                 )
+
+
+def check_input_files(net: NetworkSpec) -> int:
+    """Refuse a source file pattern that matches no file (a typo would only fail at ingest).
+
+    Patterns under ``{store}`` (files the system writes itself, e.g. the HJ 212 receiver's log)
+    are not checked. Returns the number of files matched.
+
+    Raises
+    ------
+    ConfigError
+        Naming the network file, the line of the source's ``files`` and the pattern.
+    """
+    data = load_yaml(Path(net.path)) if net.path else {}
+    matched = 0
+    for i, src in enumerate(net.sources):
+        for pattern in src.files:
+            if "{store}" in pattern:
+                continue
+            hits = resolve_files([pattern], net.path or ".")
+            if not hits:
+                node = (data.get("sources") or [{}])[i] if isinstance(data, dict) else {}
+                raise ConfigError(
+                    str(net.path),
+                    getattr(node, "lines", {}).get("files", getattr(node, "line", None)),
+                    f"sources.{i}.files",
+                    f"{pattern!r} matches no file (relative patterns are looked up beside the "
+                    "network file, in the current folder and in the project folder)",
+                )
+            matched += len(hits)
+    return matched
 
 
 def resolve_files(patterns: list[str], network_path: str) -> list[Path]:

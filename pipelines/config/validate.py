@@ -90,12 +90,13 @@ def _standard(path: Path) -> str:
 
 
 def _network(path: Path) -> str:
-    from pipelines.config.networks import load_network
+    from pipelines.config.networks import check_input_files, load_network
 
     net = load_network(str(path))
+    files = check_input_files(net)
     return (
         f"{net.kind} network {net.name}: {len(net.stations)} stations, "
-        f"{len(net.sources)} source(s), every {net.frequency}"
+        f"{len(net.sources)} source(s), {files} input file(s), every {net.frequency}"
     )
 
 

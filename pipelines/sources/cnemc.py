@@ -36,7 +36,23 @@ from pipelines.sources.base import RawBatch
 from pipelines.sources.http_json import fetch_json
 from pipelines.sources.tabular import TableLayout, parse_table
 
-__all__ = ["clean_cell", "read", "validate_options"]
+__all__ = ["OPTIONS", "clean_cell", "read", "validate_options"]
+
+#: Options of a source block beyond the common ones (``files``, ``encoding``, ``missing_values``,
+#: ``columns``); any other key is refused at load with the nearest name.
+OPTIONS: frozenset[str] = frozenset(
+    {
+        "backoff",
+        "end",
+        "page_size",
+        "params",
+        "retries",
+        "station_field",
+        "status_flags",
+        "timeout",
+        "url",
+    }
+)
 
 _TAG = re.compile(r"<[^>]+>")
 _UNIT = re.compile(r"[（(].*?[)）]\s*$")

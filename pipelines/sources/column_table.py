@@ -23,7 +23,27 @@ from pipelines.sources.base import RawBatch
 from pipelines.sources.tabular import TableLayout, read_source_files
 from pipelines.sources.text import read_delimited
 
-__all__ = ["read", "read_excel_rows", "validate_options"]
+__all__ = ["OPTIONS", "read", "read_excel_rows", "validate_options"]
+
+#: Options of a source block beyond the common ones (``files``, ``encoding``, ``missing_values``,
+#: ``columns``); any other key is refused at load with the nearest name.
+OPTIONS: frozenset[str] = frozenset(
+    {
+        "decimal",
+        "delimiter",
+        "ignore_columns",
+        "sheet",
+        "station",
+        "station_column",
+        "station_from_filename",
+        "strip_chars",
+        "thousands",
+        "time_column",
+        "time_columns",
+        "time_format",
+        "time_parts",
+    }
+)
 
 
 def _layout(source: SourceSpec) -> TableLayout:

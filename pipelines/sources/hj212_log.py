@@ -34,7 +34,11 @@ from pipelines.errors import ConfigError, QuarantineRecord, SourceError
 from pipelines.hj212.receiver import escape_frame, frame_bytes, unescape_frame
 from pipelines.sources.base import RawBatch
 
-__all__ = ["DEFAULT_FILES", "read", "read_logs", "validate_options"]
+__all__ = ["DEFAULT_FILES", "OPTIONS", "read", "read_logs", "validate_options"]
+
+#: Options of a source block beyond the common ones (``files``, ``encoding``, ``missing_values``,
+#: ``columns``); any other key is refused at load with the nearest name.
+OPTIONS: frozenset[str] = frozenset({"cn", "minute_interval"})
 
 #: Where the receiver writes (``{store}`` is the store root of the ingest).
 DEFAULT_FILES = ["{store}/hj212/raw/*.log"]

@@ -31,7 +31,24 @@ from pipelines.errors import ConfigError, QuarantineRecord, SourceError
 from pipelines.sources.base import RawBatch
 from pipelines.sources.tabular import TableLayout, parse_table
 
-__all__ = ["fetch_json", "read", "validate_options"]
+__all__ = ["OPTIONS", "fetch_json", "read", "validate_options"]
+
+#: Options of a source block beyond the common ones (``files``, ``encoding``, ``missing_values``,
+#: ``columns``); any other key is refused at load with the nearest name.
+OPTIONS: frozenset[str] = frozenset(
+    {
+        "backoff",
+        "end",
+        "fields",
+        "lookback",
+        "records_path",
+        "retries",
+        "time_format",
+        "timeout",
+        "url",
+        "values_endpoint",
+    }
+)
 
 _RETRY_STATUS = {429, 500, 502, 503, 504}
 

@@ -14,7 +14,23 @@ from pipelines.config import NetworkSpec, SourceSpec
 from pipelines.sources.base import RawBatch, require_options
 from pipelines.sources.tabular import TableLayout, read_source_files
 
-__all__ = ["read", "validate_options"]
+__all__ = ["OPTIONS", "read", "validate_options"]
+
+#: Options of a source block beyond the common ones (``files``, ``encoding``, ``missing_values``,
+#: ``columns``); any other key is refused at load with the nearest name.
+OPTIONS: frozenset[str] = frozenset(
+    {
+        "delimiter",
+        "ignore_columns",
+        "station",
+        "station_column",
+        "station_from_filename",
+        "strip_chars",
+        "thousands",
+        "time_column",
+        "time_format",
+    }
+)
 
 
 def _layout(source: SourceSpec) -> TableLayout:

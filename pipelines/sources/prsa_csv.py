@@ -13,7 +13,11 @@ from pipelines.config import NetworkSpec, SourceSpec
 from pipelines.sources.base import RawBatch
 from pipelines.sources.tabular import TableLayout, read_source_files
 
-__all__ = ["read", "validate_options"]
+__all__ = ["OPTIONS", "read", "validate_options"]
+
+#: Options of a source block beyond the common ones (``files``, ``encoding``, ``missing_values``,
+#: ``columns``); any other key is refused at load with the nearest name.
+OPTIONS: frozenset[str] = frozenset({"delimiter", "station", "station_column", "time_columns"})
 
 
 def _layout(source: SourceSpec) -> TableLayout:

@@ -128,8 +128,12 @@ def validate(network: str | None) -> None:
             raise CommandError(f"{len(failed)} of {len(results)} configuration files failed")
         click.echo(f"all {len(results)} configuration files valid")
         return
-    from pipelines.config import load_network
+    from pipelines.config.networks import check_input_files, load_network
 
     with failing_on(ConfigError):
         net = load_network(network)
-    click.echo(f"ok: {net.name}: {len(net.stations)} stations, {len(net.sources)} source(s)")
+        files = check_input_files(net)
+    click.echo(
+        f"ok: {net.name}: {len(net.stations)} stations, {len(net.sources)} source(s), "
+        f"{files} input file(s)"
+    )

@@ -103,6 +103,26 @@ def test_validate_one_network(tmp_path):
     assert res.exit_code == 2 and res.output.startswith(f"error: {bad}")
 
 
+def test_validate_refuses_a_misspelt_option_and_a_pattern_matching_nothing(tmp_path):
+    (tmp_path / "data").mkdir()
+    hourly_csv(tmp_path / "data" / "a.csv", hours=24)
+    good = GENERIC_NETWORK.format(name="v1", files="data/a.csv")
+    assert invoke("validate", str(write_network(tmp_path, good, "v1"))).exit_code == 0
+    # a misspelt option would have been ignored: the file is then read with the default
+    typo = good.replace("time_column:", "delimter: ';'\n    time_column:", 1)
+    assert "delimter" in typo
+    res = invoke("validate", str(write_network(tmp_path, typo, "v2")))
+    assert res.exit_code == 2
+    assert "sources.0.delimter" in res.output and "did you mean 'delimiter'?" in res.output
+    line = next(i for i, t in enumerate(typo.splitlines(), 1) if "delimter" in t)
+    assert f"v2.yml:{line}" in res.output  # the line of the misspelt key
+    # a glob that matches nothing passed as "ok" and failed only at ingest
+    nothing = GENERIC_NETWORK.format(name="v3", files="data/a_*.csv")
+    res = invoke("validate", str(write_network(tmp_path, nothing, "v3")))
+    assert res.exit_code == 2
+    assert "sources.0.files" in res.output and "'data/a_*.csv' matches no file" in res.output
+
+
 def _fake_results(ok: bool):
     return [
         {"file": "configs/networks/beijing.yml", "kind": "network", "ok": True, "message": ""},
