@@ -87,7 +87,12 @@ def warn_result(city: str, rep: Any) -> dict[str, Any]:
         "issue_time": str(rep.issue_time),
         "ops_alert": rep.ops_alert,
         "decisions": {
-            a.area: {"action": a.action, "level": a.level, "identifier": a.identifier}
+            a.area: {
+                "action": a.action,
+                "level": a.level,
+                "identifier": a.identifier,
+                "duplicate": a.duplicate,
+            }
             for a in rep.applied
         },
         "outlook": {area: [round(float(x)) for x in o.median] for area, o in rep.outlooks.items()},

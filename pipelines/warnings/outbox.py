@@ -25,13 +25,36 @@ from sqlalchemy import Engine, text
 
 from pipelines.warnings.db import engine_for, resolve_url, write_transaction
 
-__all__ = ["deliver_due", "outbox_status"]
+__all__ = ["deliver_due", "delivery_problem", "outbox_status"]
 
 _CONTENT = {"cap": "application/cap+xml; charset=utf-8", "json": "application/json; charset=utf-8"}
 
 
 def _engine(db: Path | str) -> Engine:
     return engine_for(resolve_url(db))
+
+
+def delivery_problem(counts: dict[str, int] | None) -> str | None:
+    """Return what an operator must hear about one delivery pass (:func:`deliver_due`), or None.
+
+    Messages given up (``dead``) always; failures when nothing at all got through (the
+    endpoints are down or misconfigured). A failure among deliveries that worked is retried
+    quietly.
+    """
+    if not counts:
+        return None
+    ok, failed, dead = (int(counts.get(k, 0)) for k in ("delivered", "failed", "dead"))
+    if dead:
+        return (
+            f"{dead} outbox message(s) given up after their last attempt ({ok} delivered, "
+            f"{failed} to retry); see `qingyuan warn --status`"
+        )
+    if failed and not ok:
+        return (
+            f"every delivery failed ({failed} message(s), retried later by `qingyuan warn "
+            "--deliver` or the next run); see `qingyuan warn --status`"
+        )
+    return None
 
 
 def deliver_due(

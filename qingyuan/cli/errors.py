@@ -8,7 +8,7 @@ from typing import IO
 
 import click
 
-__all__ = ["AlertRaised", "CommandError", "FilesRejected", "failing_on"]
+__all__ = ["AlertRaised", "CommandError", "DeliveryFailed", "FilesRejected", "failing_on"]
 
 
 class CommandError(click.ClickException):
@@ -27,6 +27,13 @@ class FilesRejected(CommandError):
 
     exit_code = 3
     prefix = ""
+
+
+class DeliveryFailed(CommandError):
+    """``qingyuan warn``: messages were decided but could not be delivered, exit status 3."""
+
+    exit_code = 3
+    prefix = "DELIVERY FAILED: "
 
 
 class AlertRaised(CommandError):

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from pipelines.errors import ConfigError
-from qingyuan.cli.errors import AlertRaised, failing_on
+from qingyuan.cli.errors import AlertRaised, DeliveryFailed, failing_on
 from qingyuan.cli.options import as_str, city_option, outputs_option, store_option
 
 __all__ = ["replay", "warn"]
@@ -66,11 +66,23 @@ def warn(
     with failing_on(ConfigError, ValueError, KeyError, FileNotFoundError):
         load_warning_config(city)  # fail fast, before Prefect starts, on an unknown or bad file
         res = warn_flow(city, as_str(outputs), as_str(forecast_path), as_of, as_str(store))
+    from pipelines.warnings.outbox import delivery_problem
+
     for area, d in res["decisions"].items():
-        click.echo(f"{area}: {d['action']} {d['level'] or ''} {d['identifier'] or ''}".rstrip())
+        what = f"{d['action']} {d['level'] or ''} {d['identifier'] or ''}".strip()
+        if d.get("duplicate"):  # a re-run of a decided issue time creates nothing
+            click.echo(f"{area}: unchanged (this issue time was already decided: {what})")
+        else:
+            click.echo(f"{area}: {what}")
     click.echo(json.dumps(res["outputs"], indent=2))
+    delivery = res.get("delivery")
+    if delivery and any(delivery.values()):
+        click.echo("delivery: " + ", ".join(f"{n} {k}" for k, n in delivery.items()), err=True)
     if res["ops_alert"]:
         raise AlertRaised(res["ops_alert"])
+    problem = delivery_problem(delivery)
+    if problem:
+        raise DeliveryFailed(problem)
 
 
 @click.command()

@@ -105,3 +105,30 @@ def test_warn_unknown_city_fails_before_any_flow_runs(monkeypatch, tmp_path):
     res = CliRunner().invoke(main, ["warn", "--city", "nosuch", "--outputs", str(tmp_path)])
     assert res.exit_code == 2
     assert "no warning scheme or city 'nosuch'" in res.output
+
+
+def test_warn_says_when_every_delivery_failed_and_exits_3(monkeypatch, tmp_path):
+    failed = _result() | {"delivery": {"delivered": 0, "failed": 2, "dead": 0}}
+    monkeypatch.setattr(pipelines.flows, "warn_flow", lambda *a: failed)
+    res = CliRunner().invoke(main, ["warn", "--outputs", str(tmp_path)])
+    assert res.exit_code == 3
+    assert "delivery: 0 delivered, 2 failed, 0 dead" in res.stderr
+    assert "DELIVERY FAILED: every delivery failed (2 message(s)" in res.stderr
+    # one failure among deliveries that worked is retried quietly; a message given up is not
+    some = _result() | {"delivery": {"delivered": 3, "failed": 1, "dead": 0}}
+    monkeypatch.setattr(pipelines.flows, "warn_flow", lambda *a: some)
+    assert CliRunner().invoke(main, ["warn", "--outputs", str(tmp_path)]).exit_code == 0
+    dead = _result() | {"delivery": {"delivered": 3, "failed": 0, "dead": 1}}
+    monkeypatch.setattr(pipelines.flows, "warn_flow", lambda *a: dead)
+    res = CliRunner().invoke(main, ["warn", "--outputs", str(tmp_path)])
+    assert res.exit_code == 3 and "1 outbox message(s) given up" in res.stderr
+
+
+def test_warn_rerun_of_a_decided_issue_time_says_unchanged(monkeypatch, tmp_path):
+    again = _result()
+    again["decisions"]["beijing"]["duplicate"] = True
+    monkeypatch.setattr(pipelines.flows, "warn_flow", lambda *a: again)
+    res = CliRunner().invoke(main, ["warn", "--outputs", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    first = res.stdout.splitlines()[0]
+    assert first == "beijing: unchanged (this issue time was already decided: issue orange ID-1)"
