@@ -14,7 +14,16 @@ from functools import lru_cache
 import numpy as np
 import pint
 
-__all__ = ["UnitError", "convert", "pollutants", "to_pint", "ureg", "variables_of_kind"]
+__all__ = [
+    "UnitError",
+    "cf_unit_attrs",
+    "convert",
+    "measured_units",
+    "pollutants",
+    "to_pint",
+    "ureg",
+    "variables_of_kind",
+]
 
 _R = 8.314462618  # molar gas constant [J mol-1 K-1]
 
@@ -171,3 +180,23 @@ def variables_of_kind(registry: dict, kind: str) -> tuple[str, ...]:
 def pollutants(registry: dict) -> tuple[str, ...]:
     """Return the air pollutants of the registry (``kind: air``), e.g. the six of HJ 633."""
     return variables_of_kind(registry, "air")
+
+
+def cf_unit_attrs(meta: dict) -> dict[str, str]:
+    """CF ``units`` of a variable-registry entry, and what it is measured in when UDUNITS lacks it.
+
+    An entry with ``cf_units`` (e.g. turbidity in FNU, which UDUNITS does not know, stored as
+    ``"1"``) gives ``{"units": cf_units, "units_metadata": "measured in <units>"}``; any other
+    entry ``{"units": units}``.
+    """
+    if meta.get("cf_units"):
+        return {"units": meta["cf_units"], "units_metadata": f"measured in {meta['units']}"}
+    return {"units": meta["units"]}
+
+
+def measured_units(attrs: dict) -> str | None:
+    """Return the unit a stored variable was measured in (inverse of :func:`cf_unit_attrs`)."""
+    meta = str(attrs.get("units_metadata", ""))
+    if meta.startswith("measured in "):
+        return meta.removeprefix("measured in ")
+    return attrs.get("units")

@@ -18,7 +18,7 @@ from features.gridding import interpolate, regular_grid
 from features.qc import FLAG_MEANINGS
 from features.qc.flags import FLAG_CODES
 from features.times import to_local
-from features.units import pollutants
+from features.units import cf_unit_attrs, pollutants
 from features.warnings.supervision import StationData
 from features.water_class import CLASS_NAMES, section_class
 from pipelines.config import aqi_standards, load_qc, load_variables, water_standard
@@ -298,7 +298,7 @@ def write_grid(
     meta = reg[variable]
     attrs = {
         "long_name": f"daily mean {meta['long_name']} interpolated from stations ({method})",
-        "units": meta.get("cf_units", meta["units"]),
+        **cf_unit_attrs(meta),
         "cell_methods": "time: mean",
     }
     if meta.get("standard_name"):

@@ -32,6 +32,7 @@ import xarray as xr
 
 from features.qc import FLAG_CODES, FLAG_MEANINGS, QC_BITS, QCContext, run_checks
 from features.qc.flags import INGEST_BITS
+from features.units import cf_unit_attrs
 from pipelines.config import NetworkSpec
 from pipelines.config.locations import code_version
 from pipelines.files import atomic_batch, remove_temporaries
@@ -527,15 +528,13 @@ class StationStore:
             meta = self.registry[v]
             attrs = {
                 "long_name": meta["long_name"],
-                "units": meta.get("cf_units", meta["units"]),
+                **cf_unit_attrs(meta),
                 "coordinates": coords_attr,
                 "cell_methods": meta.get("cell_methods", "time: point"),
                 "ancillary_variables": f"{v}_flag {v}_qc {v}_source_flag",
                 "valid_min": np.float32(meta["valid_range"][0]) if "valid_range" in meta else None,
                 "valid_max": np.float32(meta["valid_range"][1]) if "valid_range" in meta else None,
             }
-            if "cf_units" in meta:
-                attrs["units_metadata"] = f"measured in {meta['units']}"
             if meta.get("standard_name"):
                 attrs["standard_name"] = meta["standard_name"]
             attrs = {k: a for k, a in attrs.items() if a is not None}

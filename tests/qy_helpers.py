@@ -119,3 +119,17 @@ def beijing_forecast_file(
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.to_netcdf(path)
     return path
+
+
+def cf_check(path) -> dict:
+    """The IOOS compliance checker's CF 1.8 report of a netCDF file (JSON beside it)."""
+    import json
+
+    from compliance_checker.runner import CheckSuite, ComplianceChecker
+
+    CheckSuite.load_all_available_checkers()
+    out = path.with_suffix(".cc.json")
+    ComplianceChecker.run_checker(
+        str(path), ["cf:1.8"], 0, "strict", output_filename=str(out), output_format="json"
+    )
+    return json.loads(out.read_text())["cf:1.8"]

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from features.units import cf_unit_attrs
 from models.forecast.base import Forecast
 from models.forecast.drivers import GROUPS
 
@@ -110,10 +111,10 @@ def forecast_dataset(
         prov = (provenance or {}).get(target, {})
         base: dict[str, Any] = {}
         if meta:
-            base["units"] = meta["units"]
+            base |= cf_unit_attrs(meta)
             base["long_name"] = f"forecast {meta['long_name']}"
         if with_coords:
-            base["coordinates"] = "lat lon station_name"
+            base["coordinates"] = "time lat lon station_name"
         if prov:
             base["model_uri"] = prov["model_uri"]
             base["mlflow_run_id"] = prov["mlflow_run_id"]
@@ -130,7 +131,7 @@ def forecast_dataset(
             base,
         )
         if drivers is not None and drivers.get(target) is not None:
-            dattrs: dict[str, Any] = {"units": meta["units"]} if meta else {}
+            dattrs: dict[str, Any] = cf_unit_attrs(meta) if meta else {}
             dattrs["long_name"] = (
                 f"contribution of each driver group to the {target} forecast "
                 "(forecast mean ~ climatology + sum over driver; LightGBM TreeSHAP)"
@@ -173,6 +174,18 @@ def forecast_dataset(
             {"standard_name": "forecast_period", "units": "hours"},
         ),
         "quantile": ("quantile", levels, {"long_name": "quantile level", "units": "1"}),
+        # valid time of each issue and lead: what "time: mean" in cell_methods refers to
+        "time": (
+            ("issue_time", "lead_time"),
+            np.array(
+                [
+                    [pd.Timestamp(t) + pd.Timedelta(hours=float(h)) for h in np.asarray(leads)]
+                    for t in issue_times
+                ],
+                dtype="datetime64[ns]",
+            ).reshape(len(issue_times), len(np.asarray(leads))),
+            {"standard_name": "time", "long_name": "valid time (issue time + lead time)"},
+        ),
     }
     if with_coords:
         coords["lat"] = (

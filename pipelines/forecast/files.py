@@ -64,6 +64,9 @@ def write_forecast(ds: xr.Dataset, path: Path | str) -> Path:
         **({"station_name": {"dtype": "S1"}} if "station_name" in ds.variables else {}),
         "issue_time": {"units": "hours since 1970-01-01", "dtype": "int32"},
         **({"driver": {"dtype": "S1"}} if "driver" in ds.coords else {}),
+        # CF: coordinate variables carry no _FillValue
+        **{c: {"_FillValue": None} for c in ("quantile", "lead_time", "lat", "lon") if c in ds},
+        **({"time": {"units": "hours since 1970-01-01", "dtype": "int32"}} if "time" in ds else {}),
     }
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, encoding=encoding)

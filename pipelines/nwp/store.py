@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from features.units import cf_unit_attrs
 from pipelines.config.locations import code_version
 from pipelines.config.networks import NetworkSpec, WeatherFeedSpec, resolve_files
 from pipelines.config.registry import load_variables
@@ -69,7 +70,7 @@ def _to_dataset(run: StationRun, network: NetworkSpec, registry: dict) -> xr.Dat
         meta = registry[v]
         attrs = {
             "long_name": f"{meta['long_name']} (NWP forecast)",
-            "units": meta.get("cf_units", meta["units"]),
+            **cf_unit_attrs(meta),
             "coordinates": "time forecast_reference_time lat lon",
         }
         if meta.get("standard_name"):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from features.units import measured_units
 from models.forecast.dataset import targets_of
 from pipelines.forecast.files import ForecastFileError, forecast_path, open_forecast
 from pipelines.results import configs
@@ -169,7 +170,7 @@ def _document(path: Path, network: str) -> dict[str, Any]:
                 "lat": jsonable(ds["lat"].values[i]) if "lat" in ds.variables else None,
                 "lon": jsonable(ds["lon"].values[i]) if "lon" in ds.variables else None,
                 "variable": target,
-                "unit": mean.attrs.get("units"),
+                "unit": measured_units(mean.attrs),
                 "model_uri": mean.attrs.get("model_uri"),
                 "mlflow_run_id": mean.attrs.get("mlflow_run_id"),
                 "lead_time_h": leads,

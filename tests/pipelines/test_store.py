@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from qy_helpers import GENERIC_NETWORK, hourly_csv, write_network
+from qy_helpers import GENERIC_NETWORK, cf_check, hourly_csv, write_network
 
 from pipelines.config import load_network, load_variables
 from pipelines.ingest import ingest
 from pipelines.store import StationStore
 
 NOW = pd.Timestamp("2016-06-01", tz="UTC")
-
-
-def _cf_check(path) -> dict:
-    from compliance_checker.runner import CheckSuite, ComplianceChecker
-
-    CheckSuite.load_all_available_checkers()
-    out = path.with_suffix(".cc.json")
-    ComplianceChecker.run_checker(
-        str(path), ["cf:1.8"], 0, "strict", output_filename=str(out), output_format="json"
-    )
-    return json.loads(out.read_text())["cf:1.8"]
 
 
 @pytest.fixture()
@@ -41,7 +28,7 @@ def test_store_passes_compliance_checker(small):
     tmp_path, net_path, store = small
     ingest(str(net_path), tmp_path / "store", now=NOW)
     for part in store.partitions():
-        report = _cf_check(part)
+        report = cf_check(part)
         failures = [(p["name"], p["msgs"]) for p in report["all_priorities"] if p["msgs"]]
         assert report["scored_points"] == report["possible_points"], failures
         with xr.open_dataset(part) as ds:
@@ -101,7 +88,7 @@ def test_grid_is_cf_and_interpolates(small):
     tmp_path, net_path, store = small
     ingest(str(net_path), tmp_path / "store", now=NOW)
     out = write_grid(store, "pm25", tmp_path / "grid.nc", method="idw", resolution=0.02)
-    report = _cf_check(out)
+    report = cf_check(out)
     assert report["scored_points"] == report["possible_points"]
     with xr.open_dataset(out) as g:
         field = g["pm25"].isel(time=0).values

@@ -80,7 +80,7 @@ def test_builder_layout_attributes_and_dtype():
     a = ds["pm25_mean"].attrs
     assert a["units"] == "ug m-3" and a["long_name"] == "forecast PM2.5"
     assert a["standard_name"] == "mass_concentration_of_pm2p5" and a["cell_methods"] == "time: mean"
-    assert a["coordinates"] == "lat lon station_name" and a["model_uri"] == "models:/n-pm25/1"
+    assert a["coordinates"] == "time lat lon station_name" and a["model_uri"] == "models:/n-pm25/1"
     assert "standard_name" not in ds["o3_quantile"].attrs
     assert ds["pm25_drivers"].attrs["drivers"] == ",".join(GROUPS)
     assert ds["station_name"].values.tolist() == ["Aa", "Bb"]

@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 from models.forecast.base import Forecast
-from models.forecast.dataset import forecast_dataset
+from models.forecast.dataset import forecast_attrs, forecast_dataset
 from models.forecast.drivers import GROUPS
 from pipelines.forecast.files import ForecastFileError, forecast_path, open_forecast, write_forecast
 
@@ -88,3 +88,45 @@ def test_open_names_the_file_and_what_is_wrong(tmp_path):
     with pytest.raises(ForecastFileError) as err:
         open_forecast(plain, variables=["pm25_drivers"])
     assert err.value.missing == ["pm25_drivers"] and err.value.problem == "lacks ['pm25_drivers']"
+
+
+def test_a_forecast_file_passes_the_cf_checker(tmp_path, registry):
+    from qy_helpers import cf_check
+
+    mean = np.arange(2 * 1 * 6, dtype=float).reshape(2, 1, 6)
+    fc = Forecast(mean, np.stack([mean, 2 * mean], axis=-1), (0.5, 0.9))
+    ds = forecast_dataset(
+        {"pm25": fc, "turbidity": fc},  # turbidity: FNU, which UDUNITS does not know
+        ["A1", "B2"],
+        issue_times=[pd.Timestamp("2017-01-01 00:00")],
+        leads=np.arange(1, 7),
+        lat=[39.9, 40.0],
+        lon=[116.3, 116.4],
+        station_names=["东四", "B2"],
+        drivers={"pm25": np.ones((2, 1, 6, len(GROUPS)))},
+        recent={},
+        attrs=forecast_attrs(
+            "net",
+            issue=pd.Timestamp("2017-01-01 00:00"),
+            cutoff=pd.Timestamp("2016-12-31 23:00"),
+            provenance={t: {"model_uri": "m", "mlflow_run_id": "r"} for t in ("pm25", "turbidity")},
+            created="2017-01-01T00:05:00Z",
+            history="test",
+        ),
+        variables=registry["variables"],
+        dtype="float32",
+    )
+    path = write_forecast(ds, tmp_path / "f.nc")
+    report = cf_check(path)
+    failures = [(p["name"], m) for p in report["all_priorities"] for m in p["msgs"]]
+    # Known, documented deviation: the file's dimensions are (station, issue_time, lead_time[,
+    # quantile]), which §2.4 only *recommends* against (T first); everything else must pass.
+    order = "spatio-temporal dimensions are not in the recommended order"
+    others = [f for f in failures if f[0] != "§2.4 Dimensions" or order not in f[1]]
+    assert not others, "\n".join(map(str, others))
+    assert {m.split("'")[0] for _, m in failures} == {
+        f"{t}_{k}" for t in ("pm25", "turbidity") for k in ("mean", "quantile")
+    } | {"pm25_drivers", "time"}
+
+    back = open_forecast(path)
+    assert back["turbidity_mean"].attrs["units_metadata"] == "measured in FNU"
