@@ -180,11 +180,31 @@ def daily_statistics(
     dims = ("station", "date")
     for v in ds.data_vars:
         grid, days = local_hour_grid(ds[v], time_zone, time_label)
+        name = ds[v].attrs.get("long_name", v)
+        units = {k: ds[v].attrs[k] for k in ("units", "units_metadata") if k in ds[v].attrs}
         for averaging in ("24h", "1h", "8h"):
-            out[f"{v}{DAILY_SUFFIX[averaging]}"] = (dims, day_statistic(grid, averaging, validity))
-        out[f"{v}_hours"] = (dims, np.sum(~np.isnan(grid), axis=2).astype("int16"))
+            attrs = {"long_name": f"{_STAT_WORDS[averaging]} {name}", **units}
+            out[f"{v}{DAILY_SUFFIX[averaging]}"] = (
+                dims,
+                day_statistic(grid, averaging, validity),
+                attrs,
+            )
+        out[f"{v}_hours"] = (
+            dims,
+            np.sum(~np.isnan(grid), axis=2).astype("int16"),
+            {"long_name": f"valid hours of {name} in the local day", "units": "1"},
+        )
     coords = {"station": ds["station"].values, "date": days.values if days is not None else []}
-    return xr.Dataset(out, coords=coords)
+    out_ds = xr.Dataset(out, coords=coords)
+    out_ds["date"].attrs["long_name"] = f"local calendar day ({time_zone})"
+    return out_ds
+
+
+_STAT_WORDS = {
+    "24h": "daily (24-h) mean of",
+    "1h": "daily maximum 1-h value of",
+    "8h": "daily maximum 8-h running mean of",
+}
 
 
 def _in_units(
@@ -259,14 +279,41 @@ def daily_aqi(
         for key, s in subs.items():
             sub_out.setdefault(key, np.full(shape, np.nan))[cols] = s[cols]
     dims = ("station", "date")
+    words = ["no_aqi", "excellent", "good", "lightly_polluted", "moderately_polluted"]
+    words += ["heavily_polluted", "severely_polluted"]
     data = {
-        "aqi": (dims, aqi),
-        "category": (dims, category),
-        "primary_pollutant": (dims, primary.astype(str)),
-        "over_standard": (dims, over.astype(str)),
-        "edition": (("date",), edition.astype(str)),
+        "aqi": (dims, aqi, {"long_name": "daily air quality index (AQI)", "units": "1"}),
+        "category": (
+            dims,
+            category.astype("int8"),
+            {
+                "long_name": "AQI category (0: no AQI; 1 excellent .. 6 severely polluted)",
+                "flag_values": np.arange(len(words), dtype="int8"),
+                "flag_meanings": " ".join(words),
+            },
+        ),
+        "primary_pollutant": (
+            dims,
+            primary.astype(str),
+            {"long_name": "primary pollutant(s) of the day (AQI > 50)"},
+        ),
+        "over_standard": (
+            dims,
+            over.astype(str),
+            {"long_name": "pollutants over their grade-II limit (IAQI > 100)"},
+        ),
+        "edition": (("date",), edition.astype(str), {"long_name": "AQI standard edition in force"}),
     }
-    data.update({f"iaqi_{k}": (dims, v) for k, v in sub_out.items()})
+    data.update(
+        {
+            f"iaqi_{k}": (
+                dims,
+                v,
+                {"long_name": f"individual air quality index (IAQI) of {k}", "units": "1"},
+            )
+            for k, v in sub_out.items()
+        }
+    )
     return xr.Dataset(data, coords={"station": stats["station"].values, "date": dates.values})
 
 

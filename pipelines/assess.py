@@ -22,6 +22,7 @@ from features.units import cf_unit_attrs, pollutants
 from features.warnings.supervision import StationData
 from features.water_class import CLASS_NAMES, section_class
 from pipelines.config import aqi_standards, load_qc, load_variables, water_standard
+from pipelines.config.locations import code_version
 from pipelines.config.registry import discharge_standard
 from pipelines.files import atomic_path
 from pipelines.store import StationStore
@@ -32,6 +33,7 @@ __all__ = [
     "assess_water",
     "network_summary",
     "source_station_data",
+    "write_assessment",
     "write_grid",
 ]
 
@@ -47,14 +49,28 @@ def assess_air(store: StationStore, family: str = "hj633") -> xr.Dataset:
     stats = daily_statistics(hourly, net.time_zone, net.time_label, validity)
     out = daily_aqi(stats, standards, reg["variables"], reg["reference_conditions"])
     out = xr.merge([out, stats])
+    out["date"].attrs["long_name"] = f"local calendar day ({net.time_zone})"
     out.attrs = {
+        "Conventions": "CF-1.8",
+        "title": f"Daily AQI ({family}) of network {net.name}",
+        "history": f"qingyuan {code_version()} assess",
         "network": net.name,
         "standard_family": family,
         "time_zone": net.time_zone,
-        "title": f"Daily AQI ({family}) of network {net.name}",
         "validity_rules": json.dumps(validity),
     }
     return out
+
+
+def write_assessment(ds: xr.Dataset, path: Path | str) -> Path:
+    """Write a daily assessment (:func:`assess_air`, :func:`assess_water`) as CF netCDF, atomically.
+
+    Dates are stored as 32-bit ``days since 1970-01-01`` (CF 2.2 has no 64-bit integers).
+    """
+    encoding = {"date": {"dtype": "int32", "units": "days since 1970-01-01"}}
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, encoding=encoding)
+    return Path(path)
 
 
 def assess_water(store: StationStore, standard: str = "gb3838-2002") -> xr.Dataset:
@@ -71,15 +87,40 @@ def assess_water(store: StationStore, standard: str = "gb3838-2002") -> xr.Datas
     daily = valid.assign_coords(date=("time", local_day)).groupby("date").mean("time")
     daily = daily.transpose("station", "date")
     cls, det = section_class({p: daily[p].values for p in have}, std, net.waterbody)
+    reg = load_variables()["variables"]
     out = xr.Dataset(
         {
-            "water_class": (("station", "date"), cls),
-            "determining": (("station", "date"), det.astype(str)),
-            **{f"{p}_daily_mean": (("station", "date"), daily[p].values) for p in have},
+            "water_class": (
+                ("station", "date"),
+                np.asarray(cls).astype("int8"),
+                {
+                    "long_name": f"{std.name} single-factor water quality class "
+                    "(0: not assessed, 1 = I .. 6 = worse than V)",
+                    "flag_values": np.arange(7, dtype="int8"),
+                    "flag_meanings": "not_assessed I II III IV V worse_than_V",
+                },
+            ),
+            "determining": (
+                ("station", "date"),
+                det.astype(str),
+                {"long_name": "parameter(s) determining the class"},
+            ),
+            **{
+                f"{p}_daily_mean": (
+                    ("station", "date"),
+                    daily[p].values,
+                    {"long_name": f"daily mean of {reg[p]['long_name']}", **cf_unit_attrs(reg[p])},
+                )
+                for p in have
+            },
         },
         coords={"station": daily["station"].values, "date": daily["date"].values},
     )
+    out["date"].attrs["long_name"] = f"local calendar day ({net.time_zone})"
     out.attrs = {
+        "Conventions": "CF-1.8",
+        "title": f"Daily {std.name} water class of network {net.name}",
+        "history": f"qingyuan {code_version()} assess",
         "network": net.name,
         "standard": std.name,
         "waterbody": net.waterbody,

@@ -122,14 +122,16 @@ def beijing_forecast_file(
 
 
 def cf_check(path) -> dict:
-    """The IOOS compliance checker's CF 1.8 report of a netCDF file (JSON beside it)."""
+    """The IOOS compliance checker's CF 1.8 report of a netCDF file (nothing written beside it)."""
     import json
+    import tempfile
 
     from compliance_checker.runner import CheckSuite, ComplianceChecker
 
     CheckSuite.load_all_available_checkers()
-    out = path.with_suffix(".cc.json")
-    ComplianceChecker.run_checker(
-        str(path), ["cf:1.8"], 0, "strict", output_filename=str(out), output_format="json"
-    )
-    return json.loads(out.read_text())["cf:1.8"]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "report.json"
+        ComplianceChecker.run_checker(
+            str(path), ["cf:1.8"], 0, "strict", output_filename=str(out), output_format="json"
+        )
+        return json.loads(out.read_text())["cf:1.8"]

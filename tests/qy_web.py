@@ -114,7 +114,7 @@ def build_workspace(root: Path, *, days: int = 40) -> WebWorkspace:
     The caller restores the environment (``os.environ`` keys QINGYUAN_CONFIG,
     MLFLOW_TRACKING_URI) when done.
     """
-    from pipelines.assess import assess_air, assess_water
+    from pipelines.assess import assess_air, assess_water, write_assessment
     from pipelines.config import load_network, load_variables
     from pipelines.ingest import ingest
     from pipelines.store import StationStore
@@ -148,9 +148,9 @@ def build_workspace(root: Path, *, days: int = 40) -> WebWorkspace:
         ingest(name, store)
     bj = StationStore(store, load_network("beijing"), reg)
     outputs.mkdir(parents=True)
-    assess_air(bj).to_netcdf(outputs / "beijing_daily_aqi.nc")
+    write_assessment(assess_air(bj), outputs / "beijing_daily_aqi.nc")
     nd = StationStore(store, load_network("ndfa"), reg)
-    assess_water(nd).to_netcdf(outputs / "ndfa_daily_class.nc")
+    write_assessment(assess_water(nd), outputs / "ndfa_daily_class.nc")
     last = pd.Timestamp(bj.open(variables=["pm25"])["time"].values[-1])
     issue = last.floor("D") + pd.Timedelta(hours=16)  # 00:00 Beijing time of the next day
     if issue > last:

@@ -77,7 +77,7 @@ def assess_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]:
         assessed = assess_mod.assess_air(store)
         table = assessed[["aqi", "category", "primary_pollutant", "over_standard"]].to_dataframe()
         table.to_csv(out / f"{net.name}_daily_aqi.csv")
-        assessed.to_netcdf(out / f"{net.name}_daily_aqi.nc")
+        assess_mod.write_assessment(assessed, out / f"{net.name}_daily_aqi.nc")
         grid = assess_mod.write_grid(store, "pm25", out / f"{net.name}_grid_pm25.nc")
     elif net.kind == "source":
         table = assess_mod.assess_sources(store)
@@ -88,7 +88,7 @@ def assess_task(network: str, store_root: str, out_dir: str) -> dict[str, Any]:
         assessed[["water_class", "determining"]].to_dataframe().to_csv(
             out / f"{net.name}_daily_class.csv"
         )
-        assessed.to_netcdf(out / f"{net.name}_daily_class.nc")
+        assess_mod.write_assessment(assessed, out / f"{net.name}_daily_class.nc")
         grid = None
     summary = assess_mod.network_summary(store, assessed)
     if net.kind == "water":

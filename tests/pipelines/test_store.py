@@ -124,3 +124,17 @@ def test_temporaries_of_a_killed_write_are_removed_by_the_next_ingest(small):
     assert rep.temporaries_removed == [str(debris)]
     assert {p.name: p.read_bytes() for p in store.partitions()}.keys() == before.keys()
     assert ingest(str(net_path), tmp_path / "store", now=NOW).temporaries_removed == []
+
+
+def test_the_daily_aqi_file_passes_the_cf_checker(small):
+    from pipelines.assess import assess_air, write_assessment
+
+    tmp_path, net_path, store = small
+    ingest(str(net_path), tmp_path / "store", now=NOW)
+    path = write_assessment(assess_air(store), tmp_path / "t1_daily_aqi.nc")
+    report = cf_check(path)
+    failures = [(p["name"], m) for p in report["all_priorities"] for m in p["msgs"]]
+    assert report["scored_points"] == report["possible_points"], "\n".join(map(str, failures))
+    with xr.open_dataset(path) as ds:
+        assert ds["category"].dtype == "int8" and ds["pm25_24h"].attrs["units"] == "ug m-3"
+        assert "daily (24-h) mean of" in ds["pm25_24h"].attrs["long_name"]

@@ -126,9 +126,9 @@ def built(tmp_path_factory) -> dict:
     reg = load_variables()["variables"]
     out.mkdir()
     st_bj = StationStore(store, load_network("beijing"), reg)
-    assess.assess_air(st_bj).to_netcdf(out / "beijing_daily_aqi.nc")
+    assess.write_assessment(assess.assess_air(st_bj), out / "beijing_daily_aqi.nc")
     st_nd = StationStore(store, load_network("ndfa"), reg)
-    assess.assess_water(st_nd).to_netcdf(out / "ndfa_daily_class.nc")
+    assess.write_assessment(assess.assess_water(st_nd), out / "ndfa_daily_class.nc")
     from pipelines.config.rivers import load_river_network
     from pipelines.flows.assess import write_water_compliance
 
@@ -848,3 +848,12 @@ def test_outbox_rows_are_what_outbox_status_reports(ws, tmp_path):
     assert [r["url"] for r in box["undelivered"]] == [r["url"] for r in status["undelivered"]]
     assert box["undelivered"][0]["next_attempt_at"] == "2016-12-14T01:00:00Z"
     assert [r["status"] for r in box["rows"]] == ["pending", "delivered"]
+
+
+@pytest.mark.parametrize("name", ["beijing_daily_aqi.nc", "ndfa_daily_class.nc"])
+def test_the_assessment_files_pass_the_cf_checker(built, name):
+    from qy_helpers import cf_check
+
+    report = cf_check(built["ws"].outputs / name)
+    failures = [(p["name"], m) for p in report["all_priorities"] for m in p["msgs"]]
+    assert report["scored_points"] == report["possible_points"], "\n".join(map(str, failures))
