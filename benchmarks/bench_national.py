@@ -338,9 +338,15 @@ def _f(x: float | None, nd: int = 1) -> str:
 
 
 def report(
-    main: dict, scaling: list[dict], local: dict | None, argv: str, split: dict | None = None
+    main: dict,
+    scaling: list[dict],
+    local: dict | None,
+    argv: str,
+    split: dict | None = None,
+    note: str = "",
 ) -> str:
-    """The BENCHMARKS.md section (``split``: :func:`ingest_split` figures, optional)."""
+    """The BENCHMARKS.md section (``split``: :func:`ingest_split` figures; ``note``: what else
+    ran on the machine, said after the set-up)."""
     lines = [
         "",
         f"Machine: {machine()}. Command: `{('.venv/bin/python benchmarks/bench_national.py ' + argv).strip()}`.",
@@ -353,7 +359,7 @@ def report(
         "Cycle = ingest of the new hour's feed with its 72-h look-back (the real upsert: merge, QC over the window, "
         "rewrite of the current month's CF file) -> 96-h forecast of every target for every station -> warning "
         "decision per city area. Peak memory: largest RSS of the process tree, sampled every 50 ms per stage. "
-        "The 2 cores were shared with 3 other helpers and the lead during the run: timings are noisy upper bounds.",
+        + (note or "Nothing else was declared running on the machine (`--note`)."),
         "",
     ]
     if "error" in main:
@@ -530,6 +536,7 @@ def main() -> None:
     p.add_argument("--no-write", action="store_true", help="print, do not write BENCHMARKS.md")
     p.add_argument("--split", action="store_true", help="time the parts of one hourly ingest")
     p.add_argument("--from-cases", type=Path, help="write the section from saved case lines")
+    p.add_argument("--note", default="", help="what else ran on the machine (for the report)")
     p.add_argument("--command", default=None, help=argparse.SUPPRESS)
     p.add_argument("--split-json", type=Path, default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -543,7 +550,7 @@ def main() -> None:
         missing = [n for n in sizes if n not in by_air]
         local = {"cycle": main_case["cycle_local"]} if "cycle_local" in main_case else None
         split = json.loads(a.split_json.read_text()) if a.split_json else None
-        body = report(main_case, sc, local, a.command or "--full", split)
+        body = report(main_case, sc, local, a.command or "--full", split, a.note)
         if missing:
             body += f"\nScaling points not measured in this run (time limit): {missing}.\n"
         if not a.no_write:
@@ -586,7 +593,7 @@ def main() -> None:
     out = subprocess.run(cmd + ["--days", str(a.days)], capture_output=True, text=True, cwd=ROOT)
     split = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
     argv = " ".join(sys.argv[1:])
-    body = report(main_case, sc, local, argv, split)
+    body = report(main_case, sc, local, argv, split, a.note)
     body += f"\nWhole benchmark: {(time.perf_counter() - t0) / 60:.1f} min.\n"
     Path(tempfile.gettempdir(), "bench_national.json").write_text(
         json.dumps({"main": main_case, "scaling": sc, "local": local}, default=str, indent=1)
