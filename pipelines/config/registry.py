@@ -74,6 +74,7 @@ class VariableSpec(_Strict):
 
     long_name: str
     units: str
+    symbol: str | None = None
     kind: Literal["air", "met", "water", "source"] | None = None
     standard_name: str | None = None
     cf_units: str | None = None

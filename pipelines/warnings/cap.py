@@ -65,6 +65,22 @@ _ACTION = {
 }
 
 
+def pollutant_label(keys: str | None) -> str:
+    """People's names of comma-separated variable keys (``pm25,o3`` -> ``PM2.5, O3``).
+
+    The registry's ``symbol`` where it has one, else the key; machine fields (CAP parameters,
+    the JSON feed) keep the keys.
+    """
+    if not keys:
+        return ""
+    from pipelines.config import load_variables
+
+    reg = load_variables()["variables"]
+    return ", ".join(
+        (reg.get(k) or {}).get("symbol") or k for k in (x.strip() for x in keys.split(",")) if k
+    )
+
+
 def cap_time(t: pd.Timestamp, tz: str) -> str:
     """CAP date-time in local time with a numeric offset (CAP 1.2 forbids ``Z``)."""
     t = pd.Timestamp(t)
@@ -207,7 +223,7 @@ def _air_fields(msg: dict[str, Any], d: Any, standard: AqiStandard | None) -> No
     )
     msg["cap"]["parameters"].append(("drivers", driver_text))
     msg["facts"] = [
-        ("首要污染物 Primary pollutant", msg["primary_pollutant"]),
+        ("首要污染物 Primary pollutant", pollutant_label(msg["primary_pollutant"])),
         (
             "预计日 AQI Expected daily AQI",
             f"{msg['expected_aqi']['p10']}–{msg['expected_aqi']['p90']} (P10–P90)",
@@ -259,7 +275,7 @@ def _water_fields(msg: dict[str, Any], d: Any, area: AreaSpec) -> None:
             "水质类别 Water class (observed / target)",
             f"{msg['observed_class'] or '—'} / {msg['target_class'] or '—'}",
         ),
-        ("超标因子 Determining parameter", msg["primary_pollutant"]),
+        ("超标因子 Determining parameter", pollutant_label(msg["primary_pollutant"])),
         ("实测值 Observed", values),
     ]
 
@@ -315,7 +331,7 @@ def _source_fields(msg: dict[str, Any], d: Any) -> None:
         ("企业 Enterprise", f"{ent.get('id', '')} {ent.get('name', '')}".strip()),
         ("排放口 Outfall", msg["determining_station"] or ""),
         ("情形 Condition", f"{cond['zh']} / {cond['en']}"),
-        ("污染物 Pollutant", msg["primary_pollutant"]),
+        ("污染物 Pollutant", pollutant_label(msg["primary_pollutant"])),
         ("实测值 Value", values),
         ("限值 Limit", limit_text or "—"),
         ("时段 Period (UTC)", period),
@@ -445,24 +461,24 @@ def _description(msg: dict[str, Any], lang: str) -> str:
         if lang == "zh":
             return (
                 f"{msg['determining_station']} 自 {msg['onset']} 起水质异常(实测类别/目标类别 {cls}),"
-                f"超标因子 {msg['primary_pollutant']}:{values}。依据:{msg['why']}"
+                f"超标因子 {pollutant_label(msg['primary_pollutant'])}:{values}。依据:{msg['why']}"
             )
         return (
             f"Observed at {msg['determining_station']} since {msg['onset']} (class observed/target "
-            f"{cls}): {msg['primary_pollutant']} {values}. Basis: {msg['why']}"
+            f"{cls}): {pollutant_label(msg['primary_pollutant'])} {values}. Basis: {msg['why']}"
         )
     aqi = msg["expected_aqi"]
     p = msg["probability"]
     if lang == "zh":
         return (
             f"预计 {period} 出现重污染天气,日 AQI 预计 {aqi['p10']}–{aqi['p90']} (P10–P90),"
-            f"首要污染物 {msg['primary_pollutant'] or '未知'},达到预警条件的概率 {p:.0%}。"
+            f"首要污染物 {pollutant_label(msg['primary_pollutant']) or '未知'},达到预警条件的概率 {p:.0%}。"
             f"依据:{msg['why']}"
         )
     return (
         f"Heavy air pollution expected {period}: daily AQI {aqi['p10']}-{aqi['p90']} (P10-P90), "
-        f"primary pollutant {msg['primary_pollutant'] or 'unknown'}, probability of the warning "
-        f"condition {p:.0%}. Basis: {msg['why']}"
+        f"primary pollutant {pollutant_label(msg['primary_pollutant']) or 'unknown'}, probability "
+        f"of the warning condition {p:.0%}. Basis: {msg['why']}"
     )
 
 

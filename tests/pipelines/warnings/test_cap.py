@@ -90,3 +90,41 @@ def test_a_lift_renders_as_an_xsd_valid_cancel_without_instruction():
     msg = json.loads(text)
     assert msg["severity"] == "Minor" and msg["measures"] == {}
     assert msg["sent"] == "2016-12-18T08:00:00+08:00"
+
+
+def test_people_read_pollutant_symbols_machines_keep_keys():
+    from pipelines.warnings.cap import pollutant_label
+
+    assert pollutant_label("pm25") == "PM2.5"
+    assert pollutant_label("pm25,o3") == "PM2.5, O3"
+    assert pollutant_label("nh3n") == "NH3-N"
+    assert pollutant_label("not_a_variable") == "not_a_variable"  # unknown keys as they are
+    assert pollutant_label("") == "" and pollutant_label(None) == ""
+
+
+def test_an_issued_air_message_names_the_pollutant_as_people_write_it():
+    scheme, city = load_warning_config("beijing")
+    area = city.areas[0]
+    ctx = {
+        "action": "issue",
+        "msg_type": "Alert",
+        "identifier": "qingyuan.beijing.beijing.1.1",
+        "sent": pd.Timestamp("2016-12-14 00:00"),
+        "references": None,
+        "level": "orange",
+        "onset": pd.Timestamp("2016-12-15 00:00"),
+        "expires": pd.Timestamp("2016-12-18 00:00"),
+        "decision": _decision("orange"),
+        "issue_time": pd.Timestamp("2016-12-14 00:00"),
+        "provenance": {"model_uris": "m", "mlflow_run_ids": "r", "data_cutoff": "c"},
+        "why": "P(AQI > 200) high",
+    }
+    std = aqi_standards("hj633")[-1]
+    xml, text = render_message(ctx, scheme, city, area, std, "Asia/Shanghai", "39.9,116.4 30.0")
+    msg = json.loads(text)
+    assert msg["primary_pollutant"] == "pm25"  # the machine field keeps the key
+    assert ("首要污染物 Primary pollutant", "PM2.5") in [tuple(f) for f in msg["facts"]]
+    doc = etree.fromstring(xml.encode("utf-8"))
+    texts = [i.findtext(f"{CAP}description") for i in doc.findall(f"{CAP}info")]
+    assert any("首要污染物 PM2.5" in t for t in texts)
+    assert any("primary pollutant PM2.5" in t for t in texts)
