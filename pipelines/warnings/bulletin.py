@@ -155,6 +155,16 @@ def _weather_notices(wfs: list[Any]) -> list[str]:
     return parts
 
 
+def _local_and_utc(t: Any, tz: str) -> str:
+    """``2016-12-14 08:00 (Asia/Shanghai) = 00:00 UTC``: the page speaks local time, as its rows do."""
+    import pandas as pd
+
+    utc = pd.Timestamp(t)
+    if utc.tzinfo is not None:
+        utc = utc.tz_convert("UTC").tz_localize(None)
+    return f"{to_local(utc, tz):%Y-%m-%d %H:%M} ({tz}) = {utc:%Y-%m-%d %H:%M} UTC"
+
+
 def write_bulletin(
     path: Path,
     scheme: WarningScheme,
@@ -193,7 +203,7 @@ def write_bulletin(
         ),
         f"<h1>{title[0]}<br>{title[1]}</h1>",
         f"<p>{_e(name.get('zh', ''))} / {_e(name.get('en', ''))}<br>",
-        f"<span class='small'>{basis}: {_e(report.issue_time)} UTC · "
+        f"<span class='small'>{basis}: {_e(_local_and_utc(report.issue_time, tz))} · "
         f"方案 Scheme: {_e(scheme.title)}</span></p>",
     ]
     if report.ops_alert:

@@ -42,6 +42,8 @@ def test_bulletin_shows_the_ops_alert_the_state_and_the_outlook(tmp_path):
     assert "P(日 AQI &gt; 200)" in html and "0%, 40%, 45%, 0%" in html
     assert html.count("data:image/png;base64,") == 1  # only the area with an outlook
     assert not list(path.parent.glob("*.tmp"))  # written atomically
+    # the header speaks local time like the rows, with UTC beside it
+    assert "2016-12-14 08:00 (Asia/Shanghai) = 2016-12-14 00:00 UTC" in html
 
 
 def test_outlook_chart_is_a_png():
