@@ -270,6 +270,8 @@ def decide(
     if len(invalid) == D:
         reasons.append("no valid daily AQI in the forecast")
     lo_q, hi_q = q[peak, 0], q[peak, -1]
+    # the central forecast of the peak day: what health advice speaks of (P90 is the tail)
+    median = {"aqi_median": float(q[peak, levels.index(0.5)])} if D and 0.5 in levels else {}
     primary = (day_primary or [""] * D)[peak] if D else ""
     return Decision(
         level=level.name if level else None,
@@ -283,6 +285,7 @@ def decide(
         used_upper_bound=used_upper,
         day_probability=[float(x) for x in p_heavy],
         reasons=reasons,
+        details=median,
     )
 
 

@@ -159,7 +159,9 @@ def _local_and_utc(t: Any, tz: str) -> str:
     """``2016-12-14 08:00 (Asia/Shanghai) = 00:00 UTC``: the page speaks local time, as its rows do."""
     import pandas as pd
 
-    utc = pd.Timestamp(t)
+    utc = pd.Timestamp(t) if t is not None else pd.NaT
+    if pd.isna(utc):  # no usable forecast: the page says so in its operational alert
+        return "—"
     if utc.tzinfo is not None:
         utc = utc.tz_convert("UTC").tz_localize(None)
     return f"{to_local(utc, tz):%Y-%m-%d %H:%M} ({tz}) = {utc:%Y-%m-%d %H:%M} UTC"

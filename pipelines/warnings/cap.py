@@ -182,7 +182,12 @@ def message_dict(
 
 def _air_fields(msg: dict[str, Any], d: Any, standard: AqiStandard | None) -> None:
     lo, hi = d.aqi_range
-    cat = _category(hi, standard) if standard is not None else {"name": ""}
+    # health advice for the central forecast (the median, else the middle of P10-P90); the P90
+    # category is said beside it when worse, never in its place (a blue warning with "severe")
+    central = float((d.details or {}).get("aqi_median", 0.5 * (lo + hi)))
+    cat = _category(central, standard) if standard is not None else {"name": ""}
+    upper = _category(hi, standard) if standard is not None else {"name": ""}
+    worse = upper["name"] if upper["name"] != cat["name"] else None
     lift = msg["action"] == "lift"
     msg.update(
         {
@@ -194,6 +199,7 @@ def _air_fields(msg: dict[str, Any], d: Any, standard: AqiStandard | None) -> No
                 "category": cat["name"],
                 "effects": cat.get("effects", {}),
                 "advice": cat.get("advice", {}),
+                "upper_category": worse,
             },
         }
     )
@@ -233,7 +239,8 @@ def _air_fields(msg: dict[str, Any], d: Any, standard: AqiStandard | None) -> No
         (
             "健康提示 Health advice",
             f"{cat['name']}: {cat.get('advice', {}).get('zh', '')}\n"
-            f"{cat.get('advice', {}).get('en', '')}",
+            f"{cat.get('advice', {}).get('en', '')}"
+            + (f"\n(P90 可达 / may reach at P90: {worse})" if worse else ""),
         ),
     ]
 

@@ -128,3 +128,37 @@ def test_an_issued_air_message_names_the_pollutant_as_people_write_it():
     texts = [i.findtext(f"{CAP}description") for i in doc.findall(f"{CAP}info")]
     assert any("首要污染物 PM2.5" in t for t in texts)
     assert any("primary pollutant PM2.5" in t for t in texts)
+
+
+def test_health_advice_speaks_of_the_central_forecast_not_of_p90():
+    from dataclasses import replace
+
+    scheme, city = load_warning_config("beijing")
+    area = city.areas[0]
+    std = aqi_standards("hj633")[-1]
+    d = replace(_decision("yellow"), aqi_range=(150.0, 320.0), details={"aqi_median": 210.0})
+    ctx = {
+        "action": "issue",
+        "msg_type": "Alert",
+        "identifier": "qingyuan.beijing.beijing.1.1",
+        "sent": pd.Timestamp("2016-12-14 00:00"),
+        "references": None,
+        "level": "yellow",
+        "onset": pd.Timestamp("2016-12-15 00:00"),
+        "expires": pd.Timestamp("2016-12-17 00:00"),
+        "decision": d,
+        "issue_time": pd.Timestamp("2016-12-14 00:00"),
+        "provenance": {"model_uris": "m", "mlflow_run_ids": "r", "data_cutoff": "c"},
+        "why": "scripted",
+    }
+    _, text = render_message(ctx, scheme, city, area, std, "Asia/Shanghai", "39.9,116.4 30.0")
+    health = json.loads(text)["health"]
+    heavy, severe = std.categories[4], std.categories[5]  # AQI 201-300 and > 300
+    assert health["category"] == heavy["name"] and health["advice"] == heavy.get("advice", {})
+    assert health["upper_category"] == severe["name"]  # said beside it, not in its place
+    # without a median the middle of P10-P90 is the central value: (150 + 240) / 2 = 195
+    d2 = replace(d, aqi_range=(150.0, 240.0), details={})
+    _, text2 = render_message(
+        {**ctx, "decision": d2}, scheme, city, area, std, "Asia/Shanghai", "39.9,116.4 30.0"
+    )
+    assert json.loads(text2)["health"]["category"] == std.categories[3]["name"]
