@@ -442,6 +442,7 @@ class StationStore:
             source_flags=src,
             valid_statuses=tuple(qc_config.get("valid_statuses", ["N", "S", "qc_suspect"])),
             threads=qc_threads() if threads is None else threads,
+            station_class=self._classes(stations),
         )
         # store float32 precision so that QC sees exactly what a re-ingest will read back
         f32 = {v: a.astype("float32").astype("float64") for v, a in values.items()}
@@ -498,6 +499,10 @@ class StationStore:
         lat = np.array([by_id[s].lat if s in by_id else np.nan for s in stations])
         lon = np.array([by_id[s].lon if s in by_id else np.nan for s in stations])
         return lat, lon
+
+    def _classes(self, stations: list[str]) -> np.ndarray:
+        by_id = {s.id: s.station_class for s in self.network.stations}
+        return np.array([by_id.get(s) for s in stations], dtype=object)
 
     # ------------------------------------------------------------------ CF dataset
     def _to_dataset(

@@ -51,6 +51,9 @@ class QCContext:
         Variable registry entries (``valid_range``, ``suspect_range`` ...), by canonical name.
     source_flags : dict
         Source status codes per variable (``S x T`` int8).
+    station_class : numpy.ndarray, optional
+        Class of each station (``station_class`` in the network YAML; None where not given),
+        length ``S``: ``gross_range`` may use other ranges per class.
     threads : int
         Threads for work done variable by variable (bottleneck and numpy release the GIL); the
         results do not depend on it.
@@ -66,6 +69,7 @@ class QCContext:
     source_flags: dict[str, np.ndarray] = field(default_factory=dict)
     valid_statuses: tuple[str, ...] = ("N", "S", "qc_suspect")
     threads: int = 1
+    station_class: np.ndarray | None = None
 
     def local_days(self) -> np.ndarray:
         """Local calendar day (datetime64[D]) each time label belongs to."""
@@ -119,25 +123,45 @@ def _selected(data: dict[str, np.ndarray], params: dict[str, Any]) -> list[str]:
 
 @register_check("gross_range")
 def gross_range(data: dict[str, np.ndarray], ctx: QCContext, params: dict[str, Any]) -> QCResult:
-    """Flag values outside the registry's valid range (invalid) or suspect range (suspect).
+    """Flag values outside the valid range (invalid) or the suspect range (suspect).
 
-    Uses ``ioos_qc.qartod.gross_range_test``.
+    Ranges: the registry's (``valid_range``, ``suspect_range``), replaced by ``params["ranges"]``
+    (variable -> ``{valid, suspect}``) and, for stations of a class, by
+    ``params["station_classes"][class]``; a range not given is inherited. Uses
+    ``ioos_qc.qartod.gross_range_test``.
     """
     out = QCResult()
+    overall = params.get("ranges") or {}
+    by_class = params.get("station_classes") or {}
+    n = next(iter(data.values())).shape[0] if data else 0
+    classes = ctx.station_class if ctx.station_class is not None else np.full(n, None, object)
     for var in _selected(data, params):
         meta = ctx.variables.get(var, {})
-        if "valid_range" not in meta:
-            continue
+        base = {
+            "valid": meta.get("valid_range"),
+            "suspect": meta.get("suspect_range", meta.get("valid_range")),
+        }
+        base |= {k: v for k, v in (overall.get(var) or {}).items() if v is not None}
         values = data[var]
-        flags = qartod.gross_range_test(
-            inp=values.ravel(),
-            fail_span=tuple(meta["valid_range"]),
-            suspect_span=tuple(meta.get("suspect_range", meta["valid_range"])),
-        )
-        flags = np.asarray(flags).reshape(values.shape)
         bits = np.zeros(values.shape, dtype="uint16")
-        bits[flags == qartod.QartodFlags.FAIL] |= _bit("range_invalid")
-        bits[flags == qartod.QartodFlags.SUSPECT] |= _bit("range_suspect")
+        for cls in dict.fromkeys(classes.tolist()):
+            spans = base | {
+                k: v for k, v in ((by_class.get(cls) or {}).get(var) or {}).items() if v is not None
+            }
+            if spans["valid"] is None:
+                continue
+            rows = classes == cls
+            (v0, v1), (s0, s1) = spans["valid"], spans["suspect"] or spans["valid"]
+            flags = qartod.gross_range_test(
+                inp=values[rows].ravel(),
+                fail_span=(v0, v1),
+                suspect_span=(max(s0, v0), min(s1, v1)),  # an inherited range inside the valid
+            )
+            flags = np.asarray(flags).reshape(values[rows].shape)
+            sub = np.zeros(flags.shape, dtype="uint16")
+            sub[flags == qartod.QartodFlags.FAIL] |= _bit("range_invalid")
+            sub[flags == qartod.QartodFlags.SUSPECT] |= _bit("range_suspect")
+            bits[rows] = sub
         out.bits[var] = bits
     return out
 

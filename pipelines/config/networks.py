@@ -146,6 +146,7 @@ class StationSpec(BaseModel):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     altitude: float | None = None
+    station_class: str | None = None  # e.g. national, provincial, township: QC ranges may differ
     mn: str | None = Field(None, min_length=1, max_length=64)
     enterprise: str | None = None
     medium: Literal["air", "water"] | None = None

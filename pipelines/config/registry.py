@@ -134,6 +134,26 @@ class _Check(_Strict):
     variables: list[str] | None = None  # None: every variable
 
 
+class _RangeOverride(_Strict):
+    """Ranges of one variable replacing the registry's; a missing one is inherited."""
+
+    valid: list[Number] | None = None
+    suspect: list[Number] | None = None
+    _ranges = field_validator("valid", "suspect")(_span)
+
+
+class GrossRangeCheck(_Check):
+    """Outside the valid range: invalid; outside the suspect range: suspect.
+
+    Ranges come from ``variables.yml``; ``ranges`` replaces them for this configuration (a
+    network's ``qc:`` block), ``station_classes`` for the stations of one ``station_class``
+    (e.g. township stations with cheaper sensors): variable -> ``{valid, suspect}``.
+    """
+
+    ranges: dict[str, _RangeOverride] = Field(default_factory=dict)
+    station_classes: dict[str, dict[str, _RangeOverride]] = Field(default_factory=dict)
+
+
 class _SentinelValue(_Strict):
     value: Number
     flag: str = "qc_invalid"
@@ -208,7 +228,7 @@ class QcChecks(BaseModel):
     """The ``checks:`` block; further keys are checks registered by plug-ins (``enabled`` + params)."""
 
     model_config = ConfigDict(extra="allow")
-    gross_range: _Check | None = None
+    gross_range: GrossRangeCheck | None = None
     sentinel: SentinelCheck | None = None
     spike_self: SpikeSelfCheck | None = None
     spike_neighbour: SpikeNeighbourCheck | None = None
@@ -265,7 +285,29 @@ def load_qc(network: Any = None) -> dict[str, Any]:
             )
         if not isinstance(params, dict):
             raise ConfigError(str(where), None, f"checks.{name}", "must be a mapping")
+    _check_range_variables(out["checks"].get("gross_range") or {}, merged, where)
     return out
+
+
+def _check_range_variables(params: dict[str, Any], merged: Any, where: Any) -> None:
+    """Refuse a range override for a variable the registry does not have."""
+    variables = load_variables()["variables"]
+    blocks = [(("checks", "gross_range", "ranges"), params.get("ranges") or {})]
+    blocks += [
+        (("checks", "gross_range", "station_classes", cls), rules)
+        for cls, rules in (params.get("station_classes") or {}).items()
+    ]
+    for loc, rules in blocks:
+        for var in rules:
+            if var not in variables:
+                close = difflib.get_close_matches(var, list(variables), n=1)
+                raise ConfigError(
+                    str(where),
+                    line_of(merged, (*loc, var)),
+                    ".".join((*loc, var)),
+                    f"unknown variable {var!r} (not in variables.yml)"
+                    + (f"; did you mean {close[0]!r}?" if close else ""),
+                )
 
 
 # --------------------------------------------------------------------------- standards/*.yml

@@ -251,3 +251,22 @@ def test_threads_do_not_change_the_result(registry):
         name for name, (bit, _) in QC_BITS.items() if any((b & bit).any() for b in one[0].values())
     }
     assert {"spike_self", "flat_line"} <= flagged
+
+
+def test_gross_range_overrides_per_configuration_and_station_class(registry):
+    co = np.array([[2.0, 12.0, 50.0], [2.0, 12.0, 50.0], [2.0, 12.0, 50.0]])  # mg m-3
+    ctx = _ctx(3, 3, registry)
+    plain = CHECKS["gross_range"]({"co": co}, ctx, {})
+    assert not (plain.bits["co"] & _bit("range_invalid")).any()  # the registry allows 50
+    params = {
+        "ranges": {"co": {"suspect": [0, 10]}},  # valid inherited from the registry
+        "station_classes": {"township": {"co": {"valid": [0, 30]}}},
+    }
+    ctx.station_class = np.array(["national", "township", None], dtype=object)
+    r = CHECKS["gross_range"]({"co": co}, ctx, params).bits["co"]
+    inv, sus = _bit("range_invalid"), _bit("range_suspect")
+    assert [bool(b & sus) for b in r[0]] == [False, True, True]  # national: suspect above 10
+    assert [bool(b & inv) for b in r[0]] == [False, False, False]
+    assert [bool(b & inv) for b in r[1]] == [False, False, True]  # township: 50 is invalid
+    assert [bool(b & sus) for b in r[1]] == [False, True, False]  # suspect from `ranges`
+    np.testing.assert_array_equal(r[2], r[0])  # no class: the configuration's ranges

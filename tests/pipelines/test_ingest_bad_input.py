@@ -240,3 +240,45 @@ def test_re_scraped_snapshots_are_merged_and_revisions_counted_by_kind(tmp_path)
     assert rep.rows_stored == rows and rep.rows_quarantined == 10
     assert rep.rows_merged == rows - 10
     assert rep.quarantine_reasons == {"duplicate_conflict": 10}  # one key, not one per hour
+
+
+def test_township_sensor_faults_are_invalid_by_station_class(tmp_path):
+    # CO 50 mg/m3 at a township station: the registry's range only calls it suspect (valid for
+    # the daily AQI); the network says its township stations are invalid above 30
+    (tmp_path / "data").mkdir()
+    lines = hourly_csv(tmp_path / "data" / "a.csv", hours=24).read_text().splitlines()
+    lines[5] = lines[5].rsplit(",", 1)[0] + ",50.0"  # station A, 5th hour
+    lines[29] = lines[29].rsplit(",", 1)[0] + ",50.0"  # station B, 5th hour
+    (tmp_path / "data" / "a.csv").write_text("\n".join(lines) + "\n")
+    text = GENERIC_NETWORK.format(name="t1", files="data/*.csv")
+    text = text.replace(
+        "  - {id: B, name: Station B,", "  - {id: B, station_class: township, name: Station B,"
+    )
+    text += "qc:\n  checks:\n    gross_range:\n      station_classes:\n"
+    text += "        township: {co: {valid: [0, 30]}}\n"
+    net_path = write_network(tmp_path, text, "t1")
+    _ingest(tmp_path, net_path)
+    from pipelines.config import load_variables
+
+    net = load_network(str(net_path))
+    ds = StationStore(tmp_path / "store", net, load_variables()["variables"]).open()
+    t = pd.Timestamp("2016-01-01 05:00") - pd.Timedelta(hours=8)  # local 05:00 in UTC
+    flag_a = int(ds["co_flag"].sel(station="A", time=t))
+    flag_b = int(ds["co_flag"].sel(station="B", time=t))
+    assert float(ds["co"].sel(station="B", time=t)) == 50.0  # flagged, never deleted
+    assert (flag_a, flag_b) == (8, 9)  # A: qc_suspect (registry ranges); B: qc_invalid
+
+
+def test_a_range_for_an_unknown_variable_names_file_line_and_field(tmp_path):
+    from pipelines.config import load_qc
+    from pipelines.errors import ConfigError
+
+    text = GENERIC_NETWORK.format(name="t1", files="data/*.csv")
+    text += "qc:\n  checks:\n    gross_range:\n      ranges:\n        carbon_monoxide: {valid: [0, 30]}\n"
+    net = load_network(str(write_network(tmp_path, text, "t1")))
+    with pytest.raises(ConfigError) as err:
+        load_qc(net)
+    msg = str(err.value)
+    assert "checks.gross_range.ranges.carbon_monoxide" in msg and "unknown variable" in msg
+    line = text.splitlines().index("        carbon_monoxide: {valid: [0, 30]}") + 1
+    assert f"t1.yml:{line}" in msg
