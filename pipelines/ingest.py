@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import NetworkSpec, load_network, load_qc, load_variables
-from pipelines.errors import IngestError, QuarantineRecord
+from pipelines.errors import IngestError, QuarantineRecord, SourceError
 from pipelines.normalise import CanonicalBlock, normalise
 from pipelines.sources import ADAPTERS
 from pipelines.sources.base import RawBatch
+from pipelines.sources.text import read_bytes
 from pipelines.store import StationStore, UpsertResult
 
 __all__ = ["IngestReport", "SourceReport", "Upsert", "ingest", "merge_blocks", "read_source"]
@@ -158,6 +159,34 @@ def merge_blocks(blocks: list[CanonicalBlock]) -> CanonicalBlock:
     return out
 
 
+_NOT_TEXT = (".xlsx", ".xlsm", ".xls")
+
+
+def with_raw_text(records: list[QuarantineRecord], encoding: str) -> list[QuarantineRecord]:
+    """Fill the ``raw`` text of refusals made after parsing (duplicates, unknown stations ...).
+
+    Those checks see parsed rows, not the text; each text file with such a refusal is read
+    once more (decompressed, decoded with replacement characters) and the refused lines are
+    copied. Spreadsheets, HTTP responses and files gone since are left as they are.
+    """
+    files = {r.file for r in records if not r.raw and r.line > 0}
+    lines: dict[str, list[str]] = {}
+    for f in files:
+        if f.lower().endswith(_NOT_TEXT):
+            continue
+        try:
+            raw = read_bytes(Path(f))
+        except (SourceError, OSError, ValueError, LookupError):
+            continue
+        lines[f] = raw.removeprefix(b"\xef\xbb\xbf").decode(encoding, errors="replace").splitlines()
+    return [
+        replace(r, raw=lines[r.file][r.line - 1][:300])
+        if not r.raw and r.file in lines and 0 < r.line <= len(lines[r.file])
+        else r
+        for r in records
+    ]
+
+
 def _write_quarantine(path: Path, records: list[QuarantineRecord]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -221,7 +250,7 @@ def ingest(
             notes=batch.notes + block.notes,
             rows_merged=len(block.merged),
         )
-        block.quarantine = batch.quarantine + block.quarantine
+        block.quarantine = batch.quarantine + with_raw_text(block.quarantine, src.encoding)
         if not rep.balanced:
             raise IngestError(
                 f"row accounting failed for {src.adapter} {batch.files[:2]}: {rep.rows_in} in, "

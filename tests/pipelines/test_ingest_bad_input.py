@@ -81,6 +81,11 @@ def test_messy_file_rows_accounted_and_named(tmp_path):
     assert "2016-01-01 11:00 local (03:00 UTC)" in q[14]["reason"]  # times say their zone
     assert "not valid utf-8" in q[16]["reason"] and q[16]["field"] == "pm25"  # where the byte is
     assert all(r["file"] == str(path) for r in q.values())
+    # every refused row carries its text, also those refused after parsing
+    assert q[9]["raw"] == "2016-01-01 09:00,Z,10.0,20.0,0.5"  # unknown station
+    assert q[10]["raw"] == "2030-01-01 09:00,A,10.0,20.0,0.5"  # future
+    assert q[14]["raw"] == "2016-01-01 11:00,A,30.0,40.0,0.5"  # conflicting duplicate
+    assert all(r["raw"] for r in q.values())
     assert rep.rows_quarantined == len(q) == 7
     assert rep.rows_stored == 15 - len(q) - rep.rows_merged == 7
     # counts by kind of refusal, never by time or value
