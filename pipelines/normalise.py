@@ -180,6 +180,8 @@ def normalise(
     dup_any = frame.duplicated(key, keep=False).to_numpy()
     conflict_cells: dict[str, list[tuple[str, pd.Timestamp]]] = {v: [] for v in variables}
     merged: list[QuarantineRecord] = []
+    keep_earlier = network.duplicates.blank_in_later == "keep_earlier"
+    n_blank = 0
     if dup_any.any():
         dups = frame[dup_any]
         drop = np.zeros(len(frame), dtype=bool)
@@ -192,17 +194,26 @@ def normalise(
                     if not (pd.isna(frame.at[idx, v]) or pd.isna(frame.at[last, v]))
                     and frame.at[idx, v] != frame.at[last, v]
                 ]
-                for v in variables:  # values only the earlier row has are merged, not lost
+                withdrawn = []
+                for v in variables:  # a value only the earlier row has: the policy decides
                     if pd.isna(frame.at[last, v]) and not pd.isna(frame.at[idx, v]):
-                        frame.at[last, v] = frame.at[idx, v]
+                        n_blank += 1
+                        if keep_earlier:
+                            frame.at[last, v] = frame.at[idx, v]
+                        else:
+                            withdrawn.append(v)
                 drop[idx] = True
                 later = f"{frame.at[last, '_file']}:{int(frame.at[last, '_line'])}"
                 when = f"{to_local(tt, network.time_zone):%Y-%m-%d %H:%M} local ({tt:%H:%M} UTC)"
-                if differing:
-                    reason = (
-                        f"duplicate of station {st} at {when} differing from {later} in "
-                        f"{', '.join(differing)}; the later row is kept and flagged"
+                if differing or withdrawn:
+                    reason = f"duplicate of station {st} at {when} " + (
+                        f"differing from {later} in {', '.join(differing)}"
+                        if differing
+                        else f"superseded by {later}"
                     )
+                    if withdrawn:
+                        reason += f"; blank there (withdrawn): {', '.join(withdrawn)}"
+                    reason += "; the later row is kept" + (" and flagged" if differing else "")
                     for v in differing:
                         conflict_cells[v].append((st, tt))
                     to, kind = quarantine, "duplicate_conflict"
@@ -213,12 +224,21 @@ def normalise(
                     QuarantineRecord(
                         str(frame.at[idx, "_file"]),
                         int(frame.at[idx, "_line"]),
-                        ",".join(differing),
+                        ",".join(differing + withdrawn),
                         reason,
                         kind=kind,
                     )
                 )
         frame = frame[~drop].reset_index(drop=True)
+    if n_blank:
+        notes.append(
+            f"{n_blank} values blank in a later row of the same station and time were "
+            + (
+                "kept from the earlier row (duplicates.blank_in_later: keep_earlier)"
+                if keep_earlier
+                else "left blank (duplicates.blank_in_later: blank)"
+            )
+        )
     if merged:
         notes.append(
             f"{len(merged)} rows identical to a later row of the same station and time "

@@ -190,6 +190,20 @@ class EnterpriseSpec(BaseModel):
     synthetic: bool = False
 
 
+class DuplicatePolicy(BaseModel):
+    """How rows of the same station and time (re-sends, revised snapshots) are merged.
+
+    The *later* row wins: later in the file, and files in the order of ``file_order`` (``name``:
+    their names sorted, right when the names carry the snapshot time; ``modified``: their
+    modification times). ``blank_in_later``: a value the later row leaves blank keeps the earlier
+    row's value (``keep_earlier``) or is cleared (``blank``: the revision withdrew it).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    file_order: Literal["name", "modified"] = "name"
+    blank_in_later: Literal["keep_earlier", "blank"] = "keep_earlier"
+
+
 class NetworkSpec(BaseModel):
     """A station network as described by ``configs/networks/<name>.yml``."""
 
@@ -204,6 +218,7 @@ class NetworkSpec(BaseModel):
     waterbody: Literal["river", "lake"] = "river"
     future_tolerance: str = "2h"
     snap_tolerance: str = "0min"
+    duplicates: DuplicatePolicy = Field(default_factory=DuplicatePolicy)
     sources: list[SourceSpec]
     stations: list[StationSpec] = Field(min_length=1)
     qc: dict[str, Any] = Field(default_factory=dict)

@@ -313,6 +313,8 @@ def read_source_files(
     files = resolve_files(source.files, network.path)
     if not files:
         raise SourceError(", ".join(source.files), "no file matches the pattern(s)")
+    if network.duplicates.file_order == "modified":  # later rows win: oldest file first
+        files = sorted(files, key=lambda p: (p.stat().st_mtime_ns, str(p)))
     if read_file is None:
         delimiter = source.option("delimiter", ",")
 

@@ -287,3 +287,42 @@ def test_a_range_for_an_unknown_variable_names_file_line_and_field(tmp_path):
     assert "checks.gross_range.ranges.carbon_monoxide" in msg and "unknown variable" in msg
     line = text.splitlines().index("        carbon_monoxide: {valid: [0, 30]}") + 1
     assert f"t1.yml:{line}" in msg
+
+
+@pytest.mark.parametrize("policy", ["keep_earlier", "blank"])
+def test_the_duplicate_policy_is_explicit(tmp_path, policy):
+    import os
+
+    # two snapshots; the newer one, whose name sorts FIRST, blanks PM2.5 of 01:00 at A
+    (tmp_path / "data").mkdir()
+    old = tmp_path / "data" / "b_snapshot.csv"
+    new = tmp_path / "data" / "a_snapshot.csv"
+    old.write_text("time,site,pm25,pm10,co\n2016-01-01 01:00,A,30.0,40.0,0.5\n")
+    new.write_text("time,site,pm25,pm10,co\n2016-01-01 01:00,A,,41.0,0.5\n")
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+    os.utime(new, (2_000_000_000, 2_000_000_000))
+    text = GENERIC_NETWORK.format(name="t1", files="data/*.csv")
+    text += f"duplicates: {{file_order: modified, blank_in_later: {policy}}}\n"
+    rep = _ingest(tmp_path, write_network(tmp_path, text, "t1"))
+    assert rep.balanced and rep.rows_in == 2 and rep.rows_stored == 1
+    net = load_network(str(tmp_path / "t1.yml"))
+    from pipelines.config import load_variables
+
+    a = StationStore(tmp_path / "store", net, load_variables()["variables"]).open().sel(station="A")
+    t = pd.Timestamp("2015-12-31 17:00")  # 01:00 Beijing time
+    assert float(a["pm10"].sel(time=t)) == 41.0  # by modification time, b is the older file
+    notes = " ".join(rep.sources[0].notes)
+    if policy == "keep_earlier":
+        assert float(a["pm25"].sel(time=t)) == 30.0 and "kept from the earlier row" in notes
+    else:
+        assert np.isnan(float(a["pm25"].sel(time=t))) and "left blank" in notes
+        (q,) = _reasons(rep)
+        assert q["kind"] == "duplicate_conflict" and "withdrawn): pm25" in q["reason"]
+
+
+def test_a_bad_duplicate_policy_names_the_field(tmp_path):
+    from pipelines.errors import ConfigError
+
+    text = GENERIC_NETWORK.format(name="t1", files="data/*.csv") + "duplicates: {file_order: age}\n"
+    with pytest.raises(ConfigError, match="duplicates.file_order"):
+        load_network(str(write_network(tmp_path, text, "t1")))
