@@ -23,15 +23,20 @@ def run(store: Path | None, outputs: Path | None, networks: tuple[str, ...]) -> 
     """Run the main job on the bundled data: ingest -> QC -> store -> daily AQI / water class -> outputs."""
     from pipelines.flows import run_flow
     from pipelines.flows.summary import render_markdown
+    from qingyuan.cli.console import library_noise_to
     from qingyuan.paths import outputs_dir
 
     out = Path(outputs or outputs_dir())
-    with failing_on(ConfigError, SourceError, IngestError):
+    with (
+        failing_on(ConfigError, SourceError, IngestError),
+        library_noise_to(out / "logs" / "run.log") as log,
+    ):
         result = run_flow(list(networks) or None, as_str(store), str(out))
     click.echo(render_markdown(result))
     click.echo(
         f"\nOutputs written to {out.resolve()} (summary.md, summary.json, daily tables, grid, "
-        "forecasts/, warnings/<city>/bulletin.html, feed.json, cap/)."
+        "forecasts/, warnings/<city>/bulletin.html, feed.json, cap/).\n"
+        f"Library messages (MLflow, warnings) of this run: {log}"
     )
     flags = "".join(f" --{k} {v}" for k, v in (("store", store), ("outputs", outputs)) if v)
     click.echo(
