@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from features.units import UnitError, convert
 from pipelines.config.locations import config_dir, project_root
 from pipelines.config.registry import load_variables
+from pipelines.config.stations_file import StationsFileSpec, read_stations_file
 from pipelines.config.yaml_io import load_yaml, validate_model
 from pipelines.errors import ConfigError
 
@@ -219,6 +220,7 @@ class NetworkSpec(BaseModel):
     future_tolerance: str = "2h"
     snap_tolerance: str = "0min"
     duplicates: DuplicatePolicy = Field(default_factory=DuplicatePolicy)
+    stations_file: StationsFileSpec | None = None
     sources: list[SourceSpec]
     stations: list[StationSpec] = Field(min_length=1)
     qc: dict[str, Any] = Field(default_factory=dict)
@@ -353,6 +355,10 @@ def load_network(name_or_path: str) -> NetworkSpec:
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(str(path), 1, "", "a network file must be a mapping")
+    if isinstance(data.get("stations_file"), dict):  # stations listed in a CSV/XLSX file
+        spec = validate_model(StationsFileSpec, data["stations_file"], path)
+        listed = read_stations_file(spec, path, data["stations_file"], StationSpec)
+        data["stations"] = list(data.get("stations") or []) + listed
     net = validate_model(NetworkSpec, data, path)
     net.path = str(path)
     registry = load_variables()["variables"]

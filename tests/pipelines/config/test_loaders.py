@@ -119,3 +119,68 @@ def test_a_bad_drivers_setting_names_file_line_and_field(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as err:
         forecast_config("ndfa")
     assert "forecast.yml" in str(err.value) and "drivers" in str(err.value)
+
+
+STATIONS_NET = """
+name: sf
+title: stations from a file
+kind: air
+time_zone: Asia/Shanghai
+time_label: interval_end
+frequency: 1h
+sources:
+  - adapter: column_table
+    files: ["data/*.csv"]
+    time_column: time
+    station_column: site
+    columns:
+      pm25: {variable: pm25, units: ug m-3}
+stations_file:
+  path: stations.csv
+  encoding: gbk
+  columns: {id: 站点编码, name: 站点名称, lat: 纬度, lon: 经度, station_class: 类别}
+"""
+
+
+def test_stations_come_from_a_csv_with_its_own_column_names(tmp_path):
+    from pipelines.config import load_network
+
+    (tmp_path / "stations.csv").write_bytes(
+        "站点编码,站点名称,纬度,经度,类别,备注\n"
+        "1001A,万寿西宫,39.878,116.352,national,\n"
+        "1002A,定陵,40.292,116.220,,郊区\n"
+        "T01,某镇,39.5,116.1,township,\n".encode("gbk")
+    )
+    net_path = tmp_path / "sf.yml"
+    net_path.write_text(STATIONS_NET, encoding="utf-8")
+    net = load_network(str(net_path))
+    assert [s.id for s in net.stations] == ["1001A", "1002A", "T01"]
+    assert net.stations[0].name == "万寿西宫" and net.stations[0].lat == 39.878
+    assert [s.station_class for s in net.stations] == ["national", None, "township"]
+
+
+def test_a_bad_row_of_the_stations_file_names_its_file_line_and_column(tmp_path):
+    from pipelines.config import load_network
+    from pipelines.errors import ConfigError
+
+    (tmp_path / "stations.csv").write_bytes(
+        "站点编码,站点名称,纬度,经度,类别\n1001A,万寿西宫,39.878,116.352,\n1002A,定陵,北纬40,116.2,\n".encode(
+            "gbk"
+        )
+    )
+    net_path = tmp_path / "sf.yml"
+    net_path.write_text(STATIONS_NET, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_network(str(net_path))
+    assert str(err.value).startswith(f"{tmp_path / 'stations.csv'}:3: field '纬度'")
+    # a mapped column the file lacks: the YAML's line of that mapping
+    net_path.write_text(STATIONS_NET.replace("类别}", "等级}"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="no column '等级' in stations.csv") as err:
+        load_network(str(net_path))
+    line = (
+        STATIONS_NET.splitlines().index(
+            "  columns: {id: 站点编码, name: 站点名称, lat: 纬度, lon: 经度, station_class: 类别}"
+        )
+        + 1
+    )
+    assert f"sf.yml:{line}" in str(err.value)
