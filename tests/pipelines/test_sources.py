@@ -5,6 +5,7 @@ from __future__ import annotations
 import types
 
 import numpy as np
+import pandas as pd
 import pytest
 from qy_helpers import write_network
 
@@ -119,3 +120,55 @@ def test_register_adapter_needs_read_and_validate_options():
         assert ADAPTERS["ok_test"] is mod
     finally:
         ADAPTERS.pop("ok_test", None)
+
+
+WIDE = """
+name: wide
+title: one column per station
+kind: air
+time_zone: Asia/Shanghai
+time_label: interval_end
+frequency: 1h
+sources:
+  - adapter: column_table
+    files: ["{files}"]
+    time_column: 时间
+    station_columns: {{东四: "1001A", 天坛: "1002A"}}
+    columns:
+      value: {{variable: pm25, units: ug m-3}}
+      TEMP: {{variable: air_temperature, units: degC}}
+stations:
+  - {{id: "1001A", name: 东四, lat: 39.93, lon: 116.42}}
+  - {{id: "1002A", name: 天坛, lat: 39.89, lon: 116.41}}
+"""
+
+
+def test_a_wide_table_is_read_one_row_per_station_and_time(tmp_path):
+    from pipelines.ingest import ingest
+
+    csv = tmp_path / "pm25_wide.csv"
+    csv.write_text(
+        "时间,东四,天坛,TEMP\n"
+        "2016-01-01 01:00,41,38,-3.5\n"
+        "2016-01-01 02:00,45,,-3.9\n"  # 天坛 missing this hour
+        "2016-01-01 03:00,abc,40,-4.1\n",  # a bad value at 东四 only
+        encoding="utf-8",
+    )
+    net_path = write_network(tmp_path, WIDE.format(files=csv), "wide")
+    net = load_network(str(net_path))
+    batch = ADAPTERS["column_table"].read(net.sources[0], net)
+    f = batch.frame.sort_values(["station", "time"])
+    assert batch.rows_in == 6 and len(f) == 5 and len(batch.quarantine) == 1
+    assert batch.quarantine[0].line == 4 and batch.quarantine[0].field == "value"
+    assert f[f["station"] == "1001A"]["pm25"].tolist() == [41.0, 45.0]
+    assert f[f["station"] == "1002A"]["air_temperature"].tolist() == [-3.5, -3.9, -4.1]
+    rep = ingest(str(net_path), tmp_path / "store", now=pd.Timestamp("2016-06-01", tz="UTC"))
+    assert rep.balanced and rep.rows_in == 6 and rep.rows_quarantined == 1
+
+
+def test_a_wide_table_needs_its_value_entry(tmp_path):
+    from pipelines.errors import ConfigError
+
+    text = WIDE.replace("      value: {{variable: pm25, units: ug m-3}}\n", "")
+    with pytest.raises(ConfigError, match=r"sources.columns.value"):
+        load_network(str(write_network(tmp_path, text.format(files="x.csv"), "wide")))
