@@ -21,7 +21,7 @@ from pipelines.config.networks import load_network
 from pipelines.config.yaml_io import load_yaml, validate_model
 from pipelines.errors import ConfigError
 
-__all__ = ["list_rivers", "load_river_network"]
+__all__ = ["list_rivers", "load_river_network", "section_targets"]
 
 
 class _SectionSpec(BaseModel):
@@ -133,3 +133,11 @@ def load_river_network(name_or_path: str) -> RiverNetwork:
         return RiverNetwork(spec.name, {s.id: s for s in out})
     except ValueError as exc:
         raise ConfigError(str(path), None, "sections", str(exc)) from exc
+
+
+def section_targets(network: str) -> dict[str, str]:
+    """Target class of every section of the network's river file (``configs/rivers``), if any."""
+    if network not in list_rivers():
+        return {}
+    rn = load_river_network(network)
+    return {k: s.target_class for k, s in rn.sections.items() if s.target_class}

@@ -27,6 +27,7 @@ from features.times import to_local  # noqa: E402
 from features.warnings.outlook import AreaOutlook  # noqa: E402
 from features.warnings.rules import WarningScheme  # noqa: E402
 from pipelines.config import aqi_standards, load_network  # noqa: E402
+from pipelines.config.rivers import section_targets  # noqa: E402
 from pipelines.config.warnings import CitySettings  # noqa: E402
 from pipelines.files import atomic_write  # noqa: E402
 from pipelines.warnings.cap import (  # noqa: E402
@@ -179,6 +180,9 @@ def write_bulletin(
     tz = load_network(city.network).time_zone
     water = scheme.observed
     source = scheme.kind == "source"
+    targets: dict[str, str] = {}
+    if water and not source:  # the sections' target classes of the river file
+        targets = section_targets(city.network)
     categories = [] if water else aqi_standards(scheme.aqi_family)[-1].categories
     active_by_area = {w["area"]: w for w in active}
     limits = sorted({k[0] for k in scheme.keys})
@@ -279,7 +283,7 @@ def write_bulletin(
             st = d.details.get("stations", {})
             cells = "".join(
                 f"<tr><td>{_e(sid)}</td><td>{_e(v.get('class') or v.get('status', '—'))}</td>"
-                f"<td>{_e(area.target_class or '—')}</td>"
+                f"<td>{_e(targets.get(sid) or area.target_class or '—')}</td>"
                 f"<td class='small'>{'<br>'.join(_e(x) for x in v.get('findings', []))}</td></tr>"
                 for sid, v in st.items()
             )

@@ -29,6 +29,7 @@ from features.warnings.outlook import area_station_ids
 from features.warnings.rules import WarningScheme
 from features.warnings.water import ThresholdRule, WaterRules, decide_water
 from pipelines.config import load_network, load_qc, load_variables, water_standard
+from pipelines.config.rivers import section_targets
 from pipelines.config.warnings import AreaSpec, CitySettings
 from pipelines.store import StationStore
 from pipelines.warnings.alert_job import (
@@ -103,16 +104,6 @@ def water_chart(
     fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def section_targets(network: str) -> dict[str, str]:
-    """Target class of every section of the network's river file (``configs/rivers``), if any."""
-    from pipelines.config.rivers import list_rivers, load_river_network
-
-    if network not in list_rivers():
-        return {}
-    rn = load_river_network(network)
-    return {k: s.target_class for k, s in rn.sections.items() if s.target_class}
 
 
 def area_target(area: Any, net: Any, targets: dict[str, str]) -> str | None:

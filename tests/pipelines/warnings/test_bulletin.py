@@ -87,3 +87,17 @@ def test_a_bad_bulletin_charts_value_names_the_file_and_field(tmp_path, monkeypa
         assert "beijing.yml" in str(exc) and "bulletin_charts" in str(exc)
     else:
         raise AssertionError("an unknown bulletin_charts value was accepted")
+
+
+def test_the_water_bulletin_shows_each_section_target_from_the_river_file(tmp_path):
+    scheme, city = load_warning_config("ndfa")  # areas set no target; configs/rivers/ndfa.yml does
+    report = WarnReport("ndfa", T0, None)
+    for area in city.areas:
+        report.decisions[area.id] = Decision(
+            None, None, None, 0.0, None, "", 0.0, None, False, [], [],
+            details={"stations": {area.id: {"class": "IV", "findings": []}}},
+        )  # fmt: skip
+    html = write_bulletin(tmp_path / "b.html", scheme, city, report, [], {}).read_text("utf-8")
+    assert "<td>RVB</td><td>IV</td><td>II</td>" in html  # RVB's section target is II
+    assert "<td>RMB</td><td>IV</td><td>III</td>" in html
+    assert "<td>—</td>" not in html.split("目标 Target", 1)[1].split("</table>", 1)[0]
