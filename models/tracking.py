@@ -109,8 +109,10 @@ def log_model_run(
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         mlflow.set_tags(tags)
         mlflow.log_params(_flat(params))
-        for col in table.columns:
-            if col in ("model", "lead"):
+        if "sample" in table:  # scored on the common sample of the backtest or on its own cells
+            mlflow.set_tag("sample", str(table["sample"].iloc[0]))
+        for col in table.select_dtypes("number").columns:
+            if col == "lead":
                 continue
             for lead, val in zip(table["lead"], table[col], strict=True):
                 if np.isfinite(val):
@@ -155,12 +157,26 @@ def champion_uri(name: str) -> str:
 
 
 def promote_if_better(
-    name: str, version: str, score: float, rule: dict[str, Any], backtest_key: str = ""
+    name: str,
+    version: str,
+    score: float,
+    comparison: Any = None,
+    *,
+    backtest_key: str = "",
 ) -> tuple[bool, str]:
-    """Move the ``champion`` alias to ``version`` when it beats the champion by the rule.
+    """Move the ``champion`` alias to ``version`` when the champion rule says so.
 
-    The score (lower is better) of each version is kept in the model-version tag
-    ``champion_score`` so that later challengers compare against the same backtest metric.
+    Parameters
+    ----------
+    name, version : str
+        Registered model and the challenger's version.
+    score : float
+        The challenger's champion score on its backtest (kept in the tag ``champion_score``).
+    comparison : models.forecast.champion.Comparison or None
+        Challenger vs the current champion on their paired sample; None when there is a
+        champion that could not forecast the challenger's backtest (it cannot stay champion).
+    backtest_key : str
+        Identity of the backtest (window, stride, leads), kept in the tag ``backtest_key``.
 
     Returns
     -------
@@ -168,20 +184,31 @@ def promote_if_better(
     reason : str
     """
     client = MlflowClient()
-    score = float(f"{score:.6f}")  # compare exactly what is stored in the tag
-    client.set_model_version_tag(name, version, "champion_score", f"{score:.6f}")
+    client.set_model_version_tag(name, version, "champion_score", f"{float(score):.6f}")
     client.set_model_version_tag(name, version, "backtest_key", backtest_key)
     try:
         current = client.get_model_version_by_alias(name, "champion")
     except mlflow.exceptions.MlflowException:
         client.set_registered_model_alias(name, "champion", version)
         return True, "no champion yet"
-    best = float(current.tags.get("champion_score", "inf"))
-    need = best * (1.0 - float(rule["min_improvement"]))
-    if score < need:
+    if comparison is None:
         client.set_registered_model_alias(name, "champion", version)
-        return True, f"challenger {score:.3f} < champion v{current.version} {best:.3f}"
+        return True, f"champion v{current.version} cannot forecast this backtest"
+    tags = {
+        "compared_with": f"v{current.version}",
+        "paired_improvement": f"{comparison.improvement:.6f}",
+        "paired_p_value": f"{comparison.p_value:.6g}",
+        "paired_cells": str(comparison.n_cells),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    if comparison.promote:
+        client.set_model_version_tag(
+            name, version, "challenger_result", f"won: {comparison.reason}"
+        )
+        client.set_registered_model_alias(name, "champion", version)
+        return True, f"beats champion v{current.version}: {comparison.reason}"
     client.set_model_version_tag(
-        name, version, "challenger_result", f"lost: {score:.3f} >= {need:.3f}"
+        name, version, "challenger_result", f"lost: {comparison.reason}"[:500]
     )
-    return False, f"champion v{current.version} kept ({best:.3f} <= {score:.3f})"
+    return False, f"champion v{current.version} kept: {comparison.reason}"

@@ -341,7 +341,8 @@ def backtest_daily(
     -------
     pandas.DataFrame
         One row per model and day ahead (see :func:`score_daily`); empty when no model ran on
-        every target.
+        every target. Like-for-like: every model is scored on the days that every model
+        forecast (and that were observed), per daily statistic and for the AQI.
     """
     first = next(iter(results.values()))
     issue_times = times[first.issue_idx]
@@ -358,9 +359,8 @@ def backtest_daily(
         reference,
         days,
     )
-    tables = []
-    for m in models:
-        fc = daily_forecast(
+    fcs = {
+        m: daily_forecast(
             {v: r.forecasts[m] for v, r in results.items()},
             issue_times,
             first.leads,
@@ -371,6 +371,14 @@ def backtest_daily(
             reference,
             days,
         )
+        for m in models
+    }
+    for name in list(obs):
+        for fc in fcs.values():
+            if name in fc.point:
+                obs[name] = np.where(np.isfinite(fc.point[name]), obs[name], np.nan)
+    tables = []
+    for m, fc in fcs.items():
         t = score_daily(fc, obs, standards, heavy)
         t.insert(0, "model", m)
         tables.append(t)

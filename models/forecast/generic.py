@@ -15,6 +15,9 @@ from models.forecast.base import Forecast, Forecaster, register_forecaster
 
 __all__ = ["MLForecastDefault"]
 
+_LAGS = [1, 2, 3, 24, 48]
+_HISTORY = 24 * 7  # hours of history each recursive forecast starts from
+
 
 def _long(panel: Panel, target: str, upto: int, start: int = 0) -> pd.DataFrame:
     y = panel.values[target][:, start : upto + 1]
@@ -40,16 +43,21 @@ class MLForecastDefault(Forecaster):
         from mlforecast import MLForecast
 
         last = int(panel.times.searchsorted(pd.Timestamp(train_end), side="right") - 1)
+        train = _long(panel, self.target, last)
+        if train.empty:
+            raise ValueError(f"no {self.target} value up to the training end {train_end}")
         self.fcst_ = MLForecast(
             models={"lgbm": lgb.LGBMRegressor(verbose=-1, n_jobs=2)},
             freq="h",
-            lags=[1, 2, 3, 24, 48],
+            lags=_LAGS,
             date_features=["hour", "dayofweek"],
         )
-        self.fcst_.fit(_long(panel, self.target, last))
+        self.fcst_.fit(train)
         self.max_lead_ = int(self.params.get("max_lead", 72))
-        # error quantiles per lead from a sample of training issue times
-        idx = np.arange(24 * 30, last - self.max_lead_, 24 * 7)
+        # error quantiles per lead from a sample of training issue times, from a week after the
+        # first value on (a record may start with months of no data at any site)
+        seen = np.flatnonzero(np.isfinite(panel.values[self.target][:, : last + 1]).any(axis=0))
+        idx = np.arange(int(seen[0]) + _HISTORY, last - self.max_lead_, 24 * 7)
         leads = np.arange(1, self.max_lead_ + 1)
         err = targets(panel, self.target, idx, leads) - self._point(panel, idx, leads)
         flat = err.transpose(2, 0, 1).reshape(len(leads), -1)
@@ -63,7 +71,12 @@ class MLForecastDefault(Forecaster):
         h = int(np.max(leads))
         pos = {st: s for s, st in enumerate(panel.stations)}
         for n, t in enumerate(issue_idx):
-            hist = _long(panel, self.target, int(t), start=max(0, int(t) - 24 * 7))
+            hist = _long(panel, self.target, int(t), start=max(0, int(t) - _HISTORY))
+            # recursive lags need the whole window of a station: others get no forecast
+            size = hist.groupby("unique_id")["y"].transform("size")
+            hist = hist[size > max(_LAGS)]
+            if hist.empty:
+                continue
             pred = self.fcst_.predict(h=h, new_df=hist)
             step = ((pred["ds"] - panel.times[int(t)]) / pd.Timedelta("1h")).astype(int).to_numpy()
             rows = pred["unique_id"].map(pos).to_numpy()

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pipelines.config.locations import config_dir
 from pipelines.config.yaml_io import deep_merge, load_validated, validate_model
 
-__all__ = ["ForecastSpec", "bundled_networks", "forecast_config"]
+__all__ = ["BacktestWindow", "ForecastSpec", "bundled_networks", "forecast_config"]
 
 Number = int | float
 Day = dt.datetime | dt.date | str  # a local day or time; YAML dates stay dates
@@ -25,7 +25,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class _BacktestWindow(_Strict):
+class BacktestWindow(_Strict):
+    """A backtest window: local days, and the hours between issue times."""
+
     train_end: Day | None = None  # inclusive local day
     test_start: Day | None = None
     test_end: Day | None = None
@@ -47,9 +49,13 @@ class _Thresholds(BaseModel):
 
 
 class _Champion(_Strict):
-    metric: str = "rmse"
-    leads: list[int] = Field(default_factory=lambda: [24, 48, 72])
-    min_improvement: float = Field(0.0, ge=0)  # relative
+    """The champion rule (:mod:`models.forecast.champion`): paired sample, margin and test."""
+
+    metric: Literal["rmse", "mae"] = "rmse"
+    leads: list[int] = Field(default_factory=lambda: [24, 48, 72], min_length=1)
+    min_improvement: float = Field(0.01, ge=0, lt=1)  # relative margin on the paired sample
+    # largest one-sided Diebold-Mariano p-value that promotes; null: margin only
+    significance: float | None = Field(0.05, gt=0, lt=1)
 
 
 class _Mlflow(_Strict):
@@ -92,7 +98,7 @@ class _Settings(_Strict):
     # driver attribution (TreeSHAP) of issued forecasts: every station, the stations whose upper
     # quantile reaches the target's threshold (``thresholds``), or none
     drivers: Literal["all", "at_risk", "none"] = "all"
-    backtest: dict[str, _BacktestWindow] = Field(default_factory=dict)
+    backtest: dict[str, BacktestWindow] = Field(default_factory=dict)
     thresholds: _Thresholds = Field(default_factory=_Thresholds)
     report_leads: list[int] = Field(default_factory=lambda: [1, 6, 12, 24, 48, 72])
     champion: _Champion = Field(default_factory=_Champion)
@@ -104,6 +110,12 @@ class _Settings(_Strict):
             raise ValueError("quantiles must lie strictly between 0 and 1")
         if any(not 1 <= k <= self.leads for k in self.report_leads):
             raise ValueError(f"report_leads must lie in 1..leads ({self.leads})")
+        if "leads" not in self.champion.model_fields_set:  # the default fits the horizon
+            self.champion.leads = [k for k in self.champion.leads if k <= self.leads] or [
+                self.leads
+            ]
+        if any(not 1 <= k <= self.leads for k in self.champion.leads):
+            raise ValueError(f"champion.leads must lie in 1..leads ({self.leads})")
         return self
 
 

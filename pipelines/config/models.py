@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +27,9 @@ class ModelSpec(BaseModel):
     # registered in MLflow as <network>-<target> (competes for champion); ``register`` in YAML
     register_: bool = Field(False, alias="register")
     params: dict[str, Any] = Field(default_factory=dict)
+    # inputs the model is built to use, by network kind: a backtest or training on a network
+    # whose store lacks any of them says so (printed and tagged ``missing_inputs`` in MLflow)
+    expects: dict[Literal["air", "water", "source"], list[str]] = Field(default_factory=dict)
 
 
 def list_models(cfg_dir: Path | None = None) -> list[str]:

@@ -18,6 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from features.units import UnitError, convert
+from pipelines.config.forecast import BacktestWindow
 from pipelines.config.locations import config_dir, project_root
 from pipelines.config.registry import load_variables
 from pipelines.config.stations_file import StationsFileSpec, read_stations_file
@@ -227,6 +228,8 @@ class NetworkSpec(BaseModel):
     weather_forecasts: list[WeatherFeedSpec] = Field(default_factory=list)
     forecast_weather: ForecastWeatherSpec | None = None
     enterprises: list[EnterpriseSpec] = Field(default_factory=list)
+    # the network's own backtest window (local days); wins over configs/forecast.yml backtest.<name>
+    backtest: BacktestWindow | None = None
     synthetic: bool = False
     path: str = ""
 

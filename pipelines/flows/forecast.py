@@ -110,7 +110,9 @@ def backtest_flow(
 ) -> dict[str, Any]:
     """Train on the training period, backtest on the test period, log to MLflow, promote champions.
 
-    Returns the per-lead tables by target and, under ``"daily"``, the D+1..D+3 daily scores.
+    Returns the per-lead tables by target and, under ``"daily"``, the D+1..D+3 daily scores,
+    under ``"daily_targets"`` the pollutants their AQI was built from, and under ``"failed"``
+    target -> model -> error of the models that failed.
     """
     from pipelines.forecast.jobs import backtest_network
 
@@ -128,6 +130,10 @@ def backtest_flow(
     first = next(iter(res.values()), None)
     if first is not None and first.daily is not None:
         out["daily"] = first.daily.to_dict(orient="list")
+        out["daily_targets"] = sorted(res)
+    failed = {t: r.failed for t, r in res.items() if r.failed}
+    if failed:
+        out["failed"] = failed
     return out
 
 

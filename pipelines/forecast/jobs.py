@@ -148,7 +148,11 @@ def backtest_network(
     """
     cfg = forecast_config(network)
     net = load_network(network)
-    bt = cfg["backtest"].get(net.name, {})
+    # the network's own window (its YAML) over configs/forecast.yml's backtest.<name>
+    bt = {
+        **cfg["backtest"].get(net.name, {}),
+        **(net.backtest.model_dump(exclude_unset=True) if net.backtest else {}),
+    }
     start = start or bt.get("test_start")
     end = end or bt.get("test_end")
     train_end = train_end or bt.get("train_end")
@@ -176,6 +180,12 @@ def backtest_network(
                 f"{config_dir() / 'models' / (name + '.yml')}: field 'forecaster': unknown "
                 f"{mc.get('forecaster')!r}; registered: {sorted(FORECASTERS)}"
             )
+    missing = missing_inputs(mcfgs, set(panel.values), net.kind)
+    for name, absent in missing.items():
+        print(
+            f"{net.name}: {name} expects {', '.join(absent)}, absent from the store: "
+            "it runs without them"
+        )
     results = {}
     root = project_root()
     exp_id = tracking.configure(root, cfg["mlflow"]) if log_to_mlflow else None
@@ -198,10 +208,14 @@ def backtest_network(
             threshold=cfg["thresholds"].get(target),
         )
         results[target] = res
+        for name, why in res.failed.items():
+            print(f"{net.name} {target}: model {name} FAILED ({why}); the others are scored")
         if out_dir is not None:
             _backtest_figures(res, panel, net.name, target, mcfgs, cfg, out_dir)
         if log_to_mlflow:
-            _log_backtest(res, net.name, target, mcfgs, cfg, exp_id, commit, panel, t_train)
+            _log_backtest(
+                res, net.name, target, mcfgs, cfg, exp_id, commit, panel, t_train, missing
+            )
     if results and net.kind == "air":  # daily AQI: air networks only
         daily = _daily_scores(results, panel, net, cfg)
         for res in results.values():
@@ -211,6 +225,42 @@ def backtest_network(
         if log_to_mlflow and not daily.empty:
             _log_daily(daily, net.name, sorted(results), exp_id, commit, results)
     return results
+
+
+def missing_inputs(
+    mcfgs: dict[str, dict[str, Any]], available: set[str], kind: str
+) -> dict[str, list[str]]:
+    """Model -> the inputs it ``expects`` for this network kind that the store lacks."""
+    out = {}
+    for name, mc in mcfgs.items():
+        absent = [v for v in (mc.get("expects") or {}).get(kind, []) if v not in available]
+        if absent:
+            out[name] = absent
+    return out
+
+
+def merged_table(old: pd.DataFrame | None, res: BacktestResult) -> tuple[pd.DataFrame, list[str]]:
+    """Merge the per-lead table of ``res`` with the rows of other models from an earlier table.
+
+    A backtest of some models replaces their rows only; rows of models it did not run stay when
+    they come from the same window (train end, test period, issue stride), since they score the
+    same issue times. Each row says which sample it was scored on (``sample``; ``common`` rows of
+    different runs may differ in ``n``). Returns the table and the models whose rows were dropped
+    because the earlier table is of another window.
+    """
+    window = {**res.window, "issue_stride": _stride_hours(res)}
+    table = res.table.assign(**window)
+    if old is None or old.empty:
+        return table, []
+    same = np.ones(len(old), bool)
+    for col, value in window.items():
+        same &= old[col].astype(str).to_numpy() == str(value) if col in old else False
+    keep = old[same & ~old["model"].isin(res.table["model"]).to_numpy()]
+    dropped = sorted(set(old.loc[~same, "model"]) - set(res.table["model"]))
+    if keep.empty:
+        return table, dropped
+    both = pd.concat([keep, table], ignore_index=True)
+    return both[list(table.columns) + [c for c in both if c not in table]], dropped
 
 
 def _backtest_figures(
@@ -230,7 +280,12 @@ def _backtest_figures(
     )
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    res.table.to_csv(out_dir / f"backtest_{network}_{target}.csv", index=False)
+    path = out_dir / f"backtest_{network}_{target}.csv"
+    old = pd.read_csv(path) if path.is_file() else None
+    table, dropped = merged_table(old, res)
+    if dropped:
+        print(f"{path.name}: rows of {', '.join(dropped)} dropped (another backtest window)")
+    table.to_csv(path, index=False)
     plot_skill_by_lead(res, out_dir / f"skill_{network}_{target}.png")
     station = panel.stations[0]
     for name in res.forecasts:
@@ -342,11 +397,28 @@ def _log_backtest(
     commit: str,
     panel: Panel,
     t_train: pd.Timestamp,
+    missing: dict[str, list[str]] | None = None,
 ) -> None:
     rule = cfg["champion"]
+    missing = missing or {}
+    for name, why in res.failed.items():  # a failed model leaves a FAILED run with its error
+        mlflow.start_run(experiment_id=exp_id, run_name=f"{network}-{target}-{name}-backtest")
+        mlflow.set_tags(
+            {
+                "network": network,
+                "target": target,
+                "model": name,
+                "kind": "backtest",
+                "code_version": commit,
+                "data_window": json.dumps(res.window),
+                "error": why[:5000],
+            }
+        )
+        mlflow.end_run(status="FAILED")
     last_train = int(panel.times.searchsorted(t_train, side="right") - 1)
     example = history_frame(panel, last_train, HISTORY_HOURS)
     example_weather = panel.nwp.visible_at(panel.times[last_train]) if panel.nwp else None
+    runs: dict[str, str] = {}  # MLflow run id -> model, of this backtest
     for name, model in res.fitted.items():
         table = res.table[res.table["model"] == name].drop(columns="model")
         score = _champion_score(table, rule)
@@ -365,6 +437,8 @@ def _log_backtest(
                 "code_version": commit,
                 "qingyuan_version": code_version(),
                 "data_window": json.dumps(res.window),
+                "missing_inputs": ",".join(missing.get(name, [])),
+                "common_sample": "+".join(res.sample),
             },
             table=table,
             summary_metrics={
@@ -378,20 +452,12 @@ def _log_backtest(
             input_weather=example_weather,
             registered_name=reg_name,
         )
+        runs[run_id] = name
         if reg_name and version:
-            key = json.dumps(
-                {
-                    **res.window,
-                    "issue_stride": int(res.issue_idx[1] - res.issue_idx[0])
-                    if len(res.issue_idx) > 1
-                    else 0,
-                    "leads": int(res.leads[-1]),
-                },
-                sort_keys=True,
-            )
-            _rescore_champion(reg_name, key, res, rule, panel)
+            key = _backtest_key(res)
+            comparison = _challenge(reg_name, key, name, res, rule, runs, panel)
             promoted, why = tracking.promote_if_better(
-                reg_name, version, score, rule, backtest_key=key
+                reg_name, version, score, comparison, backtest_key=key
             )
             mlflow.MlflowClient().set_model_version_tag(
                 reg_name, version, "backtest_run_id", run_id
@@ -399,41 +465,75 @@ def _log_backtest(
             print(f"{reg_name} v{version}: {'champion' if promoted else 'challenger'} ({why})")
 
 
-def _rescore_champion(name: str, key: str, res: BacktestResult, rule: dict, panel: Panel) -> None:
-    """Score the current champion on the challenger's backtest when it was scored on another one.
+def _backtest_key(res: BacktestResult) -> str:
+    """Identity of a backtest: window, issue stride [h] and longest lead [h]."""
+    return json.dumps(
+        {**res.window, "issue_stride": _stride_hours(res), "leads": int(res.leads[-1])},
+        sort_keys=True,
+    )
 
-    Champion and challenger must be compared on the same issue times and leads; the champion's
-    stored forecaster is re-run on this backtest and its ``champion_score`` tag updated.
+
+def _stride_hours(res: BacktestResult) -> int:
+    return int(res.issue_idx[1] - res.issue_idx[0]) if len(res.issue_idx) > 1 else 0
+
+
+def _challenge(
+    name: str,
+    key: str,
+    model: str,
+    res: BacktestResult,
+    rule: dict,
+    runs: dict[str, str],
+    panel: Panel,
+) -> Any:
+    """Compare the challenger ``model`` of ``res`` with the current champion on their paired cells.
+
+    The champion's forecasts of this backtest are taken from ``res`` when it was fitted in this
+    backtest (``runs``: run id -> model), otherwise its stored forecaster is run on the same issue
+    times and leads. Its ``champion_score`` and ``backtest_key`` tags are updated to this
+    backtest. Returns None when there is a champion that cannot forecast this backtest (e.g. one
+    trained for a shorter horizon, or whose artifact no longer loads), and a
+    :class:`~models.forecast.champion.Comparison` otherwise (also when there is no champion).
     """
     import joblib
 
-    from models.forecast.backtest import score as score_forecast
+    from models.forecast.champion import compare
 
     client = mlflow.MlflowClient()
     try:
         champ = client.get_model_version_by_alias(name, "champion")
     except mlflow.exceptions.MlflowException:
-        return
-    if champ.tags.get("backtest_key") == key:
-        return
-    try:
-        local = mlflow.artifacts.download_artifacts(f"models:/{name}/{champ.version}")
-        forecaster = joblib.load(Path(local) / "artifacts" / "forecaster.joblib")
-        fc = forecaster.predict(panel, res.issue_idx, res.leads)
-    except Exception as exc:  # noqa: BLE001 - any failure means it cannot serve this backtest
-        # e.g. a champion trained for a shorter horizon than configs/forecast.yml now asks for,
-        # or one whose artifact no longer loads: it cannot be compared, so it cannot stay champion
-        why = f"cannot forecast the challenger's backtest ({type(exc).__name__}: {exc})"
-        print(f"{name} v{champ.version}: {why}")
-        client.set_model_version_tag(name, champ.version, "champion_score", "inf")
-        client.set_model_version_tag(name, champ.version, "rescore_failed", why[:500])
-        client.set_model_version_tag(name, champ.version, "backtest_key", key)
-        return
-    table = score_forecast(fc, res.observed, res.leads, None)
-    client.set_model_version_tag(
-        name, champ.version, "champion_score", f"{_champion_score(table, rule):.6f}"
+        return None  # promote_if_better promotes the first version
+    if champ.run_id in runs:
+        mean = res.forecasts[runs[champ.run_id]].mean
+    else:
+        try:
+            local = mlflow.artifacts.download_artifacts(f"models:/{name}/{champ.version}")
+            forecaster = joblib.load(Path(local) / "artifacts" / "forecaster.joblib")
+            mean = forecaster.predict(panel, res.issue_idx, res.leads).mean
+        except Exception as exc:  # noqa: BLE001 - any failure means it cannot serve this backtest
+            why = f"cannot forecast the challenger's backtest ({type(exc).__name__}: {exc})"
+            print(f"{name} v{champ.version}: {why}")
+            client.set_model_version_tag(name, champ.version, "champion_score", "inf")
+            client.set_model_version_tag(name, champ.version, "rescore_failed", why[:500])
+            client.set_model_version_tag(name, champ.version, "backtest_key", key)
+            return None
+    stride = _stride_hours(res)
+    longest = max(int(k) for k in rule["leads"])
+    out = compare(
+        res.forecasts[model].mean,
+        mean,
+        res.observed,
+        lead_mask=np.isin(res.leads, rule["leads"]),
+        metric=rule["metric"],
+        min_improvement=float(rule["min_improvement"]),
+        significance=rule.get("significance"),
+        lag=max(0, -(-longest // stride) - 1) if stride else 0,
     )
-    client.set_model_version_tag(name, champ.version, "backtest_key", key)
+    if champ.tags.get("backtest_key") != key and np.isfinite(out.champion):
+        client.set_model_version_tag(name, champ.version, "champion_score", f"{out.champion:.6f}")
+        client.set_model_version_tag(name, champ.version, "backtest_key", key)
+    return out
 
 
 @dataclass

@@ -8,7 +8,15 @@ from typing import IO
 
 import click
 
-__all__ = ["AlertRaised", "CommandError", "DeliveryFailed", "FilesRejected", "failing_on"]
+__all__ = [
+    "AlertRaised",
+    "CommandError",
+    "DeliveryFailed",
+    "FilesRejected",
+    "ModelsFailed",
+    "RecordsAltered",
+    "failing_on",
+]
 
 
 class CommandError(click.ClickException):
@@ -41,6 +49,20 @@ class AlertRaised(CommandError):
 
     exit_code = 3
     prefix = "OPERATIONAL ALERT: "
+
+
+class ModelsFailed(CommandError):
+    """``qingyuan backtest``: a model failed (the others were scored and logged), exit status 3."""
+
+    exit_code = 3
+    prefix = "MODEL FAILED: "
+
+
+class RecordsAltered(CommandError):
+    """``qingyuan audit verify``: a record chain does not verify (one line each), exit status 3."""
+
+    exit_code = 3
+    prefix = "NOT VERIFIED: "
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from pipelines.errors import ConfigError
-from qingyuan.cli.errors import failing_on
+from qingyuan.cli.errors import ModelsFailed, failing_on
 from qingyuan.cli.options import (
     as_str,
     cluster_option,
@@ -37,6 +37,8 @@ def backtest_text(tables: dict[str, Any], leads: list[int]) -> str:
 
     tables = dict(tables)
     daily = tables.pop("daily", None)
+    daily_targets = tables.pop("daily_targets", None)
+    tables.pop("failed", None)
     parts = []
     for target, table in tables.items():
         t = pd.DataFrame(table)
@@ -46,7 +48,14 @@ def backtest_text(tables: dict[str, Any], leads: list[int]) -> str:
     if daily:
         d = pd.DataFrame(daily)
         cols = [c for c in DAILY_COLUMNS if c in d]
-        parts.append("\ndaily AQI, D+1..D+3\n" + d[cols].round(3).to_string(index=False))
+        head = "\ndaily AQI, D+1..D+3"
+        if daily_targets and len(daily_targets) < 6:
+            # HJ 633's AQI is the largest of six sub-indices: from fewer it is a partial AQI
+            head += (
+                f" (from {', '.join(daily_targets)} only: the AQI of the pollutants backtested, "
+                "not the full six-pollutant AQI)"
+            )
+        parts.append(head + "\n" + d[cols].round(3).to_string(index=False))
     return "\n".join(parts)
 
 
@@ -97,6 +106,12 @@ def backtest(
     text = backtest_text(tables, leads)
     if text:
         click.echo(text)
+    failed = tables.get("failed") or {}
+    if failed:
+        raise ModelsFailed(
+            "; ".join(f"{t} {m}: {why}" for t, ms in failed.items() for m, why in ms.items())
+            + " (the other models were scored and logged)"
+        )
 
 
 @click.command()

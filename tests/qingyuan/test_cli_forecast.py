@@ -31,6 +31,9 @@ def test_backtest_text_keeps_the_reported_leads():
     assert "daily AQI, D+1..D+3" in text and "22.222" in text
     assert TABLES["daily"]  # the input is not consumed
     assert backtest_text({}, [1]) == ""
+    # a daily AQI from fewer than the six pollutants says so
+    partial = backtest_text({**TABLES, "daily_targets": ["pm25"]}, [1])
+    assert "daily AQI, D+1..D+3 (from pm25 only: the AQI of the pollutants backtested" in partial
 
 
 def test_backtest_passes_its_options_to_the_flow(monkeypatch, tmp_path):
@@ -73,6 +76,17 @@ def test_backtest_passes_its_options_to_the_flow(monkeypatch, tmp_path):
         )
     ]
     assert "pm25" in res.output and "daily AQI" in res.output
+
+
+def test_backtest_with_a_failed_model_prints_the_scores_and_exits_3(monkeypatch):
+    failed = {"pm25": {"mlforecast_default": "ValueError: Input data must be 2 dimensional"}}
+    monkeypatch.setattr(pipelines.flows, "backtest_flow", lambda *a: {**TABLES, "failed": failed})
+    res = CliRunner().invoke(main, ["backtest", "--network", "beijing"])
+    assert res.exit_code == 3 and "10.123" in res.output
+    assert (
+        "MODEL FAILED: pm25 mlforecast_default: ValueError: Input data must be 2 dimensional "
+        "(the other models were scored and logged)"
+    ) in res.output
 
 
 @pytest.mark.parametrize("command", ["backtest", "train"])

@@ -36,7 +36,12 @@ def test_defaults_come_from_the_schema(tmp_path, monkeypatch):
     monkeypatch.setenv("QINGYUAN_CONFIG", str(cfg))
     fc = forecast_config()
     assert fc["thresholds"]["daily_aqi"] == 200 and fc["max_data_age_hours"] == 6
-    assert fc["champion"] == {"metric": "rmse", "leads": [24, 48, 72], "min_improvement": 0.0}
+    assert fc["champion"] == {
+        "metric": "rmse",
+        "leads": [24],  # the default [24, 48, 72] cut to the 24-h horizon
+        "min_improvement": 0.01,
+        "significance": 0.05,
+    }
     assert fc["allow_fallback"] is False and fc["daily_days"] == [1, 2, 3]
     assert fc["drivers"] == "all"  # every station explained unless a deployment says otherwise
     assert fc["run"]["ndfa"]["water_drill"] == {
@@ -51,6 +56,7 @@ def test_defaults_come_from_the_schema(tmp_path, monkeypatch):
         "forecaster": "persistence",
         "register": False,
         "params": {},
+        "expects": {},
     }
 
 
@@ -184,3 +190,15 @@ def test_a_bad_row_of_the_stations_file_names_its_file_line_and_column(tmp_path)
         + 1
     )
     assert f"sf.yml:{line}" in str(err.value)
+
+
+def test_champion_leads_beyond_the_horizon_are_refused(tmp_path, monkeypatch):
+    cfg = tmp_path / "configs"
+    shutil.copytree(config_dir(), cfg)
+    (cfg / "forecast.yml").write_text(
+        "targets: [pm25]\nquantiles: [0.5]\nleads: 24\nmodels: [persistence]\n"
+        "report_leads: [1, 24]\nchampion: {leads: [24, 48]}\n"
+    )
+    monkeypatch.setenv("QINGYUAN_CONFIG", str(cfg))
+    with pytest.raises(ConfigError, match=r"champion.leads must lie in 1..leads \(24\)"):
+        forecast_config()

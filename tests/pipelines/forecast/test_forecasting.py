@@ -207,3 +207,76 @@ def test_unknown_target_or_model_is_refused_by_name(env):
             log_to_mlflow=False,
             **kw,
         )
+
+
+def test_network_yaml_window_and_the_table_keeps_other_models(backtested, capsys):
+    """The window comes from the network's own YAML; a partial re-run replaces only its models."""
+    from pipelines.forecast.jobs import backtest_network
+
+    tmp, net, _ = backtested
+    path = Path(net)
+    original = path.read_text()
+    table = tmp / "out" / "backtest_fcnet_pm25.csv"
+    try:
+        path.write_text(
+            original
+            + "backtest: {train_end: 2016-04-14, test_start: 2016-04-15, test_end: 2016-05-29}\n"
+        )
+        res = backtest_network(
+            net, tmp / "store", targets=["pm25"], models=["persistence", "lightgbm"],
+            log_to_mlflow=False, out_dir=tmp / "out",
+        )  # fmt: skip
+        assert res["pm25"].window["test_start"].startswith("2016-04-14 16:00")  # local 04-15
+        out = capsys.readouterr().out
+        # the network has no wind or weather: the model says it runs without them
+        assert "fcnet: lightgbm expects wind_u, wind_v, air_temperature" in out
+        t = pd.read_csv(table)
+        assert set(t["model"]) == {"persistence", "climatology", "lightgbm"}  # climatology kept
+        assert t.groupby("model")["lead"].count().eq(96).all()
+        path.write_text(
+            original
+            + "backtest: {train_end: 2016-04-14, test_start: 2016-04-20, test_end: 2016-05-29}\n"
+        )
+        backtest_network(
+            net, tmp / "store", targets=["pm25"], models=["persistence"], log_to_mlflow=False,
+            out_dir=tmp / "out",
+        )  # fmt: skip
+        assert "rows of climatology, lightgbm dropped (another backtest window)" in (
+            capsys.readouterr().out
+        )
+        assert set(pd.read_csv(table)["model"]) == {"persistence"}
+    finally:
+        path.write_text(original)
+
+
+def test_a_failed_model_leaves_a_failed_mlflow_run(backtested, monkeypatch, capsys):
+    from models.forecast.base import FORECASTERS, Forecaster
+    from pipelines.forecast import jobs
+
+    class Broken(Forecaster):
+        def fit(self, panel, train_end):
+            raise RuntimeError("out of memory")
+
+    monkeypatch.setitem(FORECASTERS, "broken", Broken)
+    real = jobs.model_configs
+    monkeypatch.setattr(
+        jobs,
+        "model_configs",
+        lambda names: (
+            real([n for n in names if n != "broken"])
+            | {"broken": {"forecaster": "broken", "register": False, "params": {}}}
+        ),
+    )
+    tmp, net, _ = backtested
+    res = jobs.backtest_network(
+        net, tmp / "store", targets=["pm25"], start="2016-05-01", end="2016-05-29",
+        train_end="2016-04-14", models=["persistence", "broken"],
+    )  # fmt: skip
+    assert (
+        "fcnet pm25: model broken FAILED (RuntimeError: out of memory)" in capsys.readouterr().out
+    )
+    assert set(res["pm25"].table["model"]) == {"persistence"}
+    client = mlflow.MlflowClient()
+    exp = client.get_experiment_by_name("qingyuan-forecast")
+    (run,) = client.search_runs([exp.experiment_id], "tags.model = 'broken'")
+    assert run.info.status == "FAILED" and run.data.tags["error"] == "RuntimeError: out of memory"
