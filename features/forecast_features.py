@@ -20,7 +20,7 @@ import xarray as xr
 
 from features.nwp_features import NWPRuns, derive, valid_time_features
 from features.times import to_local
-from features.wind import wind_components
+from features.wind import decumulate_wind_speed, wind_components
 
 __all__ = [
     "FeatureSpec",
@@ -75,9 +75,15 @@ class Panel:
 def panel_from_dataset(ds: xr.Dataset, time_zone: str) -> Panel:
     """Build a :class:`Panel` from a valid-masked ``(station, time)`` dataset.
 
-    Wind speed and direction become ``wind_u`` / ``wind_v`` components when both are present.
+    Wind speed and direction become ``wind_u`` / ``wind_v`` components when both are present; a
+    network publishing the cumulated wind speed instead (``wind_speed_cumulated``, e.g. ``Iws``)
+    gets its hourly speed back by :func:`features.wind.decumulate_wind_speed`.
     """
     values = {v: ds[v].transpose("station", "time").values.astype("float64") for v in ds.data_vars}
+    if "wind_speed" not in values and "wind_speed_cumulated" in values:
+        values["wind_speed"] = decumulate_wind_speed(
+            values["wind_speed_cumulated"], values.get("wind_from_direction")
+        )
     if "wind_speed" in values and "wind_from_direction" in values:
         values["wind_u"], values["wind_v"] = wind_components(
             values["wind_speed"], values["wind_from_direction"]

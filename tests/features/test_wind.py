@@ -30,3 +30,41 @@ def test_components_keep_the_speed_and_propagate_nan():
     assert np.allclose(np.hypot(u, v), ws)
     u, v = wind_components(np.array([1.0, np.nan]), np.array([np.nan, 10.0]))
     assert np.isnan(u).all() and np.isnan(v).all()
+
+
+def test_cumulated_wind_speed_is_decoded_per_hour():
+    """Iws-style records: a network with only the cumulated speed forecast without wind."""
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+
+    from features.forecast_features import panel_from_dataset
+    from features.wind import COMPASS16, decumulate_wind_speed
+
+    iws = np.array([[0.89, 1.78, 2.67, 0.89, 1.79, 0.45, 0.89, 5.0, 1.0]])
+    cbwd = ["NW", "NW", "NW", "SE", "SE", "CV", "CV", "CV", "CV"]
+    wd = np.array([[COMPASS16[c.upper()] for c in cbwd]])
+    got = decumulate_wind_speed(iws, wd)
+    np.testing.assert_allclose(got, [[np.nan, 0.89, 0.89, 0.89, 0.9, 0.45, 0.44, 4.11, 1.0]])
+    iws_gap = iws.copy()
+    iws_gap[0, 2] = np.nan  # after a missing hour the speed is unknown
+    gap = decumulate_wind_speed(iws_gap, wd)[0]
+    assert np.isnan(gap[2]) and gap[3] == pytest.approx(0.89)  # a new direction restarts
+    iws_gap[0, 4] = np.nan
+    assert np.isnan(decumulate_wind_speed(iws_gap, wd)[0, 5]) is np.False_  # CV after SE: new
+    iws_gap[0, 6] = np.nan
+    assert np.isnan(decumulate_wind_speed(iws_gap, wd)[0, 7])  # same direction after a gap
+    # without a direction, a fall marks the restart
+    np.testing.assert_allclose(decumulate_wind_speed(iws)[0, 3], 0.89)
+    times = pd.date_range("2015-01-01", periods=9, freq="h")
+    ds = xr.Dataset(
+        {
+            "wind_speed_cumulated": (("station", "time"), iws),
+            "wind_from_direction": (("station", "time"), wd),
+        },
+        coords={"station": ["S"], "time": times},
+    )
+    panel = panel_from_dataset(ds, "Asia/Shanghai")
+    np.testing.assert_allclose(panel.values["wind_speed"], got)
+    assert {"wind_u", "wind_v"} <= set(panel.values)
+    assert panel.values["wind_u"][0, 2] == pytest.approx(0.89 * np.sin(np.radians(45)))
