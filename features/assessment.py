@@ -118,7 +118,9 @@ def day_statistic(grid: np.ndarray, averaging: str, validity: dict[str, Any]) ->
         ``24h``: mean of >= ``min_hours_24h`` hours; ``1h``: maximum of >= ``min_hours_1h_max``
         hours; ``8h``: maximum of the 8-h moving means (each needing >= ``min_hours_8h`` hours)
         ending 08:00..24:00, valid with >= ``mda8_min_windows`` such means, or with fewer when
-        the maximum exceeds ``mda8_limit_override``.
+        the maximum exceeds ``mda8_limit_override``; ``8h_published``: the same maximum of 8-h
+        running means the network published itself (each hour's value is the mean of the 8 h
+        ending at it).
     validity : dict
         The ``validity`` block of the standard.
 
@@ -138,12 +140,15 @@ def day_statistic(grid: np.ndarray, averaging: str, validity: dict[str, Any]) ->
         if averaging == "1h":
             min1 = int(validity.get("min_hours_1h_max", 20))
             return np.where(hours >= min1, np.nanmax(grid, axis=-1), np.nan)
-        if averaging == "8h":
+        if averaging in ("8h", "8h_published"):
             min8 = int(validity.get("min_hours_8h", 6))
             min_win = int(validity.get("mda8_min_windows", 14))
             override = float(validity.get("mda8_limit_override", np.inf))
-            flat = grid.reshape(*grid.shape[:-2], -1)  # consecutive days of each series
-            m8 = moving_mean(flat, 8, min8).reshape(grid.shape)
+            if averaging == "8h":
+                flat = grid.reshape(*grid.shape[:-2], -1)  # consecutive days of each series
+                m8 = moving_mean(flat, 8, min8).reshape(grid.shape)
+            else:  # the hourly values are already the published 8-h running means
+                m8 = grid
             windows = m8[..., 7:24]  # last hour starting 07:00..23:00 = ending 08:00..24:00
             nwin = np.sum(~np.isnan(windows), axis=-1)
             max8 = np.nanmax(windows, axis=-1)
@@ -152,7 +157,12 @@ def day_statistic(grid: np.ndarray, averaging: str, validity: dict[str, Any]) ->
 
 
 def daily_statistics(
-    ds: xr.Dataset, time_zone: str, time_label: str, validity: dict[str, Any]
+    ds: xr.Dataset,
+    time_zone: str,
+    time_label: str,
+    validity: dict[str, Any],
+    *,
+    running_means: dict[str, tuple[str, str]] | None = None,
 ) -> xr.Dataset:
     """Daily statistics with the GB 3095 / HJ 663 validity rules.
 
@@ -169,6 +179,12 @@ def daily_statistics(
         ``interval_end`` or ``interval_start``.
     validity : dict
         The ``validity`` block of the standard.
+    running_means : dict, optional
+        Published running-mean variables (:func:`features.units.running_means`, e.g.
+        ``{"o3_8h": ("o3", "8h")}``): when the averaged variable is absent, its daily statistic
+        (``o3_8h_max``) comes from the published means (``8h_published`` of
+        :func:`day_statistic`); when it is present, it is computed from the hourly values and
+        the published means are not used.
 
     Returns
     -------
@@ -178,7 +194,20 @@ def daily_statistics(
     out: dict[str, xr.DataArray] = {}
     days = None
     dims = ("station", "date")
+    running = running_means or {}
     for v in ds.data_vars:
+        if v in running:
+            base, averaging = running[v]
+            if base in ds:
+                continue
+            grid, days = local_hour_grid(ds[v], time_zone, time_label)
+            units = {k: ds[v].attrs[k] for k in ("units", "units_metadata") if k in ds[v].attrs}
+            out[f"{base}{DAILY_SUFFIX[averaging]}"] = (
+                dims,
+                day_statistic(grid, f"{averaging}_published", validity),
+                {"long_name": f"{_STAT_WORDS[averaging]} {base} (published {v})", **units},
+            )
+            continue
         grid, days = local_hour_grid(ds[v], time_zone, time_label)
         name = ds[v].attrs.get("long_name", v)
         units = {k: ds[v].attrs[k] for k in ("units", "units_metadata") if k in ds[v].attrs}

@@ -20,6 +20,7 @@ __all__ = [
     "convert",
     "measured_units",
     "pollutants",
+    "running_means",
     "to_pint",
     "ureg",
     "variables_of_kind",
@@ -178,8 +179,27 @@ def variables_of_kind(registry: dict, kind: str) -> tuple[str, ...]:
 
 
 def pollutants(registry: dict) -> tuple[str, ...]:
-    """Return the air pollutants of the registry (``kind: air``), e.g. the six of HJ 633."""
-    return variables_of_kind(registry, "air")
+    """Return the air pollutants of the registry (``kind: air``), e.g. the six of HJ 633.
+
+    Published running means of a pollutant (``o3_8h``, :func:`running_means`) are not separate
+    pollutants and are left out.
+    """
+    variables = registry.get("variables", registry)
+    return tuple(
+        v for v in variables_of_kind(registry, "air") if not variables[v].get("running_mean")
+    )
+
+
+def running_means(registry: dict) -> dict[str, tuple[str, str]]:
+    """Return the published running-mean variables: name -> (variable averaged, averaging).
+
+    E.g. ``{"o3_8h": ("o3", "8h")}`` from the registry's ``running_mean`` entries.
+    """
+    return {
+        name: (meta["running_mean"]["of"], meta["running_mean"]["averaging"])
+        for name, meta in registry.get("variables", registry).items()
+        if meta.get("running_mean")
+    }
 
 
 def cf_unit_attrs(meta: dict) -> dict[str, str]:

@@ -18,7 +18,7 @@ from features.gridding import interpolate, regular_grid
 from features.qc import FLAG_MEANINGS
 from features.qc.flags import FLAG_CODES
 from features.times import to_local
-from features.units import cf_unit_attrs, pollutants
+from features.units import cf_unit_attrs, pollutants, running_means
 from features.warnings.supervision import StationData
 from features.water_class import CLASS_NAMES, section_class
 from pipelines.config import aqi_standards, load_qc, load_variables, water_standard
@@ -43,10 +43,13 @@ def assess_air(store: StationStore, family: str = "hj633") -> xr.Dataset:
     net, reg = store.network, load_variables()
     qc = load_qc(net)
     ds = store.open()
-    hourly = mask_invalid(ds, [p for p in pollutants(reg) if p in ds], qc["valid_statuses"])
+    measured = [p for p in (*pollutants(reg), *running_means(reg)) if p in ds]
+    hourly = mask_invalid(ds, measured, qc["valid_statuses"])
     standards = aqi_standards(family)
     validity = next((s.validity for s in standards if s.validity), {})
-    stats = daily_statistics(hourly, net.time_zone, net.time_label, validity)
+    stats = daily_statistics(
+        hourly, net.time_zone, net.time_label, validity, running_means=running_means(reg)
+    )
     out = daily_aqi(stats, standards, reg["variables"], reg["reference_conditions"])
     out = xr.merge([out, stats])
     out["date"].attrs["long_name"] = f"local calendar day ({net.time_zone})"

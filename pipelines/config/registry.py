@@ -69,6 +69,13 @@ def _span(v: list[Number] | None) -> list[Number] | None:
     return v
 
 
+class RunningMean(_Strict):
+    """What a published running-mean variable averages: the variable and the window."""
+
+    of: str
+    averaging: Literal["8h"]
+
+
 class VariableSpec(_Strict):
     """One canonical variable of the registry."""
 
@@ -82,6 +89,9 @@ class VariableSpec(_Strict):
     molar_mass: float | None = Field(None, gt=0)
     valid_range: list[Number] | None = None
     suspect_range: list[Number] | None = None
+    # a published running mean of another variable (O3-8h): {of: o3, averaging: 8h}; the daily
+    # statistic comes from it when the hourly variable itself is not in the store
+    running_mean: RunningMean | None = None
 
     @field_validator("units")
     @classmethod
@@ -107,6 +117,21 @@ class VariablesFile(_Strict):
 
     reference_conditions: ReferenceConditions = Field(default_factory=ReferenceConditions)
     variables: dict[str, VariableSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _running_means(self) -> VariablesFile:
+        for name, spec in self.variables.items():
+            rm = spec.running_mean
+            if rm is None:
+                continue
+            if rm.of not in self.variables:
+                raise ValueError(f"variables.{name}.running_mean.of: unknown variable {rm.of!r}")
+            if self.variables[rm.of].units != spec.units:
+                raise ValueError(
+                    f"variables.{name}.running_mean: units {spec.units!r} differ from "
+                    f"{rm.of}'s {self.variables[rm.of].units!r}"
+                )
+        return self
 
 
 @lru_cache(maxsize=4)

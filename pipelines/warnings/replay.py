@@ -23,7 +23,7 @@ import xarray as xr
 from features.assessment import daily_aqi, daily_statistics
 from features.forecast_features import Panel
 from features.times import local_day_to_utc
-from features.units import pollutants
+from features.units import pollutants, running_means
 from features.warnings.outlook import area_station_ids
 from features.warnings.verification import heavy_day_bounds, heavy_episodes, score_replay
 from models.forecast.backtest import run_backtest
@@ -74,11 +74,13 @@ def _observed_area_aqi(panel, stations: list[str], area_ids, net, family: str) -
         warnings.simplefilter("ignore", RuntimeWarning)
         data = {
             v: (("station", "time"), np.nanmean(panel.values[v][idx], axis=0, keepdims=True))
-            for v in pollutants(reg)
+            for v in (*pollutants(reg), *running_means(reg))
             if v in panel.values
         }
     ds = xr.Dataset(data, coords={"station": ["area"], "time": panel.times.values})
-    stats = daily_statistics(ds, net.time_zone, net.time_label, std[0].validity)
+    stats = daily_statistics(
+        ds, net.time_zone, net.time_label, std[0].validity, running_means=running_means(reg)
+    )
     out = daily_aqi(stats, std, reg["variables"], reg["reference_conditions"])
     return pd.Series(out["aqi"].values[0], index=pd.DatetimeIndex(out["date"].values))
 

@@ -116,3 +116,38 @@ def test_hourly_aqi_so2_fallback_to_24h(hj633, registry):
     # 24-h moving mean (100*23 + 900)/24 = 133.3: 133.3 -> (100-50)/(150-50)*(133.3-50)+50 = 91.7 -> 92
     assert out["aqi"].values[0, -1] == 92
     assert out["aqi"].values[0, 0] == 34  # 100 on the 1-h table: 50/150*100 = 33.3 -> 34
+
+
+def test_published_o3_8h_gives_the_daily_o3_8h_when_hourly_o3_is_absent(hj633, registry):
+    """A network publishing only O3-8h (CNEMC's 臭氧8小时滑动平均) still gets its O3-8h IAQI."""
+    from features.units import running_means
+
+    o3 = np.full(48, 100.0)
+    o3[24 + 12 : 24 + 20] = 200.0  # the second day: 8 h at 200
+    hourly = _hourly({"o3": o3}, "2016-07-01")
+    computed = daily_statistics(hourly, "Asia/Shanghai", "interval_end", VALIDITY)
+    # the published series: the 8-h running mean ending at each label (CNEMC), from the same hours
+    published = pd.Series(o3).rolling(8, min_periods=6).mean().to_numpy()
+    rm = running_means(registry)
+    assert rm == {"o3_8h": ("o3", "8h")}
+    only = daily_statistics(
+        _hourly({"o3_8h": published}, "2016-07-01"),
+        "Asia/Shanghai",
+        "interval_end",
+        VALIDITY,
+        running_means=rm,
+    )
+    assert set(only.data_vars) == {"o3_8h_max"}  # no "o3_8h_24h" nonsense statistics
+    np.testing.assert_array_equal(only["o3_8h_max"].values, computed["o3_8h_max"].values)
+    out = daily_aqi(only, hj633, registry["variables"], registry["reference_conditions"])
+    # 100 -> 50; 200 -> 100 + (200 - 160) / 55 * 50 = 136.4, rounded up (HJ 633)
+    assert out["iaqi_o3_8h"].values[0].tolist() == [50, 137]
+    # with both, the hourly values are used and the published ones are left alone
+    both = daily_statistics(
+        hourly.assign(o3_8h=(("station", "time"), np.full((1, 48), 999.0))),
+        "Asia/Shanghai",
+        "interval_end",
+        VALIDITY,
+        running_means=rm,
+    )
+    np.testing.assert_array_equal(both["o3_8h_max"].values, computed["o3_8h_max"].values)
