@@ -422,6 +422,8 @@ class Exceedance:
         Water temperature [degC] that chose the limit (mean over the period's valid hours).
     notes : tuple of str
         E.g. the limit came from the permit, or the water temperature was missing.
+    basis_zh : str
+        ``basis`` in Chinese (for the bilingual bulletin and CAP).
     """
 
     standard: str
@@ -444,6 +446,7 @@ class Exceedance:
     source: str = "measured"
     water_temperature: float | None = None
     notes: tuple[str, ...] = ()
+    basis_zh: str = ""  # ``basis`` in Chinese
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (ISO 8601 times) for JSON alerts and reports."""
@@ -834,6 +837,7 @@ def assess(
                     ratio=None if is_range else float(row["ratio"]),
                     units=units,
                     basis=_basis(standard, cls, row, time_zone),
+                    basis_zh=_basis_zh(standard, cls, row, time_zone),
                     n_valid=int(row["n_valid"]),
                     reference_o2=cls.reference_o2 if standard.medium == "air" else None,
                     o2=_opt(row["o2"]),
@@ -849,6 +853,33 @@ def assess(
 
 def _opt(v: Any) -> float | None:
     return None if v is None or pd.isna(v) else float(v)
+
+
+def _basis_zh(standard: DischargeStandard, cls: DischargeClass, row: pd.Series, tz: str) -> str:
+    """:func:`_basis` in Chinese."""
+    if standard.period == "day":
+        day = row["start"].tz_convert(tz).date().isoformat()
+        text = f"{int(row['n_valid'])} 个有效小时的日均值 ({day}, {tz})"
+    else:
+        text = "小时均值"
+    if standard.medium != "air":
+        return text
+    ref = cls.reference_o2
+    if ref is None:
+        return text + ",干基标准状态,未折算(该类别未规定基准氧含量)"
+    parts = row["source"].split("+")
+    if parts == ["device"]:
+        return text + f",取设备折算值 (ZsAvg),按基准氧含量 {ref:g} % 计"
+    if parts == ["computed"]:
+        return text + f",折算到基准氧含量 {ref:g} %"
+    if parts == ["uncorrected"]:
+        return text + f",未折算到 {ref:g} % O2 (实测氧含量不低于 o2_max)"
+    words = {
+        "computed": "本系统折算值",
+        "device": "设备折算值 (ZsAvg)",
+        "uncorrected": "未折算值(实测氧含量不低于 o2_max)",
+    }
+    return text + f",基准氧含量 {ref:g} %,取" + "和".join(words.get(p, p) for p in parts)
 
 
 def _basis(standard: DischargeStandard, cls: DischargeClass, row: pd.Series, tz: str) -> str:

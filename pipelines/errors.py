@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-__all__ = ["ConfigError", "IngestError", "QuarantineRecord", "SourceError"]
+__all__ = [
+    "ConfigError",
+    "IngestError",
+    "QuarantineRecord",
+    "SourceError",
+    "StoreCorrupted",
+    "StoreError",
+    "StoreFull",
+]
 
 
 class ConfigError(ValueError):
@@ -27,6 +35,32 @@ class SourceError(ValueError):
 
 class IngestError(RuntimeError):
     """An ingest could not complete; nothing already stored was changed."""
+
+
+class StoreError(RuntimeError):
+    """A file of the station store cannot be read or written; the message names the file.
+
+    Attributes
+    ----------
+    path : str
+        The partition (or store folder) at fault.
+    """
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = str(path), reason
+        super().__init__(f"{path}: {reason}")
+
+
+class StoreCorrupted(StoreError):
+    """A stored partition does not match its recorded checksum or size, or is not netCDF.
+
+    It is never read: move it away and re-ingest its month from the inputs named in the ingest
+    reports (or restore it from a backup).
+    """
+
+
+class StoreFull(StoreError):
+    """A store write ran out of disk space (or quota); nothing stored was changed."""
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ they moved into place.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "atomic_write",
     "remove_temporaries",
     "temp_path_for",
+    "writer_lock",
 ]
 
 _TEMP_NAME = re.compile(r".+\.\d+\.tmp$")
@@ -53,6 +55,35 @@ def remove_temporaries(folder: Path | str) -> list[Path]:
             p.unlink(missing_ok=True)
             removed.append(p)
     return removed
+
+
+@contextlib.contextmanager
+def writer_lock(folder: Path | str, *, clean: Sequence[Path | str] = ()) -> Iterator[list[Path]]:
+    """Hold the exclusive writer lock of ``folder`` (an ``flock`` on ``<folder>/.lock``).
+
+    On taking it, the temporary files that killed writes left in ``folder`` and in the ``clean``
+    folders are removed (:func:`remove_temporaries`): with the lock held, no write is under way.
+
+    Parameters
+    ----------
+    folder : pathlib.Path or str
+        The folder (created when missing).
+    clean : sequence of pathlib.Path or str, optional
+        Further folders written under the same lock.
+
+    Yields
+    ------
+    list of pathlib.Path
+        The temporary files removed.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield [p for f in (folder, *clean) for p in remove_temporaries(f)]
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

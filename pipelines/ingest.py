@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -22,9 +21,10 @@ import pandas as pd
 from pipelines.config import NetworkSpec, load_network, load_qc, load_variables
 from pipelines.errors import IngestError, QuarantineRecord, SourceError
 from pipelines.normalise import CanonicalBlock, normalise
+from pipelines.report_chain import write_report
 from pipelines.sources import ADAPTERS
 from pipelines.sources.base import RawBatch
-from pipelines.sources.text import read_bytes
+from pipelines.sources.text import read_bytes, split_lines
 from pipelines.store import StationStore, UpsertResult
 
 __all__ = ["IngestReport", "SourceReport", "Upsert", "ingest", "merge_blocks", "read_source"]
@@ -80,6 +80,8 @@ class IngestReport:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     temporaries_removed: list[str] = field(default_factory=list)
     rows_merged: int = 0
+    #: SHA-256 and size of each partition written (as recorded in the store's checksums.json).
+    partition_checksums: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -178,7 +180,7 @@ def with_raw_text(records: list[QuarantineRecord], encoding: str) -> list[Quaran
             raw = read_bytes(Path(f))
         except (SourceError, OSError, ValueError, LookupError):
             continue
-        lines[f] = raw.removeprefix(b"\xef\xbb\xbf").decode(encoding, errors="replace").splitlines()
+        lines[f] = split_lines(raw.removeprefix(b"\xef\xbb\xbf").decode(encoding, errors="replace"))
     return [
         replace(r, raw=lines[r.file][r.line - 1][:300])
         if not r.raw and r.file in lines and 0 < r.line <= len(lines[r.file])
@@ -224,7 +226,8 @@ def ingest(
     -------
     IngestReport
         Row accounting, quarantine and store changes; also written as JSON (and the quarantine as
-        CSV) under ``<store>/<network>/reports/``.
+        CSV) under ``<store>/<network>/reports/``, hash-chained to the network's previous report
+        (:mod:`pipelines.report_chain`).
 
     Raises
     ------
@@ -286,13 +289,18 @@ def ingest(
         period=(str(merged.times[0]), str(merged.times[-1])) if len(merged.times) else None,
         quarantine_reasons=reasons,
         temporaries_removed=store.temporaries_removed,
+        partition_checksums={
+            p: {"sha256": c["sha256"], "size": c["size"]}
+            for p, c in store.checksums_written.items()
+            if p in result.partitions_written
+        },
     )
     if quarantine:
         qpath = report_dir / f"{ingest_id}_quarantine.csv"
         _write_quarantine(qpath, quarantine)
         report.quarantine_file = str(qpath)
     rpath = report_dir / f"{ingest_id}.json"
-    rpath.parent.mkdir(parents=True, exist_ok=True)
     report.report_file = str(rpath)
-    rpath.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str))
+    with store.lock():  # the reports' hash chain has one writer at a time, like the partitions
+        write_report(rpath, report.to_dict())
     return report

@@ -13,13 +13,26 @@ Guarantees:
   into place with ``os.replace`` only after all files of the ingest were written
   (:func:`pipelines.files.atomic_batch`), so a crash leaves each file either old or new, never
   half-written;
-- **one writer at a time**: an exclusive ``flock`` on ``<store>/<network>/.lock``.
+- **one writer at a time**: an exclusive ``flock`` on ``<store>/<network>/.lock``;
+- **checksums**: every partition written is recorded (SHA-256, size, modification time) in
+  ``<store>/<network>/checksums.json``, written atomically under the lock; a partition that does
+  not match its entry, or does not open as netCDF, raises :class:`pipelines.errors.StoreCorrupted`
+  naming the file and is never read. Data reads (:meth:`StationStore.open`, the months an upsert
+  merges into) hash the file every time (about 1-4 % of the open, see BENCHMARKS.md "Fault
+  campaign"); the metadata reads of every partition that an upsert plans with (station ids,
+  variable names) trust an unchanged size and modification time and hash only when they differ;
+  :meth:`StationStore.verify_partitions` (``qingyuan data check``) hashes everything. Partitions
+  written before the checksums existed open unchecked and are recorded at the next write;
+- **disk full**: a write that runs out of space raises :class:`pipelines.errors.StoreFull`
+  naming the store; no partition is replaced and no temporary file is left.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import errno
+import hashlib
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,14 +48,71 @@ from features.qc.flags import INGEST_BITS
 from features.units import cf_unit_attrs
 from pipelines.config import NetworkSpec
 from pipelines.config.locations import code_version
-from pipelines.files import atomic_batch, remove_temporaries
+from pipelines.errors import StoreCorrupted, StoreFull
+from pipelines.files import atomic_batch, atomic_path, writer_lock
 from pipelines.normalise import CanonicalBlock
+from pipelines.progress import track
 
-__all__ = ["CheckedRows", "StationStore", "UpsertPlan", "UpsertResult"]
+__all__ = [
+    "MANIFEST_NAME",
+    "CheckedRows",
+    "StationStore",
+    "UpsertPlan",
+    "UpsertResult",
+    "file_checksum",
+]
 
 _TIME_UNITS = "minutes since 1970-01-01 00:00:00"
 #: Environment variable capping the threads of one upsert's QC (:func:`qc_threads`).
 QC_THREADS_ENV = "QINGYUAN_QC_THREADS"
+#: The checksums of a network's partitions, beside them (:meth:`StationStore.write`).
+MANIFEST_NAME = "checksums.json"
+#: A write that failed with less free space than this on its file system ran out of space (the
+#: netCDF library reports ENOSPC as a bare "NetCDF: HDF error").
+_FULL_BELOW_BYTES = 1 << 20
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def file_checksum(path: Path | str) -> dict[str, Any]:
+    """SHA-256, size and modification time of a file, as recorded in the store's manifest.
+
+    Returns
+    -------
+    dict
+        ``{"sha256": hex digest, "size": bytes, "mtime_ns": modification time [ns]}``.
+    """
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    return {"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _short(entry: dict[str, Any]) -> str:
+    sha = entry.get("sha256")
+    return f"{entry.get('size')} bytes, sha256 {sha[:16] if sha else 'unrecorded'}"
+
+
+def _corrupt_reason(
+    have: dict[str, Any], entry: dict[str, Any], *, manifest: Path, refused: bool = False
+) -> str:
+    return (
+        f"corrupted partition{', not read' if refused else ''}: {_short(have)} on disk, {_short(entry)} recorded in "
+        f"{manifest.name}. Move it away and re-ingest its month from the inputs "
+        "listed in the ingest reports (or restore it from a backup)"
+    )
+
+
+def _disk_full(exc: BaseException, folder: Path) -> bool:
+    """Whether a failed write ran out of space: ENOSPC / EDQUOT, or (no errno) a full disk now."""
+    if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+        return True
+    if not isinstance(exc, OSError | RuntimeError):
+        return False
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < _FULL_BELOW_BYTES
 
 
 @dataclass
@@ -180,6 +250,8 @@ class StationStore:
         self.freq = network.freq
         #: Temporary files of killed writes removed when the lock was taken (:meth:`lock`).
         self.temporaries_removed: list[str] = []
+        #: Checksums (:func:`file_checksum`) of the partitions the last :meth:`write` wrote.
+        self.checksums_written: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ paths and locking
     def path_for(self, month: pd.Timestamp) -> Path:
@@ -194,17 +266,204 @@ class StationStore:
     def lock(self) -> Iterator[None]:
         """Exclusive writer lock for this network's store.
 
-        On taking it, temporary files of writes that were killed are removed (listed in
-        :attr:`temporaries_removed`): with the lock held, no write of this store is under way.
+        On taking it, temporary files of writes that were killed are removed from the network's
+        folder and its ``reports/`` (listed in :attr:`temporaries_removed`): with the lock held,
+        no write of this store is under way (the ingest reports are written under it too).
         """
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            self.temporaries_removed += [str(p) for p in remove_temporaries(self.dir)]
+        with writer_lock(self.dir, clean=[self.dir / "reports"]) as removed:
+            self.temporaries_removed += [str(p) for p in removed]
+            yield
+
+    # ------------------------------------------------------------------ checksums
+    @property
+    def manifest_path(self) -> Path:
+        """The checksums of this network's partitions (:data:`MANIFEST_NAME`)."""
+        return self.dir / MANIFEST_NAME
+
+    def manifest(self) -> dict[str, dict[str, Any]]:
+        """Return the recorded checksums by partition file name (empty: none recorded yet).
+
+        An entry is :func:`file_checksum`'s dict; while a write is being committed it also has
+        ``also``: the entries of the file it replaces (``{"sha256": None}``: a file written
+        before the checksums existed), so that a write killed half-way through its renames
+        leaves every partition acceptable.
+
+        Raises
+        ------
+        pipelines.errors.StoreCorrupted
+            If the manifest is not valid JSON.
+        """
+        try:
+            text = self.manifest_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        try:
+            return dict(json.loads(text)["partitions"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreCorrupted(
+                str(self.manifest_path), f"the partition checksums cannot be read ({exc})"
+            ) from None
+
+    def _write_manifest(self, entries: dict[str, dict[str, Any]]) -> None:
+        """Replace the manifest atomically, flushed to disk (call under :meth:`lock`)."""
+        body = {"format": 1, "algorithm": "sha256", "partitions": dict(sorted(entries.items()))}
+        with atomic_path(self.manifest_path) as tmp:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(body, fh, indent=1)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def verify_partition(
+        self,
+        path: Path,
+        *,
+        entries: dict[str, dict[str, Any]] | None = None,
+        full: bool = True,
+    ) -> str:
+        """Check a partition against its recorded checksum before it is read.
+
+        Parameters
+        ----------
+        path : pathlib.Path
+            The partition.
+        entries : dict, optional
+            :meth:`manifest`, when the caller already read it.
+        full : bool, optional
+            Hash the file (default); False trusts an unchanged size and modification time and
+            hashes only when they differ (the metadata reads of :meth:`plan`).
+
+        Returns
+        -------
+        str
+            ``"ok"``, or ``"unrecorded"`` for a partition written before the checksums existed.
+
+        Raises
+        ------
+        pipelines.errors.StoreCorrupted
+            If the file's size or SHA-256 is not the recorded one (the manifest is read once more
+            first, in case a write committed in between).
+        """
+        path = Path(path)
+        for attempt in (0, 1):
+            if entries is None or attempt:
+                entries = self.manifest()
+            entry = entries.get(path.name)
+            if entry is None:
+                return "unrecorded"
+            known = [entry, *entry.get("also", [])]
+            if any(k.get("sha256") is None for k in known):
+                return "unrecorded"
+            st = path.stat()
+            if not full and any(
+                k["size"] == st.st_size and k.get("mtime_ns") == st.st_mtime_ns for k in known
+            ):
+                return "ok"
+            have = (
+                file_checksum(path)
+                if any(k["size"] == st.st_size for k in known)
+                else {"sha256": None, "size": st.st_size}
+            )
+            if have["sha256"] is not None and any(k["sha256"] == have["sha256"] for k in known):
+                return "ok"
+        raise StoreCorrupted(
+            str(path), _corrupt_reason(have, entry, manifest=self.manifest_path, refused=True)
+        )
+
+    @contextlib.contextmanager
+    def open_partition(
+        self,
+        path: Path,
+        *,
+        entries: dict[str, dict[str, Any]] | None = None,
+        full: bool = True,
+        **kwargs: Any,
+    ) -> Iterator[xr.Dataset]:
+        """Open one partition after :meth:`verify_partition` (``kwargs`` go to ``open_dataset``).
+
+        Raises
+        ------
+        pipelines.errors.StoreCorrupted
+            If it fails the check, or cannot be opened or decoded as netCDF.
+        """
+        self.verify_partition(path, entries=entries, full=full)
+        try:
+            ds = xr.open_dataset(path, **kwargs)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise StoreCorrupted(str(path), f"not a readable netCDF partition ({exc})") from exc
+        with ds:
             try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                yield ds
+            except (OSError, RuntimeError) as exc:  # decoding a damaged chunk
+                raise StoreCorrupted(str(path), f"cannot be decoded ({exc})") from exc
+
+    def _settled_manifest(self) -> dict[str, dict[str, Any]]:
+        """Return the manifest with a killed write resolved (call under :meth:`lock`).
+
+        Entries of files that are gone are dropped; an entry with ``also`` (a write killed
+        between the manifest and its renames) keeps the version the file has; partitions
+        without an entry (written before the checksums existed) are recorded now.
+        """
+        out: dict[str, dict[str, Any]] = {}
+        for name, entry in self.manifest().items():
+            path = self.dir / name
+            if not path.is_file():
+                continue
+            if "also" not in entry:
+                out[name] = entry
+                continue
+            have = file_checksum(path)
+            known = [entry, *entry["also"]]
+            if any(k.get("sha256") in (None, have["sha256"]) for k in known):
+                out[name] = have
+            else:  # damaged since: keep what was recorded, so that reads refuse it
+                out[name] = {k: v for k, v in entry.items() if k != "also"}
+        for path in self.partitions():
+            if path.name not in out:
+                out[path.name] = file_checksum(path)
+        return out
+
+    def verify_partitions(self) -> list[dict[str, Any]]:
+        """Hash every partition against the manifest, under the lock (``qingyuan data check``).
+
+        A file whose content matches but whose modification time changed (copied without
+        keeping times) gets its time updated, so that the fast path holds again.
+
+        Returns
+        -------
+        list of dict
+            One per partition: ``file``, ``status`` (``ok``, ``unrecorded``: opens, written
+            before the checksums existed, recorded at the next write; ``corrupted``),
+            ``sha256``, ``size`` and ``reason`` (for a corrupted one).
+        """
+        results = []
+        with self.lock():
+            entries = self.manifest()
+            refreshed = False
+            for path in self.partitions():
+                have = file_checksum(path)
+                entry = entries.get(path.name)
+                known = [entry, *entry.get("also", [])] if entry else []
+                row: dict[str, Any] = {"file": str(path), "status": "ok"}
+                row |= {"sha256": have["sha256"], "size": have["size"]}
+                if known and not any(k.get("sha256") in (None, have["sha256"]) for k in known):
+                    row |= {
+                        "status": "corrupted",
+                        "reason": _corrupt_reason(have, entry, manifest=self.manifest_path),
+                    }
+                elif entry is None:  # no checksum to compare: decode all of it
+                    row["status"] = "unrecorded"
+                    try:
+                        with xr.open_dataset(path) as ds:
+                            ds.load()
+                    except (OSError, RuntimeError, ValueError) as exc:
+                        row |= {"status": "corrupted", "reason": f"not readable netCDF ({exc})"}
+                elif "also" not in entry and entry.get("mtime_ns") != have["mtime_ns"]:
+                    entries[path.name] = have
+                    refreshed = True
+                results.append(row)
+            if refreshed:
+                self._write_manifest(entries)
+        return results
 
     # ------------------------------------------------------------------ reading
     def _month_grid(self, month: pd.Timestamp) -> pd.DatetimeIndex:
@@ -217,7 +476,7 @@ class StationStore:
         out: dict[str, np.ndarray] = {}
         if not path.exists():
             return out
-        with xr.open_dataset(path, mask_and_scale=True) as ds:
+        with self.open_partition(path, mask_and_scale=True) as ds:
             ds = ds.load()
         ds = ds.assign_coords(station=ds["station_id"].values.astype(str))
         ds = ds.reindex(station=stations, time=times)
@@ -268,8 +527,9 @@ class StationStore:
                 f"no stored data for network {self.network.name!r} in {self.dir}"
             )
         parts = []
+        entries = self.manifest()
         for f in files:
-            with xr.open_dataset(f) as ds:
+            with self.open_partition(f, entries=entries) as ds:
                 ds = ds.load()
             if variables is not None:
                 keep = [
@@ -346,8 +606,9 @@ class StationStore:
             m for m in pd.date_range(lo, hi, freq="MS") if m in touched or m in existing_months
         ]
         rewrite = [m for m in window if m in touched or (m == hi and m in existing_months)]
+        entries = self.manifest()
         for p in self.partitions():  # keep stations that exist only in old files
-            with xr.open_dataset(p) as ds:
+            with self.open_partition(p, entries=entries, full=False) as ds:
                 for s in ds["station_id"].values.astype(str):
                     if s not in stations:
                         stations.append(s)
@@ -462,36 +723,84 @@ class StationStore:
     def write(self, plan: UpsertPlan, checked: CheckedRows) -> list[str]:
         """Write the rewritten months of a checked window atomically (call under :meth:`lock`).
 
+        Every file goes to a temporary sibling first; their checksums are then recorded in the
+        manifest together with those of the files they replace (``also``, see :meth:`manifest`),
+        the files are moved into place, and the manifest is written once more without the old
+        versions. A kill at any point leaves every partition old or new and acceptable.
+        The new checksums are kept in :attr:`checksums_written`.
+
         Returns the partition files written.
+
+        Raises
+        ------
+        pipelines.errors.StoreFull
+            If the disk (or quota) ran out of space: nothing was replaced, no temporary left.
         """
         if checked.stations != list(plan.stations):
             checked = CheckedRows.combine([checked], plan.stations)
         stations = plan.stations
-        with atomic_batch(fsync=True) as batch:
-            offset = 0
-            for m, grid in zip(plan.window, plan.grids, strict=True):
-                sl = slice(offset, offset + len(grid))
-                offset += len(grid)
-                if m not in plan.rewrite:
-                    continue
-                ds = self._to_dataset(
-                    stations,
-                    grid,
-                    {v: a[:, sl] for v, a in checked.values.items()},
-                    {v: a[:, sl] for v, a in checked.src.items()},
-                    {v: a[:, sl] for v, a in checked.bits.items()},
-                    {v: a[:, sl] for v, a in checked.status.items()},
-                    m,
-                )
-                tmp = batch.path(self.path_for(m))
-                ds.to_netcdf(tmp, format="NETCDF4", encoding=self._encoding(ds))
+        entries = self._settled_manifest()
+        new: dict[str, dict[str, Any]] = {}
+        try:
+            with atomic_batch(fsync=True) as batch:
+                try:
+                    offset = 0
+                    months = zip(plan.window, plan.grids, strict=True)
+                    for m, grid in track(months, total=len(plan.window), desc="write months"):
+                        sl = slice(offset, offset + len(grid))
+                        offset += len(grid)
+                        if m not in plan.rewrite:
+                            continue
+                        ds = self._to_dataset(
+                            stations,
+                            grid,
+                            {v: a[:, sl] for v, a in checked.values.items()},
+                            {v: a[:, sl] for v, a in checked.src.items()},
+                            {v: a[:, sl] for v, a in checked.bits.items()},
+                            {v: a[:, sl] for v, a in checked.status.items()},
+                            m,
+                        )
+                        final = self.path_for(m)
+                        tmp = batch.path(final)
+                        ds.to_netcdf(tmp, format="NETCDF4", encoding=self._encoding(ds))
+                        new[final.name] = file_checksum(tmp)
+                    pending = dict(entries)
+                    for name, entry in new.items():
+                        if (self.dir / name).is_file():
+                            old = entries.get(name, {"sha256": None})
+                            entry = entry | {"also": [old]}
+                        pending[name] = entry
+                    self._write_manifest(pending)
+                except (OSError, RuntimeError) as exc:  # temporaries still there: free space now
+                    if _disk_full(exc, self.dir):
+                        raise self._full(exc) from exc
+                    raise
+        except OSError as exc:  # the flush or the renames
+            if exc.errno in _NO_SPACE:
+                raise self._full(exc) from exc
+            raise
+        with contextlib.suppress(OSError):  # the pending manifest accepts the new files already
+            self._write_manifest(entries | new)
+        self.checksums_written = {str(self.dir / n): e for n, e in new.items()}
         return [str(f) for f in batch.finals]
+
+    def _full(self, exc: BaseException) -> StoreFull:
+        try:
+            st = os.statvfs(self.dir)
+            free = f"{st.f_bavail * st.f_frsize:,} bytes free"
+        except OSError:
+            free = "free space unknown"
+        return StoreFull(
+            str(self.dir),
+            f"disk full while writing the station store ({free}; {exc}): nothing stored was "
+            "changed. Free space (or raise the quota) and run the ingest again",
+        )
 
     def _stored_variables(self) -> list[str]:
         parts = self.partitions()
         if not parts:
             return []
-        with xr.open_dataset(parts[-1]) as ds:
+        with self.open_partition(parts[-1], full=False) as ds:
             return [v for v in ds.data_vars if v in self.registry]
 
     def _coords(self, stations: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -180,8 +180,19 @@ class Decision:
     lead_hours: float | None  # start - issue time
     used_upper_bound: bool
     day_probability: list[float]  # P(AQI > heavy limit) for every day
-    reasons: list[str]
+    reasons: list[str]  # in English: what the lifecycle database has always stored
     details: dict[str, Any] = field(default_factory=dict)  # kind-specific facts (water findings)
+    # the same reasons in Chinese, one for one (empty in a decision stored before they existed)
+    reasons_zh: list[str] = field(default_factory=list)
+
+    def why(self, lang: str = "en") -> str:
+        """Return the reasons joined by ``"; "`` in ``lang`` (``zh``, else English).
+
+        A decision without Chinese reasons (stored before they existed) answers in English.
+        """
+        if lang == "zh" and len(self.reasons_zh) == len(self.reasons):
+            return "; ".join(self.reasons_zh)
+        return "; ".join(self.reasons)
 
 
 def decide(
@@ -219,14 +230,21 @@ def decide(
     }
     heavy = scheme.heavy_key
     exceed = {k: np.nan_to_num(p) >= conf for k, p in prob.items()}
-    reasons = []
+    reasons: list[str] = []
+    reasons_zh: list[str] = []
+
+    def say(en: str, zh: str) -> None:
+        reasons.append(en)
+        reasons_zh.append(zh)
+
     used_upper = False
     n_heavy = int(exceed[heavy].sum())
     if n_heavy >= int(cfg["upper_bound_from_days"]):
         used_upper = True
         exceed = {k: (upper >= k[0]) if k[1] else (upper > k[0]) for k in scheme.keys}
-        reasons.append(
-            f"{n_heavy} heavy days forecast: level from the upper bound (P{upper_q * 100:g})"
+        say(
+            f"{n_heavy} heavy days forecast: level from the upper bound (P{upper_q * 100:g})",
+            f"预报重污染 {n_heavy} 天:按预报上限 (P{upper_q * 100:g}) 定级",
         )
     level = None
     for lv in scheme.levels:  # least severe first; keep the most severe that holds
@@ -252,12 +270,17 @@ def decide(
         probability = float(episode.min()) if len(episode) else float(p_heavy.max())
         centre = q[first : last + 1, levels.index(0.5) if 0.5 in levels else 0]
         peak = first + int(np.argmax(np.nan_to_num(centre, nan=-np.inf)))
-        reasons.append(
+        say(
             f"{level.names.get('en', level.name)}: {len(days_heavy)} day(s) with daily AQI > "
-            f"{heavy[0]:g} forecast (P >= {conf:g}{', upper bound' if used_upper else ''})"
+            f"{heavy[0]:g} forecast (P >= {conf:g}{', upper bound' if used_upper else ''})",
+            f"{level.names.get('zh', level.name)}:预报 {len(days_heavy)} 天日 AQI > "
+            f"{heavy[0]:g} (概率 ≥ {conf:g}{',按预报上限' if used_upper else ''})",
         )
         if lead < float(cfg["min_lead_hours"]):
-            reasons.append(f"short notice: episode starts {lead:.0f} h after issue")
+            say(
+                f"short notice: episode starts {lead:.0f} h after issue",
+                f"提前量不足:污染过程在发布后 {lead:.0f} 小时开始",
+            )
     else:
         probability = float(p_heavy.max()) if D else 0.0
         finite = np.isfinite(q[:, -1])
@@ -268,7 +291,7 @@ def decide(
     stops = [int(x) for x in (*days_heavy[:1], *invalid[:1])]
     clear = float(24 * min(stops)) if stops else float(24 * D)
     if len(invalid) == D:
-        reasons.append("no valid daily AQI in the forecast")
+        say("no valid daily AQI in the forecast", "预报中没有有效的日 AQI")
     lo_q, hi_q = q[peak, 0], q[peak, -1]
     # the central forecast of the peak day: what health advice speaks of (P90 is the tail)
     median = {"aqi_median": float(q[peak, levels.index(0.5)])} if D and 0.5 in levels else {}
@@ -286,6 +309,7 @@ def decide(
         day_probability=[float(x) for x in p_heavy],
         reasons=reasons,
         details=median,
+        reasons_zh=reasons_zh,
     )
 
 
@@ -294,7 +318,8 @@ class Transition:
     """What to do with an area's warning given the current state and a new decision.
 
     ``action`` is one of ``none`` (nothing active, nothing forecast), ``issue``, ``upgrade``,
-    ``downgrade``, ``extend``, ``hold`` (keep as is) or ``lift``.
+    ``downgrade``, ``extend``, ``hold`` (keep as is) or ``lift``. ``why`` is in English (what the
+    lifecycle database stores), ``why_zh`` the same in Chinese.
     """
 
     action: str
@@ -302,6 +327,12 @@ class Transition:
     onset: pd.Timestamp | None
     expires: pd.Timestamp | None
     why: str
+    why_zh: str = ""
+
+    @property
+    def why_text(self) -> dict[str, str]:
+        """``{"zh", "en"}``: the reasons in both languages (Chinese falls back to English)."""
+        return {"zh": self.why_zh or self.why, "en": self.why}
 
 
 def next_transition(
@@ -321,46 +352,72 @@ def next_transition(
     episodes with a short clean gap stay one warning).
     """
     lift_after = float(scheme.decision["lift_clear_hours"])
+    hours = f"{decision.clear_hours:.0f}"
     if current_level is None:
         if decision.level is None:
-            why = "no alert condition observed" if scheme.observed else "no warning level forecast"
-            return Transition("none", None, None, None, why)
+            if scheme.observed:
+                return Transition(
+                    "none", None, None, None, "no alert condition observed", "未观测到预警条件"
+                )
+            return Transition(
+                "none", None, None, None, "no warning level forecast", "预报未达到预警级别"
+            )
         return Transition(
-            "issue", decision.level, decision.start, decision.end, "; ".join(decision.reasons)
+            "issue",
+            decision.level,
+            decision.start,
+            decision.end,
+            decision.why("en"),
+            decision.why("zh"),
         )
     if decision.level is None:
         water = scheme.observed
+        lowest = scheme.levels[0]
         if decision.clear_hours > lift_after:
             return Transition(
                 "lift",
                 None,
                 current_onset,
                 issue_time,
-                f"no alert condition observed for {decision.clear_hours:.0f} h (> {lift_after:g} h)"
+                f"no alert condition observed for {hours} h (> {lift_after:g} h)"
                 if water
-                else f"below the {scheme.levels[0].name} condition and forecast to stay so for "
-                f"{decision.clear_hours:.0f} h (> {lift_after:g} h)",
+                else f"below the {lowest.name} condition and forecast to stay so for "
+                f"{hours} h (> {lift_after:g} h)",
+                f"已 {hours} 小时未观测到预警条件 (> {lift_after:g} 小时)"
+                if water
+                else f"低于{lowest.names.get('zh', lowest.name)}预警条件,预报将持续 {hours} 小时 "
+                f"(> {lift_after:g} 小时)",
             )
         return Transition(
             "hold",
             current_level,
             current_onset,
             current_expires,
-            f"no alert condition now, but one held {decision.clear_hours:.0f} h ago "
-            f"(<= {lift_after:g} h): alert kept"
+            f"no alert condition now, but one held {hours} h ago (<= {lift_after:g} h): alert kept"
             if water
-            else f"no level forecast, but heavy pollution again within {decision.clear_hours:.0f} h "
+            else f"no level forecast, but heavy pollution again within {hours} h "
             f"(<= {lift_after:g} h): warning kept",
+            f"当前无预警条件,但 {hours} 小时前仍存在 (≤ {lift_after:g} 小时):预警保持"
+            if water
+            else f"预报未达到预警级别,但 {hours} 小时内将再次出现重污染 (≤ {lift_after:g} 小时):"
+            "预警保持",
         )
     onset = min(current_onset, decision.start) if current_onset is not None else decision.start
     if current_onset is not None and current_onset <= issue_time:
         onset = current_onset  # already in force: the onset stays
     new, old = scheme.severity_index(decision.level), scheme.severity_index(current_level)
-    why = "; ".join(decision.reasons)
+    why, why_zh = decision.why("en"), decision.why("zh")
     if new > old:
-        return Transition("upgrade", decision.level, onset, decision.end, why)
+        return Transition("upgrade", decision.level, onset, decision.end, why, why_zh)
     if new < old:
-        return Transition("downgrade", decision.level, onset, decision.end, why)
+        return Transition("downgrade", decision.level, onset, decision.end, why, why_zh)
     if current_expires is None or (decision.end is not None and decision.end > current_expires):
-        return Transition("extend", decision.level, onset, decision.end, why)
-    return Transition("hold", current_level, current_onset, current_expires, "unchanged: " + why)
+        return Transition("extend", decision.level, onset, decision.end, why, why_zh)
+    return Transition(
+        "hold",
+        current_level,
+        current_onset,
+        current_expires,
+        "unchanged: " + why,
+        "未变化:" + why_zh,
+    )

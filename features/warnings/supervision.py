@@ -43,6 +43,16 @@ FLAG_WORDS = {
     "B": "communication failure",
     "T": "over the upper limit",
 }
+#: :data:`FLAG_WORDS` in Chinese.
+FLAG_WORDS_ZH = {
+    "F": "停运",
+    "M": "维护",
+    "S": "手工输入",
+    "D": "故障",
+    "C": "校准",
+    "B": "通讯异常",
+    "T": "超测定上限",
+}
 
 #: Flow variable of each medium, and the variables that cannot be above zero without flow.
 FLOW = {"air": "stack_gas_flow", "water": "effluent_flow"}
@@ -142,7 +152,8 @@ def station_findings(
     list of dict
         ``kind`` (exceedance, offline, flagged, flat, inconsistent), ``level``, ``station``,
         ``variable``, ``start`` / ``end`` (UTC), ``value``, ``limit``, ``ratio``, ``flags``,
-        ``text``; exceedances also carry the :class:`~features.discharge.Exceedance` as a dict.
+        ``text`` (English) and ``text_zh`` (Chinese); exceedances also carry the
+        :class:`~features.discharge.Exceedance` as a dict.
     """
     units = units or {}
     as_of = pd.Timestamp(as_of)
@@ -168,6 +179,9 @@ def station_findings(
             if last is not None
             else f"in the last {rules.lookback_hours:g} h"
         )
+        since_zh = (
+            f"自 {_fmt_t(last)} 起" if last is not None else f"近 {rules.lookback_hours:g} 小时内"
+        )
         out.append(
             {
                 "kind": "offline",
@@ -179,6 +193,8 @@ def station_findings(
                 "value": round(silent_h, 1),
                 "text": f"{sid}: monitor offline, no data received {since} "
                 f"({silent_h:.0f} h > {rules.offline_hours:g} h)",
+                "text_zh": f"{sid}: 监测设备离线,{since_zh}未收到数据 "
+                f"({silent_h:.0f} 小时 > {rules.offline_hours:g} 小时)",
             }
         )
 
@@ -221,6 +237,11 @@ def station_findings(
                     f"({data.standard.name} {data.class_id}; {e.basis}"
                     + (f"; {e.ratio:.2f}× the limit" if e.ratio is not None else "")
                     + f") {_fmt_t(e.start)}–{_fmt_t(e.end)}",
+                    "text_zh": f"{sid}: {e.variable} {e.value:.3g} {e.units} "
+                    f"{'>' if e.direction == 'above' else '超出'} {limit} {e.units} "
+                    f"({data.standard.name} {data.class_id}; {e.basis_zh or e.basis}"
+                    + (f"; 为限值的 {e.ratio:.2f} 倍" if e.ratio is not None else "")
+                    + f") {_fmt_t(e.start)}–{_fmt_t(e.end)}",
                 }
             )
 
@@ -232,6 +253,7 @@ def station_findings(
             if run >= rules.flagged_hours:
                 letters = sorted(set(s[stop - run : stop]))
                 words = ", ".join(f"{x} ({FLAG_WORDS.get(x, x)})" for x in letters)
+                words_zh = ", ".join(f"{x} ({FLAG_WORDS_ZH.get(x, x)})" for x in letters)
                 start = t[stop - run] - pd.Timedelta(hours=1)
                 out.append(
                     {
@@ -246,6 +268,9 @@ def station_findings(
                         "text": f"{sid}: {v} flagged {words} for {run} h "
                         f"({_fmt_t(start)} – {_fmt_t(t[stop - 1])}; ≥ {rules.flagged_hours:g} h): "
                         "not used to judge limits",
+                        "text_zh": f"{sid}: {v} 标记 {words_zh} 持续 {run} 小时 "
+                        f"({_fmt_t(start)} – {_fmt_t(t[stop - 1])}; ≥ {rules.flagged_hours:g} 小时):"
+                        "不参与超标判定",
                     }
                 )
         if rules.data_level and v in rules.flat_variables and v in vals:
@@ -272,6 +297,9 @@ def station_findings(
                             "text": f"{sid}: {v} stuck at {xs[stop - 1]:g} {units.get(v, '')} "
                             f"for {run} valid hours ({_fmt_t(start)} – {_fmt_t(tt[stop - 1])}; "
                             f"≥ {rules.flat_hours:g} h): analyser suspected",
+                            "text_zh": f"{sid}: {v} 连续 {run} 个有效小时恒为 {xs[stop - 1]:g} "
+                            f"{units.get(v, '')} ({_fmt_t(start)} – {_fmt_t(tt[stop - 1])}; "
+                            f"≥ {rules.flat_hours:g} 小时):疑似分析仪故障",
                         }
                     )
     flow = FLOW.get(data.medium)
@@ -295,6 +323,8 @@ def station_findings(
                     "value": int(bad.sum()),
                     "text": f"{sid}: zero {flow} with emissions reported in {int(bad.sum())} h "
                     f"({_fmt_t(hours[0])} … {_fmt_t(hours[-1])}): data do not add up",
+                    "text_zh": f"{sid}: {int(bad.sum())} 小时内 {flow} 为零却报有排放 "
+                    f"({_fmt_t(hours[0])} … {_fmt_t(hours[-1])}):数据逻辑不符",
                 }
             )
     return _merge_variables(out)
@@ -315,6 +345,10 @@ def _merge_variables(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
             g["text"] = g["text"].replace(
                 f"{g['station']}: {', '.join(g['variables'][:-1])} flagged",
                 f"{g['station']}: {', '.join(g['variables'])} flagged",
+            )
+            g["text_zh"] = g["text_zh"].replace(
+                f"{g['station']}: {', '.join(g['variables'][:-1])} 标记",
+                f"{g['station']}: {', '.join(g['variables'])} 标记",
             )
             continue
         f = {**f, "variables": [f["variable"]]}
@@ -347,6 +381,7 @@ def decide_supervision(
         "stations": {st.station: st.name for st in stations},
     }
     reasons = [f["text"] for f in findings]
+    reasons_zh = [f["text_zh"] for f in findings]
     if not findings:
         return Decision(
             level=None,
@@ -361,6 +396,7 @@ def decide_supervision(
             day_probability=[],
             reasons=["no supervision condition in the look-back window"],
             details=details,
+            reasons_zh=["回溯时段内无报警条件"],
         )
     best = max(findings, key=lambda f: (scheme.severity_index(f["level"]), -f["start"].value))
     last_end = max(pd.Timestamp(f["end"]) for f in findings)
@@ -391,6 +427,7 @@ def decide_supervision(
         day_probability=[],
         reasons=reasons,
         details=details,
+        reasons_zh=reasons_zh,
     )
 
 

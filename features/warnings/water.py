@@ -225,6 +225,14 @@ def decide_water(
                             if p
                         )
                         + ")",
+                        "text_zh": f"{sid}: 近 {rules.class_window_hours:g} 小时水质类别 "
+                        f"{st['class']} (目标 {target_class}),定类因子 {det} ("
+                        + ", ".join(
+                            f"{p} 均值 {means[p]:.2f} {units.get(p, '')}".rstrip()
+                            for p in det.split(",")
+                            if p
+                        )
+                        + ")",
                     },
                 )
             )
@@ -257,6 +265,11 @@ def decide_water(
                             f"{int((~np.isnan(run)).sum())} valid readings since "
                             f"{t[start]:%Y-%m-%d %H:%M} UTC "
                             f"({'min' if rule.below else 'max'} {extreme:.2f} {rule.units})".rstrip(),
+                            "text_zh": f"{sid}: 自 {t[start]:%Y-%m-%d %H:%M} UTC 起连续 "
+                            f"{int((~np.isnan(run)).sum())} 个有效读数 {rule.describe()} "
+                            f"({'最小值' if rule.below else '最大值'} "
+                            + f"{extreme:.2f} {rule.units}".rstrip()
+                            + ")",
                         },
                     )
                 )
@@ -264,6 +277,7 @@ def decide_water(
             h = t[np.flatnonzero(held)[-1]]
             last_held = h if last_held is None else max(last_held, h)
         st["findings"] = [f["text"] for _, f in findings]
+        st["findings_zh"] = [f["text_zh"] for _, f in findings]
         if silent:  # a monitored variable went quiet: its conditions are unknown, not clear
             unknown = True
             st["not_reporting"] = silent
@@ -271,14 +285,20 @@ def decide_water(
                 f"{sid}: no valid {', '.join(silent)} in the last {rules.class_window_hours:g} h "
                 "(unknown is not clear)"
             )
+            st["findings_zh"].append(
+                f"{sid}: 近 {rules.class_window_hours:g} 小时无有效 {', '.join(silent)} 读数"
+                "(未知不等于达标)"
+            )
         details["stations"][sid] = st
         for sev, f in findings:
             if best is None or sev > best[0] or (sev == best[0] and f["start"] < best[1]["start"]):
                 best = (sev, f)
     reasons = [txt for s in details["stations"].values() for txt in s.get("findings", [])]
+    reasons_zh = [txt for s in details["stations"].values() for txt in s.get("findings_zh", [])]
     if not any_data or unknown:
         if not any_data:
             reasons.append("no valid readings in the look-back window: unknown is not clear")
+            reasons_zh.append("回溯时段内无有效读数:未知不等于达标")
         clear = 0.0
     elif last_held is None:
         clear = float(lookback / pd.Timedelta(hours=1))
@@ -298,6 +318,7 @@ def decide_water(
             day_probability=[],
             reasons=reasons,
             details=details,
+            reasons_zh=reasons_zh,
         )
     sev, f = best
     details.update(
@@ -322,4 +343,5 @@ def decide_water(
         day_probability=[],
         reasons=reasons,
         details=details,
+        reasons_zh=reasons_zh,
     )

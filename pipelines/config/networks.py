@@ -238,7 +238,7 @@ class NetworkSpec(BaseModel):
     def _zone(cls, v: str) -> str:
         try:
             zoneinfo.ZoneInfo(v)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: long name
             raise ValueError(f"unknown time zone {v!r}") from exc
         return v
 

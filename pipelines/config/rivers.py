@@ -25,7 +25,7 @@ __all__ = ["list_rivers", "load_river_network", "section_targets"]
 
 
 class _SectionSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .nan, .inf: not a length
     id: str
     name: str = ""
     river: str = ""
@@ -35,12 +35,12 @@ class _SectionSpec(BaseModel):
     travel_time_h: float | None = Field(None, gt=0)
     flow_m3_s: float | None = Field(None, gt=0)
     target_class: str | None = Field(None, pattern=r"^(I|II|III|IV|V)$")
-    lat: float | None = None
-    lon: float | None = None
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
 
 
 class _RiverSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str
     title: str = ""
     network: str | None = None
@@ -71,6 +71,16 @@ def load_river_network(name_or_path: str) -> RiverNetwork:
         node = nodes[i] if i < len(nodes) else None
         return getattr(node, "lines", {}).get(key) if node is not None else None
 
+    first: dict[str, int] = {}
+    for i, s in enumerate(spec.sections):  # sections are keyed by id: a second one would vanish
+        if s.id in first:
+            raise ConfigError(
+                str(path),
+                line(i, "id"),
+                f"sections.{i}.id",
+                f"section {s.id!r} appears twice (also sections.{first[s.id]})",
+            )
+        first[s.id] = i
     coords = {}
     if spec.network:
         net = load_network(spec.network)

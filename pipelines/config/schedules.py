@@ -18,7 +18,7 @@ def _zone(v: str | None) -> str | None:
     if v is not None:
         try:
             zoneinfo.ZoneInfo(v)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: long name
             raise ValueError(f"unknown time zone {v!r}") from exc
     return v
 

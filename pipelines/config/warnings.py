@@ -241,7 +241,13 @@ def _raw(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
         if parent in seen:
             raise ConfigError(str(path), data.lines.get("inherits"), "inherits", "circular")
         base = _raw(str(parent), (*seen, name))
-        merged = _deep_merge(base, plain(data))
+        # an empty block (``decision:`` with every key commented out) overrides nothing
+        override = {
+            k: v
+            for k, v in plain(data).items()
+            if v is not None or not isinstance(base.get(k), dict)
+        }
+        merged = _deep_merge(base, override)
         if "levels" in data:  # levels replace the parent's wholesale
             merged["levels"] = plain(data["levels"])
         merged["_path"] = str(path)
@@ -336,6 +342,22 @@ def _check_supervision(cfg: dict[str, Any], path: Path, raw: Any, names: list[st
             )
 
 
+def _check_unique(cfg: dict[str, Any], path: Path, block: str, key: str) -> None:
+    """Refuse two levels of one name, or two areas of one id (the second would be unreachable)."""
+    seen: dict[Any, int] = {}
+    for i, item in enumerate(cfg.get(block) or []):
+        if item[key] in seen:
+            node = load_yaml(path).get(block)
+            lines = getattr(node, "lines", [])  # None when the block is inherited
+            raise ConfigError(
+                str(path),
+                lines[i] if i < len(lines) else None,
+                f"{block}.{i}.{key}",
+                f"{item[key]!r} appears twice (also {block}.{seen[item[key]]})",
+            )
+        seen[item[key]] = i
+
+
 def load_warning_config(name: str) -> tuple[WarningScheme, CitySettings | None]:
     """Load a scheme or a city file (by name or path), inheritance resolved.
 
@@ -355,13 +377,16 @@ def load_warning_config(name: str) -> tuple[WarningScheme, CitySettings | None]:
     path = Path(cfg.pop("_path"))
     if not cfg.get("levels"):
         raise ConfigError(str(path), None, "levels", "no levels (give them or inherit a scheme)")
+    _check_unique(cfg, path, "levels", "name")
+    _check_unique(cfg, path, "areas", "id")
     ranks = [lv["rank"] for lv in cfg["levels"]]
     if ranks != sorted(ranks, reverse=True):
         raise ConfigError(
             str(path), None, "levels", "list levels least severe first (rank decreasing)"
         )
-    cfg["decision"] = _DecisionSpec(**cfg.get("decision", {})).model_dump()
-    cfg["verification"] = _VerificationSpec(**cfg.get("verification", {})).model_dump()
+    cfg["decision"] = _DecisionSpec(**(cfg.get("decision") or {})).model_dump()
+    cfg["verification"] = _VerificationSpec(**(cfg.get("verification") or {})).model_dump()
+    cfg["measures"] = cfg.get("measures") or {}  # an empty block: no measures
     _check_kind(cfg, path)
     if cfg.get("water"):
         cfg["water"] = _WaterSpec(**cfg["water"]).model_dump()

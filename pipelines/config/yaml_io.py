@@ -101,13 +101,20 @@ def load_yaml(path: Path) -> Any:
     raw = path.read_bytes()
     key = (str(path.resolve()), hashlib.blake2b(raw, digest_size=16).hexdigest())
     if key not in _YAML_CACHE:
+        text = ""
         try:
-            _YAML_CACHE[key] = yaml.load(raw.decode("utf-8"), Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+            text = raw.decode("utf-8")
+            _YAML_CACHE[key] = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
         except yaml.MarkedYAMLError as exc:
             line = exc.problem_mark.line + 1 if exc.problem_mark else None
             raise ConfigError(str(path), line, "", f"invalid YAML: {exc.problem}") from exc
+        except yaml.reader.ReaderError as exc:  # a control character: a position, no mark
+            line = text[: exc.position].count("\n") + 1
+            why = f"invalid YAML: {exc.reason} (character {exc.character!r})"
+            raise ConfigError(str(path), line, "", why) from exc
         except UnicodeDecodeError as exc:
-            raise ConfigError(str(path), None, "", f"not UTF-8: {exc}") from exc
+            line = raw[: exc.start].count(b"\n") + 1
+            raise ConfigError(str(path), line, "", f"not UTF-8: {exc}") from exc
     return copy.deepcopy(_YAML_CACHE[key])
 
 

@@ -14,6 +14,7 @@ One module per flow group:
 
 from __future__ import annotations
 
+from pipelines import server_guard
 from pipelines.flows.assess import assess_flow, assess_task, grid_job, water_assess_job
 from pipelines.flows.deployments import FLOWS, build_deployments, scheduled_deployments
 from pipelines.flows.forecast import (
@@ -45,6 +46,8 @@ from pipelines.flows.warn import (
     warn_task,
     water_alerts_task,
 )
+
+server_guard.install()  # Prefect's temporary API server dies with this process (issue #16)
 
 _cities_of = cities_of  # the old private name
 

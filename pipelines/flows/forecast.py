@@ -214,4 +214,5 @@ def retrain_flow(
         train_end=str((start - pd.Timedelta(days=1)).date()),
         out_dir=Path(default_outputs(out_dir)) / "retrain",
     )
-    return {t: r.window for t, r in res.items()}
+    # a failed model is printed (flow log), has a FAILED MLflow run and is named here
+    return {t: {**r.window, "failed": r.failed} for t, r in res.items()}

@@ -16,6 +16,7 @@ from pipelines.flows.summary import write_summary
 from pipelines.flows.supervision import supervision_task
 from pipelines.flows.tracing import pmf_demo, source_task
 from pipelines.flows.warn import cities_of, drill_and_warn, water_alerts_task
+from pipelines.progress import Steps
 
 __all__ = ["bundled_networks", "run_flow"]
 
@@ -50,37 +51,47 @@ def run_flow(
 
     Ingest -> QC -> store -> assess -> forecast -> warn (air) / water alerts (water) -> source
     tracing (polar plots, CPF, trajectories) -> the PMF worked example -> ``outputs/``
-    (``summary.json``, ``summary.md``).
+    (``summary.json``, ``summary.md``). Each step is announced to the progress reporter of
+    the caller (:mod:`pipelines.progress`; the command line prints headings).
     """
     networks = networks or bundled_networks()
     root = default_store(store_root)
     out = default_outputs(out_dir)
     result: dict[str, Any] = {"networks": {}}
+    plan = Steps(4 * len(networks) + 3)
     for name in networks:
-        report = ingest_flow(name, root)
-        summary = assess_task(name, root, out)
-        summary["ingest"] = {k: report[k] for k in INGEST_KEYS if k in report}
         cities = cities_of(name)
-        if summary.get("kind", load_network(name).kind) == "water" and cities:
-            summary["water_alerts"] = water_alerts_task(name, root, out, cities)
-        fc = forecast_task(name, root, out)
-        if fc:
-            summary["forecast"] = fc
-            if cities and load_network(name).kind == "air":
-                summary["warnings"], summary["warning_history"] = drill_and_warn(
-                    name, root, out, fc, cities
-                )
-        src = source_task(name, root, out)
-        if src:
-            summary["source_tracing"] = src
+        kind = load_network(name).kind
+        with plan.step(f"Ingest {name}"):
+            report = ingest_flow(name, root)
+        with plan.step(f"Assess {name}" + (", water alerts" if kind == "water" and cities else "")):
+            summary = assess_task(name, root, out)
+            summary["ingest"] = {k: report[k] for k in INGEST_KEYS if k in report}
+            if summary.get("kind", kind) == "water" and cities:
+                summary["water_alerts"] = water_alerts_task(name, root, out, cities)
+        with plan.step(f"Forecast {name}" + (", warnings" if kind == "air" and cities else "")):
+            fc = forecast_task(name, root, out)
+            if fc:
+                summary["forecast"] = fc
+                if cities and kind == "air":
+                    summary["warnings"], summary["warning_history"] = drill_and_warn(
+                        name, root, out, fc, cities
+                    )
+        with plan.step(f"Source tracing {name}"):
+            src = source_task(name, root, out)
+            if src:
+                summary["source_tracing"] = src
         result["networks"][name] = summary
-    sup = supervision_task(root, out)
-    if sup:
-        result["supervision"] = sup
-    pmf = pmf_demo(out)
-    if pmf:
-        result["pmf_demo"] = {k: pmf[k] for k in PMF_KEYS if k in pmf} | {
-            "outputs": str(Path(pmf["files"]["profiles_concentration"]).parent)
-        }
-    write_summary(result, out)
+    with plan.step("Source supervision alerts"):
+        sup = supervision_task(root, out)
+        if sup:
+            result["supervision"] = sup
+    with plan.step("PMF worked example"):
+        pmf = pmf_demo(out)
+        if pmf:
+            result["pmf_demo"] = {k: pmf[k] for k in PMF_KEYS if k in pmf} | {
+                "outputs": str(Path(pmf["files"]["profiles_concentration"]).parent)
+            }
+    with plan.step("Summary"):
+        write_summary(result, out)
     return result

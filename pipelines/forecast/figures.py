@@ -12,6 +12,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from models.forecast.backtest import BacktestResult  # noqa: E402
+from pipelines.fonts import use_cjk_font  # noqa: E402
+
+use_cjk_font()  # hanzi in the figures without a system CJK font
 
 __all__ = ["plot_forecast_vs_observed", "plot_reliability", "plot_skill_by_lead"]
 

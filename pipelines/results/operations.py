@@ -97,7 +97,8 @@ def ingest_reports(ws: Workspace, *, network: str | None = None, limit: int = 50
         ``data``: list of the parsed report JSON (``ingest_id, network, started, finished,
         sources [{adapter, files, rows_in, rows_stored, rows_merged, rows_quarantined, rejected,
         notes}], rows_in, rows_stored, rows_merged, rows_quarantined, values_new, values_changed, values_unchanged,
-        period, quarantine_reasons, balanced``) with ``id`` (the report id), ``report_file``,
+        period, quarantine_reasons, balanced``; chained reports also ``seq, prev_hash, hash``,
+        :mod:`pipelines.report_chain`) with ``id`` (the report id), ``report_file``,
         ``partitions_written`` and ``quarantine_file`` as file names (None when nothing was
         quarantined); times ISO-8601 UTC.
 

@@ -170,6 +170,7 @@ _SUMMARY = (
     "health",
     "measures",
     "why",
+    "why_text",  # the reasons {zh, en} (messages since issue #16; ``why`` is the English)
     "drivers",
     "observed_class",
     "target_class",
@@ -233,8 +234,8 @@ def warnings(ws: Workspace, *, city: str | None = None, status: str | None = Non
         ISO-8601 UTC) with ``area_names`` ``{zh, en}``, ``last_action`` and, from the latest
         message's payload, ``level_names, level_colour, severity, expected_aqi {p10, p90},
         confidence (= probability), primary_pollutant, health {category, effects, advice},
-        measures, why, drivers, provenance`` (water alerts: ``observed_class, target_class,
-        determining_station``; supervision alerts: ``enterprise {id, name, industry},
+        measures, why, why_text, drivers, provenance`` (water alerts: ``observed_class,
+        target_class, determining_station``; supervision alerts: ``enterprise {id, name, industry},
         determining_station, condition, observed {variable: value}, units, limit, ratio, flags,
         period [start, end], findings``) and ``message`` (the whole payload as sent).
 
@@ -483,7 +484,8 @@ def lifecycle_audit(ws: Workspace, *, city: str | None = None) -> Read:
     -------
     Read
         ``data``: list of ``{seq, at, city, area, issue_time, warning_id, action, from_level,
-        to_level, why, provenance, decision}`` (provenance and decision parsed).
+        to_level, why, provenance, decision, prev_hash, hash}`` (provenance and decision parsed;
+        ``prev_hash`` / ``hash``: the city's hash chain, :mod:`pipelines.warnings.audit_chain`).
     """
     return _table_rows(ws, "audit", city=city, order="seq")
 

@@ -24,6 +24,7 @@ Options: ``url`` (required), ``params`` (extra form fields, e.g. ``AreaID``, ``R
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,10 @@ def clean_cell(raw: Any) -> tuple[str, bool]:
         return "", False
     m = re.fullmatch(r"<\s*([0-9.]+)|([0-9.]+)\s*[Ll]", s)
     if m:
-        dl = float(m.group(1) or m.group(2))
+        try:
+            dl = float(m.group(1) or m.group(2))
+        except ValueError:  # '1.2.3L', '<.': not a number (refused by the value check)
+            return s, False
         return repr(dl / 2.0), True
     return s, False
 
@@ -99,6 +103,8 @@ def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
     thead: list[str] | None = None
     body: list[list[Any]] = []
     page, total, requests_made = 1, None, 0
+    last: list[Any] = []
+    repeated = ""
     while True:
         payload, n = fetch_json(url, method="POST", data={**base, "PageIndex": page}, **kw)
         requests_made += n
@@ -106,13 +112,27 @@ def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
             raise SourceError(
                 url, "response lacks 'thead' / 'tbody' (not the CNEMC publishing format)"
             )
+        if not isinstance(payload["thead"], list) or not isinstance(payload["tbody"], list):
+            raise SourceError(url, f"page {page}: 'thead' and 'tbody' must be lists")
         head = [_UNIT.sub("", _TAG.sub("", str(h))).strip() for h in payload["thead"]]
         if thead is None:
             thead = head
         elif head != thead:
             raise SourceError(url, f"page {page}: columns changed between pages")
+        if page > 1 and payload["tbody"] and payload["tbody"] == last:
+            # a server ignoring PageIndex answers page 1 forever (with a large 'total': a hang)
+            repeated = f"page {page} repeats page {page - 1} (PageIndex ignored?): not read on"
+            break
+        last = payload["tbody"]
         body += payload["tbody"]
-        total = int(payload.get("total", len(body)))
+        try:
+            total = int(payload.get("total", len(body)))
+        except (TypeError, ValueError) as exc:
+            raise SourceError(
+                url,
+                f"page {page}: 'total' is not a number: {payload.get('total')!r}",
+                field="total",
+            ) from exc
         if len(body) >= total or not payload["tbody"]:
             break
         page += 1
@@ -130,6 +150,10 @@ def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
     value_keys = [k for k in source.columns if k in thead]
     if not value_keys:
         raise SourceError(url, f"none of the mapped columns {list(source.columns)} is in {thead}")
+    used = [st_field, "监测时间", "站点情况", *value_keys]
+    twice = sorted({h for h in thead if h in used and thead.count(h) > 1})
+    if twice:  # which of the two would be read is anyone's guess
+        raise SourceError(url, f"columns given twice: {twice}", field="thead")
     # a status flag column per mapped value (the network YAML may name it; else synthesised)
     flag_of = {k: source.columns[k].flag_column or f"_status_{k}" for k in value_keys}
     header = [st_field, "time", *value_keys, *flag_of.values()]
@@ -150,6 +174,8 @@ def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
         t_raw, _ = clean_cell(cells["监测时间"])
         try:
             t = pd.Timestamp(f"{end.year}-{t_raw}")
+            if pd.isna(t) or t.tzinfo is not None:  # 'NaT', '12-31 20:00+08:00'
+                raise ValueError(t_raw)
         except ValueError:
             quarantine.append(
                 QuarantineRecord(url, i, "监测时间", f"not MM-DD HH:MM: {t_raw!r}", str(rec)[:300])
@@ -188,6 +214,7 @@ def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
     )
     frame, q2, notes2 = parse_table(header, rows, Path(url), src, layout)
     frame["_file"] = url
+    q2 = [dataclasses.replace(r, file=url) for r in q2]  # Path(url) has lost a slash
     return RawBatch(
         frame=frame,
         units={source.columns[k].variable: source.columns[k].units for k in value_keys},
@@ -197,6 +224,7 @@ def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
         notes=[
             f"{url}: {len(body)} rows in {page} page(s), {requests_made} request(s)",
             f"{below} value(s) below the detection limit entered as half the limit",
+            *([f"{url}: {repeated}"] if repeated else []),
             *notes2,
         ],
     )

@@ -133,28 +133,34 @@ def read_excel_rows(
         raise SourceError(str(path), f"cannot open workbook: {exc}") from exc
     try:
         ws = wb[sheet] if sheet else wb.worksheets[0]
-    except KeyError as exc:
+    except (KeyError, IndexError) as exc:  # IndexError: a (damaged) workbook of no sheets
         raise SourceError(str(path), f"no sheet {sheet!r}; sheets: {wb.sheetnames}") from exc
-    it = ws.iter_rows(values_only=True)
-    header_row = next(it, None)
-    if header_row is None:
-        raise SourceError(str(path), "file is empty")
-    header = [_cell(h) for h in header_row]
     rows, quarantine, n_in = [], [], 0
-    for n, row in enumerate(it, start=2):
-        cells = [_cell(c) for c in row]
-        if not any(c.strip() for c in cells):
-            continue
-        n_in += 1
-        if len(cells) != len(header):
-            quarantine.append(
-                QuarantineRecord(
-                    str(path), n, "", f"expected {len(header)} cells, got {len(cells)}"
+    try:  # read-only sheets are parsed while iterating: damaged XML fails here
+        it = ws.iter_rows(values_only=True)
+        header_row = next(it, None)
+        if header_row is None:
+            raise SourceError(str(path), "file is empty")
+        header = [_cell(h) for h in header_row]
+        for n, row in enumerate(it, start=2):
+            cells = [_cell(c) for c in row]
+            if not any(c.strip() for c in cells):
+                continue
+            n_in += 1
+            if len(cells) != len(header):
+                quarantine.append(
+                    QuarantineRecord(
+                        str(path), n, "", f"expected {len(header)} cells, got {len(cells)}"
+                    )
                 )
-            )
-            continue
-        rows.append((n, cells))
-    wb.close()
+                continue
+            rows.append((n, cells))
+    except SourceError:
+        raise
+    except Exception as exc:  # openpyxl, zipfile and the XML parser raise many types
+        raise SourceError(str(path), f"cannot read sheet {ws.title!r}: {exc}") from exc
+    finally:
+        wb.close()
     return header, rows, quarantine, n_in
 
 

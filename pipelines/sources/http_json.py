@@ -18,6 +18,7 @@ Source options:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -174,6 +175,7 @@ def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
             QuarantineRecord(url, ln, "", f"response rejected: {exc.reason}") for ln, _ in rows
         ]
     frame["_file"] = url
+    q2 = [dataclasses.replace(r, file=url) for r in q2]  # Path(url) has lost a slash
     units = {spec.variable: spec.units for spec in source.columns.values()}
     return RawBatch(
         frame=frame,

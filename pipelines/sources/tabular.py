@@ -6,6 +6,7 @@ difference between them is where the time and the station come from.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import pandas as pd
 from features.wind import VALUE_MAPS
 from pipelines.config import NetworkSpec, SourceSpec, resolve_files
 from pipelines.errors import QuarantineRecord, SourceError
+from pipelines.progress import track
 from pipelines.sources.base import RawBatch
 from pipelines.sources.text import read_delimited
 
@@ -72,17 +74,26 @@ def _clean(values: list[str], layout: TableLayout) -> np.ndarray:
 
 
 def _to_float(text: np.ndarray, is_missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Strings to floats; returns values (NaN where missing/bad) and the mask of bad cells."""
+    """Strings to floats; returns values (NaN where missing/bad) and the mask of bad cells.
+
+    ``inf`` and numbers beyond the float range (``1e400``) are bad cells, not values.
+    """
     arr = np.where(is_missing, "nan", text)
     try:
-        return arr.astype("float64"), np.zeros(len(arr), dtype=bool)
+        vals, bad = arr.astype("float64"), np.zeros(len(arr), dtype=bool)
     except ValueError:
         vals = pd.to_numeric(pd.Series(arr, dtype=object), errors="coerce").to_numpy(
             dtype="float64"
         )
         low = np.char.lower(arr.astype(str))
         bad = np.isnan(vals) & ~is_missing & (low != "nan")
-        return vals, bad
+        good = ~np.isnan(vals)
+        with contextlib.suppress(ValueError):  # float() rounds right; to_numeric may not
+            vals[good] = arr[good].astype("float64")
+    infinite = np.isinf(vals)
+    if infinite.any():
+        vals, bad = np.where(infinite, np.nan, vals), bad | infinite
+    return vals, bad
 
 
 def _station_for_file(path: Path, layout: TableLayout) -> str | None:
@@ -99,7 +110,50 @@ def _station_for_file(path: Path, layout: TableLayout) -> str | None:
     return None
 
 
-def _parse_time(frame: pd.DataFrame, layout: TableLayout) -> pd.Series:
+#: An explicit UTC offset (``Z``, ``+08:00``, ``+0800``, ``+08``) after the time of an ISO 8601 text.
+_OFFSET = re.compile(
+    r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.I
+)
+
+#: A negative offset after a time (``01:00-05:00``), searched in the whole column at once.
+_NEGATIVE_OFFSET = re.compile(r":\d\d(?::\d\d(?:[.,]\d+)?)?\s*-\d\d(?::?\d\d)?\s*$", re.M)
+
+
+def _parse_iso(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """ISO 8601 times: naive (local) ones, or instants (UTC) when every row gives an offset.
+
+    A file mixing the two keeps the larger group (ties: the instants); the rows of the other are
+    returned in the mask (pandas would give the local times the offset of the others, or fail on
+    differing offsets).
+    """
+    import warnings
+
+    joined = "\n".join(text.astype(str))  # one scan of the column first: the rows are slow
+    if any(c in joined for c in "+Zz") or _NEGATIVE_OFFSET.search(joined):
+        aware = text.str.strip().str.contains(_OFFSET, na=False).to_numpy()
+    else:
+        aware = np.zeros(len(text), dtype=bool)
+    with warnings.catch_warnings():  # mixed offsets: pandas warns before returning objects
+        warnings.simplefilter("ignore", FutureWarning)
+        local = pd.to_datetime(text.where(~aware), errors="coerce", format="ISO8601")
+        if local.dtype != "datetime64[ns]":  # an offset the pattern missed: not a local time
+            local = pd.Series(
+                [t if isinstance(t, pd.Timestamp) and t.tzinfo is None else pd.NaT for t in local],
+                index=text.index,
+                dtype="datetime64[ns]",
+            )
+        if not aware.any():
+            return local, np.zeros(len(text), dtype=bool)
+        instant = pd.to_datetime(text.where(aware), errors="coerce", format="ISO8601", utc=True)
+    n_local, n_instant = int(local.notna().sum()), int(instant.notna().sum())
+    if n_local > n_instant:
+        return local, aware & instant.notna().to_numpy()
+    return instant, ~aware & local.notna().to_numpy()
+
+
+def _parse_time(frame: pd.DataFrame, layout: TableLayout) -> tuple[pd.Series, np.ndarray]:
+    """Return the times of the rows, and the mask of rows refused for mixing zones."""
+    none = np.zeros(len(frame), dtype=bool)
     if layout.time_parts:
         parts = {
             k: pd.to_numeric(frame[c], errors="coerce")
@@ -107,14 +161,13 @@ def _parse_time(frame: pd.DataFrame, layout: TableLayout) -> pd.Series:
                 ["year", "month", "day", "hour", "minute"], layout.time_columns, strict=False
             )
         }
-        return pd.to_datetime(pd.DataFrame(parts), errors="coerce")
+        return pd.to_datetime(pd.DataFrame(parts), errors="coerce"), none
     text = frame[layout.time_columns[0]]
     if len(layout.time_columns) > 1:
         text = text.str.cat([frame[c] for c in layout.time_columns[1:]], sep=" ")
     if layout.time_format:
-        return pd.to_datetime(text, format=layout.time_format, errors="coerce")
-    parsed = pd.to_datetime(text, errors="coerce", utc=False, format="ISO8601")
-    return parsed
+        return pd.to_datetime(text, format=layout.time_format, errors="coerce"), none
+    return _parse_iso(text)
 
 
 def parse_table(
@@ -187,8 +240,13 @@ def parse_table(
 
     out: dict[str, object] = {}
     time_text = pd.DataFrame({c: _clean(list(columns[c]), layout) for c in layout.time_columns})
-    time = _parse_time(time_text, layout)
-    mark(time.isna().to_numpy(), ",".join(layout.time_columns), "unparseable time")
+    time, mixed = _parse_time(time_text, layout)
+    mark(
+        mixed,
+        ",".join(layout.time_columns),
+        "UTC offset on some rows only: the file mixes local times and times with an offset",
+    )
+    mark(time.isna().to_numpy() & ~mixed, ",".join(layout.time_columns), "unparseable time")
     out["time"] = time.to_numpy()
     fixed_station = _station_for_file(path, layout)
     if layout.station_column:
@@ -258,7 +316,7 @@ def batch_from_tables(
     """
     frames, quarantine, notes, rows_in = [], [], [], 0
     rejected: list[QuarantineRecord] = []
-    for path in files:
+    for path in track(files, desc=f"read {source.adapter} files"):
         try:
             header, rows, q, n = read_file(path)
         except SourceError as exc:

@@ -12,11 +12,12 @@ import csv
 import dataclasses
 import gzip
 import lzma
+import zlib
 from pathlib import Path
 
 from pipelines.errors import QuarantineRecord, SourceError
 
-__all__ = ["read_bytes", "read_delimited"]
+__all__ = ["read_bytes", "read_delimited", "split_lines"]
 
 _OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
 
@@ -38,8 +39,20 @@ def read_bytes(path: Path) -> bytes:
             return path.read_bytes()
         with opener(path, "rb") as fh:
             return fh.read()
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise SourceError(str(path), f"cannot read (corrupt or truncated archive?): {exc}") from exc
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as an editor numbers them: split at CRLF, CR or LF only (a final newline ends one).
+
+    :meth:`str.splitlines` also breaks at VT, FF, FS, GS, RS, NEL, U+2028 and U+2029; a stray one
+    of those inside a row would split it and shift the line number of every later row.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def _with_column(record: QuarantineRecord, header: list[str], delimiter: str) -> QuarantineRecord:
@@ -58,13 +71,12 @@ def _decode_lines(
         raw = raw[3:]
     try:
         text = raw.decode(encoding)
-        lines = text.splitlines()
-        return list(enumerate(lines, start=1)), []
+        return list(enumerate(split_lines(text), start=1)), []
     except UnicodeDecodeError:
         pass
     out, bad = [], []
-    for n, chunk in enumerate(raw.split(b"\n"), start=1):
-        chunk = chunk.rstrip(b"\r")
+    chunks = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    for n, chunk in enumerate(chunks, start=1):
         try:
             out.append((n, chunk.decode(encoding)))
         except UnicodeDecodeError as exc:
@@ -79,7 +91,7 @@ def _decode_lines(
                     kind="not_decodable",
                 )
             )
-    if out and out[-1][1] == "" and raw.endswith(b"\n"):
+    if out and out[-1][1] == "" and raw.endswith((b"\n", b"\r")):
         out.pop()
     return out, bad
 
@@ -146,7 +158,10 @@ def read_delimited(
     if not lines or bad and bad[0].line == 1:
         raise SourceError(file, "header line cannot be decoded", line=1)
     header_no, header_text = lines[0]
-    header = next(csv.reader([header_text], delimiter=delimiter))
+    try:
+        header = next(csv.reader([header_text], delimiter=delimiter))
+    except csv.Error as exc:
+        raise SourceError(file, f"malformed header: {exc}", line=1, field="header") from exc
     rows: list[tuple[int, list[str]]] = []
     quarantine = [_with_column(b, header, delimiter) for b in bad]
     body = [(n, t) for n, t in lines[1:] if t.strip()]

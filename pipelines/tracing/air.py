@@ -34,7 +34,10 @@ from features.tracing.trajectory import (  # noqa: E402
 )
 from features.wind import wind_components  # noqa: E402
 from pipelines.config import load_network, load_qc, load_variables  # noqa: E402
+from pipelines.fonts import use_cjk_font  # noqa: E402
 from pipelines.store import StationStore  # noqa: E402
+
+use_cjk_font()  # hanzi in the figures without a system CJK font
 
 __all__ = ["polar_job", "trajectory_job", "wind_field_from_netcdf"]
 

@@ -17,6 +17,9 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from models.pmf.core import PMFResult  # noqa: E402
 from models.pmf.report import profile_tables, scaled_residuals  # noqa: E402
+from pipelines.fonts import use_cjk_font  # noqa: E402
+
+use_cjk_font()  # hanzi in the figures without a system CJK font
 
 __all__ = ["FIGURE_FILES", "pmf_figures"]
 

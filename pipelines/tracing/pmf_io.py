@@ -14,7 +14,6 @@ comma- or TAB-separated (detected). Checked, each with a message naming file, li
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,50 +37,47 @@ class PMFInput:
     report: dict[str, object] = field(default_factory=dict)
 
 
-def _read(path: Path) -> tuple[pd.DataFrame, list[int]]:
+def _read(path: Path) -> tuple[pd.DataFrame, list[int], int]:
+    """Return the header and rows of one file (text), each row's line, and the blank lines.
+
+    Lines of blanks only (tabs, spaces) are empty rows: dropped, and counted in the report.
+
+    Read line by line (:func:`pipelines.sources.text.read_delimited`): a row with more or fewer
+    fields than the header, a line that is not UTF-8 or a header naming a column twice is
+    refused with its line (pandas would shift the columns, pad the row with missing values, or
+    rename the column, without a word).
+    """
+    from pipelines.sources.text import read_bytes, read_delimited, split_lines
+
     path = Path(path)
-    if path.suffix in (".xz", ".gz", ".bz2"):
-        import bz2
-        import gzip
-        import lzma
-
-        opener = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}[path.suffix]
-        with opener(path, "rt", encoding="utf-8-sig") as fh:
-            text = fh.read()
-    else:
-        text = path.read_text(encoding="utf-8-sig")
-    lines = text.splitlines()
-    if not lines:
-        raise SourceError(str(path), "empty file")
-    sep = "\t" if lines[0].count("\t") > lines[0].count(",") else ","
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-    except pd.errors.ParserError as exc:  # a row with more fields than the header
-        import re
-
-        m = re.search(r"line (\d+)", str(exc))
-        raise SourceError(
-            str(path),
-            f"malformed row ({exc})".replace("\n", " ").strip(),
-            int(m.group(1)) if m else None,
-        ) from exc
-    if frame.shape[1] < 2:
+    lines = split_lines(read_bytes(path).removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace"))
+    line1 = lines[0] if lines else ""
+    blanks = sum(1 for ln in lines[1:] if ln and not ln.strip())
+    sep = "\t" if line1.count("\t") > line1.count(",") else ","
+    header, rows, bad, _ = read_delimited(path, "utf-8", sep)
+    if bad:
+        b = min(bad, key=lambda r: r.line)
+        raise SourceError(str(path), f"malformed row: {b.reason}", b.line, b.field)
+    if len(header) < 2:
         raise SourceError(str(path), "needs a sample column and at least one species", 1)
-    # file line of each data row (header is line 1); pandas skips blank lines entirely
-    nonblank = [i + 1 for i, ln in enumerate(lines) if ln != ""][1:]
-    return frame, nonblank
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise SourceError(str(path), f"columns named twice: {twice}", 1, "header")
+    frame = pd.DataFrame([r for _, r in rows], columns=header, dtype=str)
+    return frame, [n for n, _ in rows], blanks
 
 
 def _numeric(frame: pd.DataFrame, path: Path, lines: list[int]) -> np.ndarray:
     out = np.full(frame.shape, np.nan)
     for j, col in enumerate(frame.columns):
         raw = frame[col].str.strip()
-        vals = pd.to_numeric(raw.where(raw != ""), errors="coerce")
-        bad = vals.isna() & (raw != "")
+        text = raw.where(raw != "")
+        vals = pd.to_numeric(text, errors="coerce")
+        bad = (vals.isna() | np.isinf(vals)) & (raw != "")  # inf, 1e400: not a number either
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise SourceError(str(path), f"not a number: {raw.iloc[i]!r}", lines[i], str(col))
-        out[:, j] = vals.to_numpy(float)
+        out[:, j] = text.astype(float).to_numpy()  # float() rounds right; to_numeric may not
     return out
 
 
@@ -94,14 +90,14 @@ def read_pmf_input(concentration: Path, uncertainty: Path, nonpositive: str = "e
         Naming the file, line and field of the first problem.
     """
     cpath, upath = Path(concentration), Path(uncertainty)
-    cf, clines = _read(cpath)
-    uf, ulines = _read(upath)
+    cf, clines, cblank = _read(cpath)
+    uf, ulines, ublank = _read(upath)
     report: dict[str, object] = {}
-    for name, frame, lines in (("conc", cf, clines), ("unc", uf, ulines)):
+    for name, frame, lines, blank in (("conc", cf, clines, cblank), ("unc", uf, ulines, ublank)):
         empty = frame.iloc[:, 1:].apply(lambda c: c.str.strip() == "").all(axis=1) & (
             frame.iloc[:, 0].str.strip() == ""
         )
-        report[f"{name}_empty_rows_dropped"] = int(empty.sum())
+        report[f"{name}_empty_rows_dropped"] = int(empty.sum()) + blank
         keep = ~empty.to_numpy()
         if name == "conc":
             cf, clines = (

@@ -22,7 +22,10 @@ from features.assessment import mask_invalid  # noqa: E402
 from features.tracing.upstream import trace_anomaly  # noqa: E402
 from pipelines.config import load_network, load_qc, load_variables  # noqa: E402
 from pipelines.config.rivers import load_river_network  # noqa: E402
+from pipelines.fonts import use_cjk_font  # noqa: E402
 from pipelines.store import StationStore  # noqa: E402
+
+use_cjk_font()  # hanzi in the figures without a system CJK font
 
 __all__ = ["trace_job"]
 

@@ -30,19 +30,27 @@ from pipelines.config import aqi_standards, load_network  # noqa: E402
 from pipelines.config.rivers import section_targets  # noqa: E402
 from pipelines.config.warnings import CitySettings  # noqa: E402
 from pipelines.files import atomic_write  # noqa: E402
+from pipelines.fonts import CSS_FONT_STACK, font_face_css, use_cjk_font  # noqa: E402
 from pipelines.warnings.cap import (  # noqa: E402
     nwp_missing_text,
     nwp_summary,
     nwp_synthetic,
     synthetic_feeds,
     weather_forecast,
+    why_text,
 )
 from pipelines.warnings.reports import WarnReport  # noqa: E402
 
+use_cjk_font()  # hanzi in the figures without a system CJK font
+
 __all__ = ["outlook_chart", "write_bulletin"]
 
-_CSS = """
-body{font-family:"Noto Sans CJK SC","Microsoft YaHei",Arial,sans-serif;max-width:980px;margin:2em auto;color:#222}
+# the installed CJK fonts, else the bundled one (served by the web application; a file opened
+# from disk without any CJK font falls back to the browser's)
+_CSS = (
+    font_face_css()
+    + f"\nbody{{font-family:{CSS_FONT_STACK};max-width:980px;margin:2em auto;color:#222}}"
+    + """
 h1{font-size:1.5em} h2{font-size:1.2em;margin-top:1.6em}
 .badge{display:inline-block;padding:.2em .7em;border-radius:4px;color:#fff;font-weight:bold}
 .none{background:#4a4} .ops{background:#fee;border:1px solid #c33;padding:.6em;margin:1em 0}
@@ -51,6 +59,7 @@ table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ccc;paddin
 .synthetic{background:#fff3cd;border:3px solid #d39e00;padding:.7em;margin:1em 0;font-weight:bold}
 .nwp{background:#f3f3f3;border:1px solid #999;padding:.6em;margin:1em 0}
 """
+)
 
 SYNTHETIC_BANNER = (
     "合成数值预报（演练/基准用，非真实天气预报）/ "
@@ -116,6 +125,24 @@ def _charted(city: CitySettings, outlook: AreaOutlook, limits: list[float], acti
 
 def _e(x: Any) -> str:
     return html.escape(str(x)) if x is not None else ""
+
+
+def _zh_en(zh: str | None, en: str | None) -> str:
+    """Chinese, then English on the next line; one line when they are the same or one is missing.
+
+    Records written before a text was bilingual (English only) show their English alone.
+    """
+    zh, en = (zh or "").strip(), (en or "").strip()
+    return en if zh in ("", en) else zh if not en else f"{zh}\n{en}"
+
+
+def _findings(station: dict[str, Any]) -> list[str]:
+    """Return a water station's findings in Chinese and English (older records: English)."""
+    en = station.get("findings", [])
+    zh = station.get("findings_zh", [])
+    if len(zh) != len(en):
+        return list(en)
+    return [_zh_en(z, e) for z, e in zip(zh, en, strict=True)]
 
 
 def _file_weather(report: WarnReport) -> Any:
@@ -229,7 +256,7 @@ def write_bulletin(
             rows = [
                 ("时段 Period", f"{msg['onset']} — {msg['expires']}"),
                 *msg.get("facts", []),
-                ("依据 Why", msg["why"]),
+                ("依据 Why", _zh_en(**why_text(msg))),
                 (
                     "应急措施 Measures",
                     f"{msg['measures'].get('zh', '')}\n{msg['measures'].get('en', '')}",
@@ -270,7 +297,7 @@ def write_bulletin(
             cells = (
                 "".join(
                     f"<tr><td>{_e(f['station'])}</td><td>{_e(f['kind'])}</td><td>{_e(f['level'])}</td>"
-                    f"<td class='small'>{_e(f['text'])}</td></tr>"
+                    f"<td class='small'>{_e(_zh_en(f.get('text_zh'), f['text'])).replace(chr(10), '<br>')}</td></tr>"
                     for f in d.details.get("findings", [])
                 )
                 or "<tr><td colspan='4'>无 / none</td></tr>"
@@ -284,7 +311,7 @@ def write_bulletin(
             cells = "".join(
                 f"<tr><td>{_e(sid)}</td><td>{_e(v.get('class') or v.get('status', '—'))}</td>"
                 f"<td>{_e(targets.get(sid) or area.target_class or '—')}</td>"
-                f"<td class='small'>{'<br>'.join(_e(x) for x in v.get('findings', []))}</td></tr>"
+                f"<td class='small'>{'<br>'.join(_e(x).replace(chr(10), '<br>') for x in _findings(v))}</td></tr>"
                 for sid, v in st.items()
             )
             parts.append(

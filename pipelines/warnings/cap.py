@@ -36,6 +36,7 @@ __all__ = [
     "render_message",
     "synthetic_feeds",
     "weather_forecast",
+    "why_text",
 ]
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -120,7 +121,8 @@ def message_dict(
     Common fields (identifier, sender, level, period, provenance ...) plus the kind-specific facts
     of an air warning (expected daily AQI, health advice) or a water alert (observed class,
     determining station and parameter); ``text`` holds the headline, description and instruction
-    per language, ``facts`` the rows of the bulletin and ``cap`` the CAP info fields. The
+    per language, ``why_text`` the reasons ``{zh, en}`` (``why``: the English, as before),
+    ``facts`` the rows of the bulletin and ``cap`` the CAP info fields. The
     ``weather_forecast`` of the provenance (a JSON string in the forecast file) is given parsed
     (:func:`weather_forecast`; the raw text when it does not parse).
     """
@@ -150,7 +152,8 @@ def message_dict(
         "primary_pollutant": d.primary_pollutant,
         "probability": round(float(d.probability), 3),
         "lead_hours": d.lead_hours,
-        "why": ctx["why"],
+        "why": ctx["why"],  # English, as stored before the reasons were bilingual
+        "why_text": {"zh": ctx.get("why_zh") or ctx["why"], "en": ctx["why"]},
         "measures": scheme.measures.get(level.name, {}) if not lift else {},
         "scheme": scheme.name,
         "provenance": {
@@ -346,6 +349,17 @@ def _source_fields(msg: dict[str, Any], d: Any) -> None:
     ]
 
 
+def why_text(msg: dict[str, Any]) -> dict[str, str]:
+    """Return the reasons of a message in Chinese and English, ``{"zh", "en"}``.
+
+    A message stored before the reasons were bilingual has only ``why`` (English): both
+    languages then give the English text.
+    """
+    en = str(msg.get("why") or "")
+    given = msg.get("why_text") or {}
+    return {"zh": str(given.get("zh") or en), "en": str(given.get("en") or en)}
+
+
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
     el = ET.SubElement(parent, f"{{{CAP_NS}}}{tag}")
     if text is not None:
@@ -447,18 +461,19 @@ def _description(msg: dict[str, Any], lang: str) -> str:
     period = f"{msg['onset'] or '?'} .. {msg['expires'] or '?'}"
     if msg["kind"] == "source":
         return _source_description(msg, lang)
+    why = why_text(msg)[lang]
     water = msg["kind"] == "water"
     if msg["action"] == "lift":
         if water:
             return (
-                f"水质已恢复,预警条件已解除。{msg['why']}"
+                f"水质已恢复,预警条件已解除。{why}"
                 if lang == "zh"
-                else f"Water quality has recovered; no alert condition holds. {msg['why']}"
+                else f"Water quality has recovered; no alert condition holds. {why}"
             )
         return (
-            f"空气质量已改善,预计将持续低于预警条件。{msg['why']}"
+            f"空气质量已改善,预计将持续低于预警条件。{why}"
             if lang == "zh"
-            else f"Air quality has improved and is forecast to stay below the warning condition. {msg['why']}"
+            else f"Air quality has improved and is forecast to stay below the warning condition. {why}"
         )
     if water:
         values = ", ".join(
@@ -468,11 +483,11 @@ def _description(msg: dict[str, Any], lang: str) -> str:
         if lang == "zh":
             return (
                 f"{msg['determining_station']} 自 {msg['onset']} 起水质异常(实测类别/目标类别 {cls}),"
-                f"超标因子 {pollutant_label(msg['primary_pollutant'])}:{values}。依据:{msg['why']}"
+                f"超标因子 {pollutant_label(msg['primary_pollutant'])}:{values}。依据:{why}"
             )
         return (
             f"Observed at {msg['determining_station']} since {msg['onset']} (class observed/target "
-            f"{cls}): {pollutant_label(msg['primary_pollutant'])} {values}. Basis: {msg['why']}"
+            f"{cls}): {pollutant_label(msg['primary_pollutant'])} {values}. Basis: {why}"
         )
     aqi = msg["expected_aqi"]
     p = msg["probability"]
@@ -480,29 +495,30 @@ def _description(msg: dict[str, Any], lang: str) -> str:
         return (
             f"预计 {period} 出现重污染天气,日 AQI 预计 {aqi['p10']}–{aqi['p90']} (P10–P90),"
             f"首要污染物 {pollutant_label(msg['primary_pollutant']) or '未知'},达到预警条件的概率 {p:.0%}。"
-            f"依据:{msg['why']}"
+            f"依据:{why}"
         )
     return (
         f"Heavy air pollution expected {period}: daily AQI {aqi['p10']}-{aqi['p90']} (P10-P90), "
         f"primary pollutant {pollutant_label(msg['primary_pollutant']) or 'unknown'}, probability "
-        f"of the warning condition {p:.0%}. Basis: {msg['why']}"
+        f"of the warning condition {p:.0%}. Basis: {why}"
     )
 
 
 def _source_description(msg: dict[str, Any], lang: str) -> str:
+    why = why_text(msg)[lang]
     ent = msg.get("enterprise") or {}
     who = f"{ent.get('name') or msg['area']['id']} ({msg.get('determining_station') or ''})"
     if msg["action"] == "lift":
         return (
-            f"{who} 的报警条件已解除。{msg['why']}"
+            f"{who} 的报警条件已解除。{why}"
             if lang == "zh"
-            else f"No supervision condition holds any more at {who}. {msg['why']}"
+            else f"No supervision condition holds any more at {who}. {why}"
         )
     cond = _CONDITION.get(msg.get("condition") or "", {"zh": "", "en": ""})[lang]
     period = " .. ".join(msg.get("period") or [])
     if lang == "zh":
-        return f"{who}:{cond},时段 {period} (UTC)。依据:{msg['why']}"
-    return f"{who}: {cond}, {period} (UTC). Basis: {msg['why']}"
+        return f"{who}:{cond},时段 {period} (UTC)。依据:{why}"
+    return f"{who}: {cond}, {period} (UTC). Basis: {why}"
 
 
 def instruction(msg: dict[str, Any], lang: str) -> str:

@@ -23,7 +23,9 @@ transaction, serialised per city: SQLite ``BEGIN IMMEDIATE`` (one writer per fil
 PostgreSQL a transaction that first takes ``pg_advisory_xact_lock`` on a key derived from the
 city, so that two cycles of the same city never interleave (other cities proceed). The audit
 table is append-only (SQLite triggers; a PostgreSQL trigger function refusing ``UPDATE``,
-``DELETE`` and ``TRUNCATE``); the unique partial index ``one_active_per_area`` allows one active
+``DELETE`` and ``TRUNCATE``) and hash-chained per city (each row carries the hash of the city's
+previous row, :mod:`pipelines.warnings.audit_chain`; the city lock makes that row well defined);
+the unique partial index ``one_active_per_area`` allows one active
 warning per area. PostgreSQL has no implicit ``rowid``: ``messages``, the one table read in
 insertion order (``ORDER BY sent, rowid``), has an identity column of that name there, so the same
 queries run on both. All of this lives in :class:`Dialect` (below); the rest of the code has one
@@ -35,7 +37,8 @@ The schema is :data:`metadata`; Alembic revisions live in :mod:`pipelines.warnin
 (version table :data:`VERSION_TABLE`). :func:`ensure_schema` (called when a store opens) does one
 cheap query when the database is already at :data:`HEAD`; otherwise, holding the migration lock,
 it creates the schema (``upgrade head``) or, for a file made before migrations existed (tables but
-no version table), creates only what is missing, keeps every row and stamps it. Readers never
+no version table), creates only what is missing, keeps every row, stamps it ``0001`` and runs
+the later revisions (``0002`` chains the existing audit rows). Readers never
 migrate: :func:`connect_ro` opens SQLite files with ``mode=ro`` and PostgreSQL in a
 ``READ ONLY`` transaction.
 
@@ -100,7 +103,7 @@ ENV_VAR = "QINGYUAN_WARNINGS_DB"
 #: Alembic version table (not ``alembic_version``: the database may be shared with other schemas).
 VERSION_TABLE = "warnings_alembic_version"
 #: Newest Alembic revision (checked against the scripts by the tests).
-HEAD = "0001"
+HEAD = "0002"
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -166,6 +169,10 @@ Table(
     Column("why", Text),
     Column("provenance", Text, nullable=False),
     Column("decision", Text, nullable=False),
+    # the hash chain of each city's rows (pipelines.warnings.audit_chain; revision 0002)
+    Column("prev_hash", Text),
+    Column("hash", Text),
+    Index("audit_chain", "city", "seq"),
     **_AUTO,
 )
 Table(
@@ -302,6 +309,30 @@ class Dialect:
                 "BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END"
             )
 
+    @contextmanager
+    def audit_writable(self, con: Connection) -> Iterator[None]:
+        """Let the open transaction ``UPDATE`` audit rows (a migration only).
+
+        SQLite: the update trigger is dropped, then created again.
+        """
+        con.exec_driver_sql("DROP TRIGGER IF EXISTS audit_append_only_u")
+        yield
+        self.create_extras(con)
+
+    def audit_sequence(self, con: Connection) -> int | None:
+        """Return the highest audit ``seq`` ever assigned, when the database keeps it exactly.
+
+        SQLite ``AUTOINCREMENT`` keeps it in ``sqlite_sequence`` (a rolled-back insert takes
+        nothing), so rows missing at the end of the table show; None when unknown.
+        """
+        try:
+            row = con.exec_driver_sql(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'audit'"
+            ).first()
+        except sa_exc.OperationalError:  # no AUTOINCREMENT table at all
+            return None
+        return None if row is None else int(row[0])
+
     def missing_table(self, exc: sa_exc.DBAPIError) -> bool:
         """Tell whether a failed query named a table the database does not have."""
         return "no such table" in str(exc.orig)
@@ -356,6 +387,20 @@ class PostgresDialect(Dialect):
         con.exec_driver_sql(
             "ALTER TABLE messages ADD COLUMN IF NOT EXISTS rowid BIGINT GENERATED ALWAYS AS IDENTITY"
         )
+
+    @contextmanager
+    def audit_writable(self, con: Connection) -> Iterator[None]:
+        """Let the open transaction ``UPDATE`` audit rows (a migration only).
+
+        The trigger is disabled, then enabled again, inside the transaction.
+        """
+        con.exec_driver_sql("ALTER TABLE audit DISABLE TRIGGER audit_append_only")
+        yield
+        con.exec_driver_sql("ALTER TABLE audit ENABLE TRIGGER audit_append_only")
+
+    def audit_sequence(self, con: Connection) -> None:
+        """Return None: a rolled-back insert loses its sequence value, so gaps are normal."""
+        return None
 
     def missing_table(self, exc: sa_exc.DBAPIError) -> bool:
         """Tell whether a failed query named a missing table (SQLSTATE 42P01)."""
@@ -546,8 +591,9 @@ def ensure_schema(url: URL) -> None:
     """Bring the database to :data:`HEAD` (fast when it is there already).
 
     A database at head with every table costs one look at the catalogue (a few ms). Otherwise, under the migration lock: a new database gets ``upgrade head``; a file made
-    before migrations (tables, no version table) gets the missing tables and indexes only, its
-    rows untouched, and is stamped; a database at head missing a table gets it back.
+    before migrations (tables, no version table) gets the missing tables and indexes, its rows
+    kept, is stamped ``0001`` and upgraded from there; a database at head missing a table gets
+    it back.
 
     Parameters
     ----------
@@ -570,7 +616,8 @@ def ensure_schema(url: URL) -> None:
             cfg = _alembic_config(con)
             if rev is None and names & TABLES:  # made before migrations: keep it, stamp it
                 create_schema(con)
-                command.stamp(cfg, HEAD)
+                command.stamp(cfg, "0001")  # what create_schema completed; then the later ones
+                command.upgrade(cfg, "head")
             elif rev == HEAD:  # a table dropped behind our back
                 create_schema(con)
             else:

@@ -1,7 +1,9 @@
 """Publishing and delivery of a city's warnings: CAP files, the JSON feed, the bulletin, webhooks.
 
 Everything is written under ``warnings/<city>/`` of the outputs root with
-:func:`pipelines.files.atomic_write`, so a reader sees the old file or the new one, never half.
+:func:`pipelines.files.atomic_write`, so a reader sees the old file or the new one, never half,
+while holding the folder's writer lock (:func:`pipelines.files.writer_lock`), which removes the
+temporary files of a publication that was killed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from features.warnings.rules import WarningScheme
 from pipelines.config.warnings import CitySettings, OutboxSettings
-from pipelines.files import atomic_write
+from pipelines.files import atomic_write, writer_lock
 from pipelines.warnings.bulletin import write_bulletin
 from pipelines.warnings.cap import weather_forecast
 from pipelines.warnings.outbox import deliver_due, outbox_status
@@ -59,6 +61,13 @@ def publish(
     """
     out = Path(outputs) / "warnings" / city.name
     (out / "cap").mkdir(parents=True, exist_ok=True)
+    with writer_lock(out, clean=[out / "cap"]):
+        _publish(store, scheme, city, report, out)
+
+
+def _publish(
+    store: WarningStore, scheme: WarningScheme, city: CitySettings, report: WarnReport, out: Path
+) -> None:
     for m in store.messages(city.name, limit=1_000_000):  # every message has its CAP file
         f = out / "cap" / f"{m['identifier']}.xml"
         if not f.exists():

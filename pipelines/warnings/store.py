@@ -9,8 +9,9 @@ IMMEDIATE``; PostgreSQL an advisory lock of the city): it records the decision f
 returns the stored outcome), moves the area's warning through the state machine of
 :func:`features.warnings.rules.next_transition`, renders the CAP / JSON message and queues it for
 every subscriber in the outbox. The audit table is append-only (SQLite triggers, a PostgreSQL
-trigger function: UPDATE, DELETE and TRUNCATE are refused) and every row carries the provenance of
-the forecast behind it. A database that fails or goes away during a write raises
+trigger function: UPDATE, DELETE and TRUNCATE are refused), hash-chained per city
+(:mod:`pipelines.warnings.audit_chain`, checked by ``qingyuan audit verify``), and every row
+carries the provenance of the forecast behind it. A database that fails or goes away during a write raises
 :class:`pipelines.warnings.db.WarningDatabaseError`; nothing of that write is committed.
 
 A city with ``confirmation: required`` holds every step that would send a message instead
@@ -33,6 +34,7 @@ import pandas as pd
 from sqlalchemy import Connection, RowMapping, text
 
 from features.warnings.rules import Decision, Transition, WarningScheme, next_transition
+from pipelines.warnings.audit_chain import chained_row
 from pipelines.warnings.db import (
     dialect_of,
     engine_for,
@@ -296,7 +298,7 @@ class WarningStore:
         render : callable
             ``render(context) -> (cap_xml, json_text)`` for a message; ``context`` has the
             action, CAP message type, identifier, sent time, references, level, onset, expires,
-            decision and provenance.
+            decision, provenance and the reasons (``why`` in English, ``why_zh`` in Chinese).
         subscribers : list of dict
             ``{"url", "formats", "timeout_s"}``; one outbox row per URL and format.
         sent : pandas.Timestamp, optional
@@ -379,6 +381,7 @@ class WarningStore:
                     "issue_time": issue_time,
                     "provenance": provenance,
                     "why": step.why,
+                    "why_zh": step.why_zh,
                 }
                 cap_xml, json_text = render(context)
                 sent_text = json.loads(json_text)["sent"]  # as written in the CAP message
@@ -881,16 +884,18 @@ class WarningStore:
 
     @classmethod
     def _audit(cls, con: Connection, *values: Any) -> None:
-        """Append one audit row.
+        """Append one audit row, linked to the city's previous one (hash chain).
 
         ``values``: at, city, area, issue_time, warning_id, action, from_level, to_level, why,
-        provenance (JSON text), decision (JSON text).
+        provenance (JSON text), decision (JSON text). Call holding the city's lock: the row's
+        ``prev_hash`` is the hash of the city's last row (:mod:`pipelines.warnings.audit_chain`).
         """
         names = [c.strip() for c in cls._AUDIT_COLUMNS.split(",")]
+        row = chained_row(con, dict(zip(names, values, strict=True)))
         _q(
             con,
-            f"INSERT INTO audit ({cls._AUDIT_COLUMNS}) VALUES ("
-            + ", ".join(f":{n}" for n in names)
+            f"INSERT INTO audit ({', '.join(row)}) VALUES ("
+            + ", ".join(f":{n}" for n in row)
             + ")",
-            **dict(zip(names, values, strict=True)),
+            **row,
         )

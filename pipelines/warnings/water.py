@@ -78,6 +78,9 @@ def water_chart(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from pipelines.fonts import use_cjk_font
+
+    use_cjk_font()
     fig, ax = plt.subplots(figsize=(6.5, 2.6), dpi=110)
     local = to_local(times, tz)
     for sid, v in series.items():

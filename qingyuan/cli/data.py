@@ -1,4 +1,4 @@
-"""Commands on station data and configuration: ``ingest``, ``assess``, ``grid``, ``networks``, ``validate``."""
+"""Commands on station data and configuration: ``ingest``, ``assess``, ``grid``, ``networks``, ``validate``, ``data check``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pipelines.errors import ConfigError, IngestError, SourceError
+from pipelines.errors import ConfigError, IngestError, SourceError, StoreError
 from qingyuan.cli.errors import CommandError, FilesRejected, failing_on
 from qingyuan.cli.options import (
     as_str,
@@ -17,7 +17,7 @@ from qingyuan.cli.options import (
     store_option,
 )
 
-__all__ = ["assess", "grid", "ingest", "networks", "validate"]
+__all__ = ["assess", "data", "grid", "ingest", "networks", "validate"]
 
 INGEST_KEYS = (
     "network",
@@ -45,7 +45,7 @@ def ingest(network: str, store: Path | None, cluster: str | None) -> None:
     from pipelines.config import load_network
     from pipelines.flows import ingest_flow
 
-    with failing_on(ConfigError, SourceError, IngestError):
+    with failing_on(ConfigError, SourceError, IngestError, StoreError):
         load_network(network)  # fail fast, before Prefect starts, on a bad YAML
         report = ingest_flow(network, as_str(store), cluster)
     click.echo(json.dumps({k: report[k] for k in INGEST_KEYS}, indent=2, ensure_ascii=False))
@@ -66,7 +66,7 @@ def assess(network: str, store: Path | None, outputs: Path | None) -> None:
     """Daily AQI (air) or GB 3838 class (water) of a stored network, written to outputs/."""
     from pipelines.flows import assess_flow
 
-    with failing_on(ConfigError, FileNotFoundError):
+    with failing_on(ConfigError, FileNotFoundError, StoreError):
         summary = assess_flow(network, as_str(store), as_str(outputs))
     click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
 
@@ -137,3 +137,44 @@ def validate(network: str | None) -> None:
         f"ok: {net.name}: {len(net.stations)} stations, {len(net.sources)} source(s), "
         f"{files} input file(s)"
     )
+
+
+@click.group()
+def data() -> None:
+    """Check the station store (``data check``)."""
+
+
+@data.command("check")
+@click.option("--network", "names", multiple=True, help="Network(s) to check (default: all).")
+@store_option()
+def check(names: tuple[str, ...], store: Path | None) -> None:
+    """Hash every stored partition against its recorded SHA-256 (checksums.json).
+
+    Prints one line per partition (``ok``, ``unrecorded``: written before checksums existed,
+    recorded at the next ingest; ``CORRUPTED``: the reason) and exits with status 2 when a
+    partition is corrupted.
+    """
+    from pipelines.config import list_networks, load_network, load_variables
+    from pipelines.store import StationStore
+    from qingyuan.paths import store_dir
+
+    root = store or store_dir()
+    registry = load_variables()["variables"]
+    bad = total = 0
+    with failing_on(ConfigError, StoreError):
+        for name in names or list_networks():
+            st = StationStore(root, load_network(name), registry)
+            if not st.dir.is_dir():
+                if names:
+                    click.echo(f"{name}: no stored data in {st.dir}")
+                continue
+            for row in st.verify_partitions():
+                total += 1
+                if row["status"] == "corrupted":
+                    bad += 1
+                    click.echo(f"CORRUPTED {row['file']}: {row['reason']}")
+                else:
+                    click.echo(f"{row['status']:10s} {row['file']} sha256 {row['sha256'][:16]}")
+    if bad:
+        raise CommandError(f"{bad} of {total} partitions corrupted")
+    click.echo(f"{total} partition(s) checked, none corrupted")

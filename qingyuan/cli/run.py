@@ -23,13 +23,17 @@ def run(store: Path | None, outputs: Path | None, networks: tuple[str, ...]) -> 
     """Run the main job on the bundled data: ingest -> QC -> store -> daily AQI / water class -> outputs."""
     from pipelines.flows import run_flow
     from pipelines.flows.summary import render_markdown
-    from qingyuan.cli.console import library_noise_to
+    from pipelines.progress import reporting
+    from qingyuan.cli.console import ConsoleReporter, library_noise_to
     from qingyuan.paths import outputs_dir
 
     out = Path(outputs or outputs_dir())
+    log_file = out / "logs" / "run.log"
+    # one line per failure on screen, its traceback in the log; a heading per step
     with (
-        failing_on(ConfigError, SourceError, IngestError),
-        library_noise_to(out / "logs" / "run.log") as log,
+        failing_on(ConfigError, SourceError, IngestError, log=log_file),
+        library_noise_to(log_file) as log,
+        reporting(ConsoleReporter()),
     ):
         result = run_flow(list(networks) or None, as_str(store), str(out))
     click.echo(render_markdown(result))

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import anyio
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from pipelines.fonts import FONT_FILE, FONT_URL
 from qingyuan.web.db import open_database
 from qingyuan.web.errors import install_handlers
 from qingyuan.web.middleware import SecurityMiddleware
@@ -57,6 +59,21 @@ def _docs(app: FastAPI) -> None:
         )
 
 
+def _font(app: FastAPI) -> None:
+    """Serve the bundled CJK font (:mod:`pipelines.fonts`) at ``FONT_URL``, under ``/static``.
+
+    Declared before the ``/static`` mount, which would otherwise answer 404 for it.
+    """
+
+    @app.get(FONT_URL, include_in_schema=False)
+    def cjk_font() -> FileResponse:
+        return FileResponse(
+            FONT_FILE,
+            media_type="font/otf",
+            headers={"Cache-Control": "public, max-age=604800"},
+        )
+
+
 def create_app(settings: WebSettings | None = None) -> FastAPI:
     """Build the application.
 
@@ -95,6 +112,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         app.include_router(r, prefix="/api/v1")
     for r in page_routers():
         app.include_router(r)
+    _font(app)
     app.mount("/static", StaticFiles(directory=str(_STATIC)), name="static")
     _docs(app)
     lim = settings.web.limits

@@ -37,6 +37,7 @@ import pandas as pd
 
 from features.geo import KM_PER_DEGREE, area_outline
 from features.times import naive_utc, to_local, to_utc
+from pipelines.fonts import CSS_FONT_STACK
 
 __all__ = [
     "AQI_COLOURS",
@@ -52,8 +53,9 @@ __all__ = [
     "time_series",
 ]
 
-#: Font stack of every chart (Chinese glyphs first).
-FONT_FAMILY = "Noto Sans CJK SC, Noto Sans SC, sans-serif"
+#: Font stack of every chart (Chinese glyphs first, the bundled font before the generic family;
+#: :data:`pipelines.fonts.CSS_FONT_STACK`, quoted for an XML attribute).
+FONT_FAMILY = CSS_FONT_STACK.replace('"', "'")
 #: Message drawn instead of a chart that has nothing to show.
 NO_DATA = "no data / 无数据"
 

@@ -26,3 +26,28 @@ def test_library_records_go_to_the_log_file_and_everything_is_restored(tmp_path,
     assert "py.warnings: UserWarning: An input example" in text
     assert logging.getLogger("mlflow").handlers == before  # restored
     assert os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR") == bar
+
+
+def test_mlflow_console_prints_go_to_the_log_and_a_library_traceback_stays_off_screen(
+    tmp_path, capfd
+):
+    import prefect.logging.configuration as prefect_logging
+    from mlflow.utils.logging_utils import eprint
+
+    prefect_file = prefect_logging.__file__
+    with library_noise_to(tmp_path / "run.log") as path:
+        eprint("Successfully registered model 'beijing-pm25'.")
+        eprint("Created version '3' of model 'beijing-pm25'.")
+        # a record Prefect's engine logs (its own file) vs one a step logs (Qingyuan's file)
+        engine = logging.getLogger("prefect.flow_runs")
+        for pathname, msg in ((prefect_file, "Encountered exception"), (__file__, "own note")):
+            engine.handle(logging.LogRecord(engine.name, logging.ERROR, pathname, 1, msg, (), None))
+    out, err = capfd.readouterr()
+    assert "registered model" not in out + err and "Created version" not in out + err
+    assert "Encountered exception" not in out + err
+    text = path.read_text(encoding="utf-8")
+    assert "Successfully registered model 'beijing-pm25'." in text
+    assert "Created version '3' of model 'beijing-pm25'." in text
+    assert "Encountered exception" in text and "own note" in text
+    eprint("after")  # restored: MLflow prints to stderr again
+    assert "after" in capfd.readouterr().err

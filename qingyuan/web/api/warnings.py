@@ -303,7 +303,7 @@ def bulletin(request: Request, city: Ident, who: Principal = Depends(reader("war
     require_city(request, who, city)
     path = R.bulletin_path(_ws(request), city)
     # the published bulletin carries its own <style>; it has no script
-    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'"
+    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src 'self'; frame-ancestors 'none'; base-uri 'none'"
     return FileResponse(
         path, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": csp}
     )

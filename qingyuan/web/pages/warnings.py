@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from pipelines import results as R
+from pipelines.warnings.cap import why_text
 from pipelines.warnings.db import database_exists
 from qingyuan.web.accounts import Principal
 from qingyuan.web.deps import audit, check_csrf, principal, readable_kind, reader, reveal
@@ -68,7 +69,7 @@ def warning_card(
         "measures": (m.get("measures") or {}).get(lang, "")
         if isinstance(m.get("measures"), dict)
         else m.get("measures", ""),
-        "why": m.get("why", ""),
+        "why": why_text(m).get(lang, m.get("why", "")),
         "identifier": w.get("last_identifier"),
         "version": w.get("version"),
         "first_issued": local(w.get("first_issued"), tz),
@@ -257,7 +258,7 @@ def warning_page(request: Request, warning_id: RowId, who: Principal = Depends(r
             "action": m["action"],
             "sent": local(m["sent"], tz),
             "level": (m.get("message") or {}).get("level"),
-            "why": (m.get("message") or {}).get("why", ""),
+            "why": why_text(m.get("message") or {}).get(lang, ""),
         }
         for m in msgs
     ]

@@ -139,3 +139,16 @@ def test_the_worst_finding_determines_the_level():
     assert d.level == "red" and len(d.details["findings"]) == 2
     assert d.end == AS_OF + pd.Timedelta(hours=24)
     assert d.clear_hours == 3  # since the red hour ended (21:00 UTC)
+
+
+def test_every_finding_is_said_in_chinese_too():
+    so2 = 40 + np.arange(24.0)
+    so2[20] = 300.0
+    flags = ["N"] * 24
+    flags[2:8] = ["D"] * 6
+    d = decide(station(so2=so2, flags=flags))
+    assert len(d.reasons_zh) == len(d.reasons) == 2
+    exceed, flagged = sorted(d.details["findings"], key=lambda f: f["kind"])
+    assert "折算到基准氧含量 6 %" in exceed["text_zh"] and "倍" in exceed["text_zh"]
+    assert "D (故障)" in flagged["text_zh"] and "不参与超标判定" in flagged["text_zh"]
+    assert decide(station()).reasons_zh == ["回溯时段内无报警条件"]

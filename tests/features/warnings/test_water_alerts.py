@@ -170,3 +170,15 @@ def test_area_target_comes_from_the_river_file_unless_overridden():
     assert area_target(AreaSpec(id="x", stations=["RCS", "RVB"]), net, targets) == "II"  # strictest
     assert area_target(AreaSpec(id="x", stations=["RCS"], target_class="IV"), net, targets) == "IV"
     assert area_target(AreaSpec(id="x", stations=["RCS"]), net, {}) is None
+
+
+def test_water_reasons_are_said_in_chinese_too(setup):
+    do = np.full(4 * 48, 4.0)
+    do[-8:] = 1.5
+    d = decide(setup, do)
+    assert len(d.reasons_zh) == len(d.reasons) > 0
+    assert any("dissolved_oxygen < 2 mg L-1" in r and "连续" in r for r in d.reasons_zh)
+    st = next(iter(d.details["stations"].values()))
+    assert len(st["findings_zh"]) == len(st["findings"])
+    blind = decide(setup, np.full(4 * 48, np.nan))
+    assert "未知不等于达标" in " ".join(blind.reasons_zh)

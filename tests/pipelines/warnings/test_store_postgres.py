@@ -27,6 +27,7 @@ from pipelines.results.cache import file_signature
 from pipelines.results.warning_db import connect_ro, db_files, db_rows
 from pipelines.results.workspace import Workspace
 from pipelines.warnings import db as wdb
+from pipelines.warnings.audit_chain import verify_audit
 from pipelines.warnings.outbox import deliver_due, outbox_status
 from pipelines.warnings.store import WarningStore
 
@@ -432,6 +433,9 @@ def test_a_file_made_before_migrations_is_stamped_and_keeps_its_rows(tmp_path, s
     # the lifecycle continues from the old row: an extend of warning 1, version 2
     a = store.apply(scheme, "c", "x", T0 + 24 * H, _decision("yellow", days=3), {}, _render)
     assert a.action == "extend" and a.identifier == "qingyuan.c.x.1.2"
+    # the old audit row was chained on open (revision 0002) and the new one follows it
+    (chain,) = verify_audit(old)
+    assert chain.ok and chain.check.count == 2
     # and the schema is the one a new database gets
     new = tmp_path / "new.db"
     WarningStore(new)
@@ -457,7 +461,10 @@ def test_a_new_sqlite_file_has_todays_schema(tmp_path, monkeypatch):
             UNIQUE (city, area, issue_time)
         );
         CREATE INDEX pending_by_status ON pending (city, status);
-        """
+        ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+        ALTER TABLE audit ADD COLUMN hash TEXT;
+        CREATE INDEX audit_chain ON audit (city, seq);
+        """  # revision 0002: the audit log's hash chain
     )
     con.close()
     new = tmp_path / "new.db"
