@@ -18,8 +18,8 @@ Guarantees:
   ``<store>/<network>/checksums.json``, written atomically under the lock; a partition that does
   not match its entry, or does not open as netCDF, raises :class:`pipelines.errors.StoreCorrupted`
   naming the file and is never read. Data reads (:meth:`StationStore.open`, the months an upsert
-  merges into) hash the file every time (about 1-4 % of the open, see BENCHMARKS.md "Fault
-  campaign"); the metadata reads of every partition that an upsert plans with (station ids,
+  merges into) hash the file every time (within the noise, -4 to +3 %, of the open on a
+  21 MB national store, see BENCHMARKS.md "Fault campaign"); the metadata reads of every partition that an upsert plans with (station ids,
   variable names) trust an unchanged size and modification time and hash only when they differ;
   :meth:`StationStore.verify_partitions` (``qingyuan data check``) hashes everything. Partitions
   written before the checksums existed open unchecked and are recorded at the next write;
