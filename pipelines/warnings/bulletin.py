@@ -195,6 +195,28 @@ def _local_and_utc(t: Any, tz: str) -> str:
     return f"{to_local(utc, tz):%Y-%m-%d %H:%M} ({tz}) = {utc:%Y-%m-%d %H:%M} UTC"
 
 
+def _local_text(t: Any, tz: str) -> str:
+    """``2016-12-15 08:00``: a CAP time (ISO 8601 with its offset) as wall-clock time of ``tz``.
+
+    A naive time is taken as already local; one that cannot be parsed is shown as written.
+    """
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(t)
+    except (TypeError, ValueError):
+        return str(t)
+    if pd.isna(ts):
+        return "—"
+    ts = ts.tz_convert(tz) if ts.tzinfo is not None else ts
+    return f"{ts:%Y-%m-%d %H:%M}"
+
+
+def _period(onset: Any, expires: Any, tz: str) -> str:
+    """``2016-12-15 08:00 — 2016-12-17 08:00 (Asia/Shanghai)``: a message's period read locally."""
+    return f"{_local_text(onset, tz)} — {_local_text(expires, tz)} ({tz})"
+
+
 def write_bulletin(
     path: Path,
     scheme: WarningScheme,
@@ -254,7 +276,7 @@ def write_bulletin(
             level = scheme.level(w["level"])
             nwp = nwp_summary(weather_forecast(msg.get("provenance")))
             rows = [
-                ("时段 Period", f"{msg['onset']} — {msg['expires']}"),
+                ("时段 Period", _period(msg["onset"], msg["expires"], tz)),
                 *msg.get("facts", []),
                 ("依据 Why", _zh_en(**why_text(msg))),
                 (
@@ -333,11 +355,11 @@ def write_bulletin(
         ]
         for m in list(messages.values())[:30]:
             parts.append(
-                f"<tr><td>{_e(m['sent'])}</td><td>{_e(m['area']['names'].get('zh', m['area']['id']))}"
+                f"<tr><td>{_e(_local_text(m['sent'], tz))}</td><td>{_e(m['area']['names'].get('zh', m['area']['id']))}"
                 f"</td><td>{_e(m['action'])} ({_e(m['msgType'])})</td>"
                 f"<td>{_e(m['level_names'].get('zh'))} / {_e(m['level_names'].get('en'))}</td>"
                 f"<td class='small'>{_e(m['identifier'])}</td>"
-                f"<td class='small'>{_e(m['onset'])} — {_e(m['expires'])}</td></tr>"
+                f"<td class='small'>{_e(_period(m['onset'], m['expires'], tz))}</td></tr>"
             )
         parts.append("</table>")
     parts.append(

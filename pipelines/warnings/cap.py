@@ -24,6 +24,7 @@ from pipelines.config.warnings import AreaSpec, CitySettings
 __all__ = [
     "CAP_NS",
     "SYNTHETIC_NWP_NOTE",
+    "SYNTHETIC_NWP_NOTE_ZH",
     "area_circle",
     "cap_time",
     "message_dict",
@@ -381,7 +382,13 @@ def render_cap(msg: dict[str, Any], circle: str | None) -> str:
     nwp = weather_forecast(msg["provenance"])
     note = nwp_note(nwp)
     if msg["msgType"] == "Cancel" or note:
-        _sub(alert, "note", note + str(msg["why"] or ""))
+        # <note> is one per alert (not per <info> language): English as before, then Chinese
+        why = why_text(msg)
+        en = note + why["en"]
+        zh = (SYNTHETIC_NWP_NOTE_ZH if nwp_synthetic(nwp) else "") + (
+            why["zh"] if why["zh"] != why["en"] else ""  # an old message's reasons are English only
+        )
+        _sub(alert, "note", f"{en} / {zh}" if zh else en)
     if msg["references"]:
         _sub(alert, "references", msg["references"])
     lift = msg["action"] == "lift"
@@ -551,6 +558,11 @@ SYNTHETIC_NWP_NOTE = (
     "SYNTHETIC NWP: this warning was made with a synthetic weather-forecast feed (observed "
     "weather plus published-size errors), for benchmarking and drills; not a real weather "
     "forecast. "
+)
+#: :data:`SYNTHETIC_NWP_NOTE` in Chinese (the alert's ``<note>`` gives both).
+SYNTHETIC_NWP_NOTE_ZH = (
+    "合成数值预报：本预警所用天气预报为合成数据（观测天气加公布量级的误差），用于基准测试和演练，"
+    "不是真实天气预报。"
 )
 _SYNTHETIC_NWP_DESC = {
     "zh": "【合成数值预报:演练/基准用,非真实天气预报】",

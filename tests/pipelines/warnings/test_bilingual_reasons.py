@@ -99,3 +99,48 @@ def test_an_english_only_stored_message_still_renders(tmp_path):
         tmp_path / "b.html", scheme, city, report, store.active(city.name), {msg["identifier"]: msg}
     ).read_text(encoding="utf-8")
     assert _why_row(page) == "yellow: 2 day(s) with daily AQI &gt; 200 forecast"
+
+
+def test_the_bulletin_gives_periods_and_sent_times_in_local_wall_clock_time(tmp_path):
+    scheme, city = load_warning_config("beijing")
+    area = city.areas[0]
+    store = WarningStore(tmp_path / "w.db")
+    render = message_renderer(scheme, city, load_network(city.network), area)
+    store.apply(scheme, city.name, area.id, T0, _heavy(scheme), {"data_cutoff": "c"}, render)
+    msg = json.loads(store.messages(city.name)[0]["json"])
+    tz = load_network(city.network).time_zone
+    onset = pd.Timestamp(msg["onset"]).tz_convert(tz)
+    expires = pd.Timestamp(msg["expires"]).tz_convert(tz)
+    page = write_bulletin(
+        tmp_path / "b.html",
+        scheme,
+        city,
+        WarnReport(city.name, T0, None),
+        store.active(city.name),
+        {msg["identifier"]: msg},
+    ).read_text(encoding="utf-8")
+    want = f"{onset:%Y-%m-%d %H:%M} — {expires:%Y-%m-%d %H:%M} ({tz})"
+    assert page.count(want) == 2  # the warning's period row and the message history
+    assert msg["onset"] not in page and "+08:00" not in page  # no raw ISO offsets for readers
+    assert f"{pd.Timestamp(msg['sent']).tz_convert(tz):%Y-%m-%d %H:%M}" in page
+
+
+def test_a_cancel_notes_its_reasons_in_english_and_chinese(tmp_path):
+    from pipelines.warnings.cap import render_cap
+
+    scheme, city = load_warning_config("beijing")
+    area = city.areas[0]
+    store = WarningStore(tmp_path / "w.db")
+    render = message_renderer(scheme, city, load_network(city.network), area)
+    store.apply(scheme, city.name, area.id, T0, _heavy(scheme), {"data_cutoff": "c"}, render)
+    msg = json.loads(store.messages(city.name)[0]["json"])
+    msg |= {
+        "msgType": "Cancel",
+        "why": "clean for 96 h",
+        "why_text": {"zh": "连续96小时达标", "en": "clean for 96 h"},
+    }
+    note = etree.fromstring(render_cap(msg, None).encode("utf-8")).findtext(f"{CAP}note")
+    assert note == "clean for 96 h / 连续96小时达标"
+    msg.pop("why_text")  # stored before the reasons were bilingual: English once
+    note = etree.fromstring(render_cap(msg, None).encode("utf-8")).findtext(f"{CAP}note")
+    assert note == "clean for 96 h"

@@ -24,6 +24,7 @@ from pipelines.flows.summary import render_markdown
 from pipelines.warnings.bulletin import SYNTHETIC_BANNER, write_bulletin
 from pipelines.warnings.cap import (
     SYNTHETIC_NWP_NOTE,
+    SYNTHETIC_NWP_NOTE_ZH,
     nwp_parameters,
     render_message,
     weather_forecast,
@@ -157,7 +158,8 @@ def test_parameters_once_when_targets_agree_else_per_target():
 def test_synthetic_feed_is_marked_in_the_cap_note_parameters_and_description(xsd):
     doc, msg = _render(_ctx(SYNTHETIC), xsd)
     note = doc.findtext(f"{CAP}note")
-    assert note == SYNTHETIC_NWP_NOTE + "daily AQI > 200 for 2 days"
+    # English as before, then Chinese; these reasons have no Chinese text, so only the banner is
+    assert note == f"{SYNTHETIC_NWP_NOTE}daily AQI > 200 for 2 days / {SYNTHETIC_NWP_NOTE_ZH}"
     assert note.startswith("SYNTHETIC NWP:") and "not a real weather forecast" in note
     p = _params(doc)
     assert p["nwp_feed"] == "synthetic-nwp" and p["nwp_synthetic"] == "true"
@@ -190,7 +192,7 @@ def test_mixed_targets_and_a_lift(xsd):
     doc, _ = _render(_ctx(MIXED, lift=True), xsd)
     note = doc.findtext(f"{CAP}note")
     assert note.startswith(SYNTHETIC_NWP_NOTE + "o3: weather forecast feed synthetic-nwp missing")
-    assert note.endswith("clean for 96 h")
+    assert note.endswith(f"clean for 96 h / {SYNTHETIC_NWP_NOTE_ZH}")
     p = _params(doc)
     assert p["nwp_status:pm25"] == "used" and p["nwp_status:o3"] == "missing"
 
