@@ -837,7 +837,7 @@ def assess(
                     ratio=None if is_range else float(row["ratio"]),
                     units=units,
                     basis=_basis(standard, cls, row, time_zone),
-                    basis_zh=_basis_zh(standard, cls, row, time_zone),
+                    basis_zh=_basis(standard, cls, row, time_zone, lang="zh"),
                     n_valid=int(row["n_valid"]),
                     reference_o2=cls.reference_o2 if standard.medium == "air" else None,
                     o2=_opt(row["o2"]),
@@ -855,54 +855,57 @@ def _opt(v: Any) -> float | None:
     return None if v is None or pd.isna(v) else float(v)
 
 
-def _basis_zh(standard: DischargeStandard, cls: DischargeClass, row: pd.Series, tz: str) -> str:
-    """:func:`_basis` in Chinese."""
-    if standard.period == "day":
-        day = row["start"].tz_convert(tz).date().isoformat()
-        text = f"{int(row['n_valid'])} 个有效小时的日均值 ({day}, {tz})"
-    else:
-        text = "小时均值"
-    if standard.medium != "air":
-        return text
-    ref = cls.reference_o2
-    if ref is None:
-        return text + ",干基标准状态,未折算(该类别未规定基准氧含量)"
-    parts = row["source"].split("+")
-    if parts == ["device"]:
-        return text + f",取设备折算值 (ZsAvg),按基准氧含量 {ref:g} % 计"
-    if parts == ["computed"]:
-        return text + f",折算到基准氧含量 {ref:g} %"
-    if parts == ["uncorrected"]:
-        return text + f",未折算到 {ref:g} % O2 (实测氧含量不低于 o2_max)"
-    words = {
-        "computed": "本系统折算值",
-        "device": "设备折算值 (ZsAvg)",
-        "uncorrected": "未折算值(实测氧含量不低于 o2_max)",
-    }
-    return text + f",基准氧含量 {ref:g} %,取" + "和".join(words.get(p, p) for p in parts)
+#: The phrases of :func:`_basis` by language; ``{n}``, ``{day}``, ``{tz}``, ``{ref}`` filled in.
+_BASIS_TEXT: dict[str, dict[str, Any]] = {
+    "en": {
+        "day": "daily mean of {n} valid hours ({day}, {tz})",
+        "hour": "hourly mean",
+        "no_ref": ", dry standard state, not corrected (the class sets no reference O2)",
+        "device": " of the device's 折算 values (ZsAvg), taken as at {ref} % O2",
+        "computed": " corrected to {ref} % O2",
+        "uncorrected": ", not corrected to {ref} % O2 (measured O2 at or above o2_max)",
+        "mixed": " at {ref} % O2 of ",
+        "and": " and ",
+        "words": {
+            "computed": "values corrected here",
+            "device": "the device's 折算 values (ZsAvg)",
+            "uncorrected": "uncorrected values (measured O2 at or above o2_max)",
+        },
+    },
+    "zh": {
+        "day": "{n} 个有效小时的日均值 ({day}, {tz})",
+        "hour": "小时均值",
+        "no_ref": ",干基标准状态,未折算(该类别未规定基准氧含量)",
+        "device": ",取设备折算值 (ZsAvg),按基准氧含量 {ref} % 计",
+        "computed": ",折算到基准氧含量 {ref} %",
+        "uncorrected": ",未折算到 {ref} % O2 (实测氧含量不低于 o2_max)",
+        "mixed": ",基准氧含量 {ref} %,取",
+        "and": "和",
+        "words": {
+            "computed": "本系统折算值",
+            "device": "设备折算值 (ZsAvg)",
+            "uncorrected": "未折算值(实测氧含量不低于 o2_max)",
+        },
+    },
+}
 
 
-def _basis(standard: DischargeStandard, cls: DischargeClass, row: pd.Series, tz: str) -> str:
+def _basis(
+    standard: DischargeStandard, cls: DischargeClass, row: pd.Series, tz: str, *, lang: str = "en"
+) -> str:
+    """Say what an exceedance was judged on (period, valid hours, O2 correction), in ``lang``."""
+    t = _BASIS_TEXT[lang]
     if standard.period == "day":
         day = row["start"].tz_convert(tz).date().isoformat()
-        text = f"daily mean of {int(row['n_valid'])} valid hours ({day}, {tz})"
+        text = t["day"].format(n=int(row["n_valid"]), day=day, tz=tz)
     else:
-        text = "hourly mean"
+        text = t["hour"]
     if standard.medium != "air":
         return text
-    ref = cls.reference_o2
-    if ref is None:
-        return text + ", dry standard state, not corrected (the class sets no reference O2)"
+    if cls.reference_o2 is None:
+        return text + t["no_ref"]
+    ref = f"{cls.reference_o2:g}"
     parts = row["source"].split("+")
-    if parts == ["device"]:
-        return text + f" of the device's 折算 values (ZsAvg), taken as at {ref:g} % O2"
-    if parts == ["computed"]:
-        return text + f" corrected to {ref:g} % O2"
-    if parts == ["uncorrected"]:
-        return text + f", not corrected to {ref:g} % O2 (measured O2 at or above o2_max)"
-    words = {
-        "computed": "values corrected here",
-        "device": "the device's 折算 values (ZsAvg)",
-        "uncorrected": "uncorrected values (measured O2 at or above o2_max)",
-    }
-    return text + f" at {ref:g} % O2 of " + " and ".join(words.get(p, p) for p in parts)
+    if len(parts) == 1 and parts[0] in ("device", "computed", "uncorrected"):
+        return text + t[parts[0]].format(ref=ref)
+    return text + t["mixed"].format(ref=ref) + t["and"].join(t["words"].get(p, p) for p in parts)

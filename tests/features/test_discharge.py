@@ -145,6 +145,7 @@ def test_flue_gas_hourly_exceedance_by_hand(gb13223):
     assert e.units == "mg m-3" and e.reference_o2 == 6 and e.o2 == 9 and e.measured == 88
     assert e.n_valid == 1 and e.period == "hour" and e.source == "computed"
     assert e.basis == "hourly mean corrected to 6 % O2" and e.direction == "above"
+    assert e.basis_zh == "小时均值,折算到基准氧含量 6 %"
     assert e.standard == "gb13223-2011" and e.class_id == "coal_boiler_new"
     json.dumps(e.to_dict())  # ready for an alert payload
 
@@ -431,5 +432,8 @@ def test_daily_flue_gas_standard_mixes_sources():
     assert e.basis == (
         "daily mean of 2 valid hours (2025-01-15, Asia/Shanghai) at 6 % O2 of values corrected "
         "here and the device's 折算 values (ZsAvg)"
+    )
+    assert e.basis_zh == (
+        "2 个有效小时的日均值 (2025-01-15, Asia/Shanghai),基准氧含量 6 %,取本系统折算值和设备折算值 (ZsAvg)"
     )
     assert e.o2 == 9 and e.measured == 80
