@@ -73,13 +73,16 @@ def _value(t: pd.DataFrame, model: str, lead: int, col: str) -> float:
 
 
 def main() -> None:
+    from pipelines.config import load_network
     from pipelines.forecast.jobs import backtest_network, issue_forecast
     from pipelines.ingest import ingest
+    from pipelines.nwp.store import ingest_nwp
 
     learned = ["lightgbm", "stgnn"]
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"
         ingest("beijing", store)
+        ingest_nwp(load_network("beijing"), store)  # the forecast weather the models are fed
         t0 = time.perf_counter()
         res = backtest_network(
             "beijing",

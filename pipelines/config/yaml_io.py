@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import difflib
 import hashlib
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,6 +78,27 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode, deep: bool
     return seq
 
 
+def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> int | str:
+    # YAML 1.1 reads `0501` as octal 321 and `8:30` as base-60 510: a station code or a clock
+    # time written without quotes would change in silence. They stay the text as written.
+    text = loader.construct_scalar(node)
+    if _AS_WRITTEN.fullmatch(text):
+        return text
+    return _SafeLoader.construct_yaml_int(loader, node)
+
+
+def _construct_float(loader: _LineLoader, node: yaml.ScalarNode) -> float | str:
+    text = loader.construct_scalar(node)
+    if ":" in text:  # YAML 1.1 base-60 float (`1:30.5`)
+        return text
+    return _SafeLoader.construct_yaml_float(loader, node)
+
+
+#: Plain scalars YAML 1.1 would read as octal (leading zero) or base-60 (with colons) integers.
+_AS_WRITTEN = re.compile(r"[-+]?0[0-7_]+|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+")
+
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_LineLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 

@@ -112,6 +112,26 @@ def test_a_key_given_twice_is_refused_with_both_lines(tmp_path):
     assert load_yaml(merged)["mine"] == {"x": 1, "y": 3}
 
 
+def test_codes_and_clock_times_without_quotes_stay_as_written(tmp_path):
+    from pipelines.config import load_network
+    from pipelines.config.yaml_io import load_yaml
+
+    p = tmp_path / "yaml11.yml"
+    p.write_text("code: 0501\nclock: 8:30\nsixty: 1:30.5\nplain: 12\nzero: 0\nhex: 0x1f\nf: 0.5\n")
+    # YAML 1.1 would give octal 321, base-60 510 and 90.5
+    assert load_yaml(p) == {
+        "code": "0501", "clock": "8:30", "sixty": "1:30.5", "plain": 12, "zero": 0, "hex": 31,
+        "f": 0.5,
+    }  # fmt: skip
+    net_path = tmp_path / "codes.yml"
+    net_path.write_text(
+        STATIONS_NET.split("stations_file:")[0]
+        + "stations:\n  - {id: 0501, name: A, lat: 39.9, lon: 116.4}\n",
+        encoding="utf-8",
+    )
+    assert [s.id for s in load_network(str(net_path)).stations] == ["0501"]
+
+
 def test_a_bad_drivers_setting_names_file_line_and_field(tmp_path, monkeypatch):
     cfg = tmp_path / "configs"
     shutil.copytree(config_dir(), cfg)
