@@ -19,7 +19,8 @@ Handled here (each counted in the batch notes):
 
 Options: ``url`` (required), ``params`` (extra form fields, e.g. ``AreaID``, ``RiverID``),
 ``page_size`` (default 100), ``end`` (ISO time, default now), ``timeout``, ``retries``, ``backoff``,
-``station_field`` (default ``断面名称``), ``status_flags``.
+``station_field`` (default ``断面名称``), ``status_flags``, ``max_pages`` (default 1000: a server
+whose pages never end is an error naming the option, not a hang).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ OPTIONS: frozenset[str] = frozenset(
     {
         "backoff",
         "end",
+        "max_pages",
         "page_size",
         "params",
         "retries",
@@ -99,6 +101,7 @@ def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
         backoff=float(source.option("backoff", 0.5)),
     )
     size = int(source.option("page_size", 100))
+    max_pages = int(source.option("max_pages", 1000))
     base = {"action": "getRealDatas", "PageSize": size, **(source.option("params") or {})}
     thead: list[str] | None = None
     body: list[list[Any]] = []
@@ -135,6 +138,14 @@ def read(source: SourceSpec, network: NetworkSpec) -> RawBatch:
             ) from exc
         if len(body) >= total or not payload["tbody"]:
             break
+        if page >= max_pages:
+            raise SourceError(
+                url,
+                f"{page} pages of {size} rows read and the server still reports {total} rows "
+                f"({len(body)} so far): stopped at max_pages = {max_pages} (raise it in the "
+                "source block if the release really is this large)",
+                field="max_pages",
+            )
         page += 1
     st_field = source.option("station_field", "断面名称")
     for need in (st_field, "监测时间"):

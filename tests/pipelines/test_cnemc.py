@@ -12,6 +12,7 @@ import pytest
 from qy_helpers import write_network
 
 from pipelines.config import load_network, load_variables
+from pipelines.errors import SourceError
 from pipelines.ingest import ingest
 from pipelines.sources.cnemc import clean_cell
 from pipelines.store import StationStore
@@ -82,6 +83,14 @@ def cnemc_server():
                 self.end_headers()
                 return
             size, page = int(form["PageSize"]), int(form["PageIndex"])
+            if state.get("endless"):  # distinct rows on every page, a total that never comes
+                rows = [row(f"S{page}-{i}", "01-01 00:00") for i in range(size)]
+                state["pages"] = page
+                body = json.dumps({"thead": THEAD, "tbody": rows, "total": 10**9}).encode()
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(body)
+                return
             body = json.dumps(
                 {
                     "thead": THEAD,
@@ -154,3 +163,16 @@ def test_cnemc_ingest_from_a_local_server(tmp_path, cnemc_server):
     flag = down["dissolved_oxygen_flag"].to_series().dropna()
     assert 2 in set(flag.astype(int))  # 维护 -> HJ 212 M (maintenance), value kept
     assert np.isfinite(down["dissolved_oxygen"].values).sum() == 1
+
+
+def test_a_server_whose_pages_never_end_is_an_error_naming_max_pages(tmp_path, cnemc_server):
+    url, state = cnemc_server
+    state.update(endless=True, fail_first=0)
+    body = NETWORK.format(url=url).replace(
+        "    page_size: 4\n", "    page_size: 4\n    max_pages: 5\n"
+    )
+    path = write_network(tmp_path, body, "cnemc_test")
+    with pytest.raises(SourceError, match="max_pages = 5") as err:
+        ingest(str(path), tmp_path / "store")
+    assert state["pages"] == 5 and "10000000" in str(err.value)
+    assert not list(tmp_path.rglob("*.nc"))  # nothing half-read was stored
