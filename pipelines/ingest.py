@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -19,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import NetworkSpec, load_network, load_qc, load_variables
-from pipelines.errors import IngestError, QuarantineRecord, SourceError
+from pipelines.errors import IngestError, QuarantineRecord, SourceError, StoreFull
+from pipelines.files import atomic_path
 from pipelines.normalise import CanonicalBlock, normalise
 from pipelines.report_chain import write_report
 from pipelines.sources import ADAPTERS
@@ -190,12 +192,38 @@ def with_raw_text(records: list[QuarantineRecord], encoding: str) -> list[Quaran
 
 
 def _write_quarantine(path: Path, records: list[QuarantineRecord]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=["file", "line", "field", "reason", "raw", "kind"])
         w.writeheader()
         for r in records:
             w.writerow(r.to_dict())
+
+
+def _write_reports(
+    store: StationStore, report: IngestReport, quarantine: list[QuarantineRecord], folder: Path
+) -> None:
+    """Write the quarantine CSV and the sealed report (each atomically) after the store write.
+
+    Raises
+    ------
+    pipelines.errors.StoreFull
+        If the disk is full: the partitions are stored (and their checksums recorded); the report
+        is not, and a re-run of the same ingest (which stores nothing new) writes it.
+    """
+    try:
+        if quarantine:
+            _write_quarantine(Path(report.quarantine_file), quarantine)
+        with store.lock():  # the reports' hash chain has one writer at a time, like the partitions
+            write_report(Path(report.report_file), report.to_dict())
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise StoreFull(
+            str(folder),
+            f"disk full while writing the ingest report ({exc}): the station store was written "
+            "and its checksums recorded, but not this report. Free space and run the same "
+            "ingest again: it stores nothing new and writes the report",
+        ) from exc
 
 
 def ingest(
@@ -296,11 +324,7 @@ def ingest(
         },
     )
     if quarantine:
-        qpath = report_dir / f"{ingest_id}_quarantine.csv"
-        _write_quarantine(qpath, quarantine)
-        report.quarantine_file = str(qpath)
-    rpath = report_dir / f"{ingest_id}.json"
-    report.report_file = str(rpath)
-    with store.lock():  # the reports' hash chain has one writer at a time, like the partitions
-        write_report(rpath, report.to_dict())
+        report.quarantine_file = str(report_dir / f"{ingest_id}_quarantine.csv")
+    report.report_file = str(report_dir / f"{ingest_id}.json")
+    _write_reports(store, report, quarantine, report_dir)
     return report

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -174,6 +175,27 @@ def test_injected_enospc_fails_clearly_and_changes_nothing(small, monkeypatch):
     assert exc.value.path == str(store.dir) and "nothing stored was changed" in str(exc.value)
     assert _snapshot(store) == before  # partitions and manifest byte-identical
     assert not list(store.dir.rglob("*.tmp"))
+
+
+def test_a_full_disk_at_the_report_says_the_store_was_written(small, monkeypatch):
+    import pipelines.report_chain as chain
+
+    tmp_path, net_path, _ = small
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(chain, "atomic_write", full)
+    with pytest.raises(StoreFull, match="disk full while writing the ingest report") as exc:
+        _reingest_new_values(tmp_path, net_path)
+    assert "station store was written" in str(exc.value) and "run the same ingest again" in str(
+        exc.value
+    )
+    folder = Path(exc.value.path)
+    assert not list(folder.rglob("*.tmp"))
+    monkeypatch.undo()
+    again = ingest(str(net_path), tmp_path / "store", now=NOW)  # as the message says
+    assert again.values_new == again.values_changed == 0 and Path(again.report_file).is_file()
 
 
 def test_hdf_error_on_a_full_disk_is_disk_full(small, monkeypatch):
