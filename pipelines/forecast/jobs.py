@@ -46,6 +46,7 @@ from pipelines.config.locations import code_version, config_dir, project_root
 from pipelines.forecast.files import forecast_path
 from pipelines.forecast.files import write_forecast as write_forecast_file
 from pipelines.nwp.store import load_feed_runs
+from pipelines.progress import track
 from pipelines.store import StationStore
 
 __all__ = [
@@ -190,7 +191,8 @@ def backtest_network(
     root = project_root()
     exp_id = tracking.configure(root, cfg["mlflow"]) if log_to_mlflow else None
     commit = tracking.git_commit(root)
-    for target in targets or cfg["targets"]:
+    chosen = list(targets or cfg["targets"])
+    for target in track(chosen, total=len(chosen), desc=f"backtest {len(mcfgs)} models"):
         if target not in panel.values:
             raise ValueError(
                 f"target {target!r} is not a stored variable of {net.name}; stored: {sorted(panel.values)}"

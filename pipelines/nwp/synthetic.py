@@ -59,6 +59,7 @@ from pipelines.config.nwp import load_nwp_mapping
 from pipelines.config.registry import load_qc, load_variables
 from pipelines.files import atomic_path, atomic_write
 from pipelines.nwp.eccodes_worker import write_messages
+from pipelines.progress import track
 from pipelines.store import StationStore
 
 __all__ = [
@@ -692,7 +693,8 @@ def ensure_synthetic_feed(
         issues = complete_issue_times(obs, spec)
     glat, glon = synthetic_grid(obs.lat, obs.lon, spec=spec)
     out: dict[pd.Timestamp, dict[str, Path]] = {}
-    for t in issues:
+    issues = list(issues)
+    for t in track(issues, total=len(issues), desc="synthetic weather-forecast runs"):
         t = pd.Timestamp(t)
         paths = {
             "grib2": cache_dir / "grib2" / f"{t:%Y%m%d%H}.grib2",
