@@ -16,8 +16,9 @@ For each data set and factor count, in the same process on the same machine:
   kernel is compiled before timing (its one-off compile time is reported separately).
 
 Both get the same matrices (every species as given, no S/N categories). Compared: best Q(true)
-and Q(robust), profiles matched one to one (Hungarian matching on the cosine similarity of the
-profile rows, i.e. of F in concentration units), and wall time. Writes BENCHMARKS.md's section
+and Q(robust), factors matched one to one by the Pearson r of their contributions
+(:func:`models.pmf.error_estimates.match_factors`, Hungarian on r), with the cosines of the
+matched profiles, and wall time. Writes BENCHMARKS.md's section
 and ``outputs/pmf_bench/pmf_vs_esat.csv``.
 """
 
@@ -64,6 +65,7 @@ def run_esat(con: Path, unc: Path, factors: int, python: str) -> dict:
     )
     out = json.loads(done.stdout.strip().splitlines()[-1])
     out["F"] = np.asarray(out["F"], float)
+    out["G"] = np.asarray(out["G"], float)
     return out
 
 
@@ -85,6 +87,7 @@ def run_ours(con: Path, unc: Path, factors: int) -> dict:
         "q_true": res.q_true,
         "q_robust": res.q_robust,
         "F": res.F,
+        "G": res.G,
         "converged": sum(r.converged for r in res.runs),
         "q_true_min": min(r.q_true for r in res.runs),
         "q_exp": res.q_exp,
@@ -110,7 +113,13 @@ def main() -> None:
         con, unc = DATA / c, DATA / u
         esat = run_esat(con, unc, k, args.esat_python)
         ours = run_ours(con, unc, k)
-        _, cos = match_factors(esat["F"], ours["F"])
+        # factors matched one to one by the correlation of their contributions (a profile cosine
+        # cannot tell apart factors one or two species dominate); cosines of the matched profiles
+        match = match_factors(esat["G"], ours["G"])
+        r_g = match.r_matched
+        a = esat["F"] / np.linalg.norm(esat["F"], axis=1, keepdims=True)
+        b = ours["F"][match.order] / np.linalg.norm(ours["F"][match.order], axis=1, keepdims=True)
+        cos = (a * b).sum(axis=1)
         rows.append(
             {
                 "data": name,
@@ -125,6 +134,7 @@ def main() -> None:
                 "q_exp": ours["q_exp"],
                 "min_profile_cosine": float(cos.min()),
                 "profile_cosines": " ".join(f"{v:.3f}" for v in sorted(cos)),
+                "contribution_r": " ".join(f"{v:.3f}" for v in sorted(r_g)),
                 "esat_converged": esat["converged"],
                 "ours_converged": ours["converged"],
                 "esat_wall_s": esat["wall"],

@@ -62,6 +62,7 @@ def main() -> None:
             "q_true": float(best.Qtrue),
             "q_robust": float(best.Qrobust),
             "F": np.asarray(best.H, float).tolist(),
+            "G": np.asarray(best.W, float).tolist(),
             "converged": sum(bool(r.converged) for r in runs),
             "q_true_min": min(float(r.Qtrue) for r in runs),
         },

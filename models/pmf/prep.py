@@ -8,7 +8,11 @@ Conventions of US EPA PMF 5.0 (EPA/600/R-14/108):
 * **weak** species: uncertainty tripled; **bad** species: left out of the model.
 * **Missing** values (Polissar et al. 1998): the species median, uncertainty 4 x median.
 * **Below detection limit** (when MDLs are given): MDL / 2, uncertainty 5/6 MDL.
-* **Extra modelling uncertainty** (percent): ``u' = sqrt(u^2 + (e x)^2)``.
+* **Extra modelling uncertainty** (percent): ``u' = sqrt(u^2 + (e x)^2)``, on every species
+  after the category weighting; S/N is computed from the uncertainties as given.
+* **Total variable** (PMF5: a species that sums the others, e.g. ``TNMOC``, ``Mass``, ``PM2.5``):
+  found by name (:func:`detect_total`), always weak (uncertainty x 3) unless the analyst says
+  otherwise, so that it does not drive the fit; contributions are reported in its units.
 """
 
 from __future__ import annotations
@@ -19,13 +23,61 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "TOTAL_NAMES",
     "PreparedData",
     "apply_categories",
+    "detect_total",
     "polissar_substitute",
     "prepare",
     "signal_to_noise",
     "sn_categories",
 ]
+
+
+#: Names of total variables, in order of preference, compared in lower case without spaces, dots,
+#: dashes and underscores (``PM2.5`` -> ``pm25``): the EPA PMF5 examples' ``TNMOC`` (Baton Rouge),
+#: ``Mass`` (St. Louis) and ``PM2.5`` (Baltimore), and the usual names of PM and VOC totals.
+TOTAL_NAMES = (
+    "tnmoc",
+    "nmoc",
+    "tvoc",
+    "totalvoc",
+    "pm25",
+    "pm25mass",
+    "fineparticulatematter",
+    "pm10",
+    "pm10mass",
+    "pm1",
+    "mass",
+    "totalmass",
+    "pmmass",
+    "total",
+)
+
+
+def _key(name: str) -> str:
+    return "".join(c for c in str(name).lower() if c.isalnum())
+
+
+def detect_total(species: list[str]) -> str | None:
+    """Find the total variable among ``species`` by name (:data:`TOTAL_NAMES`).
+
+    Parameters
+    ----------
+    species : list of str
+        Species names as in the input file.
+
+    Returns
+    -------
+    str or None
+        The species (spelled as in ``species``) whose name is the first of :data:`TOTAL_NAMES`
+        present; None when no species is named like a total.
+    """
+    keys = {_key(s): s for s in reversed(species)}  # the first spelling wins on a tie
+    for name in TOTAL_NAMES:
+        if _key(name) in keys:
+            return keys[_key(name)]
+    return None
 
 
 def signal_to_noise(x: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -97,7 +149,26 @@ def apply_categories(
     categories: dict[str, str],
     extra_pct: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Drop bad species, triple weak uncertainties, add extra modelling uncertainty."""
+    """Drop bad species, triple weak uncertainties, add extra modelling uncertainty.
+
+    Parameters
+    ----------
+    x, u : numpy.ndarray
+        ``n x m`` completed concentrations and uncertainties [input units].
+    species : list of str
+        The ``m`` species.
+    categories : dict
+        Species -> strong / weak / bad (not named: strong).
+    extra_pct : float, optional
+        Extra modelling uncertainty [%]: ``u' = sqrt(u^2 + (extra_pct / 100 x)^2)`` (PMF5).
+
+    Returns
+    -------
+    x, u : numpy.ndarray
+        Concentrations and uncertainties of the kept species.
+    names : list of str
+        The kept species.
+    """
     keep = [j for j, s in enumerate(species) if categories.get(s, "strong") != "bad"]
     xs, us = x[:, keep], u[:, keep].copy()
     names = [species[j] for j in keep]
@@ -121,6 +192,8 @@ class PreparedData:
     sn: dict[str, float]
     treatments: dict[str, int] = field(default_factory=dict)
     dropped_species: list[str] = field(default_factory=list)
+    total: str | None = None
+    extra_pct: float = 0.0
 
     def species_table(self) -> pd.DataFrame:
         """S/N and category per input species (PMF5's "concentration / uncertainty" summary)."""
@@ -148,7 +221,9 @@ def prepare(
     categories : dict, optional
         Species -> category chosen by the analyst; species not named are categorised by S/N.
     total : str, optional
-        The total variable (set weak, as PMF5 does).
+        The total variable (set weak, as PMF5 does, whatever its S/N).
+    extra_pct : float, optional
+        Extra modelling uncertainty [%] added to every uncertainty (:func:`apply_categories`).
     """
     x = np.asarray(x, float)
     u = np.asarray(u, float)
@@ -175,4 +250,6 @@ def prepare(
             "all_missing_species": len(all_missing),
         },
         dropped_species=[s for s in species if s not in names],
+        total=total if total in names else None,
+        extra_pct=float(extra_pct),
     )

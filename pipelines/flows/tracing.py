@@ -11,6 +11,7 @@ from prefect import flow, task
 from pipelines.config import load_network, load_variables, source_config
 from pipelines.flows.paths import default_outputs, default_store, project_root
 from pipelines.store import StationStore
+from pipelines.tracing.pmf import pmf_out_dir
 
 __all__ = [
     "forecast_drivers",
@@ -74,11 +75,6 @@ def pmf_task(
     from pipelines.tracing.pmf import run_pmf
 
     return run_pmf(Path(concentration), Path(uncertainty), factors, Path(out), **options)
-
-
-def pmf_out_dir(out_dir: str | Path, concentration: str | Path, factors: int) -> Path:
-    """Output folder of a PMF run: ``<out_dir>/pmf/<concentration file stem>_f<factors>``."""
-    return Path(out_dir) / "pmf" / f"{Path(concentration).name.split('.')[0]}_f{factors}"
 
 
 @flow(name="pmf", log_prints=True)

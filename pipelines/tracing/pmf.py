@@ -3,11 +3,33 @@
 Everything an analyst gets from one ``qingyuan trace pmf`` call lands in one output folder
 (tables, figures, ``summary.json``) and one MLflow run of the ``qingyuan-pmf`` experiment
 (parameters, Q values, the folder as artifacts).
+
+Files of the output folder (units in brackets; tables from :func:`models.pmf.report.pmf_tables`):
+
+* ``profiles_concentration.csv`` [input units], ``profiles_percent_of_species.csv`` [%],
+  ``profiles_percent_of_factor_total.csv`` [%, total variable left out];
+* ``contributions_normalised.csv`` [1, mean 1], ``contributions_total_variable.csv`` [units of
+  the total variable: ``G x F[total]``], ``factor_share_of_total.csv`` [%];
+* ``residuals.csv`` [input units] and ``scaled_residuals.csv`` [1], samples x species;
+* ``observed_predicted_regression.csv`` (slope [1], intercept [input units], r^2, n per species)
+  and ``observed_predicted/<species>.csv`` (observed, predicted, residual per sample
+  [input units]), listed in ``observed_predicted_series.csv``;
+* ``residual_diagnostics.csv``, ``runs.csv``, ``species_sn_categories.csv``;
+* ``bootstrap_mapping.csv`` (base factor x bootstrap factor counts, unmapped, mapped %),
+  ``bootstrap_profiles.csv`` (percentiles [input units, the profile table's scale]);
+* with DISP: ``disp_intervals.csv`` [input units], ``disp_swaps.csv``, ``disp_summary.csv``;
+* with Fpeak: ``fpeak.csv``;
+* figures ``profiles.png``, ``fingerprints.png``, ``contributions.png``, ``g_space.png``,
+  ``residuals.png`` and, with DISP, ``disp_warning.png``.
+
+This module imports matplotlib only when figures are drawn and MLflow only when the run is logged,
+and never the forecasting stack (torch, LightGBM) or Prefect.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -16,13 +38,36 @@ import numpy as np
 import pandas as pd
 
 from models.pmf.core import PMFResult, fit_pmf
-from models.pmf.error_estimates import bootstrap, displacement, fpeak
-from models.pmf.prep import prepare
-from models.pmf.report import TABLES_WITHOUT_INDEX, pmf_tables
-from pipelines.tracing.pmf_figures import FIGURE_FILES, pmf_figures
+from models.pmf.error_estimates import (
+    MATCH_METHOD,
+    DisplacementResult,
+    bootstrap,
+    displacement,
+    fpeak,
+)
+from models.pmf.prep import detect_total, prepare
+from models.pmf.report import TABLES_WITHOUT_INDEX, observed_predicted_series, pmf_tables
 from pipelines.tracing.pmf_io import read_pmf_input
 
-__all__ = ["run_pmf", "write_pmf_outputs"]
+__all__ = ["pmf_out_dir", "run_pmf", "write_pmf_outputs"]
+
+#: Folder (in the output folder) of the observed-vs-predicted series, one CSV per species.
+OBSERVED_PREDICTED_DIR = "observed_predicted"
+
+
+def pmf_out_dir(out_dir: str | Path, concentration: str | Path, factors: int) -> Path:
+    """Output folder of a PMF run: ``<out_dir>/pmf/<concentration file stem>_f<factors>``."""
+    return Path(out_dir) / "pmf" / f"{Path(concentration).name.split('.')[0]}_f{factors}"
+
+
+def _file_name(species: str, taken: set[str]) -> str:
+    """Return a safe, unique file name for a species (``1,2,4-TMB`` -> ``1_2_4-TMB.csv``)."""
+    stem = re.sub(r"[^A-Za-z0-9.+-]+", "_", species).strip("_.") or "species"
+    name, k = f"{stem}.csv", 2
+    while name.lower() in taken:
+        name, k = f"{stem}_{k}.csv", k + 1
+    taken.add(name.lower())
+    return name
 
 
 def write_pmf_outputs(
@@ -32,13 +77,20 @@ def write_pmf_outputs(
     out: Path,
     times: pd.DatetimeIndex | None = None,
     total: str | None = None,
+    *,
+    disp: DisplacementResult | None = None,
 ) -> dict[str, str]:
     """Write every table (CSV) and figure (PNG) of a solution to ``out``; return their paths.
 
-    Tables come from :func:`models.pmf.report.pmf_tables`, figures from
-    :func:`pipelines.tracing.pmf_figures.pmf_figures`.
+    Tables come from :func:`models.pmf.report.pmf_tables`; the observed-vs-predicted series of
+    :func:`models.pmf.report.observed_predicted_series` go to one CSV per species in the folder
+    ``observed_predicted/``, listed (species, file) in ``observed_predicted_series.csv`` (the
+    returned ``observed_predicted``); figures come from :func:`pipelines.tracing.pmf_figures.pmf_figures`
+    (the DISP warning figure when ``disp`` is given).
     """
     import matplotlib.pyplot as plt
+
+    from pipelines.tracing.pmf_figures import FIGURE_FILES, pmf_figures
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -47,12 +99,31 @@ def write_pmf_outputs(
         p = out / f"{name}.csv"
         table.to_csv(p, index=name not in TABLES_WITHOUT_INDEX)
         files[name] = str(p)
-    for name, fig in pmf_figures(x, u, res, times):
+    folder = out / OBSERVED_PREDICTED_DIR
+    folder.mkdir(exist_ok=True)
+    taken: set[str] = set()
+    index = []
+    for species, series in observed_predicted_series(x, res).items():
+        fname = _file_name(species, taken)
+        series.to_csv(folder / fname)
+        index.append({"species": species, "file": f"{OBSERVED_PREDICTED_DIR}/{fname}"})
+    pd.DataFrame(index).to_csv(out / "observed_predicted_series.csv", index=False)
+    files["observed_predicted"] = str(out / "observed_predicted_series.csv")
+    for name, fig in pmf_figures(x, u, res, times, disp=disp):
         p = out / FIGURE_FILES[name]
-        fig.savefig(p, dpi=110, bbox_inches="tight")
+        fig.savefig(p, dpi=100)
         plt.close(fig)
         files[name] = str(p)
     return files
+
+
+def _resolve_total(total: str | None, species: list[str], path: Path) -> tuple[str | None, bool]:
+    """Return the total variable to use and whether it was detected (``total="auto"``)."""
+    if total == "auto":
+        return detect_total(species), True
+    if total is not None and total not in species:
+        raise ValueError(f"total variable {total!r} is not a species of {path.name}")
+    return total, False
 
 
 def run_pmf(
@@ -60,14 +131,15 @@ def run_pmf(
     uncertainty: Path,
     factors: int,
     out: Path,
+    *,
     starts: int = 20,
     seed: int = 42,
     robust: bool = True,
     categories: dict[str, str] | None = None,
     auto_categories: bool = True,
-    total: str | None = None,
+    total: str | None = "auto",
     extra_pct: float = 0.0,
-    bootstrap_n: int = 20,
+    bootstrap_n: int = 100,
     disp: bool = False,
     fpeak_strengths: tuple[float, ...] = (),
     nonpositive: str = "error",
@@ -77,24 +149,70 @@ def run_pmf(
 
     Parameters
     ----------
+    concentration, uncertainty : pathlib.Path
+        The PMF5/ESAT input files (:func:`pipelines.tracing.pmf_io.read_pmf_input`).
+    factors : int
+        Number of factors.
+    out : pathlib.Path
+        Output folder (files listed in the module docstring).
+    starts, seed : int
+        Random starts of the base run and the seed of the batch.
+    robust : bool
+        Robust mode (PMF5's default).
     categories : dict, optional
-        Species -> strong / weak / bad chosen by the analyst (override the S/N suggestion).
+        Species -> strong / weak / bad chosen by the analyst (override the S/N suggestion and
+        the total variable's weak default).
     auto_categories : bool
         Apply the S/N categories (PMF5's bad < 0.5 <= weak < 1 <= strong) to species the
         analyst did not categorise; False: every such species is strong.
-    total : str, optional
-        The total variable (e.g. ``PM2.5``): set weak; factor shares of it are reported.
+    total : str or None
+        The total variable (e.g. ``PM2.5``): set weak, contributions reported in its units,
+        factor shares of it reported. ``"auto"`` (default): found by name
+        (:func:`models.pmf.prep.detect_total`); None: no total variable.
+    extra_pct : float
+        Extra modelling uncertainty [%]: ``u' = sqrt(u^2 + (extra_pct / 100 x)^2)`` for every
+        cell, used by the fit, the bootstrap and DISP.
+    bootstrap_n : int
+        Bootstrap replicates (PMF5's default 100; 0: none).
     disp : bool
         Run the displacement error estimate (a few minutes on 40 species).
+    fpeak_strengths : tuple of float
+        Fpeak-style rotation strengths to try.
+    nonpositive : {"error", "floor"}
+        What to do with uncertainties <= 0.
+    track : bool
+        Log an MLflow run.
+
+    Returns
+    -------
+    dict
+        The run's summary (also written to ``summary.json``).
     """
     t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str, since: float) -> float:
+        now = time.perf_counter()
+        timings[name] = round(now - since, 3)
+        return now
+
     data = read_pmf_input(Path(concentration), Path(uncertainty), nonpositive)
+    total, detected = _resolve_total(total, data.species, Path(concentration))
     cats = dict(categories or {})
     if not auto_categories:
         cats = {s: cats.get(s, "strong") for s in data.species}
         if total and total not in (categories or {}):
             cats[total] = "weak"
-    prep = prepare(data.x, data.u, data.species, data.samples, categories=cats, total=total)
+    prep = prepare(
+        data.x,
+        data.u,
+        data.species,
+        data.samples,
+        categories=cats,
+        total=total,
+        extra_pct=extra_pct,
+    )
+    t = lap("read_prepare", t0)
     res = fit_pmf(
         prep.x,
         prep.u,
@@ -105,18 +223,20 @@ def run_pmf(
         species=prep.species,
         samples=prep.samples,
     )
+    t = lap("fit", t)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    files = write_pmf_outputs(prep.x, prep.u, res, out, data.times, total)
-    prep.species_table().to_csv(out / "species_sn_categories.csv", index=False)
-    files["species_sn_categories"] = str(out / "species_sn_categories.csv")
+    files: dict[str, str] = {}
     summary: dict[str, Any] = {
         "inputs": {"concentration": str(concentration), "uncertainty": str(uncertainty)},
         "read_report": data.report,
         "treatments": prep.treatments,
         "dropped_species": prep.dropped_species,
         "categories": prep.categories,
-        "settings": res.settings,
+        "total_variable": prep.total,
+        "total_variable_detected": bool(detected and prep.total),
+        "extra_uncertainty_percent": float(extra_pct),
+        "settings": {**res.settings, "extra_uncertainty_percent": float(extra_pct)},
         "q_true": res.q_true,
         "q_robust": res.q_robust,
         "q_exp": res.q_exp,
@@ -126,35 +246,55 @@ def run_pmf(
     }
     if bootstrap_n:
         bs = bootstrap(prep.x, prep.u, res, bootstrap_n, seed=seed)
+        pct = bs.profile_percentiles(prep.species)
         bs.mapping.to_csv(out / "bootstrap_mapping.csv", index=False)
-        bs.profile_percentiles(prep.species).to_csv(out / "bootstrap_profiles.csv", index=False)
+        pct.to_csv(out / "bootstrap_profiles.csv", index=False)
         files["bootstrap_mapping"] = str(out / "bootstrap_mapping.csv")
         files["bootstrap_profiles"] = str(out / "bootstrap_profiles.csv")
+        inside = pct.groupby("factor")["base_within_p5_p95"].sum()
         summary["bootstrap"] = {
             "replicates": bootstrap_n,
             "block": bs.block,
-            "mapped_percent": bs.mapping["mapped_percent"].round(1).tolist(),
+            "threshold_r": bs.threshold,
+            "match": MATCH_METHOD,
+            "mapped_percent": [round(float(v), 1) for v in bs.mapped_percent],
+            "mapping": bs.mapping.astype(object).where(bs.mapping.notna(), None).to_dict("records"),
+            "base_within_p5_p95": {f"factor_{k}": int(v) for k, v in inside.items()},
+            "species": len(prep.species),
             "q_median": float(np.nanmedian(bs.q)),
         }
+        t = lap("bootstrap", t)
+    d = None
     if disp:
         d = displacement(prep.x, prep.u, res)
         d.intervals.to_csv(out / "disp_intervals.csv", index=False)
         d.swaps.to_csv(out / "disp_swaps.csv", index=False)
-        files["disp_intervals"] = str(out / "disp_intervals.csv")
-        files["disp_swaps"] = str(out / "disp_swaps.csv")
+        d.summary().to_csv(out / "disp_summary.csv", index=False)
+        for name in ("disp_intervals", "disp_swaps", "disp_summary"):
+            files[name] = str(out / f"{name}.csv")
         summary["disp"] = {
             "swaps": d.swaps.to_dict(orient="records"),
             "largest_dq_decrease": d.largest_dq_decrease,
+            "well_defined": d.well_defined,
+            "match": MATCH_METHOD,
         }
+        t = lap("disp", t)
     if fpeak_strengths:
         table, _ = fpeak(prep.x, prep.u, res, tuple(fpeak_strengths))
         table.to_csv(out / "fpeak.csv", index=False)
         files["fpeak"] = str(out / "fpeak.csv")
         summary["fpeak"] = table.to_dict(orient="records")
+        t = lap("fpeak", t)
+    files = {**write_pmf_outputs(prep.x, prep.u, res, out, data.times, prep.total, disp=d), **files}
+    prep.species_table().to_csv(out / "species_sn_categories.csv", index=False)
+    files["species_sn_categories"] = str(out / "species_sn_categories.csv")
+    t = lap("tables_figures", t)
     summary["seconds"] = round(time.perf_counter() - t0, 2)
+    summary["timings"] = timings
     summary["files"] = files
     if track:
         summary["mlflow_run_id"] = _log(summary, out)
+        lap("mlflow", t)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     return summary
 
@@ -164,7 +304,7 @@ def _log(summary: dict[str, Any], out: Path) -> str:
     import mlflow
 
     from models import tracking
-    from pipelines.config import forecast_config
+    from pipelines.config.forecast import forecast_config
     from pipelines.config.locations import project_root
 
     cfg = {**forecast_config()["mlflow"], "experiment": "qingyuan-pmf"}
@@ -176,6 +316,7 @@ def _log(summary: dict[str, Any], out: Path) -> str:
                 "concentration": summary["inputs"]["concentration"],
                 "uncertainty": summary["inputs"]["uncertainty"],
                 "dropped_species": ",".join(summary["dropped_species"]),
+                "total_variable": str(summary.get("total_variable")),
             }
         )
         mlflow.log_metrics(

@@ -65,7 +65,13 @@ def _lead_hours(hours: str) -> tuple[int, int]:
     show_default=True,
     help="Robust fitting (PMF5's default): cells beyond 4 scaled residuals down-weighted.",
 )
-@click.option("--total", default=None, help="Total variable (set weak; factor shares reported).")
+@click.option(
+    "--total",
+    default="auto",
+    show_default=True,
+    help="Total variable (set weak; contributions in its units, factor shares): a species, "
+    "'auto' (found by name: TNMOC, Mass, PM2.5, ...) or 'none'.",
+)
 @click.option(
     "--category",
     "category",
@@ -73,8 +79,21 @@ def _lead_hours(hours: str) -> tuple[int, int]:
     help="SPECIES=strong|weak|bad (repeatable); others follow their S/N.",
 )
 @click.option("--no-auto-categories", is_flag=True, help="Species not named stay strong.")
-@click.option("--extra-uncertainty", type=float, default=0.0, show_default=True, help="[%]")
-@click.option("--bootstrap", "bootstrap_n", type=int, default=20, show_default=True)
+@click.option(
+    "--extra-uncertainty",
+    type=click.FloatRange(min=0.0),
+    default=0.0,
+    show_default=True,
+    help="Extra modelling uncertainty [%]: u' = sqrt(u^2 + (extra/100 x)^2), as PMF5.",
+)
+@click.option(
+    "--bootstrap",
+    "bootstrap_n",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="Bootstrap replicates (PMF5's default 100; 0: none).",
+)
 @click.option("--disp", is_flag=True, help="Displacement error estimate (minutes for 40 species).")
 @click.option(
     "--fpeak",
@@ -102,7 +121,7 @@ def trace_pmf(
     starts: int,
     seed: int,
     robust: bool,
-    total: str | None,
+    total: str,
     category: tuple[str, ...],
     no_auto_categories: bool,
     extra_uncertainty: float,
@@ -113,8 +132,8 @@ def trace_pmf(
     out: Path | None,
 ) -> None:
     """Positive matrix factorisation with uncertainties, error estimates and PMF5-style outputs."""
-    from pipelines.flows.tracing import pmf_out_dir
-    from pipelines.tracing.pmf import run_pmf
+    # the PMF job only: pipelines.flows would bring Prefect (seconds of imports)
+    from pipelines.tracing.pmf import pmf_out_dir, run_pmf
     from qingyuan.paths import outputs_dir
 
     cats = _categories(category)
@@ -125,27 +144,47 @@ def trace_pmf(
             uncertainty,
             factors,
             out,
-            starts,
-            seed,
-            robust,
-            cats,
-            not no_auto_categories,
-            total,
-            extra_uncertainty,
-            bootstrap_n,
-            disp,
-            fpeak_strengths,
-            nonpositive_uncertainty,
+            starts=starts,
+            seed=seed,
+            robust=robust,
+            categories=cats,
+            auto_categories=not no_auto_categories,
+            total=None if total.lower() == "none" else total,
+            extra_pct=extra_uncertainty,
+            bootstrap_n=bootstrap_n,
+            disp=disp,
+            fpeak_strengths=fpeak_strengths,
+            nonpositive=nonpositive_uncertainty,
         )
     click.echo(
         f"PMF {factors} factors, {starts} starts ({s['runs_converged']} converged): "
         f"Q(true) {s['q_true']:,.1f}, Q(robust) {s['q_robust']:,.1f}, Q_exp {s['q_exp']:,.0f} "
         f"(Q/Q_exp {s['q_true_over_q_exp']:.2f}); {s['seconds']} s"
     )
+    tv = s.get("total_variable")
+    click.echo(
+        f"total variable: {tv} (weak{', found by name' if s.get('total_variable_detected') else ''})"
+        if tv
+        else "total variable: none"
+    )
+    if s.get("extra_uncertainty_percent"):
+        click.echo(f"extra modelling uncertainty: {s['extra_uncertainty_percent']:g} %")
     if s["dropped_species"]:
         click.echo(f"bad species left out: {', '.join(s['dropped_species'])}")
     if "bootstrap" in s:
-        click.echo(f"bootstrap mapping [%] per factor: {s['bootstrap']['mapped_percent']}")
+        b = s["bootstrap"]
+        click.echo(
+            f"bootstrap ({b['replicates']} replicates, mapped by contribution r >= "
+            f"{b['threshold_r']:g}): mapped [%] per factor {b['mapped_percent']}; table in "
+            "bootstrap_mapping.csv"
+        )
+    if "disp" in s:
+        d = s["disp"]
+        click.echo(
+            "DISP: no swap at dQmax 4"
+            if d["well_defined"]
+            else "DISP WARNING: swaps at dQmax 4 - the solution is not well defined"
+        )
     click.echo(f"outputs: {out}  (MLflow run {s.get('mlflow_run_id')})")
 
 

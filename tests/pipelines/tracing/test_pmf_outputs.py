@@ -25,16 +25,20 @@ def test_write_pmf_outputs_writes_what_the_tables_hold(tmp_path):
     times = pd.date_range("2020-01-01", periods=40, freq="D")
     files = write_pmf_outputs(x, u, res, tmp_path / "out", times, "PM2.5")
     tables = pmf_tables(x, u, res, "PM2.5")
-    assert list(files) == [*tables, *FIGURE_FILES]
+    drawn = [f for f in FIGURE_FILES if f != "fig_disp_warning"]  # no DISP given
+    assert list(files) == [*tables, "observed_predicted", *drawn]
     back = pd.read_csv(files["profiles_concentration"], index_col=0)
     assert np.allclose(back.to_numpy(), tables["profiles_concentration"].to_numpy())
     runs = pd.read_csv(files["runs"])
     assert len(runs) == 2 and runs.columns[0] == "seed"  # written without the index
     share = pd.read_csv(files["factor_share_of_total"], index_col=0).iloc[:, 0]
     assert abs(share.sum() - 100.0) < 1e-9
-    for name, fname in FIGURE_FILES.items():
+    for name in drawn:
+        fname = FIGURE_FILES[name]
         assert files[name] == str(tmp_path / "out" / fname)
         assert (tmp_path / "out" / fname).read_bytes()[:4] == b"\x89PNG"
+    pred = pd.read_csv(tmp_path / "out" / "observed_predicted" / "PM2.5.csv", index_col=0)
+    assert np.allclose(pred["predicted"], (res.G @ res.F)[:, 4])
 
 
 def test_pmf_figures_are_drawn_not_saved(tmp_path, monkeypatch):
@@ -47,4 +51,23 @@ def test_pmf_figures_are_drawn_not_saved(tmp_path, monkeypatch):
         names.append(name)
         assert fig.axes  # something was drawn
         plt.close(fig)
-    assert names == list(FIGURE_FILES) and not list(tmp_path.iterdir())
+    assert names == [f for f in FIGURE_FILES if f != "fig_disp_warning"]
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_disp_warning_figure_says_whether_the_solution_is_well_defined():
+    import matplotlib.pyplot as plt
+
+    from models.pmf.error_estimates import DisplacementResult
+
+    x, u, res = _solution()
+    swaps = pd.DataFrame({"dq_max": [4, 8], "factor_1": [2, 3], "factor_2": [0, 1]})
+    for d, words in (
+        (DisplacementResult(pd.DataFrame(), swaps, 0.0), "not well defined"),
+        (DisplacementResult(pd.DataFrame(), swaps.assign(factor_1=0), 0.0), "no swap"),
+    ):
+        figs = dict(pmf_figures(x, u, res, disp=d))
+        title = figs["fig_disp_warning"].axes[0].get_title()
+        assert words in title, title
+        for f in figs.values():
+            plt.close(f)
