@@ -46,8 +46,13 @@ def simulate_receptors(
     noise: float = 0.2,
     step_minutes: float = 15.0,
     seed: int = 0,
+    rate_scale: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Hourly concentrations at the receptors (``R x T``) from puffs of the given sources."""
+    """Hourly concentrations at the receptors (``R x T``) from puffs of the given sources.
+
+    ``rate_scale`` (``S x T``, optional) multiplies each source's rate at the hour a puff is
+    released (diurnal cycles, or an emission cut from some hour on); a puff keeps its mass.
+    """
     rng = np.random.default_rng(seed)
     S = len(sources)
     ages = max_age_hours
@@ -66,11 +71,16 @@ def simulate_receptors(
     ref = {"lat0": float(np.mean(rec_lat)), "lon0": 0.0}  # local plane of the receptors
     rx, ry = (a[:, None, None] for a in local_xy_km(rec_lat, rec_lon, **ref))
     age_h = np.arange(ages)[None, :]
-    mass = rate[:, None] * np.exp(-age_h / lifetime_hours)
+    decay = np.exp(-age_h / lifetime_hours)
+    scale = np.ones((S, T)) if rate_scale is None else np.asarray(rate_scale, float)
+    pscale = np.zeros((S, ages))  # release-time rate multiplier of every puff slot
     for ti, t in enumerate(times.values.astype("datetime64[ns]")):
         # age every puff by one hour (shift right), release new puffs at the sources
         plat[:, 1:], plon[:, 1:], pdist[:, 1:] = plat[:, :-1], plon[:, :-1], pdist[:, :-1]
         plat[:, 0], plon[:, 0], pdist[:, 0] = src_lat, src_lon, 0.0
+        pscale[:, 1:] = pscale[:, :-1]
+        pscale[:, 0] = scale[:, ti]
+        mass = rate[:, None] * pscale * decay
         tt = np.full(plat.shape, t - np.timedelta64(1, "h"))
         for _ in range(sub):
             live = np.isfinite(plat)

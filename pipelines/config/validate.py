@@ -27,6 +27,7 @@ KINDS: dict[str, str] = {
     "web": "web.yml",
     "access": "access.yml",
     "hj212": "hj212.yml",
+    "scenario": "scenarios/*.yml",
 }
 _REQUIRED = ("variables.yml", "qc.yml", "forecast.yml")
 
@@ -183,6 +184,19 @@ def _hj212(path: Path) -> str:
     return f"{len(cfg.codes_2005.water)} water and {len(cfg.codes_2005.air)} air 2005 codes mapped"
 
 
+def _scenario(path: Path) -> str:
+    from pipelines.config.scenario import load_scenario_config
+    from pipelines.config.warnings import load_warning_config
+
+    spec, _ = load_scenario_config(str(path))
+    _, city = load_warning_config(spec.warnings)
+    if city is None or spec.area not in {a.id for a in city.areas}:
+        raise ConfigError(
+            str(path), None, "area", f"{spec.area!r} is not an area of {spec.warnings}"
+        )
+    return f"{len(spec.classes)} source classes on {spec.pmf.solution}"
+
+
 _CHECKS: dict[str, Callable[[Path], str]] = {
     "variables": _variables,
     "qc": _qc,
@@ -198,6 +212,7 @@ _CHECKS: dict[str, Callable[[Path], str]] = {
     "web": _web,
     "access": _access,
     "hj212": _hj212,
+    "scenario": _scenario,
 }
 
 

@@ -154,7 +154,37 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"- profiles, contributions, diagnostics and figures: `{p['outputs']}` (MLflow run {p.get('mlflow_run_id')})",
             "",
         ]
+    for name, sc in (result.get("scenarios") or {}).items():
+        lines += _scenario_lines(name, sc)
     return "\n".join(lines)
+
+
+def _scenario_lines(name: str, sc: dict[str, Any]) -> list[str]:
+    """Summarise the control-measure scenario of ``qingyuan run`` (``scenarios/<name>.yml: run``)."""
+    head = [f"## Control-measure scenario, {name} (`configs/scenarios/{name}.yml: run`)", ""]
+    if "skipped" in sc:
+        return [*head, f"- skipped: {sc['skipped']}", ""]
+    cls = sc["class_names"].get("zh", sc["class"])
+    lines = [
+        *head,
+        f"- {sc['class']} ({cls}, PMF {', '.join(sc['factors'])}, share {sc['share_mean_percent']:.1f} %) "
+        f"cut {sc['cut_percent']:g} % from {sc['start_local']} (local)",
+        f"- warning level: baseline {sc['baseline_level'].get('en')} ({sc['baseline_level'].get('zh')}), "
+        f"with the cut {sc['cut_level'].get('en')} ({sc['cut_level'].get('zh')})"
+        + (" - the level drops" if sc["level_drops"] else " - no change of level"),
+    ]
+    for d in sc["daily"]:
+        lines.append(
+            f"  - 24 h from {str(d['window_start_local'])[:16]}: PM2.5 {d['baseline_pm25_24h_median']:.0f} -> "
+            f"{d['cut_pm25_24h_median']:.0f} ({d['cut_pm25_24h_low']:.0f}-{d['cut_pm25_24h_high']:.0f}), "
+            f"AQI {d['baseline_aqi_median']:.0f} -> {d['cut_aqi_median']:.0f}"
+        )
+    lines += [
+        "- assumptions: " + "; ".join(sc["assumptions"]),
+        f"- files: `{sc['files'].get('markdown', '')}`; PMF solution `{sc['pmf_solution']}`",
+        "",
+    ]
+    return lines
 
 
 def write_summary(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:

@@ -217,6 +217,13 @@ def _period(onset: Any, expires: Any, tz: str) -> str:
     return f"{_local_text(onset, tz)} — {_local_text(expires, tz)} ({tz})"
 
 
+def _scenarios(path: Path, city: CitySettings, area: str, issue: Any) -> list[str]:
+    """Scenarios run on this forecast for the area (``qingyuan scenario``), for the measures."""
+    from pipelines.scenario import scenario_notes
+
+    return scenario_notes(Path(path).parent.parent.parent, city.name, area, issue)
+
+
 def write_bulletin(
     path: Path,
     scheme: WarningScheme,
@@ -281,7 +288,13 @@ def write_bulletin(
                 ("依据 Why", _zh_en(**why_text(msg))),
                 (
                     "应急措施 Measures",
-                    f"{msg['measures'].get('zh', '')}\n{msg['measures'].get('en', '')}",
+                    "\n".join(
+                        [
+                            msg["measures"].get("zh", ""),
+                            msg["measures"].get("en", ""),
+                            *_scenarios(path, city, area.id, report.issue_time),
+                        ]
+                    ),
                 ),
             ]
             prov = msg["provenance"]

@@ -9,6 +9,7 @@ One module per command group, each command parses its options, makes one call in
 - :mod:`~qingyuan.cli.forecast`: ``backtest``, ``train``, ``forecast``.
 - :mod:`~qingyuan.cli.warn`: ``warn``, ``replay``.
 - :mod:`~qingyuan.cli.trace`: ``trace pmf | polar | trajectory | drivers``.
+- :mod:`~qingyuan.cli.scenario`: ``scenario`` (a source class cut: PM2.5, daily AQI, warning level).
 - :mod:`~qingyuan.cli.attribute`: ``attribute enterprises`` (and the former names of ``trace``).
 - :mod:`~qingyuan.cli.water`: ``water network | assess | trace``.
 - :mod:`~qingyuan.cli.serve`: ``serve``.
@@ -35,6 +36,7 @@ from qingyuan.cli.data import assess, data, grid, ingest, networks, validate
 from qingyuan.cli.forecast import backtest, forecast, train
 from qingyuan.cli.hj212 import hj212
 from qingyuan.cli.run import run
+from qingyuan.cli.scenario import scenario
 from qingyuan.cli.serve import serve
 from qingyuan.cli.trace import trace
 from qingyuan.cli.warn import replay, warn
@@ -74,6 +76,7 @@ for _command in (
     validate,
     data,
     trace,
+    scenario,
     attribute,
     water,
     web,
