@@ -44,7 +44,6 @@ __all__ = [
     "FactorMatch",
     "bootstrap",
     "displacement",
-    "fpeak",
     "match_factors",
 ]
 
@@ -463,51 +462,3 @@ def displacement(
 def _objective(x, u, G, F, robust, alpha) -> float:
     qt, qr = q_values(x, u, G, F, alpha)
     return qr if robust else qt
-
-
-def fpeak(
-    x: np.ndarray,
-    u: np.ndarray,
-    base: PMFResult,
-    strengths: tuple[float, ...] = (-0.5, -0.2, 0.2, 0.5),
-    max_iter: int = 300,
-) -> tuple[pd.DataFrame, dict[float, tuple[np.ndarray, np.ndarray]]]:
-    """Fpeak-style rotations of the base solution, refit; Q and dQ per strength."""
-    p = base.factors
-    s = base.settings
-    robust, alpha = s.get("robust", True), s.get("alpha", 4.0)
-    q0t, q0r = q_values(x, u, base.G, base.F, alpha)
-    rows, solutions = [], {}
-    J = np.ones((p, p))
-    for st in strengths:
-        T = (1 - st) * np.eye(p) + (st / p) * J
-        G0 = np.clip(base.G @ T, 1e-12, None)
-        F0 = np.clip(np.linalg.solve(T, base.F), 1e-12, None)
-        # the rotated profiles are held and the contributions refit: dQ is the rotation's cost
-        # (a free refit would mostly rotate back to the base minimum)
-        G, F, _, _, _ = optimise(
-            x,
-            u,
-            G0[None],
-            F0[None],
-            "hals",
-            robust,
-            alpha,
-            robust_after=0,
-            max_iter=max_iter,
-            update_F=False,
-        )
-        qt, qr = q_values(x, u, G[0], F[0], alpha)
-        zeros = float((F[0] < 1e-6 * F[0].max()).mean())
-        rows.append(
-            {
-                "strength": st,
-                "q_true": qt,
-                "q_robust": qr,
-                "dq_robust": qr - q0r,
-                "dq_true": qt - q0t,
-                "share_of_near_zero_F": zeros,
-            }
-        )
-        solutions[st] = (G[0], F[0])
-    return pd.DataFrame(rows), solutions

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.pmf.core import PMFResult, fit_pmf
+from models.pmf.core import PMFResult, fit_pmf, optimise
 
 __all__ = ["PMF"]
 
@@ -162,6 +162,54 @@ class PMF:
         self.best_run_ = res.best
         self.runs_ = res.runs_table()
         self.n_features_in_ = res.F.shape[1]
+
+    def transform(self, X, U) -> np.ndarray:
+        """Contributions of (new) samples to the fitted factors, the profiles held.
+
+        Each sample's contributions are the non-negative, uncertainty-weighted least-squares
+        fit ``x_i ~ g_i F`` with ``F = profiles_`` fixed (robust down-weighting as in the fit
+        when ``robust``), solved by the same HALS kernel.
+
+        Parameters
+        ----------
+        X, U : array_like or pandas.DataFrame
+            ``n' x m`` concentrations and uncertainties of the samples, species in the order of
+            the fit (a DataFrame's columns are checked against ``feature_names_in_``).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``n' x p`` contributions, in the units of ``contributions_``.
+        """
+        if not hasattr(self, "result_"):
+            raise RuntimeError("this PMF instance is not fitted yet; call fit(X, U) first")
+        if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
+            names = [str(c) for c in X.columns]
+            if names != list(self.feature_names_in_):
+                raise ValueError("X's columns differ from the species the PMF was fitted to")
+        x = np.atleast_2d(np.asarray(X, float))
+        u = np.atleast_2d(np.asarray(U, float))
+        if x.shape != u.shape or x.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X and U must be n x {self.n_features_in_} (got {x.shape} and {u.shape})"
+            )
+        # start every sample at the fitted mean contribution of each factor
+        G0 = np.repeat(self.contributions_.mean(axis=0, keepdims=True), len(x), axis=0)
+        G, _, _, _, _ = optimise(
+            x,
+            u,
+            G0[None],
+            self.profiles_[None].copy(),
+            "hals",
+            self.robust,
+            self.alpha,
+            robust_after=0,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            window=self.window,
+            update_F=False,
+        )
+        return G[0]
 
     def reconstruct(self) -> np.ndarray:
         """Modelled concentrations ``G F`` of the fitted samples (``n x m``)."""

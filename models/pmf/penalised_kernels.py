@@ -123,14 +123,26 @@ def _pen_one(
                     if w0[i, j] > 0.0:
                         r = abs(R[i, j]) / u[i, j]
                         w[i, j] = w0[i, j] * alpha / r if r > alpha else w0[i, j]
-        if use_fp:  # Fpeak target: G (I + phi D) of the current iterate (the scale is held by
-            # the mean-1 constraint of ``normalise``, so the pull acts on the shape of G)
+        if use_fp:  # Fpeak target: G (I + phi D) of the current iterate, negatives cut, each
+            # column rescaled to the mean of G's column: the pull acts on the shape of G only
+            # (an unscaled target has a mean of 1 + phi (p - 1): against the mean-1 constraint
+            # of ``normalise`` its multiplier drove most contributions to zero)
             for i in range(n):
                 s = 0.0
                 for k in range(p):
                     s += G[i, k]
                 for k in range(p):
-                    tau[i, k] = G[i, k] + phi * (s - G[i, k])
+                    t = G[i, k] + phi * (s - G[i, k])
+                    tau[i, k] = t if t > 0.0 else 0.0
+            for k in range(p):
+                mg = 0.0
+                mt = 0.0
+                for i in range(n):
+                    mg += G[i, k]
+                    mt += tau[i, k]
+                c = mg / mt if mt > 0.0 else 0.0
+                for i in range(n):
+                    tau[i, k] *= c
         for k in range(p):
             for j in range(m):
                 num[j] = 0.0

@@ -18,7 +18,14 @@ Files of the output folder (units in brackets; tables from :func:`models.pmf.rep
 * ``bootstrap_mapping.csv`` (base factor x bootstrap factor counts, unmapped, mapped %),
   ``bootstrap_profiles.csv`` (percentiles [input units, the profile table's scale]);
 * with DISP: ``disp_intervals.csv`` [input units], ``disp_swaps.csv``, ``disp_summary.csv``;
-* with Fpeak: ``fpeak.csv``;
+* with Fpeak (PMF 5.0's penalised Fpeak, :func:`models.pmf.fpeak.penalised_fpeak`):
+  ``fpeak.csv`` (Q, dQ per strength) and ``fpeak_profiles.csv`` (strength x factor x species
+  [input units]);
+* with constraints (``constraints``, a file of :mod:`pipelines.config.pmf_constraints`):
+  ``constrained_profiles.csv`` [input units], ``constrained_contributions.csv`` [1, mean 1],
+  ``constrained_constraints.csv`` (each constraint's base, goal and achieved value);
+* with BS-DISP (:func:`models.pmf.bsdisp.bsdisp`): ``bsdisp_intervals.csv`` [input units, per
+  dQmax 0.5/1/2/4], ``bsdisp_swaps.csv`` (swaps and % of replicates accepted per dQmax);
 * figures ``profiles.png``, ``fingerprints.png``, ``contributions.png``, ``g_space.png``,
   ``residuals.png`` and, with DISP, ``disp_warning.png``.
 
@@ -37,14 +44,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.pmf.core import PMFResult, fit_pmf
-from models.pmf.error_estimates import (
-    MATCH_METHOD,
-    DisplacementResult,
-    bootstrap,
-    displacement,
-    fpeak,
-)
+from models.pmf.core import PMFResult
+from models.pmf.error_estimates import MATCH_METHOD, DisplacementResult, bootstrap, displacement
+from models.pmf.estimator import PMF
 from models.pmf.prep import detect_total, prepare
 from models.pmf.report import TABLES_WITHOUT_INDEX, observed_predicted_series, pmf_tables
 from pipelines.tracing.pmf_io import read_pmf_input
@@ -141,7 +143,9 @@ def run_pmf(
     extra_pct: float = 0.0,
     bootstrap_n: int = 100,
     disp: bool = False,
+    bsdisp_n: int = 0,
     fpeak_strengths: tuple[float, ...] = (),
+    constraints: Path | None = None,
     nonpositive: str = "error",
     track: bool = True,
 ) -> dict[str, Any]:
@@ -176,8 +180,13 @@ def run_pmf(
         Bootstrap replicates (PMF5's default 100; 0: none).
     disp : bool
         Run the displacement error estimate (a few minutes on 40 species).
+    bsdisp_n : int
+        BS-DISP replicates (0: none; PMF5 suggests 100; minutes per replicate on 40 species).
     fpeak_strengths : tuple of float
-        Fpeak-style rotation strengths to try.
+        Strengths ``phi`` of PMF 5.0's penalised Fpeak to run (e.g. -0.5, 0.5).
+    constraints : pathlib.Path, optional
+        A constraints file (:func:`pipelines.config.pmf_constraints.load_constraints`): one
+        constrained run from the base, with its dQ.
     nonpositive : {"error", "floor"}
         What to do with uncertainties <= 0.
     track : bool
@@ -198,6 +207,8 @@ def run_pmf(
 
     data = read_pmf_input(Path(concentration), Path(uncertainty), nonpositive)
     total, detected = _resolve_total(total, data.species, Path(concentration))
+    if bootstrap_n < 0 or bsdisp_n < 0:
+        raise ValueError("bootstrap and BS-DISP replicates must be >= 0")
     cats = dict(categories or {})
     if not auto_categories:
         cats = {s: cats.get(s, "strong") for s in data.species}
@@ -212,17 +223,19 @@ def run_pmf(
         total=total,
         extra_pct=extra_pct,
     )
+    wanted = None
+    if constraints is not None:  # checked before the fit: a typo costs no minutes
+        from pipelines.config.pmf_constraints import load_constraints
+
+        wanted = load_constraints(
+            constraints, species=prep.species, samples=prep.samples, factors=factors
+        )
     t = lap("read_prepare", t0)
-    res = fit_pmf(
-        prep.x,
-        prep.u,
-        factors,
-        starts=starts,
-        seed=seed,
-        robust=robust,
-        species=prep.species,
-        samples=prep.samples,
+    frame = {"index": prep.samples, "columns": prep.species}
+    est = PMF(factors, starts=starts, seed=seed, robust=robust).fit(
+        pd.DataFrame(prep.x, **frame), pd.DataFrame(prep.u, **frame)
     )
+    res = est.result_
     t = lap("fit", t)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -279,12 +292,60 @@ def run_pmf(
             "match": MATCH_METHOD,
         }
         t = lap("disp", t)
+    if bsdisp_n:
+        from models.pmf.bsdisp import bsdisp
+
+        b = bsdisp(prep.x, prep.u, res, replicates=bsdisp_n, seed=seed)
+        b.intervals.to_csv(out / "bsdisp_intervals.csv", index=False)
+        b.swaps.to_csv(out / "bsdisp_swaps.csv", index=False)
+        files["bsdisp_intervals"] = str(out / "bsdisp_intervals.csv")
+        files["bsdisp_swaps"] = str(out / "bsdisp_swaps.csv")
+        summary["bsdisp"] = {
+            **b.summary,
+            "dq_max": list(b.settings["dq_max"]),
+            "accepted_percent": b.swaps.set_index("dq_max")["accepted_percent"].to_dict(),
+            "match": MATCH_METHOD,
+        }
+        t = lap("bsdisp", t)
     if fpeak_strengths:
-        table, _ = fpeak(prep.x, prep.u, res, tuple(fpeak_strengths))
-        table.to_csv(out / "fpeak.csv", index=False)
+        from models.pmf.fpeak import penalised_fpeak
+
+        fp = penalised_fpeak(prep.x, prep.u, res, tuple(fpeak_strengths))
+        fp.table.to_csv(out / "fpeak.csv", index=False)
+        fp.profiles(prep.species).to_csv(out / "fpeak_profiles.csv", index=False)
         files["fpeak"] = str(out / "fpeak.csv")
-        summary["fpeak"] = table.to_dict(orient="records")
+        files["fpeak_profiles"] = str(out / "fpeak_profiles.csv")
+        summary["fpeak"] = {
+            "method": "penalised (PMF2 / PMF 5.0 auxiliary equations)",
+            "weight": fp.weight,
+            "q_robust_reference": fp.q_robust_reference,
+            "runs": fp.table.to_dict(orient="records"),
+        }
         t = lap("fpeak", t)
+    if wanted:
+        from models.pmf.constrained import constrained_run
+
+        c = constrained_run(prep.x, prep.u, res, wanted)
+        c.profiles().to_csv(out / "constrained_profiles.csv", index_label="species")
+        c.contributions().to_csv(out / "constrained_contributions.csv", index_label="sample")
+        c.constraints.to_csv(out / "constrained_constraints.csv", index=False)
+        for name in (
+            "constrained_profiles",
+            "constrained_contributions",
+            "constrained_constraints",
+        ):
+            files[name] = str(out / f"{name}.csv")
+        summary["constrained"] = {
+            "file": str(constraints),
+            "q_robust_base": c.q_robust_base,
+            "q_robust": c.q_robust,
+            "dq_robust": c.dq_robust,
+            "dq_robust_percent": c.dq_robust_percent,
+            "acceptable": c.acceptable,
+            "swapped": c.swapped,
+            "guidance": c.guidance,
+        }
+        t = lap("constrained", t)
     files = {**write_pmf_outputs(prep.x, prep.u, res, out, data.times, prep.total, disp=d), **files}
     prep.species_table().to_csv(out / "species_sn_categories.csv", index=False)
     files["species_sn_categories"] = str(out / "species_sn_categories.csv")

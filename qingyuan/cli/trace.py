@@ -96,11 +96,26 @@ def _lead_hours(hours: str) -> tuple[int, int]:
 )
 @click.option("--disp", is_flag=True, help="Displacement error estimate (minutes for 40 species).")
 @click.option(
+    "--bsdisp",
+    "bsdisp_n",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="BS-DISP replicates (PMF5 suggests 100; minutes per replicate for 40 species; 0: none).",
+)
+@click.option(
     "--fpeak",
     "fpeak_strengths",
     type=float,
     multiple=True,
-    help="Fpeak-style rotation strength (repeatable), e.g. --fpeak -0.1 --fpeak 0.1.",
+    help="PMF5's penalised Fpeak strength (repeatable), e.g. --fpeak -0.5 --fpeak 0.5.",
+)
+@click.option(
+    "--constraints",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="YAML file of constraints (pull up/down/to value, set to zero/value) for a "
+    "constrained run from the base, with its dQ (see pipelines/config/pmf_constraints.py).",
 )
 @click.option(
     "--nonpositive-uncertainty",
@@ -127,7 +142,9 @@ def trace_pmf(
     extra_uncertainty: float,
     bootstrap_n: int,
     disp: bool,
+    bsdisp_n: int,
     fpeak_strengths: tuple[float, ...],
+    constraints: Path | None,
     nonpositive_uncertainty: str,
     out: Path | None,
 ) -> None:
@@ -153,7 +170,9 @@ def trace_pmf(
             extra_pct=extra_uncertainty,
             bootstrap_n=bootstrap_n,
             disp=disp,
+            bsdisp_n=bsdisp_n,
             fpeak_strengths=fpeak_strengths,
+            constraints=constraints,
             nonpositive=nonpositive_uncertainty,
         )
     click.echo(
@@ -185,6 +204,21 @@ def trace_pmf(
             if d["well_defined"]
             else "DISP WARNING: swaps at dQmax 4 - the solution is not well defined"
         )
+    if "bsdisp" in s:
+        b = s["bsdisp"]
+        acc = ", ".join(f"{k:g}: {v:.0f} %" for k, v in b["accepted_percent"].items())
+        click.echo(
+            f"BS-DISP ({b['replicates']} replicates): accepted per dQmax {acc}; "
+            f"{b['best_fit_swaps']} best-fit swaps; bsdisp_intervals.csv"
+        )
+    if "fpeak" in s:
+        for r in s["fpeak"]["runs"]:
+            click.echo(
+                f"Fpeak {r['strength']:+g}: dQ(robust) {r['dq_robust']:,.1f} "
+                f"({r['dq_robust_percent']:.2f} %)"
+            )
+    if "constrained" in s:
+        click.echo(f"constrained run: {s['constrained']['guidance']}")
     click.echo(f"outputs: {out}  (MLflow run {s.get('mlflow_run_id')})")
 
 

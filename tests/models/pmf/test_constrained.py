@@ -132,3 +132,23 @@ def test_fpeak_zero_costs_nothing_and_the_sign_sharpens_f_or_g(fitted):
     assert np.allclose(G.mean(axis=0), 1.0)
     # the pull acts during the fit: the solution is not a rotation of the base with the same Q
     assert t.loc[0.5, "q_robust"] == pytest.approx(res.q_robust_reference + t.loc[0.5, "dq_robust"])
+
+
+def test_positive_fpeak_does_not_collapse_the_contributions_on_baton_rouge():
+    """Regression: the unscaled pull fought the mean-1 scale and zeroed 99.7 % of G at +0.5."""
+    from pathlib import Path
+
+    from models.pmf.prep import detect_total, prepare
+    from pipelines.tracing.pmf_io import read_pmf_input
+
+    data = Path(__file__).resolve().parents[3] / "data" / "esat_examples"
+    d = read_pmf_input(
+        data / "Dataset-BatonRouge-con.csv.xz", data / "Dataset-BatonRouge-unc.csv.xz"
+    )
+    p = prepare(d.x, d.u, d.species, d.samples, total=detect_total(d.species))
+    base = fit_pmf(p.x, p.u, 6, starts=3, seed=42)
+    t = penalised_fpeak(p.x, p.u, base, (0.5, 1.0)).table.set_index("strength")
+    assert (t["share_zero_G"] < 0.2).all(), t
+    assert (t["dq_robust_percent"] < 5.0).all(), t
+    # and the stronger pull costs at least as much
+    assert t.loc[1.0, "dq_robust"] >= t.loc[0.5, "dq_robust"] - 1e-6 * base.q_robust

@@ -88,3 +88,21 @@ def test_bad_input_is_refused_by_the_engine():
     x, u, _, _ = synthetic(n=30, m=6)
     with pytest.raises(ValueError, match="factors"):
         PMF(6).fit(x, u)
+
+
+def test_transform_gives_contributions_of_new_samples():
+    from models.pmf.error_estimates import match_factors
+
+    x, u, G, _ = synthetic(n=240, m=10, seed=5)
+    est = PMF(3, starts=4, seed=1).fit(x[:180], u[:180])
+    # the training samples: transform reproduces the fitted contributions
+    again = est.transform(x[:180], u[:180])
+    assert np.allclose(again, est.contributions_, rtol=0.05, atol=0.02 * est.contributions_.mean())
+    # new samples: their contributions follow the true sources (up to order and scale)
+    new = est.transform(x[180:], u[180:])
+    assert new.shape == (60, 3) and (new >= 0).all()
+    assert (match_factors(G[180:], new).r_matched > 0.95).all()
+    with pytest.raises(ValueError, match="n x 10"):
+        est.transform(x[:5, :4], u[:5, :4])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        PMF(3).transform(x, u)

@@ -13,7 +13,6 @@ from models.pmf.error_estimates import (
     DisplacementResult,
     bootstrap,
     displacement,
-    fpeak,
     match_factors,
 )
 from models.pmf.report import profile_tables
@@ -193,12 +192,3 @@ def test_base_profile_lies_within_its_bootstrap_range_on_baton_rouge():
     inside = pct.groupby("factor")["base_within_p5_p95"].mean()
     assert len(prep.species) == 41 and (inside >= 0.8).all(), inside
     assert (bs.mapped_percent >= 80).all()
-
-
-def test_fpeak_rotation_sharpens_profiles_at_a_q_cost():
-    x, u, _, _ = synthetic(n=120, m=8, seed=6)
-    base = fit_pmf(x, u, 3, starts=4, seed=1)
-    table, sols = fpeak(x, u, base, (0.0, 0.3))
-    zero = table.set_index("strength")
-    assert zero.loc[0.3, "share_of_near_zero_F"] >= zero.loc[0.0, "share_of_near_zero_F"]
-    assert zero.loc[0.3, "dq_robust"] >= zero.loc[0.0, "dq_robust"] - 1e-6
