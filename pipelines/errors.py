@@ -21,7 +21,7 @@ class ConfigError(ValueError):
     def __init__(self, file: str, line: int | None, field: str, reason: str):
         self.file, self.line, self.field, self.reason = str(file), line, field, reason
         where = f"{file}:{line}" if line else str(file)
-        super().__init__(f"{where}: field '{field}': {reason}")
+        super().__init__(f"{where}: field '{field}': {reason}" if field else f"{where}: {reason}")
 
 
 class SourceError(ValueError):

@@ -29,8 +29,49 @@ M = TypeVar("M", bound=BaseModel)
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+#: Largest number of nodes a document may expand to through its aliases (a "billion laughs"
+#: file of a few hundred bytes expands to 10^9 and would hang validation, not the parser).
+MAX_EXPANDED_NODES = 1_000_000
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Nodes of ``root`` with every alias expanded, counted without expanding (memoised)."""
+    size: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in size:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            size[id(node)] = 1
+            continue
+        kids = (
+            [v for kv in node.value for v in kv]
+            if isinstance(node, yaml.MappingNode)
+            else node.value
+        )
+        if done:
+            size[id(node)] = min(1 + sum(size.get(id(k), 0) for k in kids), 10 * MAX_EXPANDED_NODES)
+        else:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in size)
+    return size[id(root)]
+
+
 class _LineLoader(_SafeLoader):
-    """SafeLoader that remembers the line of every mapping key."""
+    """SafeLoader that remembers the line of every mapping key and refuses alias bombs."""
+
+    def get_single_node(self):  # noqa: D102 - PyYAML's hook: the composed document
+        node = super().get_single_node()
+        if node is not None and _expanded_size(node) > MAX_EXPANDED_NODES:
+            raise _AliasBomb(node.start_mark.line + 1)
+        return node
+
+
+class _AliasBomb(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
 
 
 class _LinedDict(dict):
@@ -127,6 +168,9 @@ def load_yaml(path: Path) -> Any:
         try:
             text = raw.decode("utf-8")
             _YAML_CACHE[key] = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        except _AliasBomb as exc:
+            why = f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?)"
+            raise ConfigError(str(path), exc.line, "", why) from exc
         except yaml.MarkedYAMLError as exc:
             line = exc.problem_mark.line + 1 if exc.problem_mark else None
             raise ConfigError(str(path), line, "", f"invalid YAML: {exc.problem}") from exc

@@ -222,3 +222,20 @@ def test_champion_leads_beyond_the_horizon_are_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("QINGYUAN_CONFIG", str(cfg))
     with pytest.raises(ConfigError, match=r"champion.leads must lie in 1..leads \(24\)"):
         forecast_config()
+
+
+def test_an_alias_bomb_is_refused_and_anchors_still_work(tmp_path):
+    from pipelines.config.yaml_io import load_yaml
+
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for k in range(1, 9):  # 9^9 = 387 million strings once expanded, 600 bytes on disk
+        lines.append(f"l{k}: &l{k} [" + ", ".join([f"*l{k - 1}"] * 9) + "]")
+    bomb = tmp_path / "bomb.yml"
+    bomb.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bomb.yml:1: aliases expand to more than 1,000,000"):
+        load_yaml(bomb)
+    ok = tmp_path / "ok.yml"  # the usual use of anchors: shared defaults merged into entries
+    ok.write_text(
+        "base: &base {unit: ug/m3, lo: 0}\nvars:\n  pm25: {<<: *base, hi: 1000}\n", encoding="utf-8"
+    )
+    assert load_yaml(ok)["vars"]["pm25"] == {"unit": "ug/m3", "lo": 0, "hi": 1000}
