@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	# The CPU wheel of torch lies in the machine's find-links; install it before anything can pull CUDA.
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# compile the PMF kernels into numba's cache once, not on a user's first `trace pmf` (~10 s)
+	$(BIN)/python -m models.pmf.warmup
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,3 +108,30 @@ def test_transform_gives_contributions_of_new_samples():
         est.transform(x[:5, :4], u[:5, :4])
     with pytest.raises(RuntimeError, match="not fitted"):
         PMF(3).transform(x, u)
+
+
+def test_warm_up_compiles_every_kernel_a_run_uses(tmp_path):
+    """``make setup``'s warm-up leaves nothing to compile for a fit, DISP and Fpeak."""
+    import subprocess
+    import sys
+
+    env = {"NUMBA_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    root = Path(__file__).resolve().parents[3]
+    run = [sys.executable, "-m", "models.pmf.warmup"]
+    subprocess.run(run, check=True, cwd=root, env=env, capture_output=True)
+    cached = {p.name.split(".")[0] for p in tmp_path.rglob("*.nbi")}
+    assert {"kernels", "penalised_kernels"} <= {c.split("-")[0] for c in cached}, cached
+    # a second process finds the kernels in the cache: nothing compiles
+    probe = (
+        "import numba, time, numpy as np;"
+        "from models.pmf.core import fit_pmf;"
+        "from models.pmf.penalised_kernels import _pen_batch; from models.pmf.kernels import _batch;"
+        "r = fit_pmf(np.random.default_rng(1).random((20, 6)) + 0.1, np.full((20, 6), 0.1), 3,"
+        " starts=2, max_iter=20);"
+        "print(_batch.stats.cache_hits, _batch.stats.cache_misses)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, cwd=root, env=env, capture_output=True, text=True
+    )
+    hits, misses = out.stdout.split()[-2:]
+    assert hits != "Counter()" and misses == "Counter()", out.stdout
