@@ -383,79 +383,90 @@ def displacement(
     u: np.ndarray,
     base: PMFResult,
     dq_max: tuple[float, ...] = (4, 8, 16, 32),
-    up_steps: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0),
-    down_steps: tuple[float, ...] = (0.9, 0.75, 0.5, 0.25, 0.1, 0.0),
-    max_iter: int = 200,
+    *,
+    max_iter: int = 400,
+    tol: float = 0.02,
+    window: int = 10,
+    max_search: int = 3,
+    rel_tol: float = 0.2,
+    up_cap: float = 10.0,
+    threshold: float = 0.6,
 ) -> DisplacementResult:
-    """Displace every F element up and down, refit, and read the intervals for each dQmax.
+    """PMF 5.0's DISP: displace every profile element down and up to each dQmax and refit.
 
-    The base solution is first put on the profile table's scale (:func:`models.pmf.report
-    .normalise`), so intervals are in concentration units. Upward steps add ``step x`` the
-    species' largest base profile value; downward steps scale the element. Each displaced model
-    is refit (G and the free F) from the base solution with that element held; every
-    displacement of one step is fitted as one batch. Swaps: :func:`match_factors` on the
-    contributions of the displaced and the base solution.
+    The search is BS-DISP's (:mod:`models.pmf.bsdisp`, one implementation of the displacement):
+    the base solution is refit on the profile table's scale (contributions at a mean of 1, kept
+    there during every refit so a held element cannot be absorbed by rescaling its factor;
+    :func:`models.pmf.constrained.normalised_reference`), then for each element, direction and
+    dQmax a bracketing secant on ``sqrt(dQ)`` finds the largest displacement whose refit (the
+    element held, everything else free) raises the objective by at most dQmax (within
+    ``rel_tol``; at most ``max_search`` refits per level), all elements as one compiled batch.
+    Swaps: :func:`match_factors` on the contributions of the displaced and the base solution.
+
+    Parameters
+    ----------
+    x, u : numpy.ndarray
+        ``n x m`` concentrations and uncertainties the base was fitted to [data units].
+    base : PMFResult
+        Base solution; its robust / alpha settings are used.
+    dq_max : tuple of float, optional
+        dQmax levels [Q units], ascending (PMF 5.0: 4, 8, 16, 32).
+    max_iter, tol, window : int, float, int, optional
+        Convergence of the reference and of every displaced refit (``tol`` [Q units] over
+        ``window`` sweeps, at most ``max_iter`` sweeps).
+    max_search, rel_tol : int, float, optional
+        Refits per element, direction and level; accepted band ``[(1 - rel_tol) L, L]``.
+    up_cap : float, optional
+        Largest upward displacement, in multiples of the species' largest profile value.
+    threshold : float, optional
+        Contribution correlation below which a displaced factor counts as swapped.
+
+    Returns
+    -------
+    DisplacementResult
+        Intervals [data units] (``base``: the element of the reference refit), swaps per level
+        and the largest decrease of Q seen.
     """
+    from models.pmf.bsdisp import _disp_one
+    from models.pmf.constrained import normalised_reference
+
+    levels = tuple(float(v) for v in dq_max)
+    if list(levels) != sorted(levels) or levels[0] <= 0:
+        raise ValueError(f"dq_max must be positive and ascending (got {dq_max})")
     p, m = base.F.shape
-    s = base.settings
-    robust, alpha = s.get("robust", True), s.get("alpha", 4.0)
-    Gb, Fb, _ = normalise(base.G, base.F)
-    q0 = _objective(x, u, Gb, Fb, robust, alpha)
-    scale = Fb.max(axis=0)
-    cells = [(k, j) for k in range(p) for j in range(m)]
-    values = {"up": [], "down": []}
-    dqs = {"up": [], "down": []}
-    swapped = {"up": [], "down": []}
-    for direction, steps in (("up", up_steps), ("down", down_steps)):
-        for step in steps:
-            fix = np.full((len(cells), p, m), np.nan)
-            vals = np.empty(len(cells))
-            for b, (k, j) in enumerate(cells):
-                vals[b] = Fb[k, j] + step * scale[j] if direction == "up" else Fb[k, j] * step
-                fix[b, k, j] = max(vals[b], 1e-12)
-            G0 = np.repeat(Gb[None], len(cells), 0)
-            F0 = np.repeat(Fb[None], len(cells), 0)
-            F0 = np.where(np.isnan(fix), F0, fix)
-            G, F, _, _, _ = optimise(
-                x, u, G0, F0, "hals", robust, alpha, robust_after=0, max_iter=max_iter, fix_F=fix
-            )
-            q = np.array([_objective(x, u, G[b], F[b], robust, alpha) for b in range(len(cells))])
-            sw = np.array([match_factors(Gb, G[b]).swapped for b in range(len(cells))])
-            values[direction].append(vals)
-            dqs[direction].append(q - q0)
-            swapped[direction].append(sw)
+    robust, alpha = bool(base.settings.get("robust", True)), float(base.settings.get("alpha", 4.0))
+    G0, F0, q0 = normalised_reference(x, u, base, max_iter=5000, tol=0.01, window=20)
+    r = _disp_one(
+        x, u, G0, F0, q0, levels, robust, alpha, max_iter, tol, window, max_search, rel_tol,
+        up_cap, np.arange(m), threshold,
+    )  # fmt: skip
     rows, swap_rows = [], []
-    for level in dq_max:
-        swaps = np.zeros(p, int)
-        for b, (k, j) in enumerate(cells):
-            lo_hi = []
-            for direction in ("down", "up"):
-                # the steps are monotone in size: take the largest accepted before the first refused
-                last = -1
-                for i in range(len(dqs[direction])):
-                    if dqs[direction][i][b] <= level:
-                        last = i
-                    else:
-                        break
-                lo_hi.append(values[direction][last][b] if last >= 0 else Fb[k, j])
-                if any(swapped[direction][i][b] for i in range(last + 1)):
-                    swaps[k] += 1
-            rows.append(
-                {
-                    "factor": k + 1,
-                    "species": base.species[j],
-                    "dq_max": level,
-                    "base": Fb[k, j],
-                    "low": lo_hi[0],
-                    "high": lo_hi[1],
-                }
-            )
+    for lv, level in enumerate(levels):
+        lo, hi = F0.copy(), F0.copy()
+        for b in range(len(r["k"])):
+            k, j = r["k"][b], r["j"][b]
+            if r["up"][b]:
+                hi[k, j] = r["v0"][b] + r["delta"][lv, b]
+            else:
+                lo[k, j] = max(r["v0"][b] - r["delta"][lv, b], 0.0)
+        swaps = np.bincount(r["k"][r["swap"][lv]], minlength=p)
+        rows += [
+            {
+                "factor": k + 1,
+                "species": base.species[j],
+                "dq_max": level,
+                "base": F0[k, j],
+                "low": lo[k, j],
+                "high": hi[k, j],
+            }
+            for k in range(p)
+            for j in range(m)
+        ]
         swap_rows.append({"dq_max": level, **{f"factor_{k + 1}": int(swaps[k]) for k in range(p)}})
-    all_dq = np.concatenate([np.concatenate(dqs[d]) for d in dqs])
     return DisplacementResult(
         intervals=pd.DataFrame(rows),
         swaps=pd.DataFrame(swap_rows),
-        largest_dq_decrease=float(-min(0.0, all_dq.min())),
+        largest_dq_decrease=float(-min(0.0, r["min_dq"])),
     )
 
 

@@ -153,10 +153,11 @@ def test_bootstrap_mapping_table_and_disp_on_the_profile_tables_scale():
     np.testing.assert_allclose(bs.base_F, conc.to_numpy().T)  # the profile table's scale
     pct = bs.profile_percentiles(base.species)
     assert pct["base_within_p5_p95"].mean() > 0.8
-    d = displacement(x, u, base, dq_max=(4, 16), up_steps=(0.05, 0.2), down_steps=(0.8, 0.5))
+    d = displacement(x, u, base, dq_max=(4, 16))
     iv = d.intervals
     base_conc = iv.apply(lambda r: conc.loc[r["species"], f"factor_{r['factor']}"], axis=1)
-    np.testing.assert_allclose(iv["base"], base_conc)  # intervals in concentration units
+    # intervals in concentration units, around the base refit to DISP's convergence criterion
+    np.testing.assert_allclose(iv["base"], base_conc, rtol=0.02, atol=1e-3 * base_conc.max())
     assert ((iv["low"] <= iv["base"] + 1e-12) & (iv["high"] >= iv["base"] - 1e-12)).all()
     wider = iv[iv.dq_max == 16].set_index(["factor", "species"])
     narrow = iv[iv.dq_max == 4].set_index(["factor", "species"])
