@@ -57,6 +57,70 @@ __all__ = ["pmf_out_dir", "run_pmf", "write_pmf_outputs"]
 OBSERVED_PREDICTED_DIR = "observed_predicted"
 
 
+#: What each output is and its units (``files.csv`` of the output folder). "data units": the
+#: units of the concentration file (e.g. ug/m3, ppbC); Q values are dimensionless.
+FILE_GUIDE: dict[str, tuple[str, str]] = {
+    "profiles_concentration": (
+        "factor profiles: mean contribution of each factor to each species",
+        "data units",
+    ),
+    "profiles_percent_of_species": ("share of each species' modelled total per factor", "%"),
+    "profiles_percent_of_factor_total": (
+        "share of each factor's summed profile per species (total variable left out)",
+        "%",
+    ),
+    "contributions_normalised": ("factor contributions per sample, mean 1 per factor", "1"),
+    "contributions_total_variable": (
+        "contributions in units of the total variable (G x F[total])",
+        "units of the total variable",
+    ),
+    "factor_share_of_total": ("each factor's share of the total variable", "%"),
+    "residuals": ("observed - modelled, samples x species", "data units"),
+    "scaled_residuals": ("residuals / uncertainty, samples x species", "1"),
+    "observed_predicted_regression": (
+        "observed vs predicted per species: slope, intercept, r2, n",
+        "slope 1, intercept data units, r2 1",
+    ),
+    "observed_predicted": (
+        "observed, predicted and residual per sample: one CSV per species (index of the files)",
+        "data units",
+    ),
+    "residual_diagnostics": ("per species: scaled-residual summary and the share beyond +-3", "1"),
+    "runs": ("every random start: Q(true), Q(robust), convergence, iterations", "Q: 1"),
+    "species_sn_categories": ("per species: signal to noise, category, treatments", "S/N: 1"),
+    "bootstrap_mapping": ("bootstrap factor x base factor counts, unmapped, mapped %", "count, %"),
+    "bootstrap_profiles": (
+        "bootstrap percentiles (5, 25, 50, 75, 95) of every profile element",
+        "data units",
+    ),
+    "disp_intervals": ("DISP interval of every profile element per dQmax 4/8/16/32", "data units"),
+    "disp_swaps": ("DISP swaps per factor and dQmax", "count"),
+    "disp_summary": ("PMF5's DISP summary: swaps, largest Q decrease", "count, Q: 1"),
+    "bsdisp_intervals": (
+        "BS-DISP interval of every profile element per dQmax 0.5/1/2/4",
+        "data units",
+    ),
+    "bsdisp_swaps": ("BS-DISP swaps per factor, replicates accepted per dQmax", "count, %"),
+    "fpeak": ("penalised Fpeak runs: Q, dQ, shares of zeros per strength", "Q: 1, dQ %: %"),
+    "fpeak_profiles": ("profiles of every Fpeak strength, long format", "data units"),
+    "constrained_profiles": ("profiles of the constrained run", "data units"),
+    "constrained_contributions": ("contributions of the constrained run, mean 1", "1"),
+    "constrained_constraints": (
+        "each constraint: base, goal, achieved, dQ limit",
+        "data units (contributions: 1)",
+    ),
+    "fig_profiles": (
+        "figure: profiles (bars, data units) and % of species (dots)",
+        "data units, %",
+    ),
+    "fig_fingerprints": ("figure: each factor's share of every species", "%"),
+    "fig_contributions": ("figure: contribution time series per factor", "1"),
+    "fig_g_space": ("figure: G-space plots of every pair of factors (rotational edges)", "1"),
+    "fig_residuals": ("figure: scaled residuals of every species", "1"),
+    "fig_disp_warning": ("figure: DISP swaps per dQmax, PMF5's warning", "count"),
+}
+
+
 def pmf_out_dir(out_dir: str | Path, concentration: str | Path, factors: int) -> Path:
     """Output folder of a PMF run: ``<out_dir>/pmf/<concentration file stem>_f<factors>``."""
     return Path(out_dir) / "pmf" / f"{Path(concentration).name.split('.')[0]}_f{factors}"
@@ -353,6 +417,12 @@ def run_pmf(
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     summary["timings"] = timings
     summary["files"] = files
+    guide = [
+        {"output": name, "file": Path(path).relative_to(out).as_posix(), "what": w, "units": un}
+        for name, path in files.items()
+        for w, un in [FILE_GUIDE.get(name, ("", ""))]
+    ]
+    pd.DataFrame(guide).to_csv(out / "files.csv", index=False)
     if track:
         summary["mlflow_run_id"] = _log(summary, out)
         lap("mlflow", t)

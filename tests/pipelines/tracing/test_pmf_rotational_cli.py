@@ -95,6 +95,10 @@ def test_constraints_fpeak_and_bsdisp_reach_their_tables(files, tmp_path):
     at4 = iv[iv["dq_max"] == 4.0]
     inside = (at4["low"] <= at4["base"] + 1e-9) & (at4["high"] >= at4["base"] - 1e-9)
     assert inside.mean() >= 0.9, at4[~inside]
+    # every output is listed in files.csv with what it is and its units
+    guide = pd.read_csv(out / "files.csv")
+    assert set(guide["output"]) == set(s["files"]) and guide["units"].notna().all(), guide
+    assert all((out / f).exists() for f in guide["file"])
     assert s["bsdisp"]["replicates"] == 2 and "BS-DISP (2 replicates)" in res.output
 
 
