@@ -279,6 +279,8 @@ def _pmf_run(d: Path) -> dict[str, Any]:
     out["contributions"] = _sample_times(_table(contrib, "time")) if contrib.is_file() else []
     mapping = d / "bootstrap_mapping.csv"
     out["bootstrap_mapping"] = _table(mapping, "factor") if mapping.is_file() else []
+    guide = d / "files.csv"  # what each output is and its units
+    out["guide"] = _table(guide, "output") if guide.is_file() else []
     names = [p.name for p in _files_in(d)]
     out["figures"] = [n for n in names if _kind_of(n) == "figure"]
     out["tables"] = [n for n in names if _kind_of(n) == "table"]
@@ -301,7 +303,8 @@ def pmf_run(ws: Workspace, name: str) -> Read:
         ``data``: ``{name, summary (as in :func:`pmf_runs`), profiles {concentration
         [{species, factor_1, ...}], percent_of_species [...]}, factor_share [{factor, percent,
         total}], contributions [{time, factor_1, ...}] (normalised; ``time`` as in the input,
-        ISO-8601 without a zone), bootstrap_mapping [...], figures [names], tables [names]}``.
+        ISO-8601 without a zone), bootstrap_mapping [...], guide [{output, file, what, units}]
+        (``files.csv``; empty for runs written before it), figures [names], tables [names]}``.
 
     Raises
     ------

@@ -124,4 +124,31 @@ def pmf_page(request: Request, run: Ident, who: Principal = Depends(reader("sour
                 y_label="contribution",
             )
         )
-    return render(request, "pmf.html", {"run": r, "name": run, "charts": charts})
+    estimates = _error_estimates(r.get("summary") or {})
+    return render(
+        request, "pmf.html", {"run": r, "name": run, "charts": charts, "estimates": estimates}
+    )
+
+
+def _error_estimates(s: dict) -> list[str]:
+    """One line per error estimate or rotational tool the run has (from its summary)."""
+    lines = []
+    if b := s.get("bootstrap"):
+        lines.append(
+            f"Bootstrap ({b.get('replicates')} replicates, contribution r >= "
+            f"{b.get('threshold_r')}): mapped % per factor {b.get('mapped_percent')}"
+        )
+    if d := s.get("disp"):
+        ok = "no swap at dQmax 4" if d.get("well_defined") else "swaps at dQmax 4: not well defined"
+        lines.append(f"DISP: {ok}; largest dQ decrease {d.get('largest_dq_decrease', 0):.1f}")
+    if b := s.get("bsdisp"):
+        acc = ", ".join(f"{k}: {v:.0f} %" for k, v in (b.get("accepted_percent") or {}).items())
+        lines.append(f"BS-DISP ({b.get('replicates')} replicates): accepted per dQmax {acc}")
+    if f := s.get("fpeak"):
+        runs = ", ".join(
+            f"{r['strength']:+g}: {r['dq_robust_percent']:.2f} %" for r in f.get("runs", [])
+        )
+        lines.append(f"Fpeak dQ(robust) per strength: {runs}")
+    if c := s.get("constrained"):
+        lines.append(f"Constrained run: {c.get('guidance')}")
+    return lines

@@ -78,3 +78,35 @@ def test_login_next_is_never_an_open_redirect(client):
     for nxt in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
         form = client.get(f"/login?next={nxt}")
         assert "evil.example" not in re.search(r'name="next" value="([^"]*)"', form.text).group(1)
+
+
+def test_pmf_page_shows_the_error_estimates_and_every_file_with_its_units(client, browser_headers):
+    r = client.get("/pmf/Dataset-BatonRouge-con_f4", headers=browser_headers["analyst"])
+    assert r.status_code == 200
+    assert "Error estimates" not in r.text  # the fixture's run has none (bootstrap 0)
+    assert "Tables and figures" in r.text
+    # a row per output: the link, what it is and its units
+    assert "/files/profiles_concentration.csv" in r.text and "data units" in r.text
+    assert "/files/scaled_residuals.csv" in r.text
+
+
+def test_pmf_error_estimate_lines_come_from_the_summary():
+    from qingyuan.web.pages.sources import _error_estimates
+
+    s = {
+        "bootstrap": {"replicates": 100, "threshold_r": 0.6, "mapped_percent": [100.0, 97.0]},
+        "disp": {"well_defined": False, "largest_dq_decrease": 2.5},
+        "bsdisp": {"replicates": 20, "accepted_percent": {"0.5": 90.0, "4.0": 100.0}},
+        "fpeak": {"runs": [{"strength": 0.5, "dq_robust_percent": 1.234}]},
+        "constrained": {"guidance": "dQ(robust) = 3.0 (0.50 % of the base)"},
+    }
+    lines = _error_estimates(s)
+    assert (
+        lines[0]
+        == "Bootstrap (100 replicates, contribution r >= 0.6): mapped % per factor [100.0, 97.0]"
+    )
+    assert "swaps at dQmax 4: not well defined" in lines[1] and "2.5" in lines[1]
+    assert lines[2] == "BS-DISP (20 replicates): accepted per dQmax 0.5: 90 %, 4.0: 100 %"
+    assert lines[3] == "Fpeak dQ(robust) per strength: +0.5: 1.23 %"
+    assert lines[4].startswith("Constrained run: dQ(robust) = 3.0")
+    assert _error_estimates({}) == []
