@@ -318,8 +318,21 @@ def _resolve_network_path(name_or_path: str) -> Path:
 
 
 def list_networks() -> list[str]:
-    """Names of the networks in ``configs/networks``."""
-    return sorted(p.stem for p in (config_dir() / "networks").glob("*.yml"))
+    """Names of the station networks in ``configs/networks``.
+
+    ``kind: soil`` files (sampling campaigns, no stations) are left out: every caller of this
+    list reads stations, time zones and the station store; they are listed by
+    :func:`pipelines.config.soil.soil_network_names`.
+    """
+    out = []
+    for p in sorted((config_dir() / "networks").glob("*.yml")):
+        try:
+            data = load_yaml(p)
+        except ConfigError:
+            data = None  # a broken file is still a network name: loading it reports the error
+        if not (isinstance(data, dict) and data.get("kind") == "soil"):
+            out.append(p.stem)
+    return out
 
 
 def _check_option_names(
@@ -345,6 +358,9 @@ def _check_option_names(
 def load_network(name_or_path: str) -> NetworkSpec:
     """Load and validate a network by name (``configs/networks/NAME.yml``) or by path.
 
+    A ``kind: soil`` file is a :class:`~pipelines.config.soil.SoilNetworkSpec` (sampling
+    campaigns: no stations, time zone or frequency).
+
     Raises
     ------
     ConfigError
@@ -358,6 +374,10 @@ def load_network(name_or_path: str) -> NetworkSpec:
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(str(path), 1, "", "a network file must be a mapping")
+    if data.get("kind") == "soil":  # sampling campaigns, a schema of their own (issue #18)
+        from pipelines.config.soil import load_soil_network
+
+        return load_soil_network(path, data)  # type: ignore[return-value]
     if isinstance(data.get("stations_file"), dict):  # stations listed in a CSV/XLSX file
         spec = validate_model(StationsFileSpec, data["stations_file"], path)
         listed = read_stations_file(spec, path, data["stations_file"], StationSpec)

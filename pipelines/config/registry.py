@@ -82,7 +82,7 @@ class VariableSpec(_Strict):
     long_name: str
     units: str
     symbol: str | None = None
-    kind: Literal["air", "met", "water", "source"] | None = None
+    kind: Literal["air", "met", "water", "source", "soil"] | None = None
     standard_name: str | None = None
     cf_units: str | None = None
     cell_methods: str | None = None
@@ -635,12 +635,17 @@ def load_standard_file(
         spec = validate_model(DischargeStandardSpec, data, path)
         _check_discharge(spec, data, path)
         return spec
+    if kind == "soil":  # GB 15618 / GB 36600 (issue #18)
+        from pipelines.config.soil import SoilStandardSpec
+
+        return validate_model(SoilStandardSpec, data, path)
     if kind is not None:
         raise ConfigError(
             str(path),
             data.lines.get("kind"),
             "kind",
-            f"unknown kind {kind!r}; known: 'discharge' (AQI and water-class files have no kind)",
+            f"unknown kind {kind!r}; known: 'discharge', 'soil' (AQI and water-class files have "
+            "no kind)",
         )
     model = WaterStandardSpec if "parameters" in data else AqiStandardSpec
     return validate_model(model, data, path)

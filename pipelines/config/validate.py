@@ -74,6 +74,12 @@ def _standard(path: Path) -> str:
 
     spec = load_standard_file(path)
     data = spec.model_dump(exclude_none=True)
+    if data.get("kind") == "soil":  # GB 15618 / GB 36600 (issue #18)
+        from features.soil.standards import SoilStandard
+
+        std = SoilStandard.from_config(data)
+        bands = f", {len(std.ph_bounds) + 1} pH bands" if std.needs_ph else ""
+        return f"soil standard {std.name} ({std.land} land): {len(std.analytes)} analytes{bands}"
     if isinstance(spec, DischargeStandardSpec):
         std = DischargeStandard.from_config(data)
         return (

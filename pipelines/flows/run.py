@@ -12,6 +12,7 @@ from pipelines.flows.assess import assess_task
 from pipelines.flows.forecast import forecast_task
 from pipelines.flows.ingest import ingest_flow
 from pipelines.flows.paths import default_outputs, default_store
+from pipelines.flows.soil import soil_task
 from pipelines.flows.summary import write_summary
 from pipelines.flows.supervision import supervision_task
 from pipelines.flows.tracing import pmf_demo, source_task
@@ -68,15 +69,22 @@ def run_flow(
 
     Ingest -> QC -> store -> assess -> forecast -> warn (air) / water alerts (water) -> source
     tracing (polar plots, CPF, trajectories) -> the PMF worked example -> the control-measure
-    scenario of ``configs/scenarios/<network>.yml: run`` -> ``outputs/``
+    scenario of ``configs/scenarios/<network>.yml: run`` -> the soil networks (ingest, assess,
+    kriged maps; issue #18: every ``kind: soil`` network when none is named) -> ``outputs/``
     (``summary.json``, ``summary.md``). Each step is announced to the progress reporter of
     the caller (:mod:`pipelines.progress`; the command line prints headings).
     """
-    networks = networks or bundled_networks()
+    from pipelines.config.soil import soil_network_names
+
+    # the soil networks (kind: soil) run after the station networks: all of them when no
+    # network is named, else those named
+    soil_names = soil_network_names()
+    soil = [n for n in networks if n in soil_names] if networks else soil_names
+    networks = [n for n in networks if n not in soil_names] if networks else bundled_networks()
     root = default_store(store_root)
     out = default_outputs(out_dir)
     result: dict[str, Any] = {"networks": {}}
-    plan = Steps(4 * len(networks) + 4)
+    plan = Steps(4 * len(networks) + 4 + (1 if soil else 0))
     for name in networks:
         cities = cities_of(name)
         kind = load_network(name).kind
@@ -117,6 +125,13 @@ def run_flow(
             for name, sc in scen.items():
                 if "assumptions" in sc:  # stated on every output, here too
                     print(f"scenario {name} assumptions: " + "; ".join(sc["assumptions"]))
+    if soil:
+        with plan.step("Soil " + ", ".join(soil)):
+            result["soil"] = {}
+            for name in soil:
+                res = soil_task(name, root, str(Path(out)))
+                print(f"soil {name} assumptions: " + "; ".join(res["assumptions"]))
+                result["soil"][name] = res
     with plan.step("Summary"):
         write_summary(result, out)
     return result

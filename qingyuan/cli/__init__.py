@@ -12,6 +12,8 @@ One module per command group, each command parses its options, makes one call in
 - :mod:`~qingyuan.cli.scenario`: ``scenario`` (a source class cut: PM2.5, daily AQI, warning level).
 - :mod:`~qingyuan.cli.attribute`: ``attribute enterprises`` (and the former names of ``trace``).
 - :mod:`~qingyuan.cli.water`: ``water network | assess | trace``.
+- :mod:`~qingyuan.cli.soil`: ``soil ingest | assess | map`` (sampling campaigns, GB 15618 /
+  GB 36600 risk classes, kriged maps).
 - :mod:`~qingyuan.cli.serve`: ``serve``.
 - :mod:`~qingyuan.cli.hj212`: ``hj212 serve`` (the HJ 212 receiver).
 - :mod:`~qingyuan.cli.web`: ``web`` (pages and API), ``users add | passwd | disable | enable | list | token | revoke``.
@@ -38,6 +40,7 @@ from qingyuan.cli.hj212 import hj212
 from qingyuan.cli.run import run
 from qingyuan.cli.scenario import scenario
 from qingyuan.cli.serve import serve
+from qingyuan.cli.soil import soil
 from qingyuan.cli.trace import trace
 from qingyuan.cli.warn import replay, warn
 from qingyuan.cli.water import water
@@ -79,6 +82,7 @@ for _command in (
     scenario,
     attribute,
     water,
+    soil,
     web,
     users,
     hj212,

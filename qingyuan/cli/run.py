@@ -20,7 +20,7 @@ __all__ = ["run"]
     "--network", "networks", multiple=True, help="Networks to run (default: the bundled ones)."
 )
 def run(store: Path | None, outputs: Path | None, networks: tuple[str, ...]) -> None:
-    """Run the main job on the bundled data: ingest -> QC -> store -> daily AQI / water class -> outputs."""
+    """Run the main job on the bundled data: ingest -> QC -> store -> daily AQI / water class -> soil -> outputs."""
     from pipelines.flows import run_flow
     from pipelines.flows.summary import render_markdown
     from pipelines.progress import reporting
@@ -37,9 +37,13 @@ def run(store: Path | None, outputs: Path | None, networks: tuple[str, ...]) -> 
     ):
         result = run_flow(list(networks) or None, as_str(store), str(out))
     click.echo(render_markdown(result))
+    from pipelines.soil.report import render_soil
+
+    for name, res in result.get("soil", {}).items():
+        click.echo(render_soil(name, res))
     click.echo(
         f"\nOutputs written to {out.resolve()} (summary.md, summary.json, daily tables, grid, "
-        "forecasts/, warnings/<city>/bulletin.html, feed.json, cap/).\n"
+        "forecasts/, warnings/<city>/bulletin.html, feed.json, cap/, soil/).\n"
         f"Library messages (MLflow, warnings) of this run: {log}"
     )
     flags = "".join(f" --{k} {v}" for k, v in (("store", store), ("outputs", outputs)) if v)

@@ -1,0 +1,268 @@
+"""Check soil rows: what is stored (with flags) and what is quarantined (file, line, field, reason).
+
+Checks, in order (a row is quarantined for its first fault):
+
+1. the analyte is the network's (``analytes``) or a registry soil variable;
+2. the unit converts to the registry's (``mg kg-1``: ``ug kg-1``, ``g kg-1``, ``%`` do; ``mg L-1``
+   does not);
+3. the value is a number, ``<DL`` (below the detection limit DL) or ``ND`` with a ``dl`` column;
+   below-DL values are *stored* as the DL with ``below_dl`` set (flagged, not deleted);
+4. the land use is ``agricultural`` (``paddy``, ``orchard``, ``other``) or ``construction``
+   (``type1``, ``type2``); an agricultural sample has a pH in 0-14 (GB 15618 depends on it);
+5. the coordinates are numbers inside the CRS's area of use (pyproj), converted to lon/lat;
+6. the date (if given) parses;
+7. the same sample and analyte twice with different values: the later row is quarantined
+   naming the earlier line (identical repeats are merged); a sample whose coordinates, pH,
+   land use, depth or date differ between rows: the later rows are quarantined.
+
+Stored values outside the registry's ``valid_range`` / ``suspect_range`` are flagged
+``qc_invalid`` / ``qc_suspect`` (:data:`features.qc.flags.FLAG_CODES`), never deleted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.qc.flags import FLAG_CODES
+from features.units import UnitError, convert
+from pipelines.config.soil import AGRICULTURAL_SUBTYPES, CONSTRUCTION_SUBTYPES, SoilNetworkSpec
+from pipelines.errors import QuarantineRecord
+
+__all__ = ["SAMPLE_FIELDS", "check_rows", "lonlat"]
+
+#: Sample attributes that must agree between the rows of one sample.
+SAMPLE_FIELDS = (
+    "x",
+    "y",
+    "ph",
+    "land_use",
+    "land_subtype",
+    "depth_top_cm",
+    "depth_bottom_cm",
+    "date",
+    "plot",
+)
+_BELOW = re.compile(r"^<\s*=?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$")
+_ND = {"nd", "n.d.", "未检出", "<dl", "bdl", "<lod"}
+
+
+def lonlat(crs: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Longitude, latitude [degrees] of CRS coordinates and whether each is inside the CRS's area.
+
+    The area of use is pyproj's (``CRS.area_of_use``: west, south, east, north [degrees]); a
+    point that does not transform (inf) is outside.
+    """
+    import pyproj
+
+    c = pyproj.CRS.from_user_input(crs)
+    tr = pyproj.Transformer.from_crs(c, "EPSG:4326", always_xy=True)
+    lon, lat = tr.transform(np.asarray(x, float), np.asarray(y, float))
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    inside = np.isfinite(lon) & np.isfinite(lat)
+    aou = c.area_of_use
+    if aou is not None:
+        w, s, e, n = aou.bounds
+        inside &= (lat >= s) & (lat <= n)
+        inside &= (lon >= w) & (lon <= e) if w <= e else (lon >= w) | (lon <= e)
+    return lon, lat, inside
+
+
+def _num(s: pd.Series) -> pd.Series:
+    t = s.astype(str).str.strip()
+    return pd.to_numeric(t.where(t != ""), errors="coerce")
+
+
+def check_rows(
+    rows: pd.DataFrame, net: SoilNetworkSpec, registry: dict[str, dict[str, Any]]
+) -> tuple[pd.DataFrame, list[QuarantineRecord], int]:
+    """Check rows of :func:`pipelines.soil.sources.read_sources`.
+
+    Returns
+    -------
+    good : pandas.DataFrame
+        One row per sample and variable: the sample fields, ``lon``, ``lat``, ``variable``,
+        ``value`` and ``dl`` [registry units], ``below_dl``, ``method``, ``flag``, ``file``,
+        ``line``.
+    quarantined : list of QuarantineRecord
+        The refused rows.
+    merged : int
+        Identical repeats merged into an earlier row (counted as stored).
+    """
+    df = rows.reset_index(drop=True).copy()
+    n = len(df)
+    field = np.full(n, "", dtype=object)
+    reason = np.full(n, "", dtype=object)
+
+    def bad(mask: np.ndarray, name: str, why: np.ndarray | str) -> None:
+        hit = np.asarray(mask, bool) & (reason == "")
+        field[hit] = name
+        reason[hit] = why[hit] if isinstance(why, np.ndarray) else why
+
+    # 1. analyte
+    soil_vars = {k for k, v in registry.items() if v.get("kind") == "soil"}
+    lookup = {**{v: v for v in soil_vars}, **net.analytes}
+    analyte = df["analyte"].astype(str).str.strip()
+    var = analyte.map(lookup)
+    bad(
+        var.isna().to_numpy(),
+        "analyte",
+        np.array([f"unknown analyte {a!r} (not in the network's analytes)" for a in analyte]),
+    )
+    var = var.fillna("")
+    # 2. unit -> factor to registry units (soil contents convert linearly)
+    factor = np.full(n, np.nan)
+    unit = df["unit"].astype(str).str.strip()
+    for (u, v), idx in df.groupby([unit, var]).groups.items():
+        if not v:
+            continue
+        try:
+            f = float(convert(np.array([1.0]), u, registry[v]["units"])[0])
+        except UnitError as exc:
+            bad(np.isin(np.arange(n), idx), "unit", f"unit {u!r} does not convert: {exc}")
+            continue
+        factor[np.asarray(idx)] = f
+    # 3. value, detection limit
+    text = df["value"].astype(str).str.strip()
+    dl = _num(df["dl"])
+    bad(
+        (df["dl"].astype(str).str.strip() != "").to_numpy()
+        & dl.isna().to_numpy()
+        & (df["dl"].astype(str) != "nan").to_numpy(),
+        "dl",
+        "detection limit is not a number",
+    )
+    below_text = text.str.extract(_BELOW)[0].astype(float)
+    is_nd = text.str.lower().isin(_ND).to_numpy()
+    value = pd.to_numeric(text, errors="coerce").to_numpy(float)
+    below = below_text.notna().to_numpy() | is_nd
+    bad(is_nd & dl.isna().to_numpy(), "value", f"{'ND'} without a detection limit (dl column)")
+    dl_v = np.where(below_text.notna(), below_text, dl).astype(float)
+    bad(~below & np.isnan(value), "value", np.array([f"not a number: {t!r}" for t in text]))
+    bad(~below & (value < 0), "value", "negative content")
+    num_below = ~below & ~np.isnan(dl_v) & (value < dl_v)  # a number under its own DL
+    below = below | num_below
+    value = np.where(below, dl_v, value)
+    # 4. land use and pH
+    land = df["land_use"].astype(str).str.strip().str.lower().to_numpy()
+    sub = df["land_subtype"].astype(str).str.strip().str.lower().to_numpy()
+    sub = np.where((sub == "") & (land == "agricultural"), "other", sub)
+    ok_land = ((land == "agricultural") & np.isin(sub, AGRICULTURAL_SUBTYPES)) | (
+        (land == "construction") & np.isin(sub, CONSTRUCTION_SUBTYPES)
+    )
+    bad(
+        ~ok_land,
+        "land_use",
+        np.array(
+            [
+                f"land use {a!r}/{b!r} is not agricultural/{'|'.join(AGRICULTURAL_SUBTYPES)} "
+                f"or construction/{'|'.join(CONSTRUCTION_SUBTYPES)}"
+                for a, b in zip(land, sub, strict=True)
+            ]
+        ),
+    )
+    ph = _num(df["ph"]).to_numpy(float)
+    bad((land == "agricultural") & np.isnan(ph), "ph", "missing pH for an agricultural sample")
+    bad(~np.isnan(ph) & ((ph < 0) | (ph > 14)), "ph", "pH outside 0-14")
+    # 5. coordinates
+    x = _num(df["x"]).to_numpy(float)
+    y = _num(df["y"]).to_numpy(float)
+    bad(np.isnan(x) | np.isnan(y), "x", "coordinates are not numbers")
+    lon, lat, inside = lonlat(net.crs, np.nan_to_num(x), np.nan_to_num(y))
+    bad(~inside, "x", f"coordinates outside the area of use of {net.crs}")
+    # 6. date
+    date_text = df["date"].astype(str).str.strip().replace({"nan": ""})
+    date = pd.to_datetime(date_text.replace({"": None}), errors="coerce")
+    bad((date_text != "").to_numpy() & date.isna().to_numpy(), "date", "not a date")
+    top = _num(df["depth_top_cm"]).to_numpy(float)
+    bottom = _num(df["depth_bottom_cm"]).to_numpy(float)
+    bad(~(bottom > top) | (top < 0), "depth_top_cm", "depth interval: need 0 <= top < bottom [cm]")
+
+    good = pd.DataFrame(
+        {
+            "sample_id": df["sample_id"].astype(str).str.strip(),
+            "plot": df["plot"].astype(str).str.strip(),
+            "campaign": df["campaign"].astype(str).str.strip().replace({"": net.campaign}),
+            "x": x,
+            "y": y,
+            "lon": lon,
+            "lat": lat,
+            "depth_top_cm": top,
+            "depth_bottom_cm": bottom,
+            "land_use": land,
+            "land_subtype": sub,
+            "ph": ph,
+            "date": date,
+            "variable": var.to_numpy(),
+            "value": value * factor,
+            "dl": dl_v * factor,
+            "below_dl": below,
+            "method": df["method"].astype(str).str.strip(),
+            "file": df["file"].astype(str),
+            "line": df["line"].astype(int),
+        }
+    )
+    bad(good["sample_id"].eq("").to_numpy(), "sample_id", "no sample id")
+    # 7. duplicates and inconsistent samples (among rows that passed so far)
+    merged = np.zeros(n, bool)
+    ok = reason == ""
+    g = good[ok]
+    first_of = g.groupby(["campaign", "sample_id", "variable"], sort=False).cumcount() > 0
+    if first_of.any():
+        firsts = g[~first_of].set_index(["campaign", "sample_id", "variable"])
+        for i in g.index[first_of.to_numpy()]:
+            r = good.loc[i]
+            f = firsts.loc[(r["campaign"], r["sample_id"], r["variable"])]
+            same = np.isclose(f["value"], r["value"]) and bool(f["below_dl"]) == bool(r["below_dl"])
+            if same:
+                merged[i] = True
+            else:
+                reason[i] = (
+                    f"duplicate sample {r['sample_id']} {r['variable']}: line {int(f['line'])} "
+                    f"says {f['value']:g}, this line {r['value']:g}"
+                )
+                field[i] = "value"
+    ok = (reason == "") & ~merged
+    g = good[ok]
+    firsts = g.drop_duplicates(["campaign", "sample_id"]).set_index(["campaign", "sample_id"])
+    joined = g.join(
+        firsts[list(SAMPLE_FIELDS) + ["line"]], on=["campaign", "sample_id"], rsuffix="_1"
+    )
+    for col in SAMPLE_FIELDS:
+        a, b = joined[col], joined[f"{col}_1"]
+        differs = ~((a == b) | (a.isna() & b.isna()))
+        if a.dtype.kind == "f":
+            differs &= ~np.isclose(a.fillna(0), b.fillna(0))
+        for i in joined.index[differs.to_numpy()]:
+            if reason[i] == "":
+                field[i] = col
+                reason[i] = (
+                    f"sample {good.at[i, 'sample_id']}: {col} {a[i]} differs from line "
+                    f"{int(joined.at[i, 'line_1'])} ({b[i]})"
+                )
+    ok = (reason == "") & ~merged
+    out = good[ok].copy()
+    flag = np.full(len(out), FLAG_CODES["N"], dtype=np.int8)
+    for v, idx in out.groupby("variable").groups.items():
+        pos = out.index.get_indexer(idx)
+        vals = out["value"].to_numpy()[pos]
+        lo, hi = registry[v].get("suspect_range") or (-np.inf, np.inf)
+        flag[pos[(vals < lo) | (vals > hi)]] = FLAG_CODES["qc_suspect"]
+        lo, hi = registry[v].get("valid_range") or (-np.inf, np.inf)
+        flag[pos[(vals < lo) | (vals > hi)]] = FLAG_CODES["qc_invalid"]
+    out["flag"] = flag
+    quarantined = [
+        QuarantineRecord(
+            file=str(df.at[i, "file"]),
+            line=int(df.at[i, "line"]),
+            field=str(field[i]),
+            reason=str(reason[i]),
+            raw=",".join(str(df.at[i, c]) for c in ("sample_id", "analyte", "value", "unit"))[:300],
+            kind=str(field[i]),
+        )
+        for i in np.flatnonzero(reason != "")
+    ]
+    return out.reset_index(drop=True), quarantined, int(merged.sum())

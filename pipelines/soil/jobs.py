@@ -1,0 +1,157 @@
+"""Soil jobs: ``ingest``, ``assess``, ``map`` (the CLI and the flow call these) and all three."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.config import load_network, load_variables
+from pipelines.config.soil import SoilNetworkSpec
+from pipelines.files import atomic_write
+from pipelines.soil.assess import assess_rows, summary
+from pipelines.soil.ingest import check_rows
+from pipelines.soil.maps import make_maps
+from pipelines.soil.sources import read_sources
+from pipelines.soil.store import SoilStore
+
+__all__ = ["assess_job", "ingest_job", "map_job", "soil_job"]
+
+
+def _network(network: str) -> SoilNetworkSpec:
+    net = load_network(network)
+    if getattr(net, "kind", None) != "soil":
+        raise ValueError(f"{network}: not a kind: soil network")
+    return net  # type: ignore[return-value]
+
+
+def _store(net: SoilNetworkSpec, store_root: str | Path | None) -> SoilStore:
+    from pipelines.flows.paths import default_store
+
+    return SoilStore(Path(default_store(store_root)), net, load_variables()["variables"])
+
+
+def ingest_job(network: str, store_root: str | Path | None = None) -> dict[str, Any]:
+    """Read, check and store a soil network; write the quarantine report.
+
+    Returns the row accounting (``rows_in`` = ``rows_stored`` + ``rows_merged`` +
+    ``rows_quarantined``, ``balanced``), the stored files and the quarantine CSV (file, line,
+    field, reason) under ``<store>/soil/<network>/reports/``.
+    """
+    net = _network(network)
+    st = _store(net, store_root)
+    registry = st.registry
+    rows = read_sources(net)
+    good, quarantined, merged = check_rows(rows, net, registry)
+    files, refused, new, same = st.write(good)
+    quarantined = quarantined + refused
+    report_dir = st.dir / "reports"
+    qfile = report_dir / f"{net.name}_quarantine.csv"
+    table = pd.DataFrame(
+        [q.to_dict() for q in quarantined],
+        columns=["file", "line", "field", "reason", "raw", "kind"],
+    )
+    atomic_write(qfile, table.to_csv(index=False))
+    out = {
+        "network": net.name,
+        "rows_in": len(rows),
+        "rows_stored": new,
+        "rows_merged": merged + same,
+        "rows_quarantined": len(quarantined),
+        "files": {k: str(v) for k, v in files.items()},
+        "quarantine_file": str(qfile),
+        "quarantine_reasons": table["field"].value_counts().to_dict() if len(table) else {},
+        "assumptions": list(net.assumptions),
+    }
+    out["balanced"] = out["rows_in"] == out["rows_stored"] + out["rows_merged"] + len(quarantined)
+    atomic_write(report_dir / f"{net.name}_ingest.json", json.dumps(out, indent=1, default=str))
+    return out
+
+
+def assess_job(
+    network: str,
+    store_root: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    top: int = 5,
+) -> dict[str, Any]:
+    """Assess the stored samples; write ``<network>_soil_assessment.csv``, plots and summary."""
+    from pipelines.flows.paths import default_outputs
+
+    net = _network(network)
+    rows = _store(net, store_root).read()
+    if rows.empty:
+        raise FileNotFoundError(f"{net.name}: nothing stored; run `qingyuan soil ingest` first")
+    out = Path(default_outputs(out_dir)) / "soil"
+    out.mkdir(parents=True, exist_ok=True)
+    assessed = assess_rows(rows, net)
+    res = summary(assessed, net, top=top)
+    files = {
+        "assessment": out / f"{net.name}_soil_assessment.csv",
+        "summary": out / f"{net.name}_soil_summary.json",
+    }
+    assessed.drop(columns=["file"]).to_csv(files["assessment"], index=False)
+    atomic_write(files["summary"], json.dumps(res, indent=1, ensure_ascii=False, default=str))
+    res["files"] = {k: str(v) for k, v in files.items()}
+    res["assessed"] = assessed
+    return res
+
+
+def map_job(
+    network: str,
+    store_root: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    resolution: float | None = None,
+    figures: bool = True,
+) -> dict[str, Any]:
+    """Kriged maps and exceedance probability of the stored samples (grid netCDF, PNG, CV CSV)."""
+    from pipelines.flows.paths import default_outputs
+
+    net = _network(network)
+    rows = _store(net, store_root).read()
+    if rows.empty:
+        raise FileNotFoundError(f"{net.name}: nothing stored; run `qingyuan soil ingest` first")
+    out = Path(default_outputs(out_dir)) / "soil"
+    res = make_maps(assess_rows(rows, net), net, out, resolution=resolution, figures=figures)
+    res["assumptions"] = list(net.assumptions)
+    return res
+
+
+def soil_job(
+    network: str, store_root: str | Path | None = None, out_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """Ingest, assess and map one soil network (the ``qingyuan run`` step)."""
+    ing = ingest_job(network, store_root)
+    ass = assess_job(network, store_root, out_dir)
+    ass.pop("assessed")
+    maps = map_job(network, store_root, out_dir)
+    cv = maps["cv"]
+    res = {
+        "ingest": {
+            k: ing[k]
+            for k in (
+                "rows_in",
+                "rows_stored",
+                "rows_merged",
+                "rows_quarantined",
+                "balanced",
+                "quarantine_file",
+            )
+        },
+        **ass,
+        "maps": {
+            "grid": str(maps["grid"]),
+            "figures": {k: str(v) for k, v in maps["figures"].items()},
+            "neighbourhood": maps["neighbourhood"],
+            "cv": cv.to_dict(orient="records"),
+        },
+    }
+    from pipelines.soil.report import render_soil
+
+    md = Path(maps["grid"]).parent / f"{network}_soil_summary.md"
+    atomic_write(md, render_soil(network, res))
+    res["files"]["markdown"] = str(md)
+    return res

@@ -1,0 +1,283 @@
+"""The soil store: one CF netCDF (``featureType: point``) per network and campaign.
+
+``<store root>/soil/<network>/<network>_<campaign>.nc`` (the store root of the station store,
+``QINGYUAN_STORE`` / ``--store``; the ``soil/`` folder keeps campaign files apart from the
+monthly station partitions). Dimension ``obs``: one sampling point (sample) each, with ``lat``,
+``lon`` (WGS 84), ``x``, ``y`` (the network's CRS, ``crs`` grid-mapping variable), ``time`` (the
+sampling date, missing when unknown), ``depth`` (mid-depth [m], with ``depth_bnds``), land use,
+pH and, per analyte, the content and its ``_below_dl``, ``_dl``, ``_flag`` and ``_method``
+ancillary variables. A re-ingest merges into the file: stored values are never dropped; a new
+value that differs from the stored one is quarantined.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from features.qc.flags import FLAG_CODES
+from pipelines.config.soil import SoilNetworkSpec
+from pipelines.errors import QuarantineRecord
+from pipelines.files import atomic_path, writer_lock
+
+__all__ = ["SoilStore", "to_dataset"]
+
+_SAMPLE_COLS = [
+    "sample_id",
+    "plot",
+    "campaign",
+    "x",
+    "y",
+    "lon",
+    "lat",
+    "depth_top_cm",
+    "depth_bottom_cm",
+    "land_use",
+    "land_subtype",
+    "ph",
+    "date",
+]
+
+
+def to_dataset(
+    long: pd.DataFrame, net: SoilNetworkSpec, registry: dict[str, dict[str, Any]]
+) -> xr.Dataset:
+    """CF point dataset of one campaign's rows (from :func:`pipelines.soil.ingest.check_rows`)."""
+    import pyproj
+
+    samples = long.drop_duplicates("sample_id")[_SAMPLE_COLS].set_index("sample_id")
+    ids = samples.index.to_numpy()
+    n = len(ids)
+    ds = xr.Dataset(coords={"obs": np.arange(n)})
+    ds["sample_id"] = ("obs", ids.astype(str), {"long_name": "sample id", "cf_role": "point_id"})
+    ds["plot"] = ("obs", samples["plot"].astype(str).to_numpy(), {"long_name": "plot / area id"})
+    ds["lat"] = (
+        "obs",
+        samples["lat"].to_numpy(float),
+        {"standard_name": "latitude", "units": "degrees_north"},
+    )
+    ds["lon"] = (
+        "obs",
+        samples["lon"].to_numpy(float),
+        {"standard_name": "longitude", "units": "degrees_east"},
+    )
+    crs = pyproj.CRS.from_user_input(net.crs)
+    xy_units = "degrees" if crs.is_geographic else "m"
+    ds["x"] = (
+        "obs",
+        samples["x"].to_numpy(float),
+        {"long_name": f"x in {net.crs}", "units": xy_units},
+    )
+    ds["y"] = (
+        "obs",
+        samples["y"].to_numpy(float),
+        {"long_name": f"y in {net.crs}", "units": xy_units},
+    )
+    ds["crs"] = ((), 0, {"crs_wkt": crs.to_wkt(), "source_crs": net.crs})
+    ds["time"] = (
+        "obs",
+        pd.to_datetime(samples["date"]).to_numpy("datetime64[ns]"),
+        {"standard_name": "time", "long_name": "sampling date (missing: not known)"},
+    )
+    top = samples["depth_top_cm"].to_numpy(float) / 100.0
+    bot = samples["depth_bottom_cm"].to_numpy(float) / 100.0
+    ds["depth"] = (
+        "obs",
+        (top + bot) / 2,
+        {"standard_name": "depth", "units": "m", "positive": "down", "bounds": "depth_bnds"},
+    )
+    ds["depth_bnds"] = (("obs", "nv"), np.stack([top, bot], axis=1))
+    ds["land_use"] = ("obs", samples["land_use"].astype(str).to_numpy())
+    ds["land_subtype"] = ("obs", samples["land_subtype"].astype(str).to_numpy())
+    ds["campaign"] = ("obs", samples["campaign"].astype(str).to_numpy())
+    ds["soil_ph"] = ("obs", samples["ph"].to_numpy(float), {"long_name": "soil pH", "units": "1"})
+    meanings = " ".join(FLAG_CODES)
+    for var, part in long.groupby("variable", sort=True):
+        p = part.set_index("sample_id").reindex(ids)
+        meta = registry[var]
+        present = p["value"].notna().to_numpy()
+        attrs = {
+            "long_name": meta["long_name"],
+            "units": meta["units"],
+            "coordinates": "time lat lon depth sample_id",
+            "grid_mapping": "crs",
+            "ancillary_variables": f"{var}_below_dl {var}_dl {var}_flag {var}_method",
+        }
+        ds[var] = ("obs", p["value"].to_numpy(float), attrs)
+        ds[f"{var}_below_dl"] = (
+            "obs",
+            p["below_dl"].astype("boolean").fillna(False).astype(np.int8).to_numpy(),
+            {
+                "long_name": f"{var} below the detection limit (value = the limit)",
+                "flag_values": np.array([0, 1], np.int8),
+                "flag_meanings": "detected below_detection_limit",
+            },
+        )
+        ds[f"{var}_dl"] = (
+            "obs",
+            p["dl"].to_numpy(float),
+            {"units": meta["units"], "long_name": f"{var} detection limit"},
+        )
+        flag = np.where(
+            present, p["flag"].fillna(FLAG_CODES["missing"]).to_numpy(), FLAG_CODES["missing"]
+        )
+        ds[f"{var}_flag"] = (
+            "obs",
+            flag.astype(np.int8),
+            {
+                "flag_values": np.array(list(FLAG_CODES.values()), np.int8),
+                "flag_meanings": meanings,
+            },
+        )
+        ds[f"{var}_method"] = ("obs", p["method"].fillna("").astype(str).to_numpy())
+        ds[f"{var}_source_line"] = ("obs", p["line"].fillna(0).astype(np.int64).to_numpy())
+    ds.attrs.update(
+        {
+            "Conventions": "CF-1.8",
+            "featureType": "point",
+            "title": net.title or net.name,
+            "network": net.name,
+            "source_crs": net.crs,
+            "assumptions": " | ".join(net.assumptions),
+        }
+    )
+    return ds
+
+
+def _from_dataset(ds: xr.Dataset) -> pd.DataFrame:
+    """Long rows back from a stored campaign file."""
+    base = pd.DataFrame(
+        {
+            "sample_id": ds["sample_id"].values.astype(str),
+            "plot": ds["plot"].values.astype(str),
+            "campaign": ds["campaign"].values.astype(str),
+            "x": ds["x"].values,
+            "y": ds["y"].values,
+            "lon": ds["lon"].values,
+            "lat": ds["lat"].values,
+            "depth_top_cm": ds["depth_bnds"].values[:, 0] * 100.0,
+            "depth_bottom_cm": ds["depth_bnds"].values[:, 1] * 100.0,
+            "land_use": ds["land_use"].values.astype(str),
+            "land_subtype": ds["land_subtype"].values.astype(str),
+            "ph": ds["soil_ph"].values,
+            "date": pd.to_datetime(ds["time"].values),
+        }
+    )
+    parts = []
+    for var in ds.data_vars:
+        if f"{var}_flag" not in ds:
+            continue
+        p = base.copy()
+        p["variable"] = var
+        p["value"] = ds[var].values
+        p["dl"] = ds[f"{var}_dl"].values
+        p["below_dl"] = ds[f"{var}_below_dl"].values.astype(bool)
+        p["flag"] = ds[f"{var}_flag"].values
+        p["method"] = ds[f"{var}_method"].values.astype(str)
+        p["line"] = ds[f"{var}_source_line"].values
+        p["file"] = "(stored)"
+        parts.append(p[p["flag"] != FLAG_CODES["missing"]])
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+class SoilStore:
+    """Campaign files of one soil network under ``<root>/soil/<network>/``."""
+
+    def __init__(self, root: Path | str, network: SoilNetworkSpec, registry: dict[str, Any]):
+        self.network = network
+        self.registry = registry
+        self.dir = Path(root) / "soil" / network.name
+
+    def path_for(self, campaign: str) -> Path:
+        """Return the file of a campaign."""
+        safe = re.sub(r"[^A-Za-z0-9_\-]", "_", campaign)
+        return self.dir / f"{self.network.name}_{safe}.nc"
+
+    def campaigns(self) -> list[str]:
+        """Return the stored campaigns (from the files' contents), sorted."""
+        out = []
+        for p in sorted(self.dir.glob(f"{self.network.name}_*.nc")):
+            with xr.open_dataset(p) as ds:
+                out.append(str(ds["campaign"].values[0]))
+        return sorted(set(out))
+
+    def read(self, campaign: str | None = None) -> pd.DataFrame:
+        """Read the stored rows (long form) of one campaign or of all."""
+        files = [self.path_for(campaign)] if campaign else sorted(self.dir.glob("*.nc"))
+        parts = []
+        for p in files:
+            if p.is_file():
+                with xr.open_dataset(p) as ds:
+                    parts.append(_from_dataset(ds.load()))
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def write(self, rows: pd.DataFrame) -> tuple[dict[str, Path], list[QuarantineRecord], int, int]:
+        """Merge checked rows into their campaigns' files.
+
+        Returns the files written (campaign -> path), the rows refused because they differ from
+        a stored value or sample, the rows written anew and the rows identical to stored ones.
+        """
+        files: dict[str, Path] = {}
+        refused: list[QuarantineRecord] = []
+        new_rows = same_rows = 0
+        with writer_lock(self.dir):
+            for campaign, part in rows.groupby("campaign", sort=True):
+                path = self.path_for(str(campaign))
+                old = self.read(str(campaign)) if path.is_file() else pd.DataFrame()
+                part = part.copy()
+                if len(old):
+                    key_old = old.set_index(["sample_id", "variable"])
+                    keys = pd.MultiIndex.from_frame(part[["sample_id", "variable"]])
+                    stored = keys.isin(key_old.index)
+                    keep = np.ones(len(part), bool)
+                    for i in np.flatnonzero(stored):
+                        r = part.iloc[i]
+                        o = key_old.loc[(r["sample_id"], r["variable"])]
+                        if np.isclose(o["value"], r["value"]) and bool(o["below_dl"]) == bool(
+                            r["below_dl"]
+                        ):
+                            same_rows += 1
+                        else:
+                            refused.append(
+                                QuarantineRecord(
+                                    str(r["file"]),
+                                    int(r["line"]),
+                                    "value",
+                                    f"duplicate sample {r['sample_id']} {r['variable']}: the store "
+                                    f"has {o['value']:g}, this line {r['value']:g} (stored kept)",
+                                    kind="value",
+                                )
+                            )
+                        keep[i] = False
+                    # a new row of a stored sample must agree with the stored sample fields
+                    first = old.drop_duplicates("sample_id").set_index("sample_id")
+                    for i in np.flatnonzero(keep & part["sample_id"].isin(first.index).to_numpy()):
+                        r = part.iloc[i]
+                        o = first.loc[r["sample_id"]]
+                        if not (np.isclose(o["x"], r["x"]) and np.isclose(o["y"], r["y"])):
+                            refused.append(
+                                QuarantineRecord(
+                                    str(r["file"]),
+                                    int(r["line"]),
+                                    "x",
+                                    f"sample {r['sample_id']}: coordinates differ from the store's",
+                                    kind="x",
+                                )
+                            )
+                            keep[i] = False
+                    part = part[keep]
+                    merged = pd.concat([old, part], ignore_index=True)
+                else:
+                    merged = part
+                new_rows += len(part)
+                if len(part) or not path.is_file():
+                    ds = to_dataset(merged, self.network, self.registry)
+                    with atomic_path(path) as tmp:
+                        ds.to_netcdf(tmp)
+                files[str(campaign)] = path
+        return files, refused, new_rows, same_rows

@@ -1,0 +1,154 @@
+"""Soil ingest: the bad-input cases of issue #18, row accounting, re-ingest, the CF point file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from pipelines.config import load_network
+from pipelines.errors import ConfigError
+from pipelines.soil.jobs import assess_job, ingest_job
+from pipelines.soil.store import SoilStore
+
+HEADER = "sample_id,plot,x,y,depth_top_cm,depth_bottom_cm,land_use,land_subtype,ph,date,campaign,analyte,value,unit,method,dl"
+# UTM 50N (EPSG:32650): x 500000 y 3500000 is 117 E, 31.6 N
+GOOD = [
+    "S1,P1,500000,3500000,0,20,agricultural,paddy,6.2,2026-05-10,c2026,Cd,0.45,mg/kg,GB/T 17141,0.01",
+    "S1,P1,500000,3500000,0,20,agricultural,paddy,6.2,2026-05-10,c2026,Pb,95000,ug/kg,GB/T 17141,0.1",
+    "S2,P1,500100,3500050,0,20,agricultural,other,7.8,2026-05-10,c2026,Cd,<0.05,mg/kg,GB/T 17141,",
+    "S2,P1,500100,3500050,0,20,agricultural,other,7.8,2026-05-10,c2026,Zn,ND,mg/kg,HJ 491,1",
+    "S3,P2,501000,3501000,0,20,construction,type1,,2026-05-11,c2026,Benzene,0.5,mg/kg,HJ 605,0.0019",
+    "S3,P2,501000,3501000,0,20,construction,type1,,2026-05-11,c2026,As,0.0025,%,HJ 680,0.0001",
+    "S1,P1,500000,3500000,0,20,agricultural,paddy,6.2,2026-05-10,c2026,Cd,0.45,mg/kg,GB/T 17141,0.01",
+]
+BAD = {  # line text -> field named in the quarantine report
+    "S4,P3,500200,3500200,0,20,agricultural,other,6.0,2026-05-10,c2026,Unobtainium,1,mg/kg,x,": "analyte",
+    "S4,P3,500200,3500200,0,20,agricultural,other,6.0,2026-05-10,c2026,Cu,12,mg/L,x,": "unit",
+    "S5,P3,500300,3500300,0,20,agricultural,other,,2026-05-10,c2026,Cu,12,mg/kg,x,": "ph",
+    "S6,P3,5000000,3500300,0,20,agricultural,other,6.5,2026-05-10,c2026,Cu,12,mg/kg,x,": "x",
+    "S1,P1,500000,3500000,0,20,agricultural,paddy,6.2,2026-05-10,c2026,Cd,0.9,mg/kg,GB/T 17141,0.01": "value",
+    "S7,P3,500400,3500400,0,20,agricultural,other,6.0,2026-05-10,c2026,Ni,ND,mg/kg,x,": "value",
+    "S8,P3,500500,3500500,0,20,agricultural,other,6.0,2026-05-10,c2026,Ni,abc,mg/kg,x,": "value",
+    "S9,P3,500600,3500600,0,20,wetland,other,6.0,2026-05-10,c2026,Ni,3,mg/kg,x,": "land_use",
+    "S2,P1,500900,3500050,0,20,agricultural,other,7.8,2026-05-10,c2026,Pb,20,mg/kg,x,": "x",
+}
+
+NETWORK = """
+name: {name}
+kind: soil
+crs: EPSG:32650
+campaign: c2026
+analytes: {{Cd: soil_cd, Pb: soil_pb, Zn: soil_zn, Cu: soil_cu, Ni: soil_ni, As: soil_as, Benzene: soil_benzene}}
+sources:
+  - adapter: soil_csv
+    files: [data/*.csv]
+assumptions: ["test network"]
+"""
+
+
+def _network(root: Path, lines: list[str], name: str = "soiltest") -> Path:
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "data" / "a.csv").write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
+    path = root / f"{name}.yml"
+    path.write_text(NETWORK.format(name=name), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def ingested(tmp_path):
+    net = _network(tmp_path, GOOD + list(BAD))
+    return tmp_path, net, ingest_job(str(net), str(tmp_path / "store"))
+
+
+def test_row_accounting_and_reasons(ingested):
+    root, _, r = ingested
+    assert r["rows_in"] == len(GOOD) + len(BAD)
+    assert r["rows_stored"] == len(GOOD) - 1 and r["rows_merged"] == 1  # one identical repeat
+    assert r["rows_quarantined"] == len(BAD) and r["balanced"]
+    q = pd.read_csv(r["quarantine_file"])
+    text = (root / "data" / "a.csv").read_text(encoding="utf-8").splitlines()
+    for _, row in q.iterrows():
+        assert row["file"].endswith("a.csv")
+        assert BAD[text[row["line"] - 1]] == row["field"], row.to_dict()
+    reasons = " | ".join(q["reason"])
+    assert "unknown analyte 'Unobtainium'" in reasons
+    assert "unit 'mg/L' does not convert" in reasons
+    assert "missing pH for an agricultural sample" in reasons
+    assert "outside the area of use of EPSG:32650" in reasons
+    assert "duplicate sample S1 soil_cd: line 2 says 0.45" in reasons
+    assert "ND without a detection limit" in reasons
+
+
+def test_below_dl_and_units_are_stored_flagged(ingested):
+    root, net, r = ingested
+    path = Path(r["files"]["c2026"])
+    assert path.parent == root / "store" / "soil" / "soiltest"
+    with xr.open_dataset(path) as ds:
+        assert ds.attrs["featureType"] == "point"
+        i = {s: k for k, s in enumerate(ds["sample_id"].values.astype(str))}
+        assert ds["soil_cd_below_dl"].values[i["S2"]] == 1
+        assert ds["soil_cd"].values[i["S2"]] == pytest.approx(0.05)  # the DL, flagged
+        assert ds["soil_zn_below_dl"].values[i["S2"]] == 1 and ds["soil_zn"].values[i["S2"]] == 1
+        assert ds["soil_pb"].values[i["S1"]] == pytest.approx(95.0)  # 95000 ug/kg
+        assert ds["soil_as"].values[i["S3"]] == pytest.approx(25.0)  # 0.0025 %
+        assert ds["soil_cd"].attrs["units"] == "mg kg-1"
+        assert ds["lat"].values[i["S1"]] == pytest.approx(31.6, abs=0.05)
+        assert ds["lon"].values[i["S1"]] == pytest.approx(117.0, abs=0.01)
+        assert np.isnan(ds["soil_ph"].values[i["S3"]])  # construction land needs no pH
+
+
+def test_reingest_keeps_everything_and_refuses_changes(ingested):
+    root, net, first = ingested
+    again = ingest_job(str(net), str(root / "store"))
+    assert again["rows_stored"] == 0 and again["balanced"]
+    # the old file is gone; a new one: one new sample, one changed value of a stored sample
+    (root / "data" / "a.csv").unlink()
+    (root / "data" / "b.csv").write_text(
+        "\n".join(
+            [
+                HEADER,
+                "S10,P4,502000,3502000,0,20,agricultural,other,5.0,2026-05-12,c2026,Cd,0.2,mg/kg,x,",
+                "S1,P1,500000,3500000,0,20,agricultural,paddy,6.2,2026-05-10,c2026,Pb,50,mg/kg,x,",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    third = ingest_job(str(net), str(root / "store"))
+    assert third["rows_stored"] == 1 and third["balanced"]
+    q = pd.read_csv(third["quarantine_file"])
+    assert any("the store has 95, this line 50" in r for r in q["reason"])
+    rows = SoilStore(root / "store", load_network(str(net)), {}).read()
+    assert set(rows["sample_id"]) == {"S1", "S2", "S3", "S10"}
+    assert rows.query("sample_id == 'S1' and variable == 'soil_pb'")["value"].item() == 95.0
+
+
+def test_assessment_of_mixed_land_uses(ingested, tmp_path):
+    root, net, _ = ingested
+    res = assess_job(str(net), str(root / "store"), str(tmp_path / "out"))
+    t = res["assessed"].set_index(["sample_id", "variable"])
+    # S1 paddy pH 6.2: Cd 0.45 > 0.4 screening, <= 2.0 intervention
+    assert t.loc[("S1", "soil_cd"), "screening"] == 0.4
+    assert t.loc[("S1", "soil_cd"), "risk_class_name"] == "risk possible"
+    # S2 other pH 7.8, Cd < 0.05: DL below the 0.6 screening value -> negligible
+    assert t.loc[("S2", "soil_cd"), "risk_class"] == 1
+    # S3 construction type 1: benzene 0.5 <= 1; As 25 > 20 screening, <= 120 intervention
+    assert t.loc[("S3", "soil_benzene"), "risk_class"] == 1
+    assert t.loc[("S3", "soil_as"), "risk_class"] == 2
+    assert t.loc[("S3", "soil_as"), "standard"] == "gb36600-2018"
+    assert Path(res["files"]["assessment"]).is_file()
+
+
+def test_bad_network_file_names_file_line_field(tmp_path):
+    path = _network(tmp_path, GOOD)
+    path.write_text(path.read_text().replace("Cd: soil_cd", "Cd: soil_cadmium"), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_network(str(path))
+    assert "analytes.Cd" in str(err.value) and "soiltest.yml" in str(err.value)
+    path.write_text(NETWORK.format(name="x").replace("EPSG:32650", "EPSG:999999"))
+    with pytest.raises(ConfigError, match="crs"):
+        load_network(str(path))
