@@ -156,6 +156,11 @@ def render_markdown(result: dict[str, Any]) -> str:
         ]
     for name, sc in (result.get("scenarios") or {}).items():
         lines += _scenario_lines(name, sc)
+    if result.get("soil"):
+        from pipelines.soil.report import render_soil
+
+        for name, res in result["soil"].items():
+            lines += [render_soil(name, res), ""]
     return "\n".join(lines)
 
 

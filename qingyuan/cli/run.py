@@ -37,10 +37,6 @@ def run(store: Path | None, outputs: Path | None, networks: tuple[str, ...]) -> 
     ):
         result = run_flow(list(networks) or None, as_str(store), str(out))
     click.echo(render_markdown(result))
-    from pipelines.soil.report import render_soil
-
-    for name, res in result.get("soil", {}).items():
-        click.echo(render_soil(name, res))
     click.echo(
         f"\nOutputs written to {out.resolve()} (summary.md, summary.json, daily tables, grid, "
         "forecasts/, warnings/<city>/bulletin.html, feed.json, cap/, soil/).\n"

@@ -15,3 +15,8 @@ def test_soil_flow_on_meuse(tmp_path, prefect_harness):
     assert {c["variable"] for c in r["maps"]["cv"]} == {"soil_cd", "soil_cu", "soil_pb", "soil_zn"}
     assert (tmp_path / "out" / "soil" / "meuse_soil_soil_summary.md").is_file()
     json.dumps(res, ensure_ascii=False)  # goes into the run's summary.json as it is
+    # the run's summary.md carries the soil section (samples, classes, hot spots, assumptions)
+    from pipelines.flows.summary import render_markdown
+
+    md = render_markdown({"networks": {}, "soil": res})
+    assert "## Soil `meuse_soil`" in md and "meuse-82" in md and "lime class 1" in md
