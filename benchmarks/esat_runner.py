@@ -20,22 +20,22 @@ from esat.data.datahandler import DataHandler
 from esat.model.batch_sa import BatchSA
 
 
-def main() -> None:
-    con, unc, factors, starts = (
-        Path(sys.argv[1]),
-        Path(sys.argv[2]),
-        int(sys.argv[3]),
-        int(sys.argv[4]),
-    )
+def read_plain(con: Path, unc: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Read a data set with ESAT's ``DataHandler`` (decompressed first: ESAT reads plain files)."""
     tmp = Path(tempfile.mkdtemp())
     plain = []
-    for f in (con, unc):  # ESAT reads plain files only
+    for f in (con, unc):
         p = tmp / f.name.removesuffix(".xz")
         p.write_bytes(lzma.decompress(f.read_bytes()) if f.suffix == ".xz" else f.read_bytes())
         plain.append(p)
     dh = DataHandler(input_path=str(plain[0]), uncertainty_path=str(plain[1]), index_col="Date")
     V, U = dh.get_data()
-    t0 = time.perf_counter()
+    labels = list(dh.features) if dh.features is not None else list(dh.input_data.columns)
+    return V, U, labels
+
+
+def train_batch(V: np.ndarray, U: np.ndarray, factors: int, starts: int) -> BatchSA:
+    """ESAT's ``BatchSA`` with the settings of its workflow notebook, trained."""
     b = BatchSA(
         V=V,
         U=U,
@@ -53,6 +53,19 @@ def main() -> None:
         verbose=False,
     )
     b.train()
+    return b
+
+
+def main() -> None:
+    con, unc, factors, starts = (
+        Path(sys.argv[1]),
+        Path(sys.argv[2]),
+        int(sys.argv[3]),
+        int(sys.argv[4]),
+    )
+    V, U, _ = read_plain(con, unc)
+    t0 = time.perf_counter()
+    b = train_batch(V, U, factors, starts)
     wall = time.perf_counter() - t0
     best = b.results[b.best_model]
     runs = [r for r in b.results if r is not None]
