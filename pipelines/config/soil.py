@@ -94,6 +94,8 @@ class SoilSourceSpec(_Strict):
     ph_from_lime: dict[str, float] = Field(default_factory=dict)
     land_use: Literal["agricultural", "construction"] = "agricultural"
     land_subtype: str = "other"
+    # skgstat_meuse: the survey's ``landuse`` code -> land subtype (others: ``land_subtype``)
+    subtype_from_landuse: dict[str, str] = Field(default_factory=dict)
     depth_top_cm: float = Field(0.0, ge=0)
     depth_bottom_cm: float = Field(20.0, gt=0)
     campaign: str | None = None
@@ -110,6 +112,14 @@ class SoilSourceSpec(_Strict):
             raise ValueError("a soil_csv source needs files")
         if self.adapter == "skgstat_meuse" and not self.ph_from_lime:
             raise ValueError("skgstat_meuse: give ph_from_lime ({'0': pH, '1': pH}): no pH column")
+        allowed = (
+            AGRICULTURAL_SUBTYPES if self.land_use == "agricultural" else CONSTRUCTION_SUBTYPES
+        )
+        wrong = sorted(set(self.subtype_from_landuse.values()) - set(allowed))
+        if wrong:
+            raise ValueError(
+                f"subtype_from_landuse: {wrong} not {self.land_use} subtypes {list(allowed)}"
+            )
         return self
 
 

@@ -3,17 +3,21 @@
 Checks, in order (a row is quarantined for its first fault):
 
 1. the analyte is the network's (``analytes``) or a registry soil variable;
-2. the unit converts to the registry's (``mg kg-1``: ``ug kg-1``, ``g kg-1``, ``%`` do; ``mg L-1``
-   does not);
-3. the value is a number, ``<DL`` (below the detection limit DL) or ``ND`` with a ``dl`` column;
-   below-DL values are *stored* as the DL with ``below_dl`` set (flagged, not deleted);
+2. the unit is one of the mass-fraction spellings of :data:`UNIT_FACTORS` (``mg/kg``, ``ug/kg``,
+   ``g/kg``, ``ppm``, ``ppb``, ``%``, ...; case-sensitive, so ``Mg/kg`` is refused); a blank,
+   dimensionless (``1``, ``count``), volumetric (``mg L-1``) or unparsable unit is quarantined;
+3. the value is a finite number, ``<DL`` (also ``＜DL`` and the Chinese ``DL L``, e.g.
+   ``0.05L``: below the detection limit DL) or ``ND`` with a ``dl`` column; a DL is a finite
+   number >= 0; below-DL values are *stored* as the DL with ``below_dl`` set (flagged, not
+   deleted);
 4. the land use is ``agricultural`` (``paddy``, ``orchard``, ``other``) or ``construction``
    (``type1``, ``type2``); an agricultural sample has a pH in 0-14 (GB 15618 depends on it);
 5. the coordinates are numbers inside the CRS's area of use (pyproj), converted to lon/lat;
 6. the date (if given) parses;
 7. the same sample and analyte twice with different values: the later row is quarantined
-   naming the earlier line (identical repeats are merged); a sample whose coordinates, pH,
-   land use, depth or date differ between rows: the later rows are quarantined.
+   naming the earlier line's file and line (identical repeats are merged); a sample whose
+   coordinates, pH, land use, depth or date differ between rows: the later rows are quarantined
+   (coordinates compare with an absolute tolerance, :func:`sample_tolerances`).
 
 Stored values outside the registry's ``valid_range`` / ``suspect_range`` are flagged
 ``qc_invalid`` / ``qc_suspect`` (:data:`features.qc.flags.FLAG_CODES`), never deleted.
@@ -22,6 +26,7 @@ Stored values outside the registry's ``valid_range`` / ``suspect_range`` are fla
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 import numpy as np
@@ -32,7 +37,14 @@ from features.units import UnitError, convert
 from pipelines.config.soil import AGRICULTURAL_SUBTYPES, CONSTRUCTION_SUBTYPES, SoilNetworkSpec
 from pipelines.errors import QuarantineRecord
 
-__all__ = ["SAMPLE_FIELDS", "check_rows", "lonlat"]
+__all__ = [
+    "SAMPLE_FIELDS",
+    "UNIT_FACTORS",
+    "check_rows",
+    "lonlat",
+    "sample_differs",
+    "sample_tolerances",
+]
 
 #: Sample attributes that must agree between the rows of one sample.
 SAMPLE_FIELDS = (
@@ -46,7 +58,20 @@ SAMPLE_FIELDS = (
     "date",
     "plot",
 )
-_BELOW = re.compile(r"^<\s*=?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$")
+_NUMBER = r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+_BELOW = re.compile(rf"^<\s*=?\s*{_NUMBER}$")
+_BELOW_L = re.compile(rf"^{_NUMBER}\s*L$")  # Chinese reports: 0.05L = below the DL 0.05
+#: The accepted unit spellings of soil contents (mass fractions) and their factor to mg kg-1.
+#: Case matters (``Mg/kg`` would be megagram per kilogram); anything else is quarantined.
+UNIT_FACTORS: dict[str, float] = {
+    **{f"mg{sep}": 1.0 for sep in ("/kg", " kg-1", ".kg-1", "·kg-1")},
+    **{f"{mu}g{sep}": 1e-3 for mu in ("u", "µ", "μ") for sep in ("/kg", " kg-1", ".kg-1")},
+    "g/kg": 1e3,
+    "g kg-1": 1e3,
+    "ppm": 1.0,
+    "ppb": 1e-3,
+    "%": 1e4,
+}
 _ND = {"nd", "n.d.", "未检出", "<dl", "bdl", "<lod"}
 
 
@@ -69,6 +94,61 @@ def lonlat(crs: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
         inside &= (lat >= s) & (lat <= n)
         inside &= (lon >= w) & (lon <= e) if w <= e else (lon >= w) | (lon <= e)
     return lon, lat, inside
+
+
+def sample_tolerances(crs: str) -> dict[str, float]:
+    """Absolute tolerances for comparing the numeric sample fields of two rows of one sample.
+
+    Parameters
+    ----------
+    crs : str
+        The network's CRS (anything ``pyproj.CRS.from_user_input`` takes).
+
+    Returns
+    -------
+    dict
+        ``x``, ``y``: 1e-6 degrees for a geographic CRS, 0.5 m for a projected one; ``ph``
+        1e-9; ``depth_top_cm``, ``depth_bottom_cm`` 1e-6 cm. Comparisons use ``rtol=0`` (a
+        relative tolerance at UTM y = 3.5e6 m would let a sample move tens of metres).
+    """
+    import pyproj
+
+    xy = 1e-6 if pyproj.CRS.from_user_input(crs).is_geographic else 0.5
+    return {"x": xy, "y": xy, "ph": 1e-9, "depth_top_cm": 1e-6, "depth_bottom_cm": 1e-6}
+
+
+def sample_differs(col: str, a: pd.Series, b: pd.Series, tol: dict[str, float]) -> np.ndarray:
+    """Whether sample field ``col`` differs between the aligned series ``a`` and ``b``.
+
+    Parameters
+    ----------
+    col : str
+        One of :data:`SAMPLE_FIELDS`.
+    a, b : pandas.Series
+        The two rows' values (missing equals missing).
+    tol : dict
+        Absolute tolerances of the numeric fields (:func:`sample_tolerances`).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    if col in tol:
+        u = pd.to_numeric(a, errors="coerce").to_numpy(float)
+        v = pd.to_numeric(b, errors="coerce").to_numpy(float)
+        both = np.isnan(u) & np.isnan(v)
+        return ~(both | np.isclose(u, v, rtol=0.0, atol=tol[col]))
+    if col == "date":
+        u = pd.to_datetime(pd.Series(a), errors="coerce").reset_index(drop=True)
+        v = pd.to_datetime(pd.Series(b), errors="coerce").reset_index(drop=True)
+        return ~((u == v) | (u.isna() & v.isna())).to_numpy()
+    u = pd.Series(a).fillna("").astype(str).to_numpy()
+    v = pd.Series(b).fillna("").astype(str).to_numpy()
+    return u != v
+
+
+def _show(value: float, below: bool) -> str:
+    return f"<{value:g}" if below else f"{value:g}"
 
 
 def _num(s: pd.Series) -> pd.Series:
@@ -113,35 +193,55 @@ def check_rows(
         np.array([f"unknown analyte {a!r} (not in the network's analytes)" for a in analyte]),
     )
     var = var.fillna("")
-    # 2. unit -> factor to registry units (soil contents convert linearly)
+    # 2. unit -> factor to registry units: an allow-list of mass-fraction spellings
     factor = np.full(n, np.nan)
-    unit = df["unit"].astype(str).str.strip()
+    unit = df["unit"].fillna("").astype(str).str.strip()
+    allowed = ", ".join(UNIT_FACTORS)
     for (u, v), idx in df.groupby([unit, var]).groups.items():
         if not v:
             continue
+        hit = np.isin(np.arange(n), idx)
+        if u in ("", "-", "nan"):
+            bad(hit, "unit", f"no unit given ({u!r}); allowed: {allowed}")
+            continue
+        if u not in UNIT_FACTORS:
+            bad(
+                hit,
+                "unit",
+                f"unit {u!r} does not convert: not a soil content (mass fraction) unit; "
+                f"allowed spellings (case-sensitive): {allowed}",
+            )
+            continue
         try:
-            f = float(convert(np.array([1.0]), u, registry[v]["units"])[0])
-        except UnitError as exc:
-            bad(np.isin(np.arange(n), idx), "unit", f"unit {u!r} does not convert: {exc}")
+            f = UNIT_FACTORS[u] * float(
+                convert(np.array([1.0]), "mg kg-1", registry[v]["units"])[0]
+            )
+        except (UnitError, ValueError) as exc:
+            bad(hit, "unit", f"unit {u!r} does not convert to {registry[v]['units']!r}: {exc}")
             continue
         factor[np.asarray(idx)] = f
     # 3. value, detection limit
-    text = df["value"].astype(str).str.strip()
+    text = df["value"].astype(str).map(lambda t: unicodedata.normalize("NFKC", t)).str.strip()
+    dl_text = df["dl"].astype(str).str.strip()
     dl = _num(df["dl"])
     bad(
-        (df["dl"].astype(str).str.strip() != "").to_numpy()
-        & dl.isna().to_numpy()
-        & (df["dl"].astype(str) != "nan").to_numpy(),
+        (dl_text != "").to_numpy() & dl.isna().to_numpy() & (dl_text != "nan").to_numpy(),
         "dl",
         "detection limit is not a number",
     )
+    bad(
+        ~np.isfinite(dl.to_numpy(float)) & dl.notna().to_numpy(), "dl", "detection limit not finite"
+    )
+    bad((dl < 0).to_numpy(), "dl", "negative detection limit")
     below_text = text.str.extract(_BELOW)[0].astype(float)
+    below_text = below_text.fillna(text.str.extract(_BELOW_L)[0].astype(float))
     is_nd = text.str.lower().isin(_ND).to_numpy()
     value = pd.to_numeric(text, errors="coerce").to_numpy(float)
     below = below_text.notna().to_numpy() | is_nd
     bad(is_nd & dl.isna().to_numpy(), "value", f"{'ND'} without a detection limit (dl column)")
     dl_v = np.where(below_text.notna(), below_text, dl).astype(float)
     bad(~below & np.isnan(value), "value", np.array([f"not a number: {t!r}" for t in text]))
+    bad(~below & ~np.isfinite(value), "value", np.array([f"not finite: {t!r}" for t in text]))
     bad(~below & (value < 0), "value", "negative content")
     num_below = ~below & ~np.isnan(dl_v) & (value < dl_v)  # a number under its own DL
     below = below | num_below
@@ -164,7 +264,10 @@ def check_rows(
             ]
         ),
     )
+    ph_text = df["ph"].fillna("").astype(str).str.strip()
     ph = _num(df["ph"]).to_numpy(float)
+    ph_given = ~ph_text.isin(["", "nan"]).to_numpy()
+    bad(ph_given & np.isnan(ph), "ph", np.array([f"pH {t!r} is not a number" for t in ph_text]))
     bad((land == "agricultural") & np.isnan(ph), "ph", "missing pH for an agricultural sample")
     bad(~np.isnan(ph) & ((ph < 0) | (ph > 14)), "ph", "pH outside 0-14")
     # 5. coordinates
@@ -221,27 +324,27 @@ def check_rows(
                 merged[i] = True
             else:
                 reason[i] = (
-                    f"duplicate sample {r['sample_id']} {r['variable']}: line {int(f['line'])} "
-                    f"says {f['value']:g}, this line {r['value']:g}"
+                    f"duplicate sample {r['sample_id']} {r['variable']}: {f['file']} line "
+                    f"{int(f['line'])} says {_show(f['value'], f['below_dl'])}, this line "
+                    f"{_show(r['value'], r['below_dl'])}"
                 )
                 field[i] = "value"
     ok = (reason == "") & ~merged
     g = good[ok]
     firsts = g.drop_duplicates(["campaign", "sample_id"]).set_index(["campaign", "sample_id"])
     joined = g.join(
-        firsts[list(SAMPLE_FIELDS) + ["line"]], on=["campaign", "sample_id"], rsuffix="_1"
+        firsts[list(SAMPLE_FIELDS) + ["file", "line"]], on=["campaign", "sample_id"], rsuffix="_1"
     )
+    tol = sample_tolerances(net.crs)
     for col in SAMPLE_FIELDS:
         a, b = joined[col], joined[f"{col}_1"]
-        differs = ~((a == b) | (a.isna() & b.isna()))
-        if a.dtype.kind == "f":
-            differs &= ~np.isclose(a.fillna(0), b.fillna(0))
-        for i in joined.index[differs.to_numpy()]:
+        differs = sample_differs(col, a, b, tol)
+        for i in joined.index[differs]:
             if reason[i] == "":
                 field[i] = col
                 reason[i] = (
-                    f"sample {good.at[i, 'sample_id']}: {col} {a[i]} differs from line "
-                    f"{int(joined.at[i, 'line_1'])} ({b[i]})"
+                    f"sample {good.at[i, 'sample_id']}: {col} {a[i]} differs from "
+                    f"{joined.at[i, 'file_1']} line {int(joined.at[i, 'line_1'])} ({b[i]})"
                 )
     ok = (reason == "") & ~merged
     out = good[ok].copy()

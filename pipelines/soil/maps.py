@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from features.qc.flags import FLAG_CODES
 from features.soil.kriging import (
     fit_variogram,
     idw_loo,
@@ -160,7 +161,8 @@ def make_maps(
     note = "Assumptions: " + "; ".join(net.assumptions) if net.assumptions else ""
     rng = np.random.default_rng(0)
     for var, part in assessed.groupby("variable", sort=True):
-        part = part[part["risk_class"] > 0]
+        # every valid value (below-DL ones as the DL, analytes without a screening value too)
+        part = part[(part["flag"] != FLAG_CODES["qc_invalid"]) & part["value"].notna()]
         if len(part) < 20 or part["value"].nunique() < 3:
             continue
         xy = xy_all[pos[part["sample_id"]].to_numpy()]
@@ -173,6 +175,8 @@ def make_maps(
         est, var_log = ordinary_kriging(xy, z, targets, vm, n_neighbours=k)
         exceeds = (part["value"] > part["screening"]).to_numpy() & ~part["below_dl"].to_numpy(bool)
         prob, ivm = indicator_kriging(xy, exceeds, targets, n_neighbours=k)
+        if part["screening"].isna().all():  # no screening value: no exceedance probability
+            prob = np.full(len(targets), np.nan)
         units = "mg kg-1"
         ds[var] = (
             ("y", "x"),

@@ -45,7 +45,7 @@ def meuse_file() -> Path:
 
     path = Path(skgstat.__file__).parent / "data" / "samples" / "meuse.txt"
     if not path.is_file():
-        raise SourceError(f"{path}: not found (is scikit-gstat >= 1.0 installed?)")
+        raise SourceError(str(path), "not found (is scikit-gstat >= 1.0 installed?)")
     return path
 
 
@@ -53,9 +53,12 @@ def read_meuse(src: SoilSourceSpec, net: SoilNetworkSpec) -> pd.DataFrame:
     """Read the Meuse survey in long form; pH from the lime class (``src.ph_from_lime``).
 
     Sample ids are ``meuse-<row>`` (row 1 = the first data line); each sample is its own plot.
+    The land subtype is ``src.subtype_from_landuse`` of the survey's ``landuse`` code (e.g.
+    ``Fw``, ``Fh``: fruit trees -> ``orchard``), else ``src.land_subtype``.
     """
     path = meuse_file()
-    wide = pd.read_csv(path, dtype={"lime": str, "ffreq": str, "soil": str})
+    wide = pd.read_csv(path, dtype={"lime": str, "ffreq": str, "soil": str, "landuse": str})
+    subtype = wide["landuse"].map(src.subtype_from_landuse).fillna(src.land_subtype)
     wide["line"] = wide.index + 2  # line 1 is the header
     rows = []
     for metal in ("cadmium", "copper", "lead", "zinc"):
@@ -67,6 +70,7 @@ def read_meuse(src: SoilSourceSpec, net: SoilNetworkSpec) -> pd.DataFrame:
                 "x": wide["x"].astype(float),
                 "y": wide["y"].astype(float),
                 "ph": wide["lime"].map(src.ph_from_lime),
+                "land_subtype": subtype,
                 "analyte": metal,
                 "value": wide[metal].astype(str),
             }
@@ -77,7 +81,6 @@ def read_meuse(src: SoilSourceSpec, net: SoilNetworkSpec) -> pd.DataFrame:
     out["depth_top_cm"] = src.depth_top_cm
     out["depth_bottom_cm"] = src.depth_bottom_cm
     out["land_use"] = src.land_use
-    out["land_subtype"] = src.land_subtype
     out["date"] = ""
     out["campaign"] = src.campaign or net.campaign
     out["unit"] = "mg kg-1"  # ppm
@@ -92,16 +95,16 @@ def read_soil_csv(src: SoilSourceSpec, net: SoilNetworkSpec) -> pd.DataFrame:
 
     files = resolve_files(src.files, net.path or ".")
     if not files:
-        raise SourceError(f"{net.name}: {src.files} match no file")
+        raise SourceError(str(net.path or net.name), f"{src.files} match no file", field="files")
     parts = []
     for f in files:
         try:
             df = pd.read_csv(f, dtype=str, keep_default_na=False, encoding=src.encoding)
         except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise SourceError(f"{f}: cannot read: {exc}") from exc
+            raise SourceError(str(f), f"cannot read: {exc}") from exc
         missing = {"sample_id", "x", "y", "analyte", "value", "unit"} - set(df.columns)
         if missing:
-            raise SourceError(f"{f}: missing column(s) {sorted(missing)}")
+            raise SourceError(str(f), f"missing column(s) {sorted(missing)}", line=1)
         df["file"] = str(f)
         df["line"] = df.index + 2
         for col in COLUMNS:

@@ -24,6 +24,7 @@ from features.qc.flags import FLAG_CODES
 from pipelines.config.soil import SoilNetworkSpec
 from pipelines.errors import QuarantineRecord
 from pipelines.files import atomic_path, writer_lock
+from pipelines.soil.ingest import SAMPLE_FIELDS, sample_differs, sample_tolerances
 
 __all__ = ["SoilStore", "to_dataset"]
 
@@ -47,10 +48,27 @@ _SAMPLE_COLS = [
 def to_dataset(
     long: pd.DataFrame, net: SoilNetworkSpec, registry: dict[str, dict[str, Any]]
 ) -> xr.Dataset:
-    """CF point dataset of one campaign's rows (from :func:`pipelines.soil.ingest.check_rows`)."""
+    """CF point dataset of one campaign's rows (from :func:`pipelines.soil.ingest.check_rows`).
+
+    Raises
+    ------
+    ValueError
+        If the rows of one sample disagree on a sample field (:data:`SAMPLE_FIELDS`): one file
+        holds one value per sample, so such rows must have been quarantined before.
+    """
     import pyproj
 
-    samples = long.drop_duplicates("sample_id")[_SAMPLE_COLS].set_index("sample_id")
+    firsts = long.drop_duplicates("sample_id").set_index("sample_id")
+    tol = sample_tolerances(net.crs)
+    for col in SAMPLE_FIELDS:
+        ref = firsts[col].reindex(long["sample_id"].to_numpy())
+        differs = sample_differs(
+            col, long[col].reset_index(drop=True), ref.reset_index(drop=True), tol
+        )
+        if differs.any():
+            sid = long["sample_id"].to_numpy()[differs][0]
+            raise ValueError(f"sample {sid}: rows differ in {col}; they would be dropped silently")
+    samples = firsts[[c for c in _SAMPLE_COLS if c != "sample_id"]]
     ids = samples.index.to_numpy()
     n = len(ids)
     ds = xr.Dataset(coords={"obs": np.arange(n)})
@@ -235,7 +253,36 @@ class SoilStore:
                     keys = pd.MultiIndex.from_frame(part[["sample_id", "variable"]])
                     stored = keys.isin(key_old.index)
                     keep = np.ones(len(part), bool)
-                    for i in np.flatnonzero(stored):
+                    # every row of a stored sample must agree with the stored sample fields
+                    first = old.drop_duplicates("sample_id").set_index("sample_id")
+                    tol = sample_tolerances(self.network.crs)
+                    known = part["sample_id"].isin(first.index).to_numpy()
+                    ref = first.reindex(part["sample_id"].to_numpy())
+                    for col in SAMPLE_FIELDS:
+                        differs = (
+                            known
+                            & keep
+                            & sample_differs(
+                                col,
+                                part[col].reset_index(drop=True),
+                                ref[col].reset_index(drop=True),
+                                tol,
+                            )
+                        )
+                        for i in np.flatnonzero(differs):
+                            r = part.iloc[i]
+                            refused.append(
+                                QuarantineRecord(
+                                    str(r["file"]),
+                                    int(r["line"]),
+                                    col,
+                                    f"sample {r['sample_id']}: {col} differs from the store's: "
+                                    f"stored {ref[col].iloc[i]}, this line {r[col]} (stored kept)",
+                                    kind=col,
+                                )
+                            )
+                            keep[i] = False
+                    for i in np.flatnonzero(stored & keep):
                         r = part.iloc[i]
                         o = key_old.loc[(r["sample_id"], r["variable"])]
                         if np.isclose(o["value"], r["value"]) and bool(o["below_dl"]) == bool(
@@ -254,22 +301,6 @@ class SoilStore:
                                 )
                             )
                         keep[i] = False
-                    # a new row of a stored sample must agree with the stored sample fields
-                    first = old.drop_duplicates("sample_id").set_index("sample_id")
-                    for i in np.flatnonzero(keep & part["sample_id"].isin(first.index).to_numpy()):
-                        r = part.iloc[i]
-                        o = first.loc[r["sample_id"]]
-                        if not (np.isclose(o["x"], r["x"]) and np.isclose(o["y"], r["y"])):
-                            refused.append(
-                                QuarantineRecord(
-                                    str(r["file"]),
-                                    int(r["line"]),
-                                    "x",
-                                    f"sample {r['sample_id']}: coordinates differ from the store's",
-                                    kind="x",
-                                )
-                            )
-                            keep[i] = False
                     part = part[keep]
                     merged = pd.concat([old, part], ignore_index=True)
                 else:

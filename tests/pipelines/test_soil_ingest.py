@@ -9,10 +9,15 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from pipelines.config import load_network
+from features.qc.flags import FLAG_CODES
+from features.units import ureg
+from pipelines.config import load_network, load_variables
 from pipelines.errors import ConfigError
+from pipelines.soil.ingest import UNIT_FACTORS, check_rows, sample_tolerances
 from pipelines.soil.jobs import assess_job, ingest_job
-from pipelines.soil.store import SoilStore
+from pipelines.soil.maps import make_maps
+from pipelines.soil.sources import read_sources
+from pipelines.soil.store import SoilStore, to_dataset
 
 HEADER = "sample_id,plot,x,y,depth_top_cm,depth_bottom_cm,land_use,land_subtype,ph,date,campaign,analyte,value,unit,method,dl"
 # UTM 50N (EPSG:32650): x 500000 y 3500000 is 117 E, 31.6 N
@@ -79,7 +84,7 @@ def test_row_accounting_and_reasons(ingested):
     assert "unit 'mg/L' does not convert" in reasons
     assert "missing pH for an agricultural sample" in reasons
     assert "outside the area of use of EPSG:32650" in reasons
-    assert "duplicate sample S1 soil_cd: line 2 says 0.45" in reasons
+    assert "duplicate sample S1 soil_cd: " in reasons and "a.csv line 2 says 0.45" in reasons
     assert "ND without a detection limit" in reasons
 
 
@@ -152,3 +157,164 @@ def test_bad_network_file_names_file_line_field(tmp_path):
     path.write_text(NETWORK.format(name="x").replace("EPSG:32650", "EPSG:999999"))
     with pytest.raises(ConfigError, match="crs"):
         load_network(str(path))
+
+
+# --- review fixes: units, notations, duplicates, tolerances, re-ingest, maps -------------------
+
+ROW = "S1,P1,500000,3500000,0,20,agricultural,paddy,6.2,2026-05-10,c2026,{a},{v},{u},x,{dl}"
+
+
+def _check(tmp_path, lines):
+    net = load_network(str(_network(tmp_path, lines)))
+    good, q, merged = check_rows(read_sources(net), net, load_variables()["variables"])
+    return good, {r.line: r for r in q}, merged
+
+
+@pytest.mark.parametrize(
+    "unit", ["", " ", "-", "1", "count", "nan", "NaN", "Mg/kg", "MG/KG", "mg/L", "kg", "mol/kg"]
+)
+def test_non_mass_fraction_units_are_quarantined(tmp_path, unit):
+    good, q, _ = _check(tmp_path, [ROW.format(a="Cd", v="0.3", u=unit, dl="")])
+    assert len(good) == 0 and q[2].field == "unit"
+    assert "mg/kg" in q[2].reason and "ppm" in q[2].reason  # names the allowed spellings
+
+
+def test_allowed_units_match_pint_and_convert(tmp_path):
+    for spelling, f in UNIT_FACTORS.items():
+        expr = spelling.replace(" kg-1", "/kg").replace(".kg-1", "/kg").replace("·kg-1", "/kg")
+        assert ureg.Quantity(1.0, expr).to("mg/kg").magnitude == pytest.approx(f), spelling
+    spellings = list(UNIT_FACTORS)
+    lines = [
+        ROW.format(a="Cd", v="2", u=u, dl="").replace("S1,P1", f"S{k},P{k}")
+        for k, u in enumerate(spellings)
+    ]
+    good, q, _ = _check(tmp_path, lines)
+    assert not q
+    got = dict(zip(good["sample_id"], good["value"], strict=True))
+    for k, u in enumerate(spellings):
+        assert got[f"S{k}"] == pytest.approx(2 * UNIT_FACTORS[u]), u
+
+
+def test_value_notations_and_silently_accepted_values(tmp_path):
+    lines = [
+        ROW.format(a="Cd", v="0.05L", u="mg/kg", dl=""),  # line 2: Chinese below-DL
+        ROW.format(a="Pb", v="＜0.05", u="mg/kg", dl=""),  # line 3: full-width <
+        ROW.format(a="Zn", v="inf", u="mg/kg", dl=""),  # line 4
+        ROW.format(a="Cu", v="3", u="mg/kg", dl="-0.1"),  # line 5
+        ROW.format(a="Ni", v="3", u="mg/kg", dl="")
+        .replace("S1,P1", "S2,P2")
+        .replace("6.2", '"7,5"'),  # line 6
+    ]
+    good, q, _ = _check(tmp_path, lines)
+    g = good.set_index("variable")
+    for v in ("soil_cd", "soil_pb"):
+        assert bool(g.at[v, "below_dl"]) and g.at[v, "value"] == pytest.approx(0.05)
+        assert g.at[v, "dl"] == pytest.approx(0.05)
+    assert q[4].field == "value" and "not finite" in q[4].reason
+    assert q[5].field == "dl" and "negative detection limit" in q[5].reason
+    assert q[6].field == "ph" and q[6].reason == "pH '7,5' is not a number"
+
+
+def test_conflicting_duplicate_names_file_and_below_dl(tmp_path):
+    lines = [
+        ROW.format(a="Cd", v="<0.1", u="mg/kg", dl=""),
+        ROW.format(a="Cd", v="0.1", u="mg/kg", dl=""),
+    ]
+    _, q, _ = _check(tmp_path, lines)
+    assert q[3].field == "value"
+    assert q[3].reason.endswith("a.csv line 2 says <0.1, this line 0.1")
+
+
+def test_coordinate_tolerance_is_absolute(tmp_path):
+    assert sample_tolerances("EPSG:32650")["y"] == 0.5
+    assert sample_tolerances("EPSG:4326")["x"] == 1e-6
+    lines = [
+        ROW.format(a="Cd", v="0.3", u="mg/kg", dl=""),
+        ROW.format(a="Pb", v="30", u="mg/kg", dl="").replace("3500000", "3500000.3"),  # same
+        ROW.format(a="Zn", v="30", u="mg/kg", dl="").replace("3500000", "3500030"),  # 30 m
+        ROW.format(a="Cu", v="30", u="mg/kg", dl="").replace("500000", "500001"),  # 1 m
+    ]
+    good, q, _ = _check(tmp_path, lines)
+    assert set(good["variable"]) == {"soil_cd", "soil_pb"}
+    assert q[4].field == "y" and "3500030" in q[4].reason and "a.csv line 2" in q[4].reason
+    assert q[5].field == "x"
+
+
+def test_reingest_refuses_changed_sample_fields(ingested):
+    root, net, _ = ingested
+    (root / "data" / "a.csv").unlink()
+    s1 = "S1,P1,500000,3500000,0,20,agricultural,paddy,6.2,2026-05-10,c2026"
+    changed = [
+        (f"{s1.replace('6.2', '7.0')},Zn,50,mg/kg,x,", "ph", "stored 6.2, this line 7.0"),
+        (f"{s1.replace('3500000', '3500030')},Cu,20,mg/kg,x,", "y", "stored 3500000.0"),
+        (f"{s1.replace('paddy', 'other')},Ni,20,mg/kg,x,", "land_subtype", "stored paddy"),
+        (f"{s1.replace('2026-05-10', '2026-05-11')},As,5,mg/kg,x,", "date", "2026-05-11"),
+        (f"{s1.replace(',0,20,', ',0,30,')},Benzene,0.5,mg/kg,x,", "depth_bottom_cm", "30"),
+        (f"{s1.replace('6.2', '7.0')},Cd,0.45,mg/kg,x,", "ph", "stored 6.2"),  # same value
+    ]
+    for line, fld, text in changed:
+        (root / "data" / "b.csv").write_text(f"{HEADER}\n{line}\n", encoding="utf-8")
+        r = ingest_job(str(net), str(root / "store"))
+        assert r["balanced"] and r["rows_stored"] == 0 and r["rows_quarantined"] == 1, line
+        q = pd.read_csv(r["quarantine_file"]).iloc[0]
+        assert q["field"] == fld and text in q["reason"], (line, q["reason"])
+        assert "differs from the store's" in q["reason"]
+    ok = f"{s1.replace('3500000', '3500000.2')},Cu,20,mg/kg,x,"  # within 0.5 m: same sample
+    (root / "data" / "b.csv").write_text(f"{HEADER}\n{ok}\n", encoding="utf-8")
+    assert ingest_job(str(net), str(root / "store"))["rows_stored"] == 1
+    rows = SoilStore(root / "store", load_network(str(net)), {}).read()
+    s1_rows = rows[rows["sample_id"] == "S1"]
+    assert set(s1_rows["variable"]) == {"soil_cd", "soil_pb", "soil_cu"}
+    assert (s1_rows["ph"] == 6.2).all() and (s1_rows["y"] == 3500000).all()
+    assert (s1_rows["land_subtype"] == "paddy").all()
+
+
+def test_unreadable_source_names_the_file(tmp_path):
+    from pipelines.errors import SourceError
+
+    net = load_network(str(_network(tmp_path, [])))
+    (tmp_path / "data" / "a.csv").write_text("sample_id,x\nS1,1\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"a\.csv:1: missing column"):
+        read_sources(net)
+    (tmp_path / "data" / "a.csv").write_bytes(b"sample_id,x\n\xff\xfe\n")
+    with pytest.raises(SourceError, match=r"a\.csv: cannot read"):
+        read_sources(net)
+
+
+def test_to_dataset_refuses_inconsistent_samples(tmp_path):
+    good, _, _ = _check(tmp_path, [ROW.format(a="Cd", v="0.3", u="mg/kg", dl="")])
+    net = load_network(str(tmp_path / "soiltest.yml"))
+    two = pd.concat([good, good.assign(variable="soil_pb", ph=7.0)], ignore_index=True)
+    with pytest.raises(ValueError, match="ph"):
+        to_dataset(two, net, load_variables()["variables"])
+
+
+def test_maps_use_every_valid_value(tmp_path):
+    net = load_network(str(_network(tmp_path, GOOD)))
+    rng = np.random.default_rng(1)
+    n = 30
+    base = pd.DataFrame(
+        {
+            "sample_id": [f"S{i}" for i in range(n)],
+            "x": 500000 + rng.uniform(0, 2000, n),
+            "y": 3500000 + rng.uniform(0, 2000, n),
+        }
+    )
+    base["lon"], base["lat"] = 117.0, 31.6
+    cd = base.assign(variable="soil_cd", value=rng.uniform(0.1, 1.0, n), screening=0.3)
+    cd["below_dl"] = np.arange(n) % 3 == 0
+    cd.loc[cd["below_dl"], "value"] = 0.1
+    cd["risk_class"] = np.where(cd["below_dl"], 0, 1)  # as if below-DL rows were not classed
+    cd["flag"] = FLAG_CODES["N"]
+    cd.loc[n - 1, ["value", "flag"]] = [1e6, FLAG_CODES["qc_invalid"]]
+    bz = base.assign(variable="soil_benzene", value=rng.uniform(0.1, 1.0, n), screening=np.nan)
+    bz["below_dl"], bz["risk_class"], bz["flag"] = False, 0, FLAG_CODES["N"]
+    res = make_maps(
+        pd.concat([cd, bz], ignore_index=True), net, tmp_path / "m", figures=False, resolution=200
+    )
+    cv = res["cv"].set_index("variable")
+    assert cv.at["soil_cd", "n"] == n - 1  # below-DL rows in, the qc_invalid row out
+    assert cv.at["soil_benzene", "n"] == n  # no screening value, still mapped
+    with xr.open_dataset(res["grid"]) as ds:
+        assert float(ds["soil_cd"].max()) < 10
+        assert np.isnan(ds["soil_benzene_p_exceed_screening"].values).all()
