@@ -24,6 +24,7 @@ __all__ = [
     "RISK_CLASSES",
     "campaign_change",
     "exceedance_multiple",
+    "nemerow_from_stats",
     "nemerow_grade",
     "nemerow_index",
     "plot_summary",
@@ -116,6 +117,17 @@ def nemerow_index(pi: np.ndarray, axis: int = -1) -> np.ndarray:
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(p, axis=axis)
         mx = np.nanmax(p, axis=axis)
+    return nemerow_from_stats(mean, mx)
+
+
+def nemerow_from_stats(mean_pi: np.ndarray, max_pi: np.ndarray) -> np.ndarray:
+    """Nemerow index from the mean and the largest single-factor index of each group [1].
+
+    The form of :func:`nemerow_index` for grouped tables (e.g. a ``groupby`` of many samples):
+    ``sqrt((mean^2 + max^2) / 2)``.
+    """
+    mean = np.asarray(mean_pi, float)
+    mx = np.asarray(max_pi, float)
     return np.sqrt((mean**2 + mx**2) / 2.0)
 
 

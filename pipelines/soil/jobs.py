@@ -11,7 +11,7 @@ import pandas as pd
 from pipelines.config import load_network, load_variables
 from pipelines.config.soil import SoilNetworkSpec
 from pipelines.files import atomic_write
-from pipelines.soil.assess import assess_rows, summary
+from pipelines.soil.assess import assess_rows, change_between, select_campaign_layer, summary
 from pipelines.soil.ingest import check_rows
 from pipelines.soil.maps import make_maps
 from pipelines.soil.sources import read_sources
@@ -76,8 +76,15 @@ def assess_job(
     out_dir: str | Path | None = None,
     *,
     top: int = 5,
+    campaign: str | None = None,
+    depth_top_cm: float | None = None,
 ) -> dict[str, Any]:
-    """Assess the stored samples; write ``<network>_soil_assessment.csv``, plots and summary."""
+    """Assess the stored samples; write ``<network>_soil_assessment.csv``, plots and summary.
+
+    Every stored row is assessed (the CSV); shares and hot spots are of one campaign and layer
+    (default: the newest campaign's topsoil), and with an earlier campaign the change per plot
+    and analyte is written to ``<network>_soil_change.csv``.
+    """
     from pipelines.flows.paths import default_outputs
 
     net = _network(network)
@@ -87,12 +94,17 @@ def assess_job(
     out = Path(default_outputs(out_dir)) / "soil"
     out.mkdir(parents=True, exist_ok=True)
     assessed = assess_rows(rows, net)
-    res = summary(assessed, net, top=top)
+    part, info = select_campaign_layer(assessed, campaign=campaign, depth_top_cm=depth_top_cm)
+    change = change_between(assessed, info)
+    res = summary(part, net, top=top, selection=info, change=change)
     files = {
         "assessment": out / f"{net.name}_soil_assessment.csv",
         "summary": out / f"{net.name}_soil_summary.json",
     }
     assessed.drop(columns=["file"]).to_csv(files["assessment"], index=False)
+    if change is not None:
+        files["change"] = out / f"{net.name}_soil_change.csv"
+        change.to_csv(files["change"], index=False)
     atomic_write(files["summary"], json.dumps(res, indent=1, ensure_ascii=False, default=str))
     res["files"] = {k: str(v) for k, v in files.items()}
     res["assessed"] = assessed
@@ -106,8 +118,14 @@ def map_job(
     *,
     resolution: float | None = None,
     figures: bool = True,
+    campaign: str | None = None,
+    depth_top_cm: float | None = None,
 ) -> dict[str, Any]:
-    """Kriged maps and exceedance probability of the stored samples (grid netCDF, PNG, CV CSV)."""
+    """Kriged maps and exceedance probability of the stored samples (grid netCDF, PNG, CV CSV).
+
+    Of one campaign and layer (default: the newest campaign's topsoil); ``selection`` in the
+    result says which.
+    """
     from pipelines.flows.paths import default_outputs
 
     net = _network(network)
@@ -115,7 +133,11 @@ def map_job(
     if rows.empty:
         raise FileNotFoundError(f"{net.name}: nothing stored; run `qingyuan soil ingest` first")
     out = Path(default_outputs(out_dir)) / "soil"
-    res = make_maps(assess_rows(rows, net), net, out, resolution=resolution, figures=figures)
+    part, info = select_campaign_layer(
+        assess_rows(rows, net), campaign=campaign, depth_top_cm=depth_top_cm
+    )
+    res = make_maps(part, net, out, resolution=resolution, figures=figures, selection=info)
+    res["selection"] = info
     res["assumptions"] = list(net.assumptions)
     return res
 

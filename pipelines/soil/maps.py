@@ -128,12 +128,25 @@ def make_maps(
     *,
     figures: bool = True,
     resolution: float | None = None,
+    selection: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Krige every analyte of the assessed rows; write the grid netCDF, figures and CV table.
 
-    Returns ``grid`` (path), ``figures`` (analyte -> path), ``cv`` (DataFrame, one row per
-    analyte) and ``neighbourhood`` (what was done).
+    The rows must be of one campaign and layer (a sample id once per analyte:
+    :func:`pipelines.soil.assess.select_campaign_layer`, whose description ``selection`` goes
+    into the grid's attributes). Returns ``grid`` (path), ``figures`` (analyte -> path), ``cv``
+    (DataFrame, one row per analyte) and ``neighbourhood`` (what was done).
+
+    Raises
+    ------
+    ValueError
+        If a sample id and analyte occur twice (campaigns or layers mixed).
     """
+    if assessed.duplicated(["sample_id", "variable"]).any():
+        raise ValueError(
+            "soil maps: a sample and analyte occur twice (campaigns or depth layers mixed); "
+            "select one campaign and layer first"
+        )
     import pyproj
 
     out = Path(out)
@@ -229,6 +242,9 @@ def make_maps(
             "assumptions": " | ".join(net.assumptions),
         }
     )
+    if selection:
+        ds.attrs["campaign"] = str(selection["campaign"])
+        ds.attrs["depth_layer"] = str(selection["layer"])
     grid = out / f"{net.name}_soil_maps.nc"
     with atomic_path(grid) as tmp:
         ds.to_netcdf(tmp)

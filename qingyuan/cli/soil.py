@@ -15,6 +15,19 @@ __all__ = ["soil"]
 _ERRORS = (ConfigError, SourceError, ValueError, FileNotFoundError)
 
 
+def _selection_options(f):
+    f = click.option(
+        "--depth-top",
+        "depth_top_cm",
+        type=float,
+        default=None,
+        help="Top of the depth layer [cm] (default: the campaign's shallowest, the topsoil).",
+    )(f)
+    return click.option(
+        "--campaign", default=None, help="Campaign to summarise (default: the newest)."
+    )(f)
+
+
 def _assumptions(items: list[str]) -> None:
     for a in items:
         click.echo(f"assumption: {a}")
@@ -47,33 +60,63 @@ def soil_ingest(network: str, store: Path | None) -> None:
 @soil.command("assess")
 @network_option("meuse_soil")
 @click.option("--top", type=int, default=5, show_default=True, help="Hot spots to list.")
+@_selection_options
 @store_option()
 @outputs_option()
-def soil_assess(network: str, top: int, store: Path | None, outputs: Path | None) -> None:
+def soil_assess(
+    network: str,
+    top: int,
+    campaign: str | None,
+    depth_top_cm: float | None,
+    store: Path | None,
+    outputs: Path | None,
+) -> None:
     """Risk class, single-factor and Nemerow indices per sample; shares and hot spots."""
     from pipelines.soil.jobs import assess_job
     from pipelines.soil.report import render_soil
 
     with failing_on(*_ERRORS):
-        r = assess_job(network, as_str(store), as_str(outputs), top=top)
+        r = assess_job(
+            network,
+            as_str(store),
+            as_str(outputs),
+            top=top,
+            campaign=campaign,
+            depth_top_cm=depth_top_cm,
+        )
     r.pop("assessed")
     click.echo(render_soil(network, r))
-    click.echo(f"tables: {r['files']['assessment']}, {r['files']['summary']}")
+    click.echo(f"tables: {', '.join(r['files'].values())}")
 
 
 @soil.command("map")
 @network_option("meuse_soil")
 @click.option("--resolution", type=float, default=None, help="Grid cell [m] (default: network).")
+@_selection_options
 @store_option()
 @outputs_option()
 def soil_map(
-    network: str, resolution: float | None, store: Path | None, outputs: Path | None
+    network: str,
+    resolution: float | None,
+    campaign: str | None,
+    depth_top_cm: float | None,
+    store: Path | None,
+    outputs: Path | None,
 ) -> None:
     """Ordinary kriging of log contents, exceedance probability, LOO cross-validation."""
     from pipelines.soil.jobs import map_job
 
     with failing_on(*_ERRORS):
-        r = map_job(network, as_str(store), as_str(outputs), resolution=resolution)
+        r = map_job(
+            network,
+            as_str(store),
+            as_str(outputs),
+            resolution=resolution,
+            campaign=campaign,
+            depth_top_cm=depth_top_cm,
+        )
+    sel = r["selection"]
+    click.echo(f"campaign {sel['campaign']}, layer {sel['layer']}")
     click.echo(f"kriging ({r['neighbourhood']}); leave-one-out CV on log contents:")
     for row in r["cv"].to_dict(orient="records"):
         click.echo(
