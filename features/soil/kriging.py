@@ -39,8 +39,9 @@ Model = Literal["spherical", "exponential", "gaussian"]
 class VariogramModel:
     """A fitted variogram model: ``nugget`` + ``psill`` * f(h / ``range``) [z units squared].
 
-    ``range`` is the effective range [m] (exponential and gaussian reach 95 % of the sill there,
-    as in scikit-gstat).
+    ``range`` is the effective range [m], with scikit-gstat's forms (its fitted parameters are
+    used here): exponential ``1 - exp(-3 h / r)`` (95 % of the sill at r), gaussian
+    ``1 - exp(-(2 h / r)^2)`` (98 % at r).
     """
 
     model: Model
@@ -66,7 +67,7 @@ class VariogramModel:
         elif self.model == "exponential":
             f = 1.0 - np.exp(-3.0 * h / r)
         else:
-            f = 1.0 - np.exp(-3.0 * (h / r) ** 2)
+            f = 1.0 - np.exp(-((2.0 * h / r) ** 2))
         return np.where(h > 0, self.nugget + self.psill * f, 0.0)
 
     def describe(self) -> str:

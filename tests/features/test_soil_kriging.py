@@ -101,3 +101,16 @@ def test_indicator_kriging_probability(zinc):
     assert p[exceeds].mean() > 0.7 > 0.3 > p[~exceeds].mean()
     never, _ = indicator_kriging(xy, np.zeros(len(z), bool), xy[:3])
     assert never.tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("model", ["spherical", "exponential", "gaussian"])
+def test_model_forms_are_scikit_gstats(model):
+    """The fitted parameters come from scikit-gstat, so the model must be its function."""
+    from skgstat import models
+
+    from features.soil.kriging import VariogramModel
+
+    vm = VariogramModel(model=model, nugget=0.05, psill=0.6, range=900.0)
+    h = np.array([10.0, 200.0, 450.0, 899.0, 900.0, 1500.0])
+    ref = np.array([getattr(models, model)(x, 900.0, 0.6, 0.05) for x in h])
+    np.testing.assert_allclose(vm(h), ref, rtol=1e-12)
