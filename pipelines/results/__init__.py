@@ -47,7 +47,7 @@ from pipelines.results.sources import (
     trajectory,
     water_trace,
 )
-from pipelines.results.stations import networks, stations
+from pipelines.results.stations import intact, networks, stations
 from pipelines.results.warnings import (
     bulletin_path,
     cap_message,
@@ -88,6 +88,7 @@ __all__ = [
     "forecast_index",
     "hourly_aqi",
     "ingest_reports",
+    "intact",
     "last_runs",
     "lifecycle_audit",
     "message_owner",

@@ -272,7 +272,8 @@ def enterprises(ws: Workspace, network: str, *, status: bool = True) -> Read:
     from pipelines.results.stored import station_store
     from pipelines.results.warning_db import db_files
 
-    parts = station_store(ws, net).partitions()
+    store = station_store(ws, net)
+    parts = store.partitions()
     files = [configs.network_file(net.name), *parts[-2:], *db_files(ws), *configs.warning_files()]
 
     def compute() -> list[dict[str, Any]]:
@@ -282,7 +283,9 @@ def enterprises(ws: Workspace, network: str, *, status: bool = True) -> Read:
             from pipelines.results.stored import partition_info
 
             last = max(
-                pd.Timestamp(partition_info(p)["last"] or partition_info(p)["grid_end"])
+                pd.Timestamp(
+                    partition_info(store, p)["last"] or partition_info(store, p)["grid_end"]
+                )
                 for p in parts[-2:]
             )
             last = last.tz_convert("UTC").tz_localize(None) if last.tzinfo else last

@@ -76,7 +76,7 @@ def _stored_variables(ws: Workspace, net: NetworkSpec) -> list[str]:
         raise NotFound(
             f"network {net.name!r} has no stored data (no partition in {ws.store / net.name})"
         )
-    return list(partition_info(parts[-1])["variables"])
+    return list(partition_info(station_store(ws, net), parts[-1])["variables"])
 
 
 def _variables(ws: Workspace, net: NetworkSpec, variables: Sequence[str] | str | None) -> list[str]:
@@ -694,7 +694,7 @@ def _status_records(ws: Workspace, net: NetworkSpec, parts: list[Path]) -> list[
     if net.kind == "source":  # no AQI, no water class: the discharge limits
         return _source_status(ws, net)
     st = station_store(ws, net)
-    stored = partition_info(parts[-1])["variables"] if parts else []
+    stored = partition_info(st, parts[-1])["variables"] if parts else []
     if net.kind == "air":
         need, status_of = [p for p in pollutants(configs.registry()) if p in stored], _air_status
     else:

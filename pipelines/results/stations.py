@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipelines.errors import StoreCorrupted
 from pipelines.results import configs
 from pipelines.results.cache import memo
 from pipelines.results.jsonable import iso_utc
 from pipelines.results.stored import partition_info, station_store
 from pipelines.results.workspace import Read, Workspace
 
-__all__ = ["networks", "stations"]
+__all__ = ["intact", "networks", "stations"]
 
 
 def _network_record(ws: Workspace, name: str) -> dict[str, Any]:
     net = configs.network(name)
-    parts = station_store(ws, net).partitions()
-    first = partition_info(parts[0]) if parts else None
-    last = partition_info(parts[-1]) if parts else None
+    store = station_store(ws, net)
+    parts = store.partitions()
+    damaged = None
+    try:
+        first = partition_info(store, parts[0]) if parts else None
+        last = partition_info(store, parts[-1]) if parts else None
+    except StoreCorrupted as exc:  # listed with the damage, so that other networks still list
+        first = last = None
+        damaged = {"file": exc.path.rsplit("/", 1)[-1], "reason": exc.reason.split(":")[0]}
     return {
         "name": net.name,
         "kind": net.kind,
@@ -33,6 +40,7 @@ def _network_record(ws: Workspace, name: str) -> dict[str, Any]:
         "n_partitions": len(parts),
         "first_time": iso_utc(first["first"] or first["grid_start"]) if first else None,
         "last_time": iso_utc(last["last"] or last["grid_end"]) if last else None,
+        "damaged": damaged,
     }
 
 
@@ -45,6 +53,21 @@ def _source_fields(s: Any) -> dict[str, Any]:
         "standard": s.standard,
         "standard_class": s.standard_class,
     }
+
+
+def intact(record: dict[str, Any]) -> dict[str, Any]:
+    """Return a :func:`networks` record, or raise for a network whose store is damaged.
+
+    Raises
+    ------
+    StoreCorrupted
+        Naming the partition file that failed its checksum, so that a read needing the
+        network's stored times answers with the damage rather than "no data stored yet".
+    """
+    damaged = record.get("damaged")
+    if damaged:
+        raise StoreCorrupted(damaged["file"], damaged["reason"])
+    return record
 
 
 def networks(ws: Workspace) -> Read:
@@ -60,8 +83,11 @@ def networks(ws: Workspace) -> Read:
     Read
         ``data``: list of ``{name, kind ("air" | "water" | "source"), title, time_zone,
         time_label, frequency, n_stations, n_enterprises, synthetic, variables (registry names stored, from the newest partition),
-        has_store, n_partitions, first_time, last_time}``; ``first_time`` / ``last_time`` are the
-        first and last times with a stored value (ISO-8601 UTC; None without a store).
+        has_store, n_partitions, first_time, last_time, damaged}``; ``first_time`` /
+        ``last_time`` are the first and last times with a stored value (ISO-8601 UTC; None
+        without a store); ``damaged`` is None, or ``{file, reason}`` when the first or newest
+        partition fails its checksum (then ``variables`` is empty and the times are None: the
+        network's reads answer :class:`~pipelines.errors.StoreCorrupted`).
     """
     names = configs.network_names()
     files: list[Any] = []

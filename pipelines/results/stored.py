@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from pipelines.config import NetworkSpec
 from pipelines.results.cache import memo
@@ -93,9 +92,9 @@ def partitions_between(
     return files
 
 
-def _info(path: Path) -> dict[str, Any]:
+def _info(store: StationStore, path: Path) -> dict[str, Any]:
     reg = registry()["variables"]
-    with xr.open_dataset(path) as ds:
+    with store.open_partition(path) as ds:
         variables = [str(v) for v in ds.data_vars if v in reg]
         times = pd.DatetimeIndex(ds["time"].values)
         has = np.zeros(len(times), dtype=bool)
@@ -116,13 +115,18 @@ def _info(path: Path) -> dict[str, Any]:
     }
 
 
-def partition_info(path: Path) -> dict[str, Any]:
+def partition_info(store: StationStore, path: Path) -> dict[str, Any]:
     """Return what one partition holds: variables, stations, units, first and last time.
+
+    The partition is checked against its recorded checksum before it is read
+    (:meth:`pipelines.store.StationStore.open_partition`), like every other read of the store.
 
     Parameters
     ----------
+    store : StationStore
+        The network's store (its checksum manifest).
     path : pathlib.Path
-        A partition file.
+        A partition file of that store.
 
     Returns
     -------
@@ -130,5 +134,12 @@ def partition_info(path: Path) -> dict[str, Any]:
         ``variables`` (registry names), ``stations``, ``units``, ``first`` / ``last`` (naive
         UTC timestamps of the first and last time any variable has a value; None if none) and
         ``grid_start`` / ``grid_end``. Memoised per file (read-only).
+
+    Raises
+    ------
+    pipelines.errors.StoreCorrupted
+        If the file does not match its recorded checksum or is not readable netCDF.
     """
-    return memo("partition_info", str(path), files=[path], compute=lambda: _info(Path(path))).data
+    return memo(
+        "partition_info", str(path), files=[path], compute=lambda: _info(store, Path(path))
+    ).data

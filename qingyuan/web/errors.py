@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pipelines.errors import StoreCorrupted
 from pipelines.results import NotFound
 
 __all__ = ["ApiError", "install_handlers"]
@@ -33,6 +34,7 @@ _TITLES = {
     422: "invalid parameter",
     429: "too many requests",
     500: "internal error",
+    503: "stored data damaged",
 }
 
 
@@ -101,6 +103,18 @@ def install_handlers(app) -> None:  # noqa: ANN001 - FastAPI
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound):
         return error_response(request, 404, str(exc))
+
+    @app.exception_handler(StoreCorrupted)
+    async def _corrupted(request: Request, exc: StoreCorrupted):
+        # a damaged partition is never read: say which one (its name, not the server's path)
+        log.error("corrupted store partition refused: %s", exc)
+        name = exc.path.rsplit("/", 1)[-1]
+        return error_response(
+            request,
+            503,
+            f"stored data file {name} is damaged ({exc.reason.split(':')[0]}); "
+            "an operator must run `qingyuan data check` and restore or re-ingest it",
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):

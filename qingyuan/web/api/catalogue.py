@@ -179,5 +179,5 @@ def _as_list(data) -> list:  # noqa: ANN001
 def _last_time(request: Request, network: str):  # noqa: ANN202
     import pandas as pd
 
-    n = _network(request, network)
+    n = R.intact(_network(request, network))
     return utc(pd.Timestamp(n["last_time"])) if n.get("last_time") else None

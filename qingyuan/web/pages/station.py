@@ -228,6 +228,7 @@ def station_page(
     net = next((n for n in R.networks(ws).data if n["name"] == network), None)
     if net is None:
         raise ApiError(404, f"unknown network {network!r}")
+    R.intact(net)
     st = next((s for s in R.stations(ws, network).data if s["id"] == station), None)
     if st is None:
         raise ApiError(404, f"unknown station {station!r} in network {network!r}")

@@ -857,3 +857,43 @@ def test_the_assessment_files_pass_the_cf_checker(built, name):
     report = cf_check(built["ws"].outputs / name)
     failures = [(p["name"], m) for p in report["all_priorities"] for m in p["msgs"]]
     assert report["scored_points"] == report["possible_points"], "\n".join(map(str, failures))
+
+
+def _flip_one_bit(path: Path) -> None:
+    """Flip a bit in the middle of a file, keeping its size and modification time."""
+    st = path.stat()
+    with open(path, "r+b") as fh:
+        fh.seek(st.st_size // 2)
+        byte = fh.read(1)
+        fh.seek(st.st_size // 2)
+        fh.write(bytes([byte[0] ^ 0x10]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_damaged_partition_is_refused_by_every_results_read(ws, tmp_path):
+    import shutil
+
+    from pipelines.errors import StoreCorrupted
+
+    mine = R.Workspace(tmp_path / "store", tmp_path / "outputs")
+    shutil.copytree(ws.store, mine.store)
+    shutil.copytree(ws.outputs, mine.outputs)
+    R.clear_cache()  # the copies have new paths anyway; no read of the originals is reused
+    last = StationStore(mine.store, load_network("beijing"), load_variables()["variables"])
+    part = last.partitions()[-1]
+    _flip_one_bit(part)
+    listed = {n["name"]: n for n in R.networks(mine).data}  # listed, with the damage named
+    assert listed["beijing"]["damaged"] == {
+        "file": part.name,
+        "reason": "corrupted partition, not read",
+    }
+    assert listed["beijing"]["variables"] == [] and listed["ndfa"]["damaged"] is None
+    for read in (
+        lambda: R.hourly_aqi(mine, "beijing", "Dongsi", start=None, end=None),
+        lambda: R.observations(mine, "beijing", "Dongsi", start=None, end=None),
+        lambda: R.current_status(mine, "beijing"),
+    ):
+        with pytest.raises(StoreCorrupted, match="corrupted partition, not read") as exc:
+            read()
+        assert exc.value.path == str(part)
+    assert R.networks(ws).data[0]["damaged"] is None  # the intact original still reads

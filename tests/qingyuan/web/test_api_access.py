@@ -428,3 +428,38 @@ def test_reads_leave_the_warnings_database_alone(client, headers, web_ws):
         == 200
     )
     assert (db.stat().st_mtime_ns, db.stat().st_size) == before
+
+
+def test_a_damaged_partition_is_a_503_naming_the_file_on_api_and_page(web_ws, tmp_path):
+    """A partition that fails its checksum is refused with its name, not served or a 500."""
+    import os
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from pipelines.results import clear_cache
+    from qingyuan.web import create_app
+    from qingyuan.web.settings import load_settings
+
+    store = tmp_path / "store"
+    shutil.copytree(web_ws.store, store)
+    part = sorted((store / "beijing").glob("beijing_*.nc"))[-1]
+    st = part.stat()
+    with open(part, "r+b") as fh:  # one bit, same size and modification time
+        fh.seek(st.st_size // 2)
+        byte = fh.read(1)
+        fh.seek(st.st_size // 2)
+        fh.write(bytes([byte[0] ^ 0x10]))
+    os.utime(part, ns=(st.st_atime_ns, st.st_mtime_ns))
+    clear_cache()
+    settings = load_settings(store, web_ws.outputs, database_url=f"sqlite:///{tmp_path / 'app.db'}")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        r = c.get("/api/v1/networks/beijing/stations/Dongsi/aqi/hourly")
+        assert r.status_code == 503, r.text
+        msg = r.json()["error"]["message"]
+        assert part.name in msg and "damaged" in msg and "qingyuan data check" in msg
+        assert str(tmp_path) not in msg  # the file's name, not the server's folders
+        page = c.get("/", headers={"Accept": "text/html"})
+        assert page.status_code == 503 and part.name in page.text
+        other = c.get("/api/v1/networks/ndfa/status")
+        assert other.status_code == 200, other.text  # other networks still read
