@@ -153,7 +153,17 @@ def normalise(
         f"timestamp in the future (after {now_utc.isoformat()} UTC + {network.future_tolerance})",
         "future_time",
     )
-    keep = ~(off_grid | future)
+    earliest = naive_utc(pd.Timestamp(network.earliest_time).tz_localize(network.time_zone))
+    early = np.asarray(utc < earliest)
+    quarantine += _q(
+        frame,
+        early & ~off_grid,
+        "time",
+        f"timestamp before the network's earliest_time {network.earliest_time} "
+        "(a logger clock reset or a mistyped year?)",
+        "early_time",
+    )
+    keep = ~(off_grid | future | early)
     frame, utc = frame[keep].reset_index(drop=True), utc[keep]
     frame["time_utc"] = utc
 

@@ -7,6 +7,7 @@ is reported with file, line and field (:class:`~pipelines.errors.ConfigError`).
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 import zoneinfo
@@ -219,6 +220,9 @@ class NetworkSpec(BaseModel):
     area: str = ""
     waterbody: Literal["river", "lake"] = "river"
     future_tolerance: str = "2h"
+    # rows before this local date are refused (a logger clock reset to 1970, a mistyped year):
+    # otherwise one such row opens a store partition decades back and moves first_time there
+    earliest_time: dt.date = dt.date(1980, 1, 1)
     snap_tolerance: str = "0min"
     duplicates: DuplicatePolicy = Field(default_factory=DuplicatePolicy)
     stations_file: StationsFileSpec | None = None

@@ -326,3 +326,34 @@ def test_a_bad_duplicate_policy_names_the_field(tmp_path):
     text = GENERIC_NETWORK.format(name="t1", files="data/*.csv") + "duplicates: {file_order: age}\n"
     with pytest.raises(ConfigError, match="duplicates.file_order"):
         load_network(str(write_network(tmp_path, text, "t1")))
+
+
+def test_times_before_the_earliest_time_are_refused_and_the_bound_is_the_networks(tmp_path):
+    """A clock reset to 1970 is refused by kind; a network with older records sets its own bound."""
+    from pipelines.errors import ConfigError
+
+    (tmp_path / "data").mkdir()
+    good = hourly_csv(tmp_path / "data" / "a.csv", hours=3).read_text().splitlines()
+    lines = [*good, "1970-01-01 08:00,A,10.0,20.0,0.5", "1975-06-01 08:00,B,10.0,20.0,0.5"]
+    (tmp_path / "data" / "a.csv").write_text("\n".join(lines) + "\n")
+    rep = _ingest(tmp_path, _network(tmp_path))
+    assert rep.balanced and rep.quarantine_reasons["early_time"] == 2
+    q = {int(r["line"]): r for r in _reasons(rep)}
+    assert q[11]["field"] == "time" and "earliest_time 1980-01-01" in q[11]["reason"]
+    store = StationStore(tmp_path / "store", load_network(str(tmp_path / "t1.yml")), _variables())
+    assert [p.name for p in store.partitions()] == ["t1_2015-12.nc"]  # UTC months; none in 1970
+
+    text = GENERIC_NETWORK.format(name="t2", files="data/*.csv") + "earliest_time: 1970-01-01\n"
+    rep2 = ingest(str(write_network(tmp_path, text, "t2")), tmp_path / "store2", now=NOW)
+    assert rep2.quarantine_reasons.get("early_time", 0) == 0 and rep2.rows_stored == len(lines) - 1
+
+    bad = GENERIC_NETWORK.format(name="t3", files="data/*.csv") + "earliest_time: soon\n"
+    with pytest.raises(ConfigError) as exc:
+        load_network(str(write_network(tmp_path, bad, "t3")))
+    assert exc.value.field == "earliest_time" and exc.value.line == bad.count("\n")
+
+
+def _variables():
+    from pipelines.config import load_variables
+
+    return load_variables()["variables"]
