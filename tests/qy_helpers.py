@@ -135,3 +135,35 @@ def cf_check(path) -> dict:
             str(path), ["cf:1.8"], 0, "strict", output_filename=str(out), output_format="json"
         )
         return json.loads(out.read_text())["cf:1.8"]
+
+
+#: The issue time of the scripted warning decisions (UTC).
+SCRIPTED_T0 = pd.Timestamp("2016-12-14 00:00")
+
+
+def scripted_decision(level: str | None, days: int = 2):
+    """Return a warning decision for ``level`` (None: no warning), ``days`` long from T0 + 24 h."""
+    from features.warnings.rules import Decision
+
+    start = SCRIPTED_T0 + pd.Timedelta(hours=24)
+    return Decision(
+        level=level,
+        start=start if level else None,
+        end=start + pd.Timedelta(hours=24 * days) if level else None,
+        probability=0.9,
+        aqi_range=(220.0, 260.0),
+        primary_pollutant="pm25",
+        clear_hours=24.0 if level else 96.0,
+        lead_hours=24.0 if level else None,
+        used_upper_bound=False,
+        day_probability=[0.1, 0.9, 0.9, 0.1],
+        reasons=["scripted"],
+    )
+
+
+def render_stub(ctx):
+    """Render a warning as a minimal CAP-like and JSON text (the lifecycle tests' renderer)."""
+    import json
+
+    body = {"sent": ctx["sent"].isoformat(), "identifier": ctx["identifier"]}
+    return f"<alert>{ctx['identifier']}</alert>", json.dumps(body)

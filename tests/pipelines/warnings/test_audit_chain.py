@@ -8,61 +8,23 @@ valid chains.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
 
 import pandas as pd
 import pytest
+from qy_helpers import SCRIPTED_T0, render_stub, scripted_decision
 from sqlalchemy import create_engine, text
 from sqlalchemy import exc as sa_exc
 
 from features.integrity import GENESIS, record_hash
-from features.warnings.rules import Decision
-from pipelines.config.warnings import load_warning_config
 from pipelines.warnings import db as wdb
 from pipelines.warnings.audit_chain import CONTENT, verify_audit
 from pipelines.warnings.store import WarningStore
 
-T0 = pd.Timestamp("2016-12-14 00:00")
+T0 = SCRIPTED_T0
 H = pd.Timedelta(hours=1)
-
-
-def _decision(level: str | None) -> Decision:
-    start = T0 + 24 * H
-    return Decision(
-        level=level,
-        start=start if level else None,
-        end=start + 48 * H if level else None,
-        probability=0.9,
-        aqi_range=(220.0, 260.0),
-        primary_pollutant="pm25",
-        clear_hours=24.0 if level else 96.0,
-        lead_hours=24.0 if level else None,
-        used_upper_bound=False,
-        day_probability=[0.1, 0.9, 0.9, 0.1],
-        reasons=["scripted"],
-    )
-
-
-def _render(ctx):
-    body = {"sent": ctx["sent"].isoformat(), "identifier": ctx["identifier"]}
-    return f"<alert>{ctx['identifier']}</alert>", json.dumps(body)
-
-
-@pytest.fixture
-def scheme():
-    return load_warning_config("national-2018")[0]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request, tmp_path, monkeypatch) -> str:
-    """A fresh empty database: its SQLAlchemy URL."""
-    monkeypatch.delenv(wdb.ENV_VAR, raising=False)
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'warnings' / 'warnings.db'}"
-    return request.getfixturevalue("postgres").new_database("wchain")
 
 
 def _sql(url: str, *statements: str, **params) -> list[tuple]:
@@ -99,10 +61,10 @@ def _behind_the_back(url: str, sql: str, **params) -> None:
 
 def _history(store: WarningStore, scheme, city: str = "c") -> None:
     """Issue, upgrade and lift in area x, issue in y: four audit rows of ``city``."""
-    store.apply(scheme, city, "x", T0, _decision("yellow"), {"p": 1}, _render)
-    store.apply(scheme, city, "y", T0, _decision("yellow"), {"p": 2}, _render)
-    store.apply(scheme, city, "x", T0 + 24 * H, _decision("red"), {"p": 3}, _render)
-    store.apply(scheme, city, "x", T0 + 96 * H, _decision(None), {"p": 4}, _render)
+    store.apply(scheme, city, "x", T0, scripted_decision("yellow"), {"p": 1}, render_stub)
+    store.apply(scheme, city, "y", T0, scripted_decision("yellow"), {"p": 2}, render_stub)
+    store.apply(scheme, city, "x", T0 + 24 * H, scripted_decision("red"), {"p": 3}, render_stub)
+    store.apply(scheme, city, "x", T0 + 96 * H, scripted_decision(None), {"p": 4}, render_stub)
 
 
 def _only(statuses, name):
@@ -128,10 +90,10 @@ def test_every_row_is_linked_to_its_citys_previous_row(backend, scheme):
 
 def test_held_rejected_and_superseded_rows_are_chained_too(backend, scheme):
     store = WarningStore(backend)
-    step = store.preview(scheme, "c", "x", T0, _decision("yellow"))
-    p1 = store.hold("c", "x", T0, _decision("yellow"), {}, step)
-    store.hold("c", "x", T0 + 24 * H, _decision("red"), {}, step)  # supersedes p1
-    p3 = store.hold("c", "y", T0, _decision("yellow"), {}, step)
+    step = store.preview(scheme, "c", "x", T0, scripted_decision("yellow"))
+    p1 = store.hold("c", "x", T0, scripted_decision("yellow"), {}, step)
+    store.hold("c", "x", T0 + 24 * H, scripted_decision("red"), {}, step)  # supersedes p1
+    p3 = store.hold("c", "y", T0, scripted_decision("yellow"), {}, step)
     store.resolve_pending(p3, "rejected", by="duty officer", note="sensor fault")
     actions = [r["action"] for r in store.audit("c")]
     assert actions == ["held", "held", "superseded", "held", "rejected"] and p1 != p3
@@ -213,7 +175,7 @@ def test_the_chain_continues_after_a_row_the_migration_chained(backend, scheme):
     store = WarningStore(backend)  # migrates
     assert _sql(backend, f"SELECT version_num FROM {wdb.VERSION_TABLE}") == [(wdb.HEAD,)]
     assert store.audit() == before  # the same hashes: chained as the store would have
-    store.apply(scheme, "c", "z", T0, _decision("yellow"), {}, _render)
+    store.apply(scheme, "c", "z", T0, scripted_decision("yellow"), {}, render_stub)
     statuses = verify_audit(backend)
     assert [(s.name, s.ok, s.check.count) for s in statuses] == [
         ("warnings audit c", True, 5),
@@ -230,14 +192,14 @@ def test_concurrent_cities_keep_valid_chains(backend, scheme):
 
     def slow(ctx):
         time.sleep(0.02)
-        return _render(ctx)
+        return render_stub(ctx)
 
     def cycles(city: str, area: str) -> None:
         try:
             store = WarningStore(backend)
             for k in range(4):
                 level = ("yellow", "orange", "red", None)[k]
-                store.apply(scheme, city, area, T0 + 24 * k * H, _decision(level), {}, slow)
+                store.apply(scheme, city, area, T0 + 24 * k * H, scripted_decision(level), {}, slow)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 

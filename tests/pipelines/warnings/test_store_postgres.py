@@ -18,11 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from qy_helpers import SCRIPTED_T0, render_stub, scripted_decision
 from sqlalchemy import create_engine, text
 from sqlalchemy import exc as sa_exc
 
-from features.warnings.rules import Decision
-from pipelines.config.warnings import load_warning_config
 from pipelines.results.cache import file_signature
 from pipelines.results.warning_db import connect_ro, db_files, db_rows
 from pipelines.results.workspace import Workspace
@@ -31,45 +30,9 @@ from pipelines.warnings.audit_chain import verify_audit
 from pipelines.warnings.outbox import deliver_due, outbox_status
 from pipelines.warnings.store import WarningStore
 
-T0 = pd.Timestamp("2016-12-14 00:00")
+T0 = SCRIPTED_T0
 H = pd.Timedelta(hours=1)
 NOWHERE = "http://127.0.0.1:9/never"  # discard port: connection refused
-
-
-def _decision(level: str | None, days: int = 2) -> Decision:
-    start = T0 + 24 * H
-    return Decision(
-        level=level,
-        start=start if level else None,
-        end=start + 24 * days * H if level else None,
-        probability=0.9,
-        aqi_range=(220.0, 260.0),
-        primary_pollutant="pm25",
-        clear_hours=24.0 if level else 96.0,
-        lead_hours=24.0 if level else None,
-        used_upper_bound=False,
-        day_probability=[0.1, 0.9, 0.9, 0.1],
-        reasons=["scripted"],
-    )
-
-
-def _render(ctx):
-    body = {"sent": ctx["sent"].isoformat(), "identifier": ctx["identifier"]}
-    return f"<alert>{ctx['identifier']}</alert>", json.dumps(body)
-
-
-@pytest.fixture
-def scheme():
-    return load_warning_config("national-2018")[0]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request, tmp_path, monkeypatch) -> str:
-    """A fresh empty database: its SQLAlchemy URL."""
-    monkeypatch.delenv(wdb.ENV_VAR, raising=False)
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'warnings' / 'warnings.db'}"
-    return request.getfixturevalue("postgres").new_database("wstore")
 
 
 def _sql(url: str, sql: str, **params) -> list[tuple]:
@@ -93,17 +56,21 @@ SUBS = [{"url": NOWHERE, "formats": ["cap", "json"], "timeout_s": 1}]
 # ------------------------------------------------------------------------------ the lifecycle
 def test_issue_upgrade_lift_with_outbox_and_reader(backend, scheme, tmp_path, monkeypatch):
     store = WarningStore(backend)
-    a1 = store.apply(scheme, "c", "x", T0, _decision("yellow"), {"p": 1}, _render, SUBS)
+    a1 = store.apply(scheme, "c", "x", T0, scripted_decision("yellow"), {"p": 1}, render_stub, SUBS)
     assert (a1.action, a1.level, a1.identifier) == (
         "issue",
         "yellow",
         f"qingyuan.c.x.{a1.warning_id}.1",
     )
     # a second area at the same issue time: messages of one "sent" ordered by insertion
-    b1 = store.apply(scheme, "c", "y", T0, _decision("yellow"), {}, _render)
-    a2 = store.apply(scheme, "c", "x", T0 + 24 * H, _decision("red"), {"p": 2}, _render, SUBS)
+    b1 = store.apply(scheme, "c", "y", T0, scripted_decision("yellow"), {}, render_stub)
+    a2 = store.apply(
+        scheme, "c", "x", T0 + 24 * H, scripted_decision("red"), {"p": 2}, render_stub, SUBS
+    )
     assert a2.action == "upgrade" and a2.level == "red" and a2.warning_id == a1.warning_id
-    a3 = store.apply(scheme, "c", "x", T0 + 96 * H, _decision(None), {"p": 3}, _render, SUBS)
+    a3 = store.apply(
+        scheme, "c", "x", T0 + 96 * H, scripted_decision(None), {"p": 3}, render_stub, SUBS
+    )
     assert a3.action == "lift" and [w["area"] for w in store.active("c")] == ["y"]
     msgs = store.messages("c")
     assert [m["identifier"] for m in msgs] == [
@@ -138,8 +105,10 @@ def test_issue_upgrade_lift_with_outbox_and_reader(backend, scheme, tmp_path, mo
 
 def test_the_same_issue_time_twice_changes_nothing(backend, scheme):
     store = WarningStore(backend)
-    first = store.apply(scheme, "c", "x", T0, _decision("yellow"), {}, _render, SUBS)
-    again = store.apply(scheme, "c", "x", T0, _decision("red", days=4), {}, _render, SUBS)
+    first = store.apply(scheme, "c", "x", T0, scripted_decision("yellow"), {}, render_stub, SUBS)
+    again = store.apply(
+        scheme, "c", "x", T0, scripted_decision("red", days=4), {}, render_stub, SUBS
+    )
     assert again.duplicate and (again.action, again.level) == ("issue", "yellow")
     assert again.identifier == first.identifier
     assert len(store.messages("c")) == 1 and len(store.audit("c")) == 1
@@ -153,22 +122,27 @@ def test_a_failing_render_leaves_no_trace(backend, scheme):
         raise RuntimeError("renderer down")
 
     with pytest.raises(RuntimeError, match="renderer down"):
-        store.apply(scheme, "c", "x", T0, _decision("yellow"), {}, broken, SUBS)
+        store.apply(scheme, "c", "x", T0, scripted_decision("yellow"), {}, broken, SUBS)
     for table in ("warnings", "messages", "outbox", "decisions", "audit"):
         assert _count(backend, table) == 0, table
-    assert store.apply(scheme, "c", "x", T0, _decision("yellow"), {}, _render).action == "issue"
+    assert (
+        store.apply(scheme, "c", "x", T0, scripted_decision("yellow"), {}, render_stub).action
+        == "issue"
+    )
 
 
 def test_hold_confirm_reject_and_supersede(backend, scheme):
     store = WarningStore(backend)
-    step = store.preview(scheme, "c", "x", T0, _decision("yellow"))
-    pid = store.hold("c", "x", T0, _decision("yellow"), {"p": 1}, step, cap_status="Exercise")
-    assert store.hold("c", "x", T0, _decision("yellow"), {}, step) == pid  # already held
+    step = store.preview(scheme, "c", "x", T0, scripted_decision("yellow"))
+    pid = store.hold(
+        "c", "x", T0, scripted_decision("yellow"), {"p": 1}, step, cap_status="Exercise"
+    )
+    assert store.hold("c", "x", T0, scripted_decision("yellow"), {}, step) == pid  # already held
     row = store.releasable(pid)
     assert row["status"] == "pending" and row["decision"]["level"] == "yellow"
     with pytest.raises(ValueError, match="no message"):
         store.resolve_pending(pid, "confirmed", by="Li", identifier="nope")
-    applied = store.apply(scheme, "c", "x", T0, _decision("yellow"), {}, _render)
+    applied = store.apply(scheme, "c", "x", T0, scripted_decision("yellow"), {}, render_stub)
     done = store.resolve_pending(pid, "confirmed", by="Li", identifier=applied.identifier)
     assert (done["status"], done["decided_by"], done["identifier"]) == (
         "confirmed",
@@ -177,9 +151,9 @@ def test_hold_confirm_reject_and_supersede(backend, scheme):
     )
     # a newer hold supersedes an older pending one; rejecting is audited
     t1, t2 = T0 + 24 * H, T0 + 48 * H
-    lift = store.preview(scheme, "c", "x", t1, _decision(None))
-    p1 = store.hold("c", "x", t1, _decision(None), {}, lift)
-    p2 = store.hold("c", "x", t2, _decision(None), {}, lift)
+    lift = store.preview(scheme, "c", "x", t1, scripted_decision(None))
+    p1 = store.hold("c", "x", t1, scripted_decision(None), {}, lift)
+    p2 = store.hold("c", "x", t2, scripted_decision(None), {}, lift)
     assert store.pending_item(p1)["status"] == "superseded"
     assert store.resolve_pending(p2, "rejected", by="Wang", note="not yet")["status"] == "rejected"
     with pytest.raises(ValueError, match="already rejected by Wang"):
@@ -197,9 +171,9 @@ def test_hold_confirm_reject_and_supersede(backend, scheme):
 
 def test_a_stale_pending_row_is_marked_superseded_and_refused(backend, scheme):
     store = WarningStore(backend)
-    step = store.preview(scheme, "c", "x", T0, _decision("yellow"))
-    pid = store.hold("c", "x", T0, _decision("yellow"), {}, step)
-    store.apply(scheme, "c", "x", T0 + 24 * H, _decision("yellow"), {}, _render)
+    step = store.preview(scheme, "c", "x", T0, scripted_decision("yellow"))
+    pid = store.hold("c", "x", T0, scripted_decision("yellow"), {}, step)
+    store.apply(scheme, "c", "x", T0 + 24 * H, scripted_decision("yellow"), {}, render_stub)
     with pytest.raises(ValueError, match="stale"):
         store.releasable(pid)
     assert store.pending_item(pid)["status"] == "superseded"  # committed despite the refusal
@@ -229,7 +203,7 @@ def test_outbox_delivery_retries_and_dead_rows(backend, scheme):
             {"url": NOWHERE, "formats": ["cap"], "timeout_s": 1},
         ]
         store = WarningStore(backend)
-        a = store.apply(scheme, "c", "x", T0, _decision("yellow"), {}, _render, subs)
+        a = store.apply(scheme, "c", "x", T0, scripted_decision("yellow"), {}, render_stub, subs)
         now = pd.Timestamp.now(tz="UTC").to_pydatetime()
         assert deliver_due(store.path, now=now, max_attempts=2, backoff_s=10) == {
             "delivered": 1,
@@ -252,7 +226,7 @@ def test_outbox_delivery_retries_and_dead_rows(backend, scheme):
 # ------------------------------------------------------------------------------ schema guarantees
 def test_the_audit_log_is_append_only(backend, scheme):
     store = WarningStore(backend)
-    store.apply(scheme, "c", "x", T0, _decision("yellow"), {}, _render)
+    store.apply(scheme, "c", "x", T0, scripted_decision("yellow"), {}, render_stub)
     for sql in ("UPDATE audit SET why = 'forged'", "DELETE FROM audit"):
         with pytest.raises(sa_exc.DBAPIError, match="append-only"):
             _sql(backend, sql)
@@ -264,7 +238,7 @@ def test_the_audit_log_is_append_only(backend, scheme):
 
 def test_one_active_warning_per_area(backend, scheme):
     store = WarningStore(backend)
-    store.apply(scheme, "c", "x", T0, _decision("yellow"), {}, _render)
+    store.apply(scheme, "c", "x", T0, scripted_decision("yellow"), {}, render_stub)
     insert = (
         "INSERT INTO warnings (city, area, level, status, first_issued, last_updated, version, "
         "last_identifier, last_sent) VALUES ('c', 'x', 'red', :status, 't', 't', 1, 'i', 's')"
@@ -431,7 +405,9 @@ def test_a_file_made_before_migrations_is_stamped_and_keeps_its_rows(tmp_path, s
         (wdb.HEAD,)
     ]
     # the lifecycle continues from the old row: an extend of warning 1, version 2
-    a = store.apply(scheme, "c", "x", T0 + 24 * H, _decision("yellow", days=3), {}, _render)
+    a = store.apply(
+        scheme, "c", "x", T0 + 24 * H, scripted_decision("yellow", days=3), {}, render_stub
+    )
     assert a.action == "extend" and a.identifier == "qingyuan.c.x.1.2"
     # the old audit row was chained on open (revision 0002) and the new one follows it
     (chain,) = verify_audit(old)
@@ -484,13 +460,15 @@ def test_two_concurrent_cycles_of_a_city_are_serialised(backend, scheme):
         t = time.perf_counter()
         time.sleep(0.4)
         spans.append((t, time.perf_counter()))
-        return _render(ctx)
+        return render_stub(ctx)
 
     def cycle():
         try:
             store = WarningStore(backend)
             outcomes.append(
-                store.apply(scheme, "c", "x", T0, _decision("yellow"), {}, slow_render, SUBS)
+                store.apply(
+                    scheme, "c", "x", T0, scripted_decision("yellow"), {}, slow_render, SUBS
+                )
             )
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -520,11 +498,11 @@ def test_the_city_lock_serialises_interleaved_steps(backend, scheme):
         t = time.perf_counter()
         time.sleep(0.5)
         spans.append((ctx["action"], t, time.perf_counter()))
-        return _render(ctx)
+        return render_stub(ctx)
 
     def run(t, level, render):
         try:
-            WarningStore(backend).apply(scheme, "c", "x", t, _decision(level), {}, render)
+            WarningStore(backend).apply(scheme, "c", "x", t, scripted_decision(level), {}, render)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -553,18 +531,20 @@ def test_other_cities_are_not_blocked_on_postgres(postgres, scheme, monkeypatch)
     def waiting_render(ctx):
         inside.set()
         assert other_done.wait(20), "city b was blocked by city a's transaction"
-        return _render(ctx)
+        return render_stub(ctx)
 
     def city_a():
         try:
-            WarningStore(url).apply(scheme, "a", "x", T0, _decision("yellow"), {}, waiting_render)
+            WarningStore(url).apply(
+                scheme, "a", "x", T0, scripted_decision("yellow"), {}, waiting_render
+            )
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     t = threading.Thread(target=city_a)
     t.start()
     assert inside.wait(10)
-    WarningStore(url).apply(scheme, "b", "x", T0, _decision("yellow"), {}, _render)
+    WarningStore(url).apply(scheme, "b", "x", T0, scripted_decision("yellow"), {}, render_stub)
     other_done.set()
     t.join(30)
     assert errors == [] and _count(url, "decisions") == 2
@@ -585,14 +565,17 @@ def test_the_server_going_away_mid_cycle_fails_loudly_and_commits_nothing(
             f"WHERE datname = '{name}' AND pid <> pg_backend_pid()",
             name,
         )
-        return _render(ctx)
+        return render_stub(ctx)
 
     with pytest.raises(wdb.WarningDatabaseError, match="nothing of it was committed"):
-        store.apply(scheme, "c", "x", T0, _decision("yellow"), {}, kill_my_backend, SUBS)
+        store.apply(scheme, "c", "x", T0, scripted_decision("yellow"), {}, kill_my_backend, SUBS)
     for table in ("warnings", "messages", "outbox", "decisions", "audit"):
         assert _count(url, table) == 0, table
     # the pool recovers: the same step is taken afterwards
-    assert store.apply(scheme, "c", "x", T0, _decision("yellow"), {}, _render).action == "issue"
+    assert (
+        store.apply(scheme, "c", "x", T0, scripted_decision("yellow"), {}, render_stub).action
+        == "issue"
+    )
 
 
 def test_a_stopped_server_is_a_clear_error(tmp_path, scheme, monkeypatch):
@@ -610,10 +593,10 @@ def test_a_stopped_server_is_a_clear_error(tmp_path, scheme, monkeypatch):
 
         def stop_server(ctx):
             srv.stop()
-            return _render(ctx)
+            return render_stub(ctx)
 
         with pytest.raises(wdb.WarningDatabaseError, match="failed during a write"):
-            store.apply(scheme, "c", "x", T0, _decision("yellow"), {}, stop_server)
+            store.apply(scheme, "c", "x", T0, scripted_decision("yellow"), {}, stop_server)
         with pytest.raises(sa_exc.OperationalError):
             store.active("c")  # reads fail loudly as well
     finally:
