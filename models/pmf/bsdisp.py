@@ -28,7 +28,7 @@ it a held profile element is absorbed by rescaling its factor and dQ stays ~0). 
 each dQmax is a bracketing secant on ``sqrt(dQ)`` (about linear in the displacement near the
 minimum), warm-started from the last accepted displacement; all elements of a replicate are
 fitted as one batch by the compiled penalised HALS kernel
-(:func:`models.pmf.penalised_kernels.penalised_batch` with held cells). It replaces the fixed
+(:func:`models.pmf.kernels.penalised_batch` with held cells). It replaces the fixed
 step grid of :func:`models.pmf.error_estimates.displacement` (13 refits per element to 200 sweeps,
 ~4 minutes per data set on Baton Rouge) by about 8 short refits per element and direction.
 
@@ -47,7 +47,7 @@ import pandas as pd
 
 from models.pmf.core import PMFResult, optimise, robust_uncertainty
 from models.pmf.error_estimates import match_factors
-from models.pmf.penalised_kernels import penalised_batch
+from models.pmf.kernels import penalised_batch
 
 __all__ = ["BSDISP_LEVELS", "BSDISPResult", "block_rows", "bsdisp"]
 

@@ -13,7 +13,7 @@ pushed along that rotation and stops where Q and the non-negativity constraints 
 PMF 5.0 reports, per Fpeak strength, Q(robust), Q(true) and dQ against the base run; analysts
 keep a strength whose dQ is small (its guide: a few percent at most) and whose G-space plots lose
 the oblique edges. Here each strength is a separate penalised fit
-(:func:`models.pmf.penalised_kernels.penalised_batch`, all strengths in one parallel batch)
+(:func:`models.pmf.kernels.penalised_batch`, all strengths in one parallel batch)
 started from the base solution on the profile table's scale (contributions at a mean of 1);
 dQ is against the base refit without a penalty to the same criterion
 (:func:`models.pmf.constrained.normalised_reference`), so ``phi = 0`` gives ``dQ = 0``.
@@ -41,7 +41,7 @@ import pandas as pd
 
 from models.pmf.constrained import normalised_reference
 from models.pmf.core import PMFResult, q_values, robust_uncertainty
-from models.pmf.penalised_kernels import penalised_batch
+from models.pmf.kernels import penalised_batch
 
 __all__ = ["FpeakResult", "penalised_fpeak"]
 

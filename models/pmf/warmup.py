@@ -1,6 +1,6 @@
 """Compile the PMF kernels into numba's on-disk cache: ``python -m models.pmf.warmup``.
 
-The HALS kernels (:mod:`models.pmf.kernels`, :mod:`models.pmf.penalised_kernels`) are compiled
+The HALS kernels (:mod:`models.pmf.kernels`: the fit and the penalised runs) are compiled
 on their first call (about 10 s on 2 cores) and cached next to their modules (``cache=True``).
 ``make setup`` runs this once after installing, so that the first ``qingyuan trace pmf`` of a
 fresh clone does not pay the compilation. Each kernel is called through its public wrapper
@@ -19,7 +19,7 @@ __all__ = ["warm_up"]
 def warm_up() -> float:
     """Call every PMF kernel once on a tiny problem; return the seconds it took [s]."""
     from models.pmf.core import fit_pmf, optimise
-    from models.pmf.penalised_kernels import penalised_batch
+    from models.pmf.kernels import penalised_batch
 
     t0 = time.perf_counter()
     rng = np.random.default_rng(0)
