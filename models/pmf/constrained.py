@@ -4,7 +4,7 @@ PMF 5.0 (Norris et al. 2014, EPA/600/R-14/108, "Constrained model operation") le
 impose knowledge on a base solution and re-runs the fit from it; ESAT's
 ``esat.rotational.constrained.ConstrainedModel`` offers the same constraint types. Here every
 constraint is a term of the objective (or a held cell), the fit is re-run from the base with the
-compiled penalised HALS kernel (:mod:`models.pmf.penalised_kernels`), and the cost is reported
+compiled penalised HALS kernel (:mod:`models.pmf.kernels`), and the cost is reported
 as PMF5 does: Q(robust) before and after, dQ absolute and in % of the base Q(robust). PMF5's
 guidance: a constrained solution whose Q(robust) rises by **about 1 % or less** is an acceptable
 alternative to the base; larger rises mean the data disagree with the constraint.
@@ -21,13 +21,16 @@ Constraint types (:class:`Constraint`):
   whose strength is searched until dQ reaches the limit (or the element reaches zero);
 * ``"pull to value"`` - a quadratic pull ``lam (e - value)^2`` searched the same way (it reaches
   the value when that costs less than the limit);
+* ``"pull ratio to value"`` - PMF 5.0's expressions for the common case of a ratio of two
+  species in one factor (``species`` / ``over``, e.g. EC / OC of a traffic factor): the
+  quadratic pull ``lam (F[k, a] - value F[k, b])^2``, searched like the other pulls;
 * ``"set to zero"``, ``"set to value"``, ``"set to base value"`` - the element is held exactly.
 
 Profile constraints name a factor and a species; contribution constraints a factor and samples
 (each listed sample's contribution is pulled or held). With several pull constraints one common
 strength is searched so that their total dQ reaches the sum of their limits (dQ is not separable
-between pulls; ESAT sums its expressions' limits the same way). Ratio expressions (PMF5's
-"expressions") are not implemented yet.
+between pulls; ESAT sums its expressions' limits the same way). General linear expressions
+over several factors or contributions (the rest of PMF5's expressions) are not implemented.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ import pandas as pd
 
 from models.pmf.core import PMFResult, q_values
 from models.pmf.error_estimates import match_factors
-from models.pmf.penalised_kernels import penalised_batch
+from models.pmf.kernels import penalised_batch
+from models.pmf.kinds import KINDS, PULLS
 
 __all__ = [
     "ACCEPTABLE_DQ_PERCENT",
@@ -54,16 +58,7 @@ __all__ = [
 #: PMF 5.0's guidance: a constrained run costing at most this rise of Q(robust) [%] is acceptable.
 ACCEPTABLE_DQ_PERCENT = 1.0
 
-#: Constraint types, as PMF 5.0 / ESAT name them.
-KINDS = (
-    "pull down",
-    "pull up",
-    "pull to value",
-    "set to zero",
-    "set to value",
-    "set to base value",
-)
-_PULLS = ("pull down", "pull up", "pull to value")
+_PULLS = PULLS
 
 
 @dataclass(frozen=True)
@@ -80,9 +75,12 @@ class Constraint:
         Profile element: species name (or column index). Leave out for contributions.
     samples : sequence of int or str, optional
         Contribution elements: sample labels (or row indices) of the factor.
+    over : str or int, optional
+        ``"pull ratio to value"``: the denominator species (``species`` is the numerator).
     value : float, optional
         Target of ``"pull to value"`` / ``"set to value"`` [profile-table units for profiles,
-        normalised units for contributions].
+        normalised units for contributions], or of ``"pull ratio to value"`` [ratio of the
+        two profile elements, data units / data units].
     dq : float, optional
         dQ limit of a pull [Q(robust) units].
     dq_percent : float, optional
@@ -97,6 +95,7 @@ class Constraint:
     value: float | None = None
     dq: float | None = None
     dq_percent: float | None = None
+    over: str | int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -105,8 +104,14 @@ class Constraint:
             raise ValueError(
                 "a constraint names either a species (profile) or samples (contributions)"
             )
-        if self.kind in ("pull to value", "set to value") and self.value is None:
+        if self.kind in ("pull to value", "set to value", "pull ratio to value") and (
+            self.value is None
+        ):
             raise ValueError(f"{self.kind!r} needs a value")
+        if (self.kind == "pull ratio to value") != (self.over is not None):
+            raise ValueError("'pull ratio to value' and only it names a denominator (over)")
+        if self.kind == "pull ratio to value" and (self.species is None or self.value <= 0):
+            raise ValueError("a ratio names two species of a profile and a positive value")
 
     @property
     def target(self) -> str:
@@ -116,6 +121,8 @@ class Constraint:
     def label(self) -> str:
         """Readable description, e.g. ``pull down factor_2 / styrene``."""
         what = self.species if self.species is not None else f"samples {list(self.samples)}"
+        if self.over is not None:
+            what = f"{self.species}/{self.over}"
         return f"{self.kind} factor_{self.factor} / {what}"
 
 
@@ -298,12 +305,26 @@ def constrained_run(
     dirF, dirG = np.zeros((p, m)), np.zeros((n, p))  # linear push per unit strength
     lamF, lamG = np.zeros((p, m)), np.zeros((n, p))  # quadratic pull per unit strength
     tF, tG = np.zeros((p, m)), np.zeros((n, p))
+    ratios: list[tuple[int, int, int, float]] = []  # (k, a, b, value) per unit strength ...
+    lam_ratio: list[float] = []  # ... with these weights
     cells: list[tuple[Constraint, str, int, np.ndarray]] = []
     budget = 0.0
     for c in constraints:
         if not 1 <= c.factor <= p:
             raise ValueError(f"factor {c.factor} out of range (1..{p})")
         k = c.factor - 1
+        if c.kind == "pull ratio to value":
+            a = _index(base.species, c.species, "species")
+            b = _index(base.species, c.over, "species")
+            if a == b:
+                raise ValueError(f"{c.label()}: a ratio of a species to itself")
+            idx = np.array([a, b])
+            scale = max(float(F0[k, a]), float(c.value) * float(F0[k, b]), 1e-12)
+            ratios.append((k, a, b, float(c.value)))
+            lam_ratio.append(1.0 / scale**2)
+            cells.append((c, "ratio", k, idx))
+            budget += c.dq if c.dq is not None else (c.dq_percent or 0.5) / 100.0 * q0
+            continue
         if c.target == "profile":
             idx = np.array([_index(base.species, c.species, "species")])
             ref = F0[k, idx]
@@ -351,6 +372,8 @@ def constrained_run(
             lam_G=gamma * lamG,
             target_G=tG,
             mu_G=gamma * dirG,
+            ratios=np.array(ratios, float).reshape(-1, 4),
+            lam_ratio=gamma * np.array(lam_ratio, float),
             robust=robust,
             alpha=alpha,
             max_iter=max_iter,
@@ -361,7 +384,7 @@ def constrained_run(
 
     G, F, q_hard, conv = fit(0.0, G0, F0)  # held cells only
     gamma = 0.0
-    has_pull = bool(np.any(dirF) or np.any(dirG) or np.any(lamF) or np.any(lamG))
+    has_pull = bool(np.any(dirF) or np.any(dirG) or np.any(lamF) or np.any(lamG) or ratios)
     if has_pull and budget > 0:
         # grow the strength geometrically until the pulls' dQ passes the budget, then bisect
         # (in log strength); keep the strongest fit within the budget. Fits are warm-started.
@@ -376,8 +399,11 @@ def constrained_run(
                 lo, best = g, (g, Gt, Ft, ct)
                 if dq >= (1 - rel_tol) * budget:
                     break
-                if not np.isfinite(hi) and dq > 0 and dq - last_dq <= 1e-6 * budget:
-                    break  # a stronger pull costs no more: the element is at its bound (zero)
+                # a stronger pull costs no more: the element is at its bound (zero). Changes
+                # of dQ within the convergence tolerance are noise, not a plateau (weak pulls
+                # move dQ by less than tol: stopping there left a ratio pull unmoved)
+                if not np.isfinite(hi) and dq > tol and dq - last_dq <= tol:
+                    break
                 last_dq = dq
             else:
                 hi = g
@@ -389,8 +415,12 @@ def constrained_run(
     qt1, qr1 = q_values(x, u, G, F, alpha)
     rows = []
     for c, target, k, idx in cells:
-        base_v = F0[k, idx] if target == "profile" else G0[idx, k]
-        new_v = F[k, idx] if target == "profile" else G[idx, k]
+        if target == "ratio":  # the ratio of the two elements, before and after
+            base_v = np.array([F0[k, idx[0]] / max(F0[k, idx[1]], 1e-300)])
+            new_v = np.array([F[k, idx[0]] / max(F[k, idx[1]], 1e-300)])
+        else:
+            base_v = F0[k, idx] if target == "profile" else G0[idx, k]
+            new_v = F[k, idx] if target == "profile" else G[idx, k]
         if c.kind in _PULLS:
             lim = c.dq if c.dq is not None else (c.dq_percent or 0.5) / 100.0 * q0
         else:
@@ -401,7 +431,11 @@ def constrained_run(
                 "kind": c.kind,
                 "target": target,
                 "factor": c.factor,
-                "element": str(c.species) if target == "profile" else ",".join(map(str, c.samples)),
+                "element": f"{c.species}/{c.over}"
+                if target == "ratio"
+                else str(c.species)
+                if target == "profile"
+                else ",".join(map(str, c.samples)),
                 "base": float(np.mean(base_v)),
                 "goal": float(c.value)
                 if c.value is not None

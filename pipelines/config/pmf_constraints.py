@@ -15,6 +15,12 @@ One YAML file lists the constraints an analyst imposes on the base solution; the
         factor: 1
         samples: ["2012-07-04"]  # contributions: sample labels (the Date column) or row numbers
         value: 0.2               # [normalised contribution, mean 1]
+      - kind: pull ratio to value  # a ratio of two species in one factor (PMF 5.0 expression)
+        factor: 3
+        species: EC              # numerator
+        over: OC                 # denominator
+        value: 0.5               # [ratio of the profile elements]
+        dq_percent: 0.5
 
 Values of profile constraints are on the profile table's scale (``profiles_concentration.csv``,
 [data units]); contribution values are normalised (mean 1). Errors name the file, line and field;
@@ -24,10 +30,10 @@ a species, sample or factor the data do not have is an error naming the constrai
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from models.pmf.kinds import ConstraintKind
 from pipelines.config.yaml_io import line_of, load_validated
 from pipelines.errors import ConfigError
 
@@ -37,11 +43,10 @@ __all__ = ["ConstraintFile", "load_constraints"]
 class _ConstraintSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal[
-        "pull down", "pull up", "pull to value", "set to zero", "set to value", "set to base value"
-    ]
+    kind: ConstraintKind
     factor: int = Field(ge=1)
     species: str | None = None
+    over: str | None = None  # pull ratio to value: the denominator species
     samples: list[str | int] | None = Field(None, min_length=1)
     value: float | None = None
     dq: float | None = Field(None, gt=0)  # [Q(robust) units]
@@ -51,8 +56,19 @@ class _ConstraintSpec(BaseModel):
     def _one_target(self) -> _ConstraintSpec:
         if (self.species is None) == (self.samples is None):
             raise ValueError("name either a species (a profile element) or samples (contributions)")
-        if self.kind in ("pull to value", "set to value") and self.value is None:
+        if self.kind in ("pull to value", "set to value", "pull ratio to value") and (
+            self.value is None
+        ):
             raise ValueError(f"{self.kind!r} needs a value")
+        if self.kind == "pull ratio to value":
+            if self.species is None or self.over is None:
+                raise ValueError("'pull ratio to value' names species (numerator) and over")
+            if self.value is not None and self.value <= 0:
+                raise ValueError("a ratio's value must be positive")
+            if self.over == self.species:
+                raise ValueError("a ratio of a species to itself")
+        elif self.over is not None:
+            raise ValueError("'over' (a ratio's denominator) belongs to 'pull ratio to value'")
         if self.kind.startswith("set") and (self.dq is not None or self.dq_percent is not None):
             raise ValueError(f"{self.kind!r} holds the element exactly: it takes no dQ limit")
         return self
@@ -111,6 +127,8 @@ def load_constraints(
             raise bad("factor", f"factor {c.factor}: the run has {factors} factors")
         if c.species is not None and c.species not in species:
             raise bad("species", f"{c.species!r} is not a species of the fit")
+        if c.over is not None and c.over not in species:
+            raise bad("over", f"{c.over!r} is not a species of the fit")
         for s in c.samples or []:
             if isinstance(s, int) and not 0 <= s < len(samples):
                 raise bad("samples", f"row {s} out of range (0..{len(samples) - 1})")
@@ -125,6 +143,7 @@ def load_constraints(
                 value=c.value,
                 dq=c.dq,
                 dq_percent=c.dq_percent,
+                over=c.over,
             )
         )
     return out

@@ -100,6 +100,37 @@ def test_contribution_constraints(fitted):
     assert 0 < down.dq_robust <= 3.0 * 1.001
 
 
+def test_pull_ratio_to_value_moves_the_ratio_within_its_dq_and_reaches_it_when_cheap(fitted):
+    """PMF 5.0's ratio expression: F[k, a] / F[k, b] pulled towards a value, dQ-limited."""
+    x, u, base, F0 = fitted
+    k = 0
+    a, b = np.argsort(F0[k])[-2:]  # the factor's two largest species
+    r0 = F0[k, a] / F0[k, b]
+    goal = 0.5 * r0
+    c = Constraint("pull ratio to value", k + 1, species=f"s{a}", over=f"s{b}", value=goal, dq=2.0)
+    res = constrained_run(x, u, base, [c])
+    row = res.constraints.iloc[0]
+    assert row["target"] == "ratio" and row["element"] == f"s{a}/s{b}"
+    assert row["base"] == pytest.approx(r0)
+    assert row["achieved"] == pytest.approx(res.F[k, a] / res.F[k, b])
+    assert goal < row["achieved"] < r0  # towards the value, not past it
+    assert 0 < res.dq_robust <= 2.0 * 1.001
+    # a larger budget gets closer; with a budget far above what the data resist, it arrives
+    more = constrained_run(x, u, base, [Constraint(**{**c.__dict__, "dq": 50.0})])
+    assert abs(more.constraints.loc[0, "achieved"] - goal) < abs(row["achieved"] - goal)
+    cheap = constrained_run(x, u, base, [Constraint(**{**c.__dict__, "value": 0.98 * r0})])
+    assert cheap.constraints.loc[0, "achieved"] == pytest.approx(0.98 * r0, rel=0.01)
+    assert cheap.dq_robust < res.dq_robust
+    with pytest.raises(ValueError, match="over"):
+        Constraint("pull to value", 1, species="s0", over="s1", value=1.0)
+    with pytest.raises(ValueError, match="positive"):
+        Constraint("pull ratio to value", 1, species="s0", over="s1", value=-1.0)
+    with pytest.raises(ValueError, match="itself"):
+        constrained_run(
+            x, u, base, [Constraint("pull ratio to value", 1, species="s0", over="s0", value=1)]
+        )
+
+
 def test_bad_constraints_are_refused(fitted):
     x, u, base, _ = fitted
     with pytest.raises(ValueError, match="unknown constraint kind"):

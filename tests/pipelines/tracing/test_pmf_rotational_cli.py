@@ -61,7 +61,9 @@ def test_constraints_fpeak_and_bsdisp_reach_their_tables(files, tmp_path):
     cons.write_text(
         "constraints:\n"
         f"  - kind: set to zero\n    factor: {k}\n    species: a\n"
-        f"  - kind: pull down\n    factor: {k}\n    species: b\n    dq_percent: 0.5\n",
+        f"  - kind: pull down\n    factor: {k}\n    species: b\n    dq_percent: 0.5\n"
+        f"  - kind: pull ratio to value\n    factor: {k}\n    species: c\n    over: d\n"
+        "    value: 2.0\n    dq_percent: 0.5\n",
         encoding="utf-8",
     )
     out = tmp_path / "rot"
@@ -77,7 +79,12 @@ def test_constraints_fpeak_and_bsdisp_reach_their_tables(files, tmp_path):
     cp = pd.read_csv(out / "constrained_profiles.csv", index_col="species")
     assert cp.loc["a", f"factor_{k}"] == 0.0
     table = pd.read_csv(out / "constrained_constraints.csv")
-    assert len(table) == 2
+    assert len(table) == 3
+    ratio = table[table["kind"] == "pull ratio to value"].iloc[0]
+    assert ratio["element"] == "c/d" and ratio["goal"] == 2.0
+    assert ratio["achieved"] == pytest.approx(
+        cp.loc["c", f"factor_{k}"] / cp.loc["d", f"factor_{k}"]
+    )
     fp = pd.read_csv(out / "fpeak.csv")
     assert sorted(fp["strength"]) == [-0.5, 0.5]
     assert (fp["dq_robust"] > -1e-6 * s["q_robust"]).all()  # a pull cannot beat the minimum
@@ -126,6 +133,16 @@ def test_constraints_fpeak_and_bsdisp_reach_their_tables(files, tmp_path):
             "no dQ limit",
         ),
         ("constraints: []\n", "constraints"),
+        (
+            "constraints:\n  - kind: pull ratio to value\n    factor: 1\n    species: a\n"
+            "    over: zz\n    value: 1\n",
+            ":5: field 'constraints.0.over'",
+        ),
+        (
+            "constraints:\n  - kind: pull ratio to value\n    factor: 1\n    species: a\n"
+            "    value: 1\n",
+            "over",
+        ),
     ],
 )
 def test_a_bad_constraints_file_is_refused_before_the_fit(files, tmp_path, text, where):
