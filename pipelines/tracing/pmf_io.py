@@ -77,7 +77,17 @@ def _numeric(frame: pd.DataFrame, path: Path, lines: list[int]) -> np.ndarray:
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise SourceError(str(path), f"not a number: {raw.iloc[i]!r}", lines[i], str(col))
-        out[:, j] = text.astype(float).to_numpy()  # float() rounds right; to_numeric may not
+        try:
+            out[:, j] = text.astype(float).to_numpy()  # float() rounds right; to_numeric may not
+        except ValueError:  # to_numeric read past what float() refuses (a NUL inside a number)
+            for i, cell in enumerate(raw):
+                try:
+                    float(cell) if cell != "" else None
+                except ValueError:
+                    raise SourceError(
+                        str(path), f"not a number: {cell!r}", lines[i], str(col)
+                    ) from None
+            raise
     return out
 
 

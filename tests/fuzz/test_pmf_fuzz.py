@@ -56,6 +56,8 @@ def pmf(
 )
 # 1e400 and inf were read as infinite concentrations
 @example(case=pmf(CON.replace("1.5,2.0", "1.5,inf")))
+# a NUL inside a number: pandas.to_numeric read "1.5" from it, float() refused it (ValueError)
+@example(case=pmf(CON.replace("1.5,2.0", "1.5\x0042,2.0")))
 # pandas.to_numeric is not correctly rounded: 1.4642156611551475e-07 came back ...478e-07
 @example(
     case=pmf(
