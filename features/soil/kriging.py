@@ -87,8 +87,17 @@ def fit_variogram(
     maxlag: float | None = None,
     max_points: int = 1500,
     seed: int = 0,
+    n_neighbours: int | None = None,
 ) -> VariogramModel:
     """Fit a variogram model to the experimental variogram of ``z`` (scikit-gstat).
+
+    With a local kriging neighbourhood (``n_neighbours``) on more than ``max_points`` samples,
+    the fit is of the lags the kriging uses: the subset is half random samples, half clusters of
+    nearest neighbours (so that pairs at the survey's own spacing are in the experimental
+    variogram: a random subset of a dense survey has none, and misses its nugget), and the lag
+    cutoff is three times the median distance to the ``n_neighbours``-th neighbour (kriging
+    weights within a neighbourhood depend on the variogram within it only), short lags weighted
+    more.
 
     Parameters
     ----------
@@ -100,6 +109,8 @@ def fit_variogram(
         ``spherical``, ``exponential`` or ``gaussian``.
     n_lags : int
         Number of lag classes.
+    n_neighbours : int, optional
+        The local kriging neighbourhood the model is for (None: global kriging).
     maxlag : float, optional
         Lag cutoff [m]; default one third of the bounding-box diagonal (gstat's default).
     max_points : int
@@ -114,18 +125,47 @@ def fit_variogram(
     z = np.asarray(z, float)
     ok = np.isfinite(z) & np.isfinite(xy).all(axis=1)
     xy, z = xy[ok], z[ok]
+    local_lag = None
     if len(z) > max_points:
-        pick = np.random.default_rng(seed).choice(len(z), max_points, replace=False)
+        gen = np.random.default_rng(seed)
+        if n_neighbours is not None and n_neighbours < len(z) - 1:
+            tree = cKDTree(xy)
+            probe = gen.choice(len(z), min(len(z), 2000), replace=False)
+            d_k = tree.query(xy[probe], k=n_neighbours + 1)[0][:, -1]
+            local_lag = 3.0 * float(np.median(d_k))
+            size = max(2, min(n_neighbours, max_points // 20))
+            seeds = gen.choice(len(z), max(1, (max_points // 2) // size), replace=False)
+            near = tree.query(xy[seeds], k=size)[1].ravel()
+            rest = gen.choice(len(z), max_points - len(np.unique(near)), replace=False)
+            pick = np.unique(np.concatenate([near, rest]))
+        else:
+            pick = gen.choice(len(z), max_points, replace=False)
         xy, z = xy[pick], z[pick]
     if maxlag is None:
         maxlag = float(np.hypot(*(xy.max(axis=0) - xy.min(axis=0)))) / 3.0
+        if local_lag is not None:
+            maxlag = min(maxlag, local_lag)
     if np.ptp(z) == 0:  # constant (e.g. an indicator never exceeded): pure nugget of 0
         return VariogramModel(model, 0.0, 0.0, maxlag, n_points=len(z))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # skgstat warns about bins and fitting details
-        v = skgstat.Variogram(
-            xy, z, model=model, n_lags=n_lags, maxlag=maxlag, use_nugget=True, fit_method="trf"
-        )
+        # local: short lags weighted more (their uncertainty taken as growing with the lag,
+        # skgstat's fit_sigma="linear"): the nugget and the slope near the origin are what a
+        # neighbourhood's weights depend on, and an unweighted fit of lags still rising gave
+        # a zero nugget and kriging variances 5x too small on a dense survey
+        try:
+            v = skgstat.Variogram(
+                xy,
+                z,
+                model=model,
+                n_lags=n_lags,
+                maxlag=maxlag,
+                use_nugget=True,
+                fit_method="trf",
+                fit_sigma="linear" if local_lag is not None else None,
+            )
+        except ValueError:  # no variance at any lag (e.g. a rare indicator's pairs all 0-0)
+            return VariogramModel(model, float(np.var(z)), 0.0, maxlag, n_points=len(z))
         rng, psill, nugget = (float(p) for p in v.parameters[:3])
         bins, exp = tuple(map(float, v.bins)), tuple(map(float, v.experimental))
     if not np.isfinite(psill + nugget) or psill + nugget <= 1e-12 * float(np.var(z)):
@@ -238,27 +278,40 @@ def _cv(pred: np.ndarray, z: np.ndarray, var: np.ndarray | None) -> CrossValidat
     return CrossValidation(e, var, float(np.sqrt(np.mean(e**2))), float(np.mean(e)), msse)
 
 
-def _loo_neighbours(xy: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return the k nearest other samples of each sample (itself left out)."""
-    d, idx = cKDTree(xy).query(xy, k=k + 1)
-    own = idx == np.arange(len(xy))[:, None]
+def _loo_neighbours(
+    xy: np.ndarray, k: int, at: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the k nearest other samples of each sample (of ``at``), itself left out."""
+    at = np.arange(len(xy)) if at is None else np.asarray(at, int)
+    d, idx = cKDTree(xy).query(xy[at], k=k + 1)
+    own = idx == at[:, None]
     # drop the sample itself (or, if coincident points hide it, the last neighbour)
     keep = ~own
     keep[~own.any(axis=1), -1] = False
-    return d[keep].reshape(len(xy), k), idx[keep].reshape(len(xy), k)
+    return d[keep].reshape(len(at), k), idx[keep].reshape(len(at), k)
 
 
 def kriging_loo(
-    xy: np.ndarray, z: np.ndarray, vm: VariogramModel, *, n_neighbours: int | None = None
+    xy: np.ndarray,
+    z: np.ndarray,
+    vm: VariogramModel,
+    *,
+    n_neighbours: int | None = None,
+    at: np.ndarray | None = None,
 ) -> CrossValidation:
     """Leave-one-out cross-validation of ordinary kriging with a fixed variogram model.
 
     Each sample is estimated from the others (all of them, or its ``n_neighbours`` nearest).
+    With ``at`` (indices; local neighbourhoods only) only those samples are left out in turn,
+    each estimated from its neighbours among *all* the other samples: a check of a large
+    survey's map at the survey's own density.
     """
     xy = np.asarray(xy, float)
     z = np.asarray(z, float)
     n = len(z)
     if n_neighbours is None or n_neighbours >= n - 1:
+        if at is not None:
+            raise ValueError("at: a subset of held-out samples needs a local neighbourhood")
         # closed form (Dubrule 1983): with A the kriging matrix of all samples and
         # b = [z; 0], the LOO error at i is -(A^-1 b)_i / (A^-1)_ii and its variance
         # -1 / (A^-1)_ii: one inversion instead of n solves (equal to them, tested)
@@ -272,11 +325,11 @@ def kriging_loo(
         err = -(ai @ np.r_[z, 0.0])[:n] / diag
         return _cv(z + err, z, np.maximum(-1.0 / diag, 0.0))
     k = min(n_neighbours, n - 1)
-    d0, idx = _loo_neighbours(xy, k)
+    d0, idx = _loo_neighbours(xy, k, at)
     p = xy[idx]
     d_ss = np.hypot(p[:, :, None, 0] - p[:, None, :, 0], p[:, :, None, 1] - p[:, None, :, 1])
     est, var = _solve_ok(vm(d_ss), vm(d0), z[idx])
-    return _cv(est, z, var)
+    return _cv(est, z if at is None else z[np.asarray(at, int)], var)
 
 
 def idw(
@@ -302,16 +355,21 @@ def idw(
 
 
 def idw_loo(
-    xy: np.ndarray, z: np.ndarray, *, power: float = 2.0, n_neighbours: int | None = None
+    xy: np.ndarray,
+    z: np.ndarray,
+    *,
+    power: float = 2.0,
+    n_neighbours: int | None = None,
+    at: np.ndarray | None = None,
 ) -> CrossValidation:
-    """Leave-one-out cross-validation of inverse-distance weighting."""
+    """Leave-one-out cross-validation of inverse-distance weighting (``at`` as in kriging_loo)."""
     xy = np.asarray(xy, float)
     z = np.asarray(z, float)
     k = len(z) - 1 if n_neighbours is None else min(n_neighbours, len(z) - 1)
-    d, idx = _loo_neighbours(xy, k)
+    d, idx = _loo_neighbours(xy, k, at)
     w = 1.0 / np.maximum(d, 1e-9) ** power
     est = (w * z[idx]).sum(axis=1) / w.sum(axis=1)
-    return _cv(est, z, None)
+    return _cv(est, z if at is None else z[np.asarray(at, int)], None)
 
 
 def indicator_kriging(
@@ -328,7 +386,7 @@ def indicator_kriging(
     With every indicator equal (never or always exceeded) the probability is that constant.
     """
     ind = np.asarray(exceeds, float)
-    vm = fit_variogram(xy, ind, model=model)
+    vm = fit_variogram(xy, ind, model=model, n_neighbours=n_neighbours)
     if np.ptp(ind) == 0:
         return np.full(len(np.asarray(targets).reshape(-1, 2)), ind[0] if len(ind) else np.nan), vm
     p, _ = ordinary_kriging(xy, ind, targets, vm, n_neighbours=n_neighbours)

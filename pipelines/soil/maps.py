@@ -28,8 +28,10 @@ from features.soil.kriging import (
     ordinary_kriging,
     regular_grid,
 )
+from pipelines.config.locations import code_version
 from pipelines.config.soil import SoilNetworkSpec
 from pipelines.files import atomic_path
+from pipelines.soil.store import cf_grid_mapping, cf_ready
 
 __all__ = ["cross_validate", "make_maps", "projected_xy"]
 
@@ -57,15 +59,22 @@ def _log_values(part: pd.DataFrame) -> np.ndarray:
 
 
 def cross_validate(
-    xy: np.ndarray, z: np.ndarray, *, n_neighbours: int | None = None
+    xy: np.ndarray,
+    z: np.ndarray,
+    *,
+    n_neighbours: int | None = None,
+    at: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Variogram fit and LOO CV of ordinary kriging vs IDW for log contents ``z``.
 
     RMSE and ME on the log scale and, back-transformed with exp, in mg kg-1; MSSE for kriging.
+    With ``at`` (a local neighbourhood only) the samples left out are those, each estimated
+    from its neighbours among all the others.
     """
-    vm = fit_variogram(xy, z)
-    ok = kriging_loo(xy, z, vm, n_neighbours=n_neighbours)
-    iv = idw_loo(xy, z, n_neighbours=n_neighbours)
+    vm = fit_variogram(xy, z, n_neighbours=n_neighbours)
+    ok = kriging_loo(xy, z, vm, n_neighbours=n_neighbours, at=at)
+    iv = idw_loo(xy, z, n_neighbours=n_neighbours, at=at)
+    z = z if at is None else z[np.asarray(at, int)]
     c = np.exp(z)
     ok_mg = np.exp(z + ok.errors) - c
     iv_mg = np.exp(z + iv.errors) - c
@@ -160,15 +169,18 @@ def make_maps(
     k = net.map_neighbours or (None if len(first) <= GLOBAL_MAX else 32)
     crs = pyproj.CRS.from_user_input(crs_text)
     lon, lat = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(tx, ty)
-    ds = xr.Dataset(
-        coords={
-            "x": ("x", gx, {"standard_name": "projection_x_coordinate", "units": "m"}),
-            "y": ("y", gy, {"standard_name": "projection_y_coordinate", "units": "m"}),
-        }
-    )
+    mapping = cf_grid_mapping(crs)
+    if mapping is not None:  # x / y are projection coordinates of a CF grid mapping
+        xa = {"standard_name": "projection_x_coordinate", "units": "m"}
+        ya = {"standard_name": "projection_y_coordinate", "units": "m"}
+    else:  # CF has no grid mapping for this CRS: lon / lat (WGS 84) describe the cells
+        mapping = cf_grid_mapping("EPSG:4326")
+        xa = {"long_name": f"x in {crs_text}", "units": "m", "source_crs_wkt": crs.to_wkt()}
+        ya = {"long_name": f"y in {crs_text}", "units": "m", "source_crs_wkt": crs.to_wkt()}
+    ds = xr.Dataset(coords={"x": ("x", gx, xa), "y": ("y", gy, ya)})
     ds["lat"] = (("y", "x"), lat, {"standard_name": "latitude", "units": "degrees_north"})
     ds["lon"] = (("y", "x"), lon, {"standard_name": "longitude", "units": "degrees_east"})
-    ds["crs"] = ((), 0, {"crs_wkt": crs.to_wkt()})
+    ds["crs"] = ((), np.int32(0), mapping)
     rows_cv = []
     files: dict[str, Path] = {}
     note = "Assumptions: " + "; ".join(net.assumptions) if net.assumptions else ""
@@ -180,10 +192,10 @@ def make_maps(
             continue
         xy = xy_all[pos[part["sample_id"]].to_numpy()]
         z = _log_values(part)
-        sub = np.arange(len(z))
-        if k is not None and len(z) > 5000:  # LOO on a random 5,000 (each uses its k neighbours)
+        sub = None
+        if k is not None and len(z) > 5000:  # LOO of a random 5,000, from all their neighbours
             sub = rng.choice(len(z), 5000, replace=False)
-        cv = cross_validate(xy[sub], z[sub], n_neighbours=k)
+        cv = cross_validate(xy, z, n_neighbours=k, at=sub)
         vm = cv.pop("variogram")
         est, var_log = ordinary_kriging(xy, z, targets, vm, n_neighbours=k)
         exceeds = (part["value"] > part["screening"]).to_numpy() & ~part["below_dl"].to_numpy(bool)
@@ -205,7 +217,12 @@ def make_maps(
         ds[f"{var}_log_variance"] = (
             ("y", "x"),
             var_log.reshape(tx.shape),
-            {"units": "1", "long_name": f"kriging variance of log {var}", "grid_mapping": "crs"},
+            {
+                "units": "1",
+                "long_name": f"kriging variance of log {var}",
+                "grid_mapping": "crs",
+                "coordinates": "lat lon",
+            },
         )
         ds[f"{var}_p_exceed_screening"] = (
             ("y", "x"),
@@ -215,6 +232,7 @@ def make_maps(
                 "long_name": f"probability that {var} exceeds the sample's screening value "
                 "(indicator kriging)",
                 "grid_mapping": "crs",
+                "coordinates": "lat lon",
                 "variogram": ivm.describe(),
             },
         )
@@ -240,14 +258,16 @@ def make_maps(
             "method": "ordinary kriging of log contents (spherical variogram, scikit-gstat fit), "
             f"{hood}; indicator kriging of exceedance",
             "assumptions": " | ".join(net.assumptions),
+            "history": f"written by qingyuan {code_version()} (pipelines.soil.maps)",
         }
     )
     if selection:
         ds.attrs["campaign"] = str(selection["campaign"])
         ds.attrs["depth_layer"] = str(selection["layer"])
     grid = out / f"{net.name}_soil_maps.nc"
+    cf, enc = cf_ready(ds)
     with atomic_path(grid) as tmp:
-        ds.to_netcdf(tmp)
+        cf.to_netcdf(tmp, encoding=enc)
     cv_table = pd.DataFrame(rows_cv)
     cv_table.to_csv(out / f"{net.name}_kriging_cv.csv", index=False)
     return {"grid": grid, "figures": files, "cv": cv_table, "neighbourhood": hood}

@@ -21,12 +21,67 @@ import pandas as pd
 import xarray as xr
 
 from features.qc.flags import FLAG_CODES
+from pipelines.config.locations import code_version
 from pipelines.config.soil import SoilNetworkSpec
 from pipelines.errors import QuarantineRecord
 from pipelines.files import atomic_path, writer_lock
-from pipelines.soil.ingest import SAMPLE_FIELDS, sample_differs, sample_tolerances
+from pipelines.soil.ingest import (
+    REVISION_COLUMNS,
+    SAMPLE_FIELDS,
+    revision_rows,
+    sample_differs,
+    sample_tolerances,
+)
 
-__all__ = ["SoilStore", "to_dataset"]
+__all__ = ["SoilStore", "cf_grid_mapping", "cf_ready", "to_dataset"]
+
+
+def cf_grid_mapping(crs: Any) -> dict[str, Any] | None:
+    """CF grid-mapping attributes of a CRS (pyproj's ``to_cf``), or None if CF has none for it.
+
+    Some national CRSs have no CF grid mapping (EPSG:28992, the Dutch RD New, is an oblique
+    *double* stereographic); their coordinates are then described by the lon / lat auxiliary
+    coordinates (WGS 84) and the CRS's WKT is kept in ``source_crs_wkt``.
+    """
+    import warnings
+
+    import pyproj
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyproj warns for a CRS it cannot express in CF
+        attrs = pyproj.CRS.from_user_input(crs).to_cf()
+    return attrs if attrs.get("grid_mapping_name") else None
+
+
+def cf_ready(ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
+    """Return a soil file's dataset and encoding within CF's types (no int64, no coordinate fill).
+
+    Times become float days since 1970 (a missing sampling date is a NaN: xarray cannot encode
+    an all-NaT variable itself), integers int32 or narrower without ``_FillValue``, and
+    coordinates and cell bounds carry no ``_FillValue``. Reading the file decodes the times.
+    """
+    out = ds.copy()
+    enc: dict[str, dict[str, Any]] = {}
+    for name in list(out.variables):
+        v = out[name].variable
+        e: dict[str, Any] = {}
+        if v.dtype.kind == "M":
+            t = v.values.astype("datetime64[ns]")
+            days = np.where(np.isnat(t), np.nan, t.astype("int64") / 86_400e9)
+            out[name] = (
+                v.dims,
+                days,
+                {**v.attrs, "units": "days since 1970-01-01", "calendar": "standard"},
+            )
+        elif v.dtype.kind in "iu":
+            e["_FillValue"] = None  # flags and counts are never missing
+            if v.dtype.itemsize == 8:
+                e["dtype"] = "int32"
+        if name in out.coords or str(name).endswith("_bnds"):
+            e["_FillValue"] = None
+        enc[str(name)] = e
+    return out, enc
+
 
 _SAMPLE_COLS = [
     "sample_id",
@@ -71,8 +126,11 @@ def to_dataset(
     samples = firsts[[c for c in _SAMPLE_COLS if c != "sample_id"]]
     ids = samples.index.to_numpy()
     n = len(ids)
-    ds = xr.Dataset(coords={"obs": np.arange(n)})
-    ds["sample_id"] = ("obs", ids.astype(str), {"long_name": "sample id", "cf_role": "point_id"})
+    ds = xr.Dataset(
+        coords={"obs": ("obs", np.arange(n), {"long_name": "sample number in the file"})}
+    )
+    # featureType point: no cf_role (CF 9.5 names only timeseries, profile and trajectory ids)
+    ds["sample_id"] = ("obs", ids.astype(str), {"long_name": "sample id"})
     ds["plot"] = ("obs", samples["plot"].astype(str).to_numpy(), {"long_name": "plot / area id"})
     ds["lat"] = (
         "obs",
@@ -86,17 +144,20 @@ def to_dataset(
     )
     crs = pyproj.CRS.from_user_input(net.crs)
     xy_units = "degrees" if crs.is_geographic else "m"
+    wkt = crs.to_wkt()
     ds["x"] = (
         "obs",
         samples["x"].to_numpy(float),
-        {"long_name": f"x in {net.crs}", "units": xy_units},
+        {"long_name": f"x in {net.crs}", "units": xy_units, "source_crs_wkt": wkt},
     )
     ds["y"] = (
         "obs",
         samples["y"].to_numpy(float),
-        {"long_name": f"y in {net.crs}", "units": xy_units},
+        {"long_name": f"y in {net.crs}", "units": xy_units, "source_crs_wkt": wkt},
     )
-    ds["crs"] = ((), 0, {"crs_wkt": crs.to_wkt(), "source_crs": net.crs})
+    # the data's coordinates are lon / lat (WGS 84, converted at ingest): that is their grid
+    # mapping; x / y keep the laboratory's CRS (source_crs, source_crs_wkt)
+    ds["crs"] = ((), np.int32(0), {**cf_grid_mapping("EPSG:4326"), "source_crs": net.crs})
     ds["time"] = (
         "obs",
         pd.to_datetime(samples["date"]).to_numpy("datetime64[ns]"),
@@ -148,12 +209,30 @@ def to_dataset(
             "obs",
             flag.astype(np.int8),
             {
+                "long_name": f"{var} quality flag",
                 "flag_values": np.array(list(FLAG_CODES.values()), np.int8),
                 "flag_meanings": meanings,
             },
         )
-        ds[f"{var}_method"] = ("obs", p["method"].fillna("").astype(str).to_numpy())
-        ds[f"{var}_source_line"] = ("obs", p["line"].fillna(0).astype(np.int64).to_numpy())
+        ds[f"{var}_method"] = (
+            "obs",
+            p["method"].fillna("").astype(str).to_numpy(),
+            {"long_name": f"{var} laboratory method"},
+        )
+        rev = p["revision"] if "revision" in p else pd.Series(0, index=p.index)
+        ds[f"{var}_revision"] = (
+            "obs",
+            rev.fillna(0).astype(np.int32).to_numpy(),
+            {
+                "long_name": f"{var}: laboratory revision of the result (0: first report; a "
+                "higher one replaced it, the replaced results are in reports/*_revisions.csv)"
+            },
+        )
+        ds[f"{var}_source_line"] = (
+            "obs",
+            p["line"].fillna(0).astype(np.int32).to_numpy(),
+            {"long_name": f"{var}: line of the source file it was read from (0: not known)"},
+        )
     ds.attrs.update(
         {
             "Conventions": "CF-1.8",
@@ -162,6 +241,7 @@ def to_dataset(
             "network": net.name,
             "source_crs": net.crs,
             "assumptions": " | ".join(net.assumptions),
+            "history": f"written by qingyuan {code_version()} (pipelines.soil.store)",
         }
     )
     return ds
@@ -198,6 +278,8 @@ def _from_dataset(ds: xr.Dataset) -> pd.DataFrame:
         p["flag"] = ds[f"{var}_flag"].values
         p["method"] = ds[f"{var}_method"].values.astype(str)
         p["line"] = ds[f"{var}_source_line"].values
+        # files written before revisions were kept hold first reports only
+        p["revision"] = ds[f"{var}_revision"].values if f"{var}_revision" in ds else 0
         p["file"] = "(stored)"
         parts.append(p[p["flag"] != FLAG_CODES["missing"]])
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
@@ -234,14 +316,21 @@ class SoilStore:
                     parts.append(_from_dataset(ds.load()))
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
-    def write(self, rows: pd.DataFrame) -> tuple[dict[str, Path], list[QuarantineRecord], int, int]:
+    def write(
+        self, rows: pd.DataFrame
+    ) -> tuple[dict[str, Path], list[QuarantineRecord], int, int, pd.DataFrame]:
         """Merge checked rows into their campaigns' files.
 
+        A row whose result differs from the stored one replaces it when its ``revision`` is
+        higher (the replaced result goes to the returned revision rows), else it is refused.
+
         Returns the files written (campaign -> path), the rows refused because they differ from
-        a stored value or sample, the rows written anew and the rows identical to stored ones.
+        a stored value or sample, the rows written anew (revisions included), the rows identical
+        to stored ones and the revision rows (:data:`pipelines.soil.ingest.REVISION_COLUMNS`).
         """
         files: dict[str, Path] = {}
         refused: list[QuarantineRecord] = []
+        replaced: list[pd.DataFrame] = []
         new_rows = same_rows = 0
         with writer_lock(self.dir):
             for campaign, part in rows.groupby("campaign", sort=True):
@@ -282,6 +371,7 @@ class SoilStore:
                                 )
                             )
                             keep[i] = False
+                    drop_old: list[tuple[str, str]] = []
                     for i in np.flatnonzero(stored & keep):
                         r = part.iloc[i]
                         o = key_old.loc[(r["sample_id"], r["variable"])]
@@ -289,6 +379,9 @@ class SoilStore:
                             r["below_dl"]
                         ):
                             same_rows += 1
+                        elif int(r["revision"]) > int(o["revision"]):  # a laboratory correction
+                            drop_old.append((r["sample_id"], r["variable"]))
+                            continue
                         else:
                             refused.append(
                                 QuarantineRecord(
@@ -296,19 +389,37 @@ class SoilStore:
                                     int(r["line"]),
                                     "value",
                                     f"duplicate sample {r['sample_id']} {r['variable']}: the store "
-                                    f"has {o['value']:g}, this line {r['value']:g} (stored kept)",
+                                    f"has {o['value']:g} (revision {int(o['revision'])}), this "
+                                    f"line {r['value']:g} (revision {int(r['revision'])}; stored "
+                                    "kept: a correction needs a higher revision)",
                                     kind="value",
                                 )
                             )
                         keep[i] = False
                     part = part[keep]
+                    if drop_old:
+                        gone = pd.MultiIndex.from_frame(old[["sample_id", "variable"]]).isin(
+                            drop_old
+                        )
+                        was = old[gone]
+                        by = part.set_index(["sample_id", "variable"]).loc[
+                            pd.MultiIndex.from_frame(was[["sample_id", "variable"]])
+                        ]
+                        replaced.append(revision_rows(was, by.reset_index()))
+                        old = old[~gone]
                     merged = pd.concat([old, part], ignore_index=True)
                 else:
                     merged = part
                 new_rows += len(part)
                 if len(part) or not path.is_file():
                     ds = to_dataset(merged, self.network, self.registry)
+                    ds, enc = cf_ready(ds)
                     with atomic_path(path) as tmp:
-                        ds.to_netcdf(tmp)
+                        ds.to_netcdf(tmp, encoding=enc)
                 files[str(campaign)] = path
-        return files, refused, new_rows, same_rows
+        revised = (
+            pd.concat(replaced, ignore_index=True)
+            if replaced
+            else pd.DataFrame(columns=REVISION_COLUMNS)
+        )
+        return files, refused, new_rows, same_rows, revised

@@ -114,3 +114,64 @@ def test_model_forms_are_scikit_gstats(model):
     h = np.array([10.0, 200.0, 450.0, 899.0, 900.0, 1500.0])
     ref = np.array([getattr(models, model)(x, 900.0, 0.6, 0.05) for x in h])
     np.testing.assert_allclose(vm(h), ref, rtol=1e-12)
+
+
+def _dense_survey(n=20000, nugget_sd=0.3, seed=0):
+    """A dense survey (~2 km spacing over 300 km): smooth structure at 8-20 km plus a nugget."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 300e3, (n, 2))
+    smooth = (
+        np.sin(xy[:, 0] / 20e3)
+        + np.cos(xy[:, 1] / 15e3)
+        + 0.5 * np.sin((xy[:, 0] + xy[:, 1]) / 8e3)
+    )
+    return xy, smooth + rng.normal(0, nugget_sd, n), rng
+
+
+def test_loo_of_a_subset_equals_the_full_loo_at_those_samples():
+    from features.soil.kriging import VariogramModel
+
+    xy, z, rng = _dense_survey(n=600)
+    vm = VariogramModel("spherical", 0.05, 0.5, 30e3)
+    at = rng.choice(len(z), 50, replace=False)
+    full = kriging_loo(xy, z, vm, n_neighbours=16)
+    part = kriging_loo(xy, z, vm, n_neighbours=16, at=at)
+    assert part.errors == pytest.approx(full.errors[at])
+    assert part.variance == pytest.approx(full.variance[at])
+    assert idw_loo(xy, z, n_neighbours=16, at=at).errors == pytest.approx(
+        idw_loo(xy, z, n_neighbours=16).errors[at]
+    )
+    with pytest.raises(ValueError, match="local neighbourhood"):
+        kriging_loo(xy, z, vm, at=at)
+
+
+def test_a_dense_survey_variogram_sees_its_nugget_when_kriged_locally():
+    """A random 1,500 of 20,000 samples has no pairs at the survey's spacing: its fit has no
+    nugget and the local kriging variance is ~5x too small (MSSE ~5). Fitted for the
+    neighbourhood (clusters, lags within it, short lags weighted), the nugget is found, the
+    variance is right and kriging beats IDW."""
+    xy, z, rng = _dense_survey()
+    at = rng.choice(len(z), 3000, replace=False)
+    broad = fit_variogram(xy, z)
+    local = fit_variogram(xy, z, n_neighbours=32)
+    assert 0.03 < local.nugget < 0.135  # the true nugget is 0.09
+    ok_b = kriging_loo(xy, z, broad, n_neighbours=32, at=at)
+    ok_l = kriging_loo(xy, z, local, n_neighbours=32, at=at)
+    iv = idw_loo(xy, z, n_neighbours=32, at=at)
+    assert ok_b.msse > 3 and 0.7 < ok_l.msse < 1.5
+    assert ok_l.rmse < iv.rmse < ok_b.rmse
+
+
+def test_an_indicator_without_variance_at_any_lag_is_a_pure_nugget_not_an_error():
+    """Exceedances only at isolated points farther apart than the lag cutoff: every pair the
+    experimental variogram holds is 0-0 or 1-1 (scikit-gstat cannot bound its fit); the fit
+    falls back to a pure nugget and indicator kriging still gives probabilities."""
+    rng = np.random.default_rng(5)
+    dense = rng.uniform(0, 20e3, (3000, 2))  # a dense block of samples below the threshold
+    far = np.column_stack([np.arange(1, 61) * 500e3, np.full(60, 1e6)])  # isolated exceedances
+    xy = np.vstack([dense, far])
+    exceeds = np.r_[np.zeros(len(dense)), np.ones(len(far))]
+    vm = fit_variogram(xy, exceeds, n_neighbours=16)
+    assert vm.psill == 0 and vm.nugget == pytest.approx(np.var(exceeds), rel=0.5)
+    p, _ = indicator_kriging(xy, exceeds.astype(bool), dense[:200], n_neighbours=16)
+    assert np.isfinite(p).all() and (0 <= p).all() and (p <= 1).all()

@@ -20,3 +20,18 @@ def test_soil_flow_on_meuse(tmp_path, prefect_harness):
 
     md = render_markdown({"networks": {}, "soil": res})
     assert "## Soil `meuse_soil`" in md and "meuse-82" in md and "lime class 1" in md
+    # the stored campaign and the grid pass the CF 1.8 checker; RD New (EPSG:28992, a double
+    # stereographic) has no CF grid mapping, so lon / lat (WGS 84) describe the samples and cells
+    import xarray as xr
+    from qy_helpers import cf_check
+
+    stored = tmp_path / "store" / "soil" / "meuse_soil" / "meuse_soil_meuse-survey.nc"
+    for path in (stored, r["maps"]["grid"]):
+        report = cf_check(path)
+        failures = [(p["name"], p["msgs"]) for p in report["all_priorities"] if p["msgs"]]
+        assert report["scored_points"] == report["possible_points"], (path, failures)
+        with xr.open_dataset(path) as ds:
+            assert ds["crs"].attrs["grid_mapping_name"] == "latitude_longitude"
+            assert "Amersfoort" in ds["x"].attrs["source_crs_wkt"]
+    with xr.open_dataset(stored) as ds:
+        assert ds["time"].isnull().all()  # the survey's date is unknown: missing, not 1970
