@@ -38,10 +38,12 @@ from pipelines.config.soil import AGRICULTURAL_SUBTYPES, CONSTRUCTION_SUBTYPES, 
 from pipelines.errors import QuarantineRecord
 
 __all__ = [
+    "REVISION_COLUMNS",
     "SAMPLE_FIELDS",
     "UNIT_FACTORS",
     "check_rows",
     "lonlat",
+    "revision_rows",
     "sample_differs",
     "sample_tolerances",
 ]
@@ -158,19 +160,26 @@ def _num(s: pd.Series) -> pd.Series:
 
 def check_rows(
     rows: pd.DataFrame, net: SoilNetworkSpec, registry: dict[str, dict[str, Any]]
-) -> tuple[pd.DataFrame, list[QuarantineRecord], int]:
+) -> tuple[pd.DataFrame, list[QuarantineRecord], int, pd.DataFrame]:
     """Check rows of :func:`pipelines.soil.sources.read_sources`.
+
+    Of the rows of one campaign, sample and analyte, the highest ``revision`` is the result;
+    a lower revision is *superseded* (merged, not stored, and listed); rows of that highest
+    revision must agree (identical repeats merge, others are quarantined).
 
     Returns
     -------
     good : pandas.DataFrame
         One row per sample and variable: the sample fields, ``lon``, ``lat``, ``variable``,
-        ``value`` and ``dl`` [registry units], ``below_dl``, ``method``, ``flag``, ``file``,
-        ``line``.
+        ``value`` and ``dl`` [registry units], ``below_dl``, ``method``, ``revision``, ``flag``,
+        ``file``, ``line``.
     quarantined : list of QuarantineRecord
         The refused rows.
     merged : int
-        Identical repeats merged into an earlier row (counted as stored).
+        Rows merged into another: identical repeats and superseded revisions (both counted in
+        ``rows_merged`` of the row accounting).
+    superseded : pandas.DataFrame
+        The superseded rows (:data:`REVISION_COLUMNS`), with the row that replaced them.
     """
     df = rows.reset_index(drop=True).copy()
     n = len(df)
@@ -182,6 +191,12 @@ def check_rows(
         field[hit] = name
         reason[hit] = why[hit] if isinstance(why, np.ndarray) else why
 
+    # 0. rows the adapter could not read as rows (wrong field count, undecodable)
+    if "problem" in df:
+        problem = df["problem"].fillna("").astype(str).to_numpy()
+        where = df["problem_field"].fillna("").astype(str).to_numpy()
+        for i in np.flatnonzero(problem != ""):
+            field[i], reason[i] = where[i] or "line", problem[i]
     # 1. analyte
     soil_vars = {k for k, v in registry.items() if v.get("kind") == "soil"}
     lookup = {**{v: v for v in soil_vars}, **net.analytes}
@@ -280,6 +295,14 @@ def check_rows(
     date_text = df["date"].astype(str).str.strip().replace({"nan": ""})
     date = pd.to_datetime(date_text.replace({"": None}), errors="coerce")
     bad((date_text != "").to_numpy() & date.isna().to_numpy(), "date", "not a date")
+    rev_text = df["revision"].fillna("").astype(str).str.strip().replace({"nan": ""})
+    revision = pd.to_numeric(rev_text.replace({"": "0"}), errors="coerce").to_numpy(float)
+    bad(
+        np.isnan(revision) | (revision < 0) | (revision != np.floor(revision)),
+        "revision",
+        np.array([f"revision {t!r} is not a whole number >= 0" for t in rev_text]),
+    )
+    revision = np.nan_to_num(revision).astype(np.int64)
     top = _num(df["depth_top_cm"]).to_numpy(float)
     bottom = _num(df["depth_bottom_cm"]).to_numpy(float)
     bad(~(bottom > top) | (top < 0), "depth_top_cm", "depth interval: need 0 <= top < bottom [cm]")
@@ -304,16 +327,24 @@ def check_rows(
             "dl": dl_v * factor,
             "below_dl": below,
             "method": df["method"].astype(str).str.strip(),
+            "revision": revision,
             "file": df["file"].astype(str),
             "line": df["line"].astype(int),
         }
     )
     bad(good["sample_id"].eq("").to_numpy(), "sample_id", "no sample id")
-    # 7. duplicates and inconsistent samples (among rows that passed so far)
+    # 7. revisions, duplicates and inconsistent samples (among rows that passed so far)
     merged = np.zeros(n, bool)
     ok = reason == ""
+    key = ["campaign", "sample_id", "variable"]
+    top_rev = good[ok].groupby(key)["revision"].transform("max")
+    lower = pd.Series(False, index=good.index)
+    lower[top_rev.index] = good.loc[top_rev.index, "revision"] < top_rev
+    superseded = _superseded(good, lower.to_numpy(), ok)
+    merged |= lower.to_numpy()
+    ok = ok & ~merged
     g = good[ok]
-    first_of = g.groupby(["campaign", "sample_id", "variable"], sort=False).cumcount() > 0
+    first_of = g.groupby(key, sort=False).cumcount() > 0
     if first_of.any():
         firsts = g[~first_of].set_index(["campaign", "sample_id", "variable"])
         for i in g.index[first_of.to_numpy()]:
@@ -368,4 +399,47 @@ def check_rows(
         )
         for i in np.flatnonzero(reason != "")
     ]
-    return out.reset_index(drop=True), quarantined, int(merged.sum())
+    return out.reset_index(drop=True), quarantined, int(merged.sum()), superseded
+
+
+#: Columns of the revision log (``reports/<network>_revisions.csv``): the replaced result, where
+#: it came from, and the result that replaced it.
+REVISION_COLUMNS = [
+    "campaign",
+    "sample_id",
+    "variable",
+    "value",
+    "below_dl",
+    "revision",
+    "file",
+    "line",
+    "replaced_by_value",
+    "replaced_by_below_dl",
+    "replaced_by_revision",
+    "replaced_by_file",
+    "replaced_by_line",
+]
+
+
+def revision_rows(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Return revision-log rows: ``old`` results replaced by the rows of ``new`` (aligned)."""
+    out = old[
+        ["campaign", "sample_id", "variable", "value", "below_dl", "revision", "file", "line"]
+    ]
+    out = out.reset_index(drop=True).copy()
+    for col in ("value", "below_dl", "revision", "file", "line"):
+        out[f"replaced_by_{col}"] = new[col].to_numpy()
+    return out[REVISION_COLUMNS]
+
+
+def _superseded(good: pd.DataFrame, lower: np.ndarray, ok: np.ndarray) -> pd.DataFrame:
+    """Return the rows of a lower revision than their key's highest, with the rows replacing them."""
+    if not lower.any():
+        return pd.DataFrame(columns=REVISION_COLUMNS)
+    key = ["campaign", "sample_id", "variable"]
+    cand = good[ok & ~lower]
+    best = cand.sort_values("revision", kind="stable").drop_duplicates(key, keep="last")
+    best = best.set_index(key)
+    old = good[lower]
+    new = best.loc[pd.MultiIndex.from_frame(old[key])]
+    return revision_rows(old, new.reset_index())

@@ -21,6 +21,23 @@ __all__ = ["assess_job", "ingest_job", "map_job", "soil_job"]
 
 
 def _network(network: str) -> SoilNetworkSpec:
+    from pipelines.config.locations import config_dir
+    from pipelines.config.soil import soil_network_names
+    from pipelines.errors import ConfigError
+
+    names = soil_network_names()
+    is_path = network.endswith((".yml", ".yaml")) or "/" in network
+    if (
+        not is_path
+        and network not in names
+        and not (config_dir() / "networks" / f"{network}.yml").is_file()
+    ):  # the hint lists the soil networks, not the station ones
+        raise ConfigError(
+            str(config_dir() / "networks" / f"{network}.yml"),
+            None,
+            "",
+            f"no such soil network (known: {', '.join(names) or 'none'})",
+        )
     net = load_network(network)
     if getattr(net, "kind", None) != "soil":
         raise ValueError(f"{network}: not a kind: soil network")
@@ -31,6 +48,36 @@ def _store(net: SoilNetworkSpec, store_root: str | Path | None) -> SoilStore:
     from pipelines.flows.paths import default_store
 
     return SoilStore(Path(default_store(store_root)), net, load_variables()["variables"])
+
+
+def _log_revisions(path: Path, superseded: pd.DataFrame, revised: pd.DataFrame) -> Path:
+    """Append the replaced results to the network's revision log (kept across ingests).
+
+    A superseded row that the log already holds (a re-ingest of the same files) is not added
+    again; each entry says where it was found (``input``: beside its correction in the files
+    read, ``store``: a stored result replaced).
+    """
+    from pipelines.soil.ingest import REVISION_COLUMNS
+
+    cols = ["recorded_at", "found_in", *REVISION_COLUMNS]
+    now = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    new = pd.concat(
+        [
+            superseded.assign(found_in="input", recorded_at=now),
+            revised.assign(found_in="store", recorded_at=now),
+        ],
+        ignore_index=True,
+    ).reindex(columns=cols)
+    old = pd.read_csv(path, dtype=str, keep_default_na=False) if path.is_file() else None
+    if old is not None and len(new):
+        ident = ["found_in", *REVISION_COLUMNS]
+        seen = set(map(tuple, old[ident].to_numpy()))
+        fresh = [tuple(str(v) for v in row) not in seen for row in new[ident].to_numpy()]
+        new = new[fresh]
+    if old is None or len(new):
+        table = new if old is None else pd.concat([old, new.astype(str)], ignore_index=True)
+        atomic_write(path, table.to_csv(index=False))
+    return path
 
 
 def ingest_job(network: str, store_root: str | Path | None = None) -> dict[str, Any]:
@@ -44,8 +91,8 @@ def ingest_job(network: str, store_root: str | Path | None = None) -> dict[str, 
     st = _store(net, store_root)
     registry = st.registry
     rows = read_sources(net)
-    good, quarantined, merged = check_rows(rows, net, registry)
-    files, refused, new, same = st.write(good)
+    good, quarantined, merged, superseded = check_rows(rows, net, registry)
+    files, refused, new, same, revised = st.write(good)
     quarantined = quarantined + refused
     report_dir = st.dir / "reports"
     qfile = report_dir / f"{net.name}_quarantine.csv"
@@ -54,6 +101,7 @@ def ingest_job(network: str, store_root: str | Path | None = None) -> dict[str, 
         columns=["file", "line", "field", "reason", "raw", "kind"],
     )
     atomic_write(qfile, table.to_csv(index=False))
+    rfile = _log_revisions(report_dir / f"{net.name}_revisions.csv", superseded, revised)
     out = {
         "network": net.name,
         "rows_in": len(rows),
@@ -62,6 +110,11 @@ def ingest_job(network: str, store_root: str | Path | None = None) -> dict[str, 
         "rows_quarantined": len(quarantined),
         "files": {k: str(v) for k, v in files.items()},
         "quarantine_file": str(qfile),
+        # results replaced by a laboratory correction (higher revision): superseded in this
+        # input (counted in rows_merged) and stored values replaced; both listed in the log
+        "rows_superseded": len(superseded),
+        "values_revised": len(revised),
+        "revisions_file": str(rfile),
         "quarantine_reasons": table["field"].value_counts().to_dict() if len(table) else {},
         "assumptions": list(net.assumptions),
     }

@@ -3,7 +3,11 @@
 Columns: ``file``, ``line`` (1-based, of the input file), ``sample_id``, ``plot``, ``x``, ``y``,
 ``depth_top_cm``, ``depth_bottom_cm``, ``land_use``, ``land_subtype``, ``ph``, ``date``,
 ``campaign``, ``analyte``, ``value`` (text as written: ``0.31``, ``<0.05``, ``ND``), ``unit``,
-``method``, ``dl``. Nothing is checked here (:mod:`pipelines.soil.ingest` does).
+``method``, ``dl``, ``revision`` (the laboratory's correction number of a result: blank or 0
+for the first report, 1, 2 ... for re-analyses that replace it); a ``soil_csv`` row that could
+not be read as a row (wrong field count, undecodable) is kept with ``problem`` and
+``problem_field`` set, so that the ingest quarantines it with its line. Nothing else is checked
+here (:mod:`pipelines.soil.ingest` does).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import pandas as pd
 
 from pipelines.config.soil import SoilNetworkSpec, SoilSourceSpec
 from pipelines.errors import SourceError
+from pipelines.sources.text import read_delimited
 
 __all__ = ["COLUMNS", "meuse_file", "read_meuse", "read_soil_csv", "read_sources"]
 
@@ -36,6 +41,7 @@ COLUMNS = [
     "unit",
     "method",
     "dl",
+    "revision",
 ]
 
 
@@ -86,6 +92,7 @@ def read_meuse(src: SoilSourceSpec, net: SoilNetworkSpec) -> pd.DataFrame:
     out["unit"] = "mg kg-1"  # ppm
     out["method"] = src.method
     out["dl"] = float("nan")
+    out["revision"] = ""
     return out[COLUMNS]
 
 
@@ -98,21 +105,38 @@ def read_soil_csv(src: SoilSourceSpec, net: SoilNetworkSpec) -> pd.DataFrame:
         raise SourceError(str(net.path or net.name), f"{src.files} match no file", field="files")
     parts = []
     for f in files:
-        try:
-            df = pd.read_csv(f, dtype=str, keep_default_na=False, encoding=src.encoding)
-        except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise SourceError(str(f), f"cannot read: {exc}") from exc
-        missing = {"sample_id", "x", "y", "analyte", "value", "unit"} - set(df.columns)
+        # the project's delimited reader (as the station adapters): a row with too few or too
+        # many fields, or that cannot be decoded, is one quarantined row with its line, not a
+        # shifted table (pandas made extra leading fields an index) or a crash
+        header, rows, bad, _ = read_delimited(Path(f), src.encoding, ",")
+        header = [h.strip() for h in header]
+        twice = sorted({h for h in header if header.count(h) > 1})
+        if twice:
+            raise SourceError(str(f), f"columns named twice: {twice}", line=1, field="header")
+        missing = {"sample_id", "x", "y", "analyte", "value", "unit"} - set(header)
         if missing:
             raise SourceError(str(f), f"missing column(s) {sorted(missing)}", line=1)
+        df = pd.DataFrame([r for _, r in rows], columns=header, dtype=str)
+        df["line"] = [n for n, _ in rows]
+        df["problem"] = ""
+        df["problem_field"] = ""
+        refused = pd.DataFrame(
+            {
+                "line": [b.line for b in bad],
+                "problem": [b.reason for b in bad],
+                "problem_field": [b.field or "line" for b in bad],
+                "value": [b.raw for b in bad],
+            }
+        )
+        df = pd.concat([df, refused], ignore_index=True).sort_values("line", kind="stable")
+        df = df.reset_index(drop=True).fillna("")
         df["file"] = str(f)
-        df["line"] = df.index + 2
         for col in COLUMNS:
             if col not in df.columns:
                 df[col] = ""
         df.loc[df["campaign"] == "", "campaign"] = net.campaign
         df.loc[df["plot"] == "", "plot"] = df["sample_id"]
-        parts.append(df[COLUMNS])
+        parts.append(df[[*COLUMNS, "problem", "problem_field"]])
     return pd.concat(parts, ignore_index=True)
 
 

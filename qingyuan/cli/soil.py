@@ -53,6 +53,11 @@ def soil_ingest(network: str, store: Path | None) -> None:
     )
     for reason, n in r["quarantine_reasons"].items():
         click.echo(f"  quarantined for {reason}: {n}")
+    if r["rows_superseded"] or r["values_revised"]:
+        click.echo(
+            f"  laboratory corrections: {r['rows_superseded']} superseded in the input (merged), "
+            f"{r['values_revised']} stored results replaced; log: {r['revisions_file']}"
+        )
     click.echo(f"store: {', '.join(r['files'].values())}; quarantine: {r['quarantine_file']}")
     _assumptions(r["assumptions"])
 

@@ -61,9 +61,7 @@ def _rows() -> list[str]:
 @pytest.fixture
 def stored(tmp_path):
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "a.csv").write_text(
-        "\n".join([HEADER, *_rows()]) + "\n", encoding="utf-8"
-    )
+    (tmp_path / "data" / "a.csv").write_text("\n".join([HEADER, *_rows()]) + "\n", encoding="utf-8")
     net = tmp_path / "soilcamp.yml"
     net.write_text(NETWORK, encoding="utf-8")
     r = ingest_job(str(net), str(tmp_path / "store"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +127,7 @@ def test_reingest_keeps_everything_and_refuses_changes(ingested):
     third = ingest_job(str(net), str(root / "store"))
     assert third["rows_stored"] == 1 and third["balanced"]
     q = pd.read_csv(third["quarantine_file"])
-    assert any("the store has 95, this line 50" in r for r in q["reason"])
+    assert any("the store has 95 (revision 0), this line 50 (revision 0" in r for r in q["reason"])
     rows = SoilStore(root / "store", load_network(str(net)), {}).read()
     assert set(rows["sample_id"]) == {"S1", "S2", "S3", "S10"}
     assert rows.query("sample_id == 'S1' and variable == 'soil_pb'")["value"].item() == 95.0
@@ -166,7 +167,7 @@ ROW = "S1,P1,500000,3500000,0,20,agricultural,paddy,6.2,2026-05-10,c2026,{a},{v}
 
 def _check(tmp_path, lines):
     net = load_network(str(_network(tmp_path, lines)))
-    good, q, merged = check_rows(read_sources(net), net, load_variables()["variables"])
+    good, q, merged, _ = check_rows(read_sources(net), net, load_variables()["variables"])
     return good, {r.line: r for r in q}, merged
 
 
@@ -276,9 +277,26 @@ def test_unreadable_source_names_the_file(tmp_path):
     (tmp_path / "data" / "a.csv").write_text("sample_id,x\nS1,1\n", encoding="utf-8")
     with pytest.raises(SourceError, match=r"a\.csv:1: missing column"):
         read_sources(net)
-    (tmp_path / "data" / "a.csv").write_bytes(b"sample_id,x\n\xff\xfe\n")
-    with pytest.raises(SourceError, match=r"a\.csv: cannot read"):
+    (tmp_path / "data" / "a.csv").write_bytes(b"sample\xff_id,x\nS1,1\n")
+    with pytest.raises(SourceError, match=r"a\.csv:1: header line cannot be decoded"):
         read_sources(net)
+    # an undecodable or wrongly split data line is one quarantined row with its line, the rest
+    # of the file is read (it used to refuse the whole file, or shift the columns)
+    good = GOOD[0].encode()
+    (tmp_path / "data" / "a.csv").write_bytes(
+        HEADER.encode()
+        + b"\n"
+        + good
+        + b"\n"
+        + good.replace(b"P1", b"P\xff")
+        + b"\n"
+        + good
+        + b",extra\n"
+    )
+    rep = ingest_job(str(tmp_path / "soiltest.yml"), str(tmp_path / "store"))
+    assert rep["rows_in"] == 3 and rep["rows_stored"] == 1 and rep["balanced"]
+    q = pd.read_csv(rep["quarantine_file"])
+    assert q["line"].tolist() == [3, 4] and q["reason"].str.contains("utf-8|fields").all()
 
 
 def test_to_dataset_refuses_inconsistent_samples(tmp_path):
@@ -318,3 +336,124 @@ def test_maps_use_every_valid_value(tmp_path):
     with xr.open_dataset(res["grid"]) as ds:
         assert float(ds["soil_cd"].max()) < 10
         assert np.isnan(ds["soil_benzene_p_exceed_screening"].values).all()
+
+
+def _cf_failures(path) -> tuple[dict, list]:
+    from qy_helpers import cf_check
+
+    report = cf_check(path)
+    return report, [(p["name"], p["msgs"]) for p in report["all_priorities"] if p["msgs"]]
+
+
+def test_the_store_file_and_a_projected_grid_pass_the_cf_checker(ingested, tmp_path):
+    root, net_path, res = ingested
+    (path,) = res["files"].values()
+    report, failures = _cf_failures(path)
+    assert report["scored_points"] == report["possible_points"], failures
+    with xr.open_dataset(path) as ds:
+        assert ds.attrs["featureType"] == "point" and "cf_role" not in ds["sample_id"].attrs
+        assert ds["crs"].attrs["grid_mapping_name"] == "latitude_longitude"  # of lon / lat
+        assert "32650" in ds.attrs["source_crs"] and "UTM" in ds["x"].attrs["source_crs_wkt"]
+        assert str(ds["time"].values[0])[:10] == "2026-05-10"  # dates decode back
+        assert ds["soil_cd_source_line"].dtype == np.int32
+    # a grid in UTM (which CF describes): projection coordinates with a transverse_mercator mapping
+    # (the stored rows are too few to map: a synthetic survey on the same network instead)
+    rng = np.random.default_rng(3)
+    n = 25
+    base = pd.DataFrame({"sample_id": [f"G{i}" for i in range(n)]})
+    base["x"], base["y"] = 500000 + rng.uniform(0, 2000, n), 3500000 + rng.uniform(0, 2000, n)
+    base["lon"], base["lat"] = 117.0, 31.6
+    cd = base.assign(variable="soil_cd", value=rng.uniform(0.1, 1.0, n), screening=0.3)
+    cd["below_dl"], cd["risk_class"], cd["flag"] = False, 1, FLAG_CODES["N"]
+    grid = make_maps(cd, load_network(str(net_path)), tmp_path / "g", figures=False, resolution=200)
+    report, failures = _cf_failures(grid["grid"])
+    assert report["scored_points"] == report["possible_points"], failures
+    with xr.open_dataset(grid["grid"]) as ds:
+        assert ds["crs"].attrs["grid_mapping_name"] == "transverse_mercator"
+        assert ds["x"].attrs["standard_name"] == "projection_x_coordinate"
+
+
+REV_HEADER = HEADER + ",revision"
+S1 = "S1,P1,500000,3500000,0,20,agricultural,paddy,6.2,2026-05-10,c2026,{a},{v},mg/kg,x,,{r}"
+
+
+def _write(root: Path, name: str, lines: list[str]) -> None:
+    for old in (root / "data").glob("*.csv"):
+        old.unlink()
+    (root / "data" / name).write_text("\n".join([REV_HEADER, *lines]) + "\n", encoding="utf-8")
+
+
+def test_laboratory_corrections_replace_results_and_keep_the_replaced_ones(tmp_path):
+    """A higher ``revision`` replaces a result (in the same input or in the store); the replaced
+    results are in the revision log; a lower or equal revision that differs is refused."""
+    net = _network(tmp_path, [])
+    store = str(tmp_path / "store")
+    # one input holding the first report and its correction
+    _write(
+        tmp_path,
+        "a.csv",
+        [
+            S1.format(a="Pb", v="95", r=""),
+            S1.format(a="Pb", v="50", r="1"),
+            S1.format(a="Cd", v="0.3", r=""),
+        ],
+    )
+    first = ingest_job(str(net), store)
+    assert first["rows_stored"] == 2 and first["rows_superseded"] == 1 and first["balanced"]
+    assert first["rows_merged"] == 1 and first["values_revised"] == 0
+
+    def stored(var: str) -> pd.Series:
+        rows = SoilStore(tmp_path / "store", load_network(str(net)), {}).read()
+        return rows.query(f"sample_id == 'S1' and variable == '{var}'").iloc[0]
+
+    assert (stored("soil_pb")["value"], stored("soil_pb")["revision"]) == (50.0, 1)
+    log = pd.read_csv(first["revisions_file"])
+    assert len(log) == 1 and log.iloc[0][["found_in", "value", "replaced_by_value"]].tolist() == [
+        "input",
+        95.0,
+        50.0,
+    ]
+    # a later file with a second correction replaces the stored result
+    _write(tmp_path, "b.csv", [S1.format(a="Pb", v="60", r="2")])
+    from click.testing import CliRunner
+
+    from qingyuan.cli import main
+
+    cli = CliRunner().invoke(main, ["soil", "ingest", "--network", str(net), "--store", store])
+    assert cli.exit_code == 0, cli.output
+    assert (
+        "laboratory corrections: 0 superseded in the input (merged), 1 stored results" in cli.output
+    )
+    second = json.loads(
+        (tmp_path / "store" / "soil" / "soiltest" / "reports" / "soiltest_ingest.json").read_text()
+    )
+    assert second["rows_stored"] == 1 and second["values_revised"] == 1 and second["balanced"]
+    assert (stored("soil_pb")["value"], stored("soil_pb")["revision"]) == (60.0, 2)
+    assert stored("soil_cd")["value"] == pytest.approx(0.3)  # the other analyte is untouched
+    log = pd.read_csv(second["revisions_file"])
+    assert len(log) == 2
+    last = log.iloc[-1]
+    assert (last["found_in"], last["value"], last["revision"]) == ("store", 50.0, 1)
+    assert (last["replaced_by_value"], last["replaced_by_revision"]) == (60.0, 2)
+    # the same file again: nothing new stored or logged
+    again = ingest_job(str(net), store)
+    assert again["rows_stored"] == 0 and again["values_revised"] == 0
+    assert len(pd.read_csv(again["revisions_file"])) == 2
+    # a result of a lower revision, or of the same revision, that differs: refused
+    for line in (S1.format(a="Pb", v="70", r="1"), S1.format(a="Pb", v="61", r="2")):
+        _write(tmp_path, "c.csv", [line])
+        third = ingest_job(str(net), store)
+        assert third["rows_quarantined"] == 1 and third["values_revised"] == 0
+        (reason,) = pd.read_csv(third["quarantine_file"])["reason"]
+        assert (
+            "(revision 2), this line" in reason and "a correction needs a higher revision" in reason
+        )
+        assert stored("soil_pb")["value"] == 60.0
+    # not a whole number >= 0: refused with the field named
+    _write(tmp_path, "d.csv", [S1.format(a="Pb", v="62", r="x"), S1.format(a="Pb", v="63", r="-1")])
+    bad = pd.read_csv(ingest_job(str(net), store)["quarantine_file"])
+    assert bad["field"].tolist() == ["revision", "revision"] and bad["line"].tolist() == [2, 3]
+    # the assessment reads the corrected result
+    res = assess_job(str(net), store, str(tmp_path / "out"))
+    pb = res["assessed"].query("sample_id == 'S1' and variable == 'soil_pb'")
+    assert pb["value"].item() == 60.0

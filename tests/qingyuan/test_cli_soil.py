@@ -77,3 +77,5 @@ def test_validate_and_the_station_listing():
 def test_not_a_soil_network_is_an_error(tmp_path: Path):
     res = invoke("soil", "ingest", "--network", "ndfa", "--store", str(tmp_path))
     assert res.exit_code == 2 and "not a kind: soil network" in res.output
+    res = invoke("soil", "ingest", "--network", "nowhere", "--store", str(tmp_path))
+    assert res.exit_code == 2 and "no such soil network (known: meuse_soil)" in res.output
