@@ -191,6 +191,14 @@ def build_workspace(root: Path, *, days: int = 40) -> WebWorkspace:
         total="TNMOC",
         track=False,
     )
+    # the bundled soil survey (Meuse, read from the installed scikit-gstat): stored, assessed,
+    # mapped on a coarse grid (the page and API read the files; the maps' values are tested in
+    # tests/pipelines/test_soil_*.py)
+    from pipelines.soil.jobs import assess_job, ingest_job, map_job
+
+    ingest_job("meuse_soil", store)
+    assess_job("meuse_soil", store, outputs)
+    map_job("meuse_soil", store, outputs, resolution=200.0)
     _registry(uri)
     end = add_sources(store, outputs)
     return WebWorkspace(root, cfg, store, outputs, uri, issue, end)

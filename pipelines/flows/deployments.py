@@ -7,6 +7,7 @@ from typing import Any
 
 from pipelines.flows.forecast import backtest_flow, forecast_flow, hourly_flow, retrain_flow
 from pipelines.flows.run import run_flow
+from pipelines.flows.soil import soil_flow
 from pipelines.flows.tracing import pmf_flow, source_flow
 from pipelines.flows.warn import deliver_flow, warn_flow
 
@@ -22,6 +23,7 @@ FLOWS = {
     "forecast": forecast_flow,
     "pmf": pmf_flow,
     "source-tracing": source_flow,
+    "soil": soil_flow,
 }
 
 

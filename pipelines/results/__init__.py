@@ -20,6 +20,7 @@ writes a file.
   cities.
 - :mod:`~pipelines.results.sources`: polar / CPF, PSCF / CWT, PMF, river tracing, files.
 - :mod:`~pipelines.results.registry`: the MLflow model registry.
+- :mod:`~pipelines.results.soil`: soil assessment summaries, kriged maps and their CV.
 - :mod:`~pipelines.results.operations`: ingest reports, quarantine, last runs.
 """
 
@@ -39,6 +40,7 @@ from pipelines.results.observations import (
 )
 from pipelines.results.operations import ingest_reports, last_runs, quarantine
 from pipelines.results.registry import default_tracking_uri, registered_models
+from pipelines.results.soil import is_sample_table, soil, soil_file, soil_networks
 from pipelines.results.sources import (
     artifact_path,
     pmf_run,
@@ -89,6 +91,7 @@ __all__ = [
     "hourly_aqi",
     "ingest_reports",
     "intact",
+    "is_sample_table",
     "last_runs",
     "lifecycle_audit",
     "message_owner",
@@ -103,6 +106,9 @@ __all__ = [
     "polar",
     "quarantine",
     "registered_models",
+    "soil",
+    "soil_file",
+    "soil_networks",
     "source_standard",
     "stations",
     "trajectory",

@@ -30,7 +30,7 @@ import pandas as pd
 from pipelines.results import configs
 from pipelines.results.cache import memo
 from pipelines.results.jsonable import base_names, iso_utc, jsonable, records
-from pipelines.results.workspace import NotFound, Read, Workspace, unknown
+from pipelines.results.workspace import NotFound, Read, Workspace, inside, safe_name, unknown
 
 __all__ = [
     "artifact_path",
@@ -41,16 +41,9 @@ __all__ = [
     "water_trace",
 ]
 
-_NAME = re.compile(r"^[\w.\-]{1,255}$")
 _FIGURES = (".png", ".svg")
 _TABLES = (".csv", ".csv.gz")
 _TRACE = re.compile(r"_(\d{8}T\d{2})$")
-
-
-def _safe(kind: str, name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name) or set(name) == {"."}:
-        raise NotFound(f"unknown {kind} {name!r}: not a valid name (letters, digits, . _ -)")
-    return name
 
 
 def _files_in(d: Path) -> list[Path]:
@@ -311,7 +304,7 @@ def pmf_run(ws: Workspace, name: str) -> Read:
     NotFound
         For a run that does not exist.
     """
-    _safe("PMF run", name)
+    safe_name("PMF run", name)
     dirs = _pmf_dirs(ws)
     d = ws.outputs / "pmf" / name
     if d not in dirs:
@@ -410,18 +403,6 @@ def water_trace(ws: Workspace, network: str) -> Read:
 
 
 # --------------------------------------------------------------------------- files
-def _inside(root: Path, candidate: Path) -> Path | None:
-    """``candidate`` resolved, if it is a regular file that stays inside ``root`` (symlinks too)."""
-    try:
-        real = candidate.resolve(strict=True)
-        base = root.resolve(strict=True)
-    except OSError:
-        return None
-    if not real.is_file() or not real.is_relative_to(base):
-        return None
-    return real
-
-
 def _walk(root: Path) -> list[Path]:
     """Every folder under ``root`` (symbolic links to folders are not followed)."""
     if not root.is_dir():
@@ -457,8 +438,8 @@ def artifact_path(ws: Workspace, network_or_run: str, name: str) -> Path:
     NotFound
         For an unsafe or unknown name (the message lists what exists there).
     """
-    _safe("source or PMF run", network_or_run)
-    _safe("file", name)
+    safe_name("source or PMF run", network_or_run)
+    safe_name("file", name)
     roots: list[tuple[Path, list[Path]]] = []
     source = ws.outputs / "source" / network_or_run
     roots.append((source, _walk(source)))
@@ -472,7 +453,7 @@ def artifact_path(ws: Workspace, network_or_run: str, name: str) -> Path:
     known: list[str] = []
     for root, folders in roots:
         for folder in folders:
-            hit = _inside(root, folder / name)
+            hit = inside(root, folder / name)
             if hit is not None:
                 return hit
             known += [p.name for p in _files_in(folder)]

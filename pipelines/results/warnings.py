@@ -12,7 +12,6 @@ from ``configs/warnings/`` (:func:`pipelines.config.warnings.load_warning_config
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from pipelines.results import configs
 from pipelines.results.cache import file_signature, memo, newest_mtime
 from pipelines.results.jsonable import iso_utc, jsonable, parse_json
 from pipelines.results.warning_db import db_files, db_rows
-from pipelines.results.workspace import NotFound, Read, Workspace, unknown
+from pipelines.results.workspace import NotFound, Read, Workspace, safe_name, unknown
 
 __all__ = [
     "bulletin_path",
@@ -37,7 +36,6 @@ __all__ = [
     "warnings",
 ]
 
-_NAME = re.compile(r"^[\w.\-]{1,200}$")
 _TIME_FIELDS = (
     "onset",
     "expires",
@@ -52,12 +50,6 @@ _TIME_FIELDS = (
 )
 # provenance values that the jobs store as JSON text inside the JSON
 _NESTED_JSON = ("model_uris", "mlflow_run_ids", "weather_forecast")
-
-
-def _safe(kind: str, name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
-        raise NotFound(f"unknown {kind} {name!r}: not a valid name (letters, digits, . _ -)")
-    return name
 
 
 def _provenance(value: Any) -> Any:
@@ -350,7 +342,7 @@ def cap_message(ws: Workspace, identifier: str) -> Read:
     NotFound
         For an identifier that no message has.
     """
-    _safe("CAP message", identifier)
+    safe_name("CAP message", identifier)
     files = db_files(ws)
 
     def compute() -> Read:
@@ -394,7 +386,7 @@ def message_owner(ws: Workspace, identifier: str) -> dict[str, Any] | None:
         (``air``, ``water``, ``source``; None when the payload does not say), for access by the
         warning file's kind.
     """
-    _safe("CAP message", identifier)
+    safe_name("CAP message", identifier)
     rows = db_rows(ws, "SELECT city, json FROM messages WHERE identifier = ?", (identifier,))
     if not rows:
         return None
@@ -404,7 +396,7 @@ def message_owner(ws: Workspace, identifier: str) -> dict[str, Any] | None:
 
 
 def _published(ws: Workspace, city: str, name: str, what: str) -> Path:
-    _safe("warning city", city)
+    safe_name("warning city", city)
     path = ws.outputs / "warnings" / city / name
     if not path.is_file():
         have = sorted(p.parent.name for p in (ws.outputs / "warnings").glob(f"*/{name}"))

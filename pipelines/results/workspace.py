@@ -10,6 +10,7 @@ exists.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,9 @@ from typing import Any
 
 from pipelines.config.locations import outputs_dir, store_dir
 
-__all__ = ["NotFound", "Read", "Workspace", "unknown"]
+__all__ = ["NotFound", "Read", "Workspace", "inside", "safe_name", "unknown"]
+
+_NAME = re.compile(r"^[\w.\-]{1,255}$")
 
 
 @dataclass(frozen=True)
@@ -116,3 +119,28 @@ def unknown(
         listed += f", ... ({len(names)} in all)"
     place = f" {where}" if where else ""
     return NotFound(f"unknown {kind} {str(name)!r}{place}; known: {listed}")
+
+
+def safe_name(kind: str, name: str) -> str:
+    """Return ``name`` if it is one file or folder name (letters, digits, ``. _ -``).
+
+    Raises
+    ------
+    NotFound
+        For a name with a path separator, ``..`` only dots, or other characters.
+    """
+    if not isinstance(name, str) or not _NAME.match(name) or set(name) == {"."}:
+        raise NotFound(f"unknown {kind} {name!r}: not a valid name (letters, digits, . _ -)")
+    return name
+
+
+def inside(root: Path, candidate: Path) -> Path | None:
+    """``candidate`` resolved, if it is a regular file that stays inside ``root`` (symlinks too)."""
+    try:
+        real = candidate.resolve(strict=True)
+        base = root.resolve(strict=True)
+    except OSError:
+        return None
+    if not real.is_file() or not real.is_relative_to(base):
+        return None
+    return real

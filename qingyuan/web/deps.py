@@ -6,6 +6,7 @@
 - :func:`respond`: JSON with ETag / Last-Modified, 304 on a matching conditional request, cache
   headers by classification.
 - :func:`page_of`: pagination.
+- :func:`file_response`: a figure, table or grid file, with its media type.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import hashlib
 import hmac
 import json
 import math
+import mimetypes
 from collections.abc import Callable, Sequence
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from fastapi import Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 
 from qingyuan.web.accounts import ANONYMOUS, Principal, record_audit, resolve_session, resolve_token
 from qingyuan.web.errors import ApiError
@@ -32,6 +34,7 @@ __all__ = [
     "audit",
     "city_kind",
     "client_of",
+    "file_response",
     "kind_dataset",
     "network_kind",
     "network_reader",
@@ -313,3 +316,22 @@ def respond(
             if since is not None and modified.replace(microsecond=0) <= since:
                 return Response(status_code=304, headers=headers)
     return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+_MEDIA = {
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".csv": "text/csv; charset=utf-8",
+    ".json": "application/json",
+    ".nc": "application/x-netcdf",
+}
+
+
+def file_response(path: Any) -> FileResponse:
+    """Return a result file (resolved by the results layer) with its media type, privately cached."""
+    media = (
+        _MEDIA.get(path.suffix.lower())
+        or mimetypes.guess_type(path.name)[0]
+        or "application/octet-stream"
+    )
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "private, no-cache"})

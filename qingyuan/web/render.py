@@ -87,6 +87,7 @@ def render(
         ("map", "/", None),
         ("warnings", "/warnings", "warnings"),
         ("water", "/water", "water_class"),
+        ("soil", "/soil", "soil"),
         ("sources", "/sources", "sources"),
         ("operations", "/operations", "operations"),
         ("users", "/users", "users"),

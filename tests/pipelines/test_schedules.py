@@ -22,6 +22,7 @@ def test_deployments_from_config():
         "water-alerts",
         "outbox-retry",
         "weekly-retrain",
+        "nightly-soil",
     }
     assert by_name["water-alerts"].parameters == {"city": "ndfa"}  # a water warning file
     daily = by_name["daily-warning"]
@@ -29,6 +30,9 @@ def test_deployments_from_config():
     assert sched.cron == "30 15 * * *" and sched.timezone == "Asia/Shanghai"
     assert daily.parameters == {"city": "beijing"}
     assert by_name["weekly-retrain"].parameters["test_days"] == 60
+    # the soil networks (issue #18) are a scheduled flow like the station networks
+    assert by_name["nightly-soil"].parameters == {"networks": ["meuse_soil"]}
+    assert FLOWS["soil"].name == "soil"
     # retries are part of the flows themselves
     assert FLOWS["hourly"].retries == 2 and FLOWS["retrain"].retries == 1
 

@@ -17,6 +17,7 @@ def routers() -> list[APIRouter]:
         models,
         observations,
         operations,
+        soil,
         sources,
         warnings,
     )
@@ -30,6 +31,7 @@ def routers() -> list[APIRouter]:
             forecasts,
             warnings,
             sources,
+            soil,
             models,
             operations,
             jobs,

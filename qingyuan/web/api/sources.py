@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import mimetypes
-
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse
 
 from pipelines import results as R
 from qingyuan.web.accounts import Principal
-from qingyuan.web.deps import Page, page_of, reader, respond
+from qingyuan.web.deps import Page, file_response, page_of, reader, respond
 from qingyuan.web.errors import ApiError
 from qingyuan.web.params import Ident
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["source tracing"])
-
-_MEDIA = {
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".csv": "text/csv; charset=utf-8",
-    ".json": "application/json",
-}
 
 
 def _ws(request: Request) -> R.Workspace:
@@ -48,7 +38,7 @@ def source_file(
     request: Request, network: Ident, name: Ident, who: Principal = Depends(reader("sources"))
 ):
     """Return a file listed by the polar or trajectory results (SVG, PNG, CSV)."""
-    return _file(_checked(request, "network", network, name))
+    return file_response(_checked(request, "network", network, name))
 
 
 @router.get("/pmf", summary="PMF runs")
@@ -70,7 +60,7 @@ def pmf_file(
     request: Request, run: Ident, name: Ident, who: Principal = Depends(reader("sources"))
 ):
     """Return a figure or table of a PMF run."""
-    return _file(_checked(request, "PMF run", run, name))
+    return file_response(_checked(request, "PMF run", run, name))
 
 
 @router.get("/networks/{network}/water/trace", summary="River upstream tracing results")
@@ -137,12 +127,3 @@ def _checked(request: Request, kind: str, owner: str, name: str):  # noqa: ANN20
     if owner not in owners:
         raise ApiError(404, f"unknown {kind} {owner!r}")
     return R.artifact_path(ws, owner, name)
-
-
-def _file(path) -> FileResponse:  # noqa: ANN001
-    media = (
-        _MEDIA.get(path.suffix.lower())
-        or mimetypes.guess_type(path.name)[0]
-        or "application/octet-stream"
-    )
-    return FileResponse(path, media_type=media, headers={"Cache-Control": "private, no-cache"})

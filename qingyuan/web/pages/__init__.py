@@ -9,7 +9,7 @@ from fastapi import APIRouter
 __all__ = ["PAGES", "routers"]
 
 #: Page modules, in navigation order.
-PAGES = ("auth", "map", "station", "warnings", "sources", "water", "operations", "users")
+PAGES = ("auth", "map", "station", "warnings", "sources", "water", "soil", "operations", "users")
 
 
 def routers() -> list[APIRouter]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from pipelines import results as R
+from pipelines.errors import StoreCorrupted
 from qingyuan.web.accounts import Principal
 from qingyuan.web.deps import kind_dataset, readable, readable_kind, reader
 from qingyuan.web.errors import ApiError
@@ -33,6 +35,7 @@ from qingyuan.web.render import lang_of, render
 __all__ = ["map_view", "router"]
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("qingyuan.web")
 
 
 @functools.lru_cache(maxsize=64)
@@ -126,6 +129,7 @@ def map_view(request: Request, who: Principal, network: str | None) -> dict:
             "warnings": [],
             "expired": [],
             "legend": [],
+            "damaged": None,
         }
     names = [n["name"] for n in nets]
     if network is None:
@@ -135,7 +139,17 @@ def map_view(request: Request, who: Principal, network: str | None) -> dict:
     net = next(n for n in nets if n["name"] == network)
     tz = net["time_zone"]
     dataset = kind_dataset(request, "status", net["kind"])
-    status = R.current_status(ws, network).data if readable(request, who, dataset) else []
+    damaged = net.get("damaged")
+    try:
+        status = R.current_status(ws, network).data if readable(request, who, dataset) else []
+    except StoreCorrupted as exc:  # the map, the areas and the warnings still show
+        status = []
+        damaged = {"file": exc.path.rsplit("/", 1)[-1], "reason": exc.reason.split(":")[0]}
+    if damaged:  # the stations where they are, without a status (none can be read)
+        log.error("map of %s drawn without status: %s", network, damaged)
+        status = [
+            {**s, "time": None, "aqi": None, "class": None} for s in R.stations(ws, network).data
+        ]
     points, rows = [], []
     for s in status:
         if net["kind"] == "source":
@@ -253,10 +267,11 @@ def map_view(request: Request, who: Principal, network: str | None) -> dict:
         "networks": nets,
         "net": net,
         "svg": svg,
-        "rows": rows,
+        "rows": [] if damaged else rows,
         "warnings": in_force,
         "expired": stale,
         "legend": legend,
+        "damaged": damaged,
     }
 
 

@@ -85,6 +85,14 @@ def routes(ids):
         # enterprise rankings name enterprises: the enterprise dataset
         (f"{b}/attribution/enterprises", ANALYST),
         (f"{b}/attribution/enterprises/{NO_RESULT}", NOT_FOUND_FOR_ANALYST),
+        # soil (issue #18): summaries and maps for logged-in staff; plot-level tables for analysts
+        ("/api/v1/soil", LOGGED_IN),
+        ("/api/v1/soil/meuse_soil", LOGGED_IN),
+        ("/api/v1/soil/meuse_soil/files/meuse_soil_soil_cd_map.png", LOGGED_IN),
+        ("/api/v1/soil/meuse_soil/files/meuse_soil_soil_maps.nc", LOGGED_IN),
+        ("/api/v1/soil/meuse_soil/files/meuse_soil_kriging_cv.csv", LOGGED_IN),
+        ("/api/v1/soil/meuse_soil/files/meuse_soil_soil_assessment.csv", ANALYST),
+        ("/api/v1/soil/nowhere", {"public": 401, "decision": 404, "analyst": 404, "admin": 404}),
         ("/api/v1/models", ANALYST),
         ("/api/v1/operations/ingest", ANALYST),
         (f"/api/v1/operations/ingest/{ids['report_network']}/{ids['report']}/quarantine", ANALYST),
@@ -104,13 +112,17 @@ def test_every_get_route_is_in_the_matrix(web_app, ids):
     concrete = {p for p, ops in web_app.openapi()["paths"].items() if "get" in ops}
     filled = {
         path.format(
-            network="beijing",
+            network="meuse_soil" if path.startswith("/api/v1/soil") else "beijing",
             station="Dongsi",
             issue_time=ids["issue"],
             warning_id=ids["warning"],
             identifier=ids["identifier"],
             city="beijing",
-            name=ids["svg"] if "sources" in path else "profiles.png",
+            name=ids["svg"]
+            if "sources" in path
+            else "meuse_soil_soil_cd_map.png"
+            if path.startswith("/api/v1/soil")
+            else "profiles.png",
             run="Dataset-BatonRouge-con_f4",
             report=ids["report"],
             result=NO_RESULT,
@@ -430,7 +442,7 @@ def test_reads_leave_the_warnings_database_alone(client, headers, web_ws):
     assert (db.stat().st_mtime_ns, db.stat().st_size) == before
 
 
-def test_a_damaged_partition_is_a_503_naming_the_file_on_api_and_page(web_ws, tmp_path):
+def test_a_damaged_partition_is_a_503_naming_the_file_and_the_map_says_so(web_ws, tmp_path):
     """A partition that fails its checksum is refused with its name, not served or a 500."""
     import os
     import shutil
@@ -459,7 +471,15 @@ def test_a_damaged_partition_is_a_503_naming_the_file_on_api_and_page(web_ws, tm
         msg = r.json()["error"]["message"]
         assert part.name in msg and "damaged" in msg and "qingyuan data check" in msg
         assert str(tmp_path) not in msg  # the file's name, not the server's folders
-        page = c.get("/", headers={"Accept": "text/html"})
-        assert page.status_code == 503 and part.name in page.text
+        # the map still shows the stations, the areas and the warnings in force, with a notice
+        # naming the file (the public's front page does not go dark for one damaged file)
+        page = c.get("/?lang=en", headers={"Accept": "text/html"})
+        assert page.status_code == 200, page.text[:300]
+        assert 'id="store-damaged"' in page.text and part.name in page.text
+        assert "qingyuan data check" in page.text and str(tmp_path) not in page.text
+        assert page.text.count("data-station=") >= 12  # every station drawn, without a status
+        assert "data-level=" in page.text  # the warnings in force are unaffected
+        station = c.get("/station/beijing/Dongsi", headers={"Accept": "text/html"})
+        assert station.status_code == 503 and part.name in station.text
         other = c.get("/api/v1/networks/ndfa/status")
         assert other.status_code == 200, other.text  # other networks still read

@@ -174,6 +174,30 @@ def test_analyst_sees_raw_data_sources_operations(browser, server, shots):
     assert not page.qy_errors, page.qy_errors
 
 
+def test_soil_page_in_the_browser(browser, server, shots):
+    """Decision staff read the risk classes and see the maps; the analyst also the hot spots."""
+    page = page_as(browser, server, "decision")
+    page.click(".qy-nav a[href='/soil']")
+    page.wait_for_load_state("load")
+    sec = page.locator("section[data-network=meuse_soil]")
+    assert sec.locator("table[data-table=shares] tbody tr").count() == 4
+    assert sec.locator("table[data-table=hot_spots]").count() == 0
+    assert sec.locator("img").count() == 4
+    assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+    assert "风险高" in sec.inner_text() and "lime" in sec.inner_text()
+    page.screenshot(path=str(shots / "soil_decision.png"), full_page=True)
+    assert not page.qy_errors, page.qy_errors
+    page = page_as(browser, server, "analyst", lang="en")
+    page.goto(f"{server}/soil?lang=en")
+    rows = page.locator("table[data-table=hot_spots] tbody tr")
+    assert rows.count() == 5 and "meuse-" in rows.first.inner_text()
+    with page.expect_download() as dl:
+        page.click("a[href$='meuse_soil_soil_assessment.csv']")
+    assert dl.value.suggested_filename == "meuse_soil_soil_assessment.csv"
+    page.screenshot(path=str(shots / "soil_analyst_en.png"), full_page=True)
+    assert not page.qy_errors, page.qy_errors
+
+
 def test_admin_manages_users_in_english(browser, server, shots):
     page = page_as(browser, server, "admin", lang="en")
     page.goto(f"{server}/users?lang=en")

@@ -18,6 +18,7 @@ PAGES = [
     ("/station/ndfa/RMB", OPEN),
     ("/warnings", OPEN),
     ("/water", OPEN),
+    ("/soil", {"public": 303, "decision": 200, "analyst": 200, "admin": 200}),
     ("/login", OPEN),
     ("/sources", ANALYST),
     ("/pmf/Dataset-BatonRouge-con_f4", ANALYST),
