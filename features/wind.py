@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["COMPASS16", "VALUE_MAPS", "decumulate_wind_speed", "wind_components"]
+__all__ = ["COMPASS16", "VALUE_MAPS", "decumulate_wind_speed", "from_direction", "wind_components"]
 
 _POINTS = "N NNE NE ENE E ESE SE SSE S SSW SW WSW W WNW NW NNW".split()
 #: 16-point compass names -> direction the wind blows from [degree]; ``CV`` (calm/variable) -> NaN.
@@ -37,6 +37,20 @@ def wind_components(speed: np.ndarray, from_direction: np.ndarray) -> tuple[np.n
     """
     rad = np.radians(from_direction)
     return -speed * np.sin(rad), -speed * np.cos(rad)
+
+
+def from_direction(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Direction the wind blows from, of eastward and northward components [degree from north].
+
+    The inverse of :func:`wind_components` (0 <= result < 360; NaN where either is NaN; a calm,
+    u = v = 0, is 0).
+
+    Examples
+    --------
+    >>> float(from_direction(np.array([1.0]), np.array([0.0]))[0])  # from the west
+    270.0
+    """
+    return np.degrees(np.arctan2(-np.asarray(u, float), -np.asarray(v, float))) % 360.0
 
 
 def decumulate_wind_speed(

@@ -13,6 +13,7 @@ with provenance and the assumptions.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ __all__ = [
     "run_bundled_scenario",
     "run_scenario",
     "scenario_tables",
+    "scenario_wind",
+    "wind_note",
 ]
 
 
@@ -258,6 +261,98 @@ def _provenance(ds: xr.Dataset, path: Path, variable: str) -> dict[str, Any]:
     }
 
 
+def scenario_wind(
+    net: Any,
+    stations: Any,
+    sample_times: pd.DatetimeIndex,
+    issue: pd.Timestamp,
+    leads: np.ndarray,
+    *,
+    store: Path,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Wind of the PMF samples (observed) and of the scenario hours (forecast), for ``by_wind``.
+
+    The samples' wind is the vector mean of the observed wind (``wind_from_direction``,
+    ``wind_speed`` of the station store) over the area's stations and the hours of each sample
+    (from its time, for the median spacing of the samples, at most 24 h); the hours' wind is the
+    vector mean over those stations of the network's forecast-weather feed (``eastward_wind``,
+    ``northward_wind``) from the newest NWP run visible at the issue time. An hour or sample
+    without wind is NaN (the share falls back to the overall one there).
+
+    Returns
+    -------
+    sample_wind, wind : numpy.ndarray
+        Directions the wind blows from [degree from north], per sample and per lead.
+    info : dict
+        What was used: observed hours and stations, the feed, its run, hours with a wind.
+    """
+    from features.wind import from_direction, wind_components
+    from pipelines.nwp.store import valid_time_features
+    from pipelines.store import StationStore
+
+    registry = load_variables()["variables"]
+    ids = net.station_ids()
+    stations = [ids[i] for i in station_index(ids, stations)]  # a list of ids or "all"
+    times = pd.DatetimeIndex(sample_times)
+    step = pd.Series(times).diff().median() if len(times) > 1 else pd.Timedelta(hours=1)
+    span = min(max(pd.Timedelta(step), pd.Timedelta(hours=1)), pd.Timedelta(hours=24))
+    info: dict[str, Any] = {"sample_hours": f"{span / pd.Timedelta(hours=1):g} h from each sample"}
+    sample_wind = np.full(len(times), np.nan)
+    names = ["wind_from_direction", "wind_speed"]
+    st = StationStore(store, net, registry)
+    if len(times) and st.partitions():
+        ds = st.open(variables=names, start=str(times.min()), end=str(times.max() + span))
+        idx = station_index(ds["station"].values, stations)
+        if len(idx) and all(v in ds for v in names):
+            u, v = wind_components(
+                ds["wind_speed"].values[idx], ds["wind_from_direction"].values[idx]
+            )
+            with warnings.catch_warnings():  # an hour no station observed the wind: NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                hourly = pd.DataFrame(
+                    {"u": np.nanmean(u, axis=0), "v": np.nanmean(v, axis=0)},
+                    index=pd.DatetimeIndex(ds["time"].values),
+                )
+            hours = int(span / pd.Timedelta(hours=1))
+            for k, t in enumerate(times):
+                part = hourly.loc[t : t + pd.Timedelta(hours=hours - 1)]
+                if part.notna().all(axis=1).any():
+                    sample_wind[k] = float(from_direction(part["u"].mean(), part["v"].mean()))
+    info["samples_with_wind"] = int(np.isfinite(sample_wind).sum())
+    info["samples"] = len(times)
+    wind = np.full(len(leads), np.nan)
+    feed = net.weather_feed()
+    if feed is None:
+        info["forecast_wind"] = "the network has no forecast_weather feed"
+    else:
+        vt = valid_time_features(
+            Path(store) / net.name,
+            feed.name,
+            issue,
+            leads,
+            latency_hours=feed.latency_hours,
+            variables=["eastward_wind", "northward_wind"],
+            stations=list(stations),
+        )
+        d = vt.data
+        with warnings.catch_warnings():  # an hour no station has a forecast wind for: NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            wind = from_direction(
+                np.nanmean(d["eastward_wind"].values, axis=0),
+                np.nanmean(d["northward_wind"].values, axis=0),
+            )
+        info |= {
+            "feed": feed.name,
+            "nwp_issue_time": None
+            if vt.run_issue_time is None
+            else f"{vt.run_issue_time:%Y-%m-%dT%H:%MZ}",
+            "synthetic_feed": bool(getattr(feed, "synthetic", None)),
+        }
+    info["hours_with_wind"] = int(np.isfinite(wind).sum())
+    info["hours"] = len(leads)
+    return sample_wind, wind, info
+
+
 def run_scenario(
     city: str,
     class_name: str,
@@ -271,6 +366,7 @@ def run_scenario(
     lag_hours: float | None = None,
     ramp_hours: float | None = None,
     seed: int = 0,
+    store: Path | None = None,
 ) -> ScenarioResult:
     """Run one scenario and write its files.
 
@@ -299,6 +395,9 @@ def run_scenario(
         Overrides of the config's ``response`` [h].
     seed : int, optional
         Monte-Carlo seed.
+    store : pathlib.Path, optional
+        The station store root (default ``store/``): the observed and forecast wind of
+        ``share.method: by_wind`` (:func:`scenario_wind`).
 
     Raises
     ------
@@ -360,6 +459,19 @@ def run_scenario(
     folder = Path(pmf_solution) if pmf_solution else project_root() / spec.pmf.solution
     shares = read_pmf_shares(folder, spec.pmf.total, dq_max=spec.share.dq_max)
     factors = resolve_factors(cls.columns(), shares.profiles)
+    sample_wind = wind = None
+    wind_info = None
+    if spec.share.method == "by_wind":
+        from pipelines.config.locations import store_dir
+
+        sample_wind, wind, wind_info = scenario_wind(
+            net,
+            area.stations,
+            pd.DatetimeIndex(shares.contributions.index),
+            issue,
+            leads,
+            store=Path(store) if store else store_dir(),
+        )
     share = class_share(
         shares.contributions,
         factors,
@@ -367,6 +479,9 @@ def run_scenario(
         method=spec.share.method,
         time_zone=net.time_zone,
         window_days=spec.share.window_days,
+        sample_wind=sample_wind,
+        wind=wind,
+        sectors=spec.share.sectors,
     )
     weights = shares.contributions[factors].clip(lower=0).sum().to_numpy(float)
     interval = class_interval(shares, factors, weights, spec.share.interval)
@@ -490,6 +605,7 @@ def run_scenario(
             "mean_percent": float(100 * share.mean()),
             "interval_source": spec.share.interval,
             "relative_interval_5_95": list(interval),
+            **({"wind": wind_info} if wind_info is not None else {}),
         },
         "warning_scheme": scheme.name,
         "baseline": base_lv,
@@ -519,6 +635,21 @@ def run_scenario(
     return result
 
 
+def wind_note(w: dict[str, Any]) -> str:
+    """One sentence on the wind a ``by_wind`` share used (the ``share.wind`` of the meta)."""
+    feed = (
+        f"feed {w['feed']}{' (synthetic)' if w.get('synthetic_feed') else ''}, run "
+        f"{w.get('nwp_issue_time') or 'none visible'}"
+        if "feed" in w
+        else w.get("forecast_wind", "")
+    )
+    return (
+        f"Share by wind sector: forecast wind for {w['hours_with_wind']} of {w['hours']} hours "
+        f"({feed}); observed wind for {w['samples_with_wind']} of {w['samples']} PMF samples "
+        f"({w['sample_hours']}). Hours without a wind use the overall share."
+    )
+
+
 def scenario_tables(result: ScenarioResult) -> str:
     """Short markdown of a scenario: the question, the daily table, the levels, assumptions."""
     m = result.meta
@@ -533,6 +664,7 @@ def scenario_tables(result: ScenarioResult) -> str:
         f"{m['share']['relative_interval_5_95'][0]:.2f}-{m['share']['relative_interval_5_95'][1]:.2f}"
         f" ({m['share']['interval_source']}). Ranges: forecast {m['band']} combined with the share "
         "spread (Monte Carlo).",
+        *(["", wind_note(m["share"]["wind"])] if "wind" in m["share"] else []),
         "",
         f"| 24-h window from (local) | {m['variable']} baseline [{u}] | with cut [{u}] | "
         "AQI baseline | AQI with cut |",
@@ -693,6 +825,7 @@ def run_bundled_scenario(city: str, store: Path, outputs: Path) -> dict[str, Any
         forecast_file=Path(fc),
         outputs=Path(outputs),
         pmf_solution=pmf_dir,
+        store=Path(store),
     )
     m = res.meta
     return {

@@ -30,7 +30,10 @@ class _Pmf(_Strict):
 
 
 class _Share(_Strict):
-    method: Literal["hour_of_day", "recent"] = "hour_of_day"
+    # hour_of_day: ratio of sums per local hour; recent: one ratio; by_wind: ratio of sums over
+    # the samples whose (observed) wind came from the sector of the hour's forecast wind
+    method: Literal["hour_of_day", "recent", "by_wind"] = "hour_of_day"
+    sectors: int = Field(8, ge=4, le=36)  # by_wind: direction sectors
     window_days: float | None = Field(None, gt=0)  # samples of the last ... days [d]
     interval: Literal["bootstrap", "disp", "both", "none"] = "both"
     dq_max: float = Field(4, gt=0)  # DISP interval at this dQmax

@@ -9,7 +9,7 @@ import click
 
 from pipelines.errors import ConfigError
 from qingyuan.cli.errors import failing_on
-from qingyuan.cli.options import network_option, outputs_option
+from qingyuan.cli.options import network_option, outputs_option, store_option
 
 if TYPE_CHECKING:
     from pipelines.scenario import ScenarioResult
@@ -49,6 +49,7 @@ __all__ = ["scenario"]
 @click.option("--ramp", type=float, default=None, help="Hours to reach the full cut [h].")
 @click.option("--hourly", is_flag=True, help="Print the hourly table as well as the daily one.")
 @outputs_option()
+@store_option(help="Station store root (default ./store): the wind of share.method by_wind.")
 def scenario(
     network: str,
     class_name: str,
@@ -60,6 +61,7 @@ def scenario(
     ramp: float | None,
     hourly: bool,
     outputs: Path | None,
+    store: Path | None,
 ) -> None:
     """PM2.5, daily AQI and warning level with a source class cut by CUT % from FROM."""
     from pipelines.forecast.files import ForecastFileError
@@ -76,12 +78,15 @@ def scenario(
             pmf_solution=pmf_path,
             lag_hours=lag,
             ramp_hours=ramp,
+            store=store,
         )
     click.echo(present(res, hourly=hourly))
 
 
 def present(res: ScenarioResult, *, hourly: bool = False) -> str:
     """Format a scenario as text: daily (and hourly) baseline vs cut, levels, assumptions."""
+    from pipelines.scenario import wind_note
+
     m = res.meta
     u, band = m["units"], m["band"]
     names = m["class_names"]
@@ -93,6 +98,7 @@ def present(res: ScenarioResult, *, hourly: bool = False) -> str:
         f"PMF factors {', '.join(m['factors'])}: share of {m['variable']} {sh['mean_percent']:.1f} % "
         f"({sh['method']}), relative 5-95 % {sh['relative_interval_5_95'][0]:.2f}-"
         f"{sh['relative_interval_5_95'][1]:.2f}; ranges are {band} (forecast x share spread)",
+        *([wind_note(sh["wind"])] if "wind" in sh else []),
         "",
         f"{'24-h window from':<17} {'PM2.5 baseline':>17} {'PM2.5 with cut':>17} "
         f"{'AQI baseline':>15} {'AQI with cut':>15}",

@@ -68,3 +68,12 @@ def test_cumulated_wind_speed_is_decoded_per_hour():
     np.testing.assert_allclose(panel.values["wind_speed"], got)
     assert {"wind_u", "wind_v"} <= set(panel.values)
     assert panel.values["wind_u"][0, 2] == pytest.approx(0.89 * np.sin(np.radians(45)))
+
+
+def test_from_direction_inverts_wind_components():
+    from features.wind import from_direction, wind_components
+
+    d = np.array([0.0, 45.0, 90.0, 180.0, 270.0, 315.0, 359.0])
+    u, v = wind_components(np.full(d.shape, 2.5), d)
+    assert from_direction(u, v) == pytest.approx(d, abs=1e-9)
+    assert np.isnan(from_direction(np.array([np.nan]), np.array([1.0]))[0])

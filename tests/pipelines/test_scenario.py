@@ -257,3 +257,111 @@ def test_marker_factors_and_the_bulletin_notes(setup):
         run_scenario(
             str(bad), "coal_heating", 10, start="2016-12-16T00:00", forecast_file=setup["forecast"]
         )
+
+
+def test_by_wind_takes_the_share_of_the_forecast_wind_sector(tmp_path):
+    """``share.method: by_wind``: observed wind at the PMF samples, NWP wind at the hours.
+
+    On the north-west-wind days of the PMF record factor 1 carries 80 % of PM2.5, on the
+    south-wind days 33 %; the NWP run blows from the north-west for two days, then from the
+    south: the share follows (the other methods would give one climatological share).
+    """
+    from pipelines.ingest import ingest
+    from pipelines.nwp.runs import StationRun
+    from pipelines.nwp.store import write_runs
+
+    bj = load_network("beijing")
+    stations = "\n".join(f"  - {{id: {s.id}, lat: {s.lat}, lon: {s.lon}}}" for s in bj.stations)
+    t = pd.date_range("2016-11-01 01:00", periods=24 * 40, freq="h")  # UTC
+    nw = (np.arange(len(t)) // 24) % 2 == 0  # alternate days: north-west, south
+    rows = [
+        f"{tt:%Y-%m-%d %H:%M},{s.id},{315 if w else 180},3.0"
+        for s in bj.stations
+        for tt, w in zip(t, nw, strict=True)
+    ]
+    (tmp_path / "obs.csv").write_text(
+        "time,site,wd,ws\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )
+    net_file = tmp_path / "windnet.yml"
+    net_file.write_text(
+        f"""name: windnet
+kind: air
+time_zone: UTC
+time_label: interval_end
+frequency: 1h
+sources:
+  - adapter: column_table
+    files: [obs.csv]
+    time_column: time
+    station_column: site
+    columns:
+      wd: {{variable: wind_from_direction, units: degree}}
+      ws: {{variable: wind_speed, units: m s-1}}
+weather_forecasts:
+  - {{name: nwp-test, format: netcdf, files: [nwp/*.nc], latency_hours: 5}}
+forecast_weather: {{feed: nwp-test, fallback: no_weather}}
+stations:
+{stations}
+""",
+        encoding="utf-8",
+    )
+    store = tmp_path / "store"
+    ingest(str(net_file), store)
+    net = load_network(str(net_file))
+    leads = np.arange(1, 24 * 4 + 12 + 1)  # the run (issued 12 h before ISSUE) reaches +96 h
+    u = np.where(leads <= 48 + 12, 3 * np.sin(np.radians(45)), 0.0)  # from 315 deg: u>0, v<0
+    v = np.where(leads <= 48 + 12, -3 * np.cos(np.radians(45)), 3.0)  # from 180 deg: v>0
+    ids = net.station_ids()
+    run = StationRun(
+        feed="nwp-test",
+        issue_time=ISSUE - pd.Timedelta(hours=12),
+        stations=ids,
+        leads=leads.astype(float),
+        values={
+            "eastward_wind": np.broadcast_to(u, (len(ids), len(leads))).copy(),
+            "northward_wind": np.broadcast_to(v, (len(ids), len(leads))).copy(),
+        },
+        method="station",
+    )
+    write_runs(store / "windnet", net, [run])
+    # PMF contributions: factor 1 four times as strong on the north-west days
+    pmf = tmp_path / "pmf"
+    pmf.mkdir()
+    g = pd.DataFrame(1.0, index=t, columns=["factor_1", "factor_2", "factor_3"])
+    g.loc[nw, "factor_1"] = 4.0
+    g.loc[~nw, "factor_1"] = 0.5
+    g.to_csv(pmf / "contributions_normalised.csv")
+    prof = {"factor_1": [100.0, 5.0], "factor_2": [50.0, 1.0], "factor_3": [50.0, 0.0]}
+    pd.DataFrame(prof, index=["pm25", "so2"]).to_csv(pmf / "profiles_concentration.csv")
+    (pmf / "summary.json").write_text("{}")
+    cfg = _config(tmp_path, pmf).read_text(encoding="utf-8")
+    cfg = cfg.replace("network: beijing", f"network: {net_file}")
+    cfg = cfg.replace("method: hour_of_day", "method: by_wind\n  sectors: 8")
+    (tmp_path / "wind.yml").write_text(cfg, encoding="utf-8")
+    fc = _forecast(tmp_path / "fc.nc", [300, 300, 300, 300])
+
+    def scenario(store: Path, out: str):
+        return run_scenario(
+            str(tmp_path / "wind.yml"),
+            "coal_heating",
+            30,
+            start="2016-12-15T16:00",
+            forecast_file=fc,
+            out=tmp_path / out,
+            store=store,
+        )
+
+    res = scenario(store, "out")
+    share = res.hourly["share_percent"].to_numpy()
+    assert share[:48] == pytest.approx(80.0, abs=0.1)  # the NWP's north-west hours
+    assert share[48:] == pytest.approx(100 / 3, abs=0.1)  # its south hours
+    w = res.meta["share"]["wind"]
+    assert w["feed"] == "nwp-test" and w["nwp_issue_time"] == "2016-12-15T04:00Z"
+    assert w["hours_with_wind"] == 96 and w["samples_with_wind"] == len(t)
+    md = Path(res.files["markdown"]).read_text(encoding="utf-8")
+    assert "Share by wind sector: forecast wind for 96 of 96 hours (feed nwp-test" in md
+    # without a visible run: the overall share at every hour, and the note says so
+    res = scenario(tmp_path / "empty", "out2")
+    overall = 100 * (100 * g["factor_1"]).sum() / (100 * g["factor_1"] + 100).sum()
+    assert res.hourly["share_percent"].to_numpy() == pytest.approx(overall, abs=0.1)
+    assert res.meta["share"]["wind"]["hours_with_wind"] == 0
