@@ -32,7 +32,7 @@ from benchmarks import fuzz_parsers as fp  # noqa: E402
 
 #: Parsers whose cases give data rows (stored, merged or quarantined); the others load files
 #: whose "rows" are the stations, levels and areas, sections or samples they list.
-_ROW_TARGETS = ("csv", "xlsx", "http_json", "cnemc")
+_ROW_TARGETS = ("csv", "xlsx", "http_json", "cnemc", "soil_csv")
 _PROJECT = tuple(str(ROOT / d) for d in ("pipelines", "models", "features"))
 
 

@@ -11,7 +11,8 @@ Every parser that reads what a bureau, a data provider or an analyst hands in is
 - ``cnemc``: the CNEMC surface-water publishing pages (``thead`` / ``tbody`` / ``total``), paged;
 - ``network_yaml``, ``warning_yaml``, ``river_yaml``: the network (with a ``stations_file`` CSV),
   warning city / scheme and river network loaders;
-- ``pmf``: the PMF concentration + uncertainty file reader.
+- ``pmf``: the PMF concentration + uncertainty file reader;
+- ``soil_csv``: soil laboratory files (one row per sample and analyte) through the soil ingest.
 
 A case is a valid input built from the project's own layouts, then (most of the time) damaged:
 structurally (random and odd cells, blank / duplicated headers, extra and missing columns, huge
@@ -2110,6 +2111,166 @@ def check_pmf(case: dict[str, Any], tmp: Path) -> dict[str, int]:
     return out.as_dict()
 
 
+# ------------------------------------------------------------------------------ soil samples
+SOIL_HEADER = [
+    "sample_id", "plot", "x", "y", "depth_top_cm", "depth_bottom_cm", "land_use",
+    "land_subtype", "ph", "date", "campaign", "analyte", "value", "unit", "method", "dl",
+    "revision",
+]  # fmt: skip
+SOIL_NETWORK = """name: soilfuzz
+kind: soil
+crs: EPSG:32650
+campaign: c1
+analytes: {Cd: soil_cd, Pb: soil_pb, Zn: soil_zn, Cu: soil_cu, Benzene: soil_benzene}
+sources:
+  - adapter: soil_csv
+    files: [samples.csv]
+assumptions: [fuzz network]
+"""
+
+
+def _valid_soil_row(draw: Callable) -> list[str]:
+    """One soil row whose every field is valid (a sample's own fields fixed by its id)."""
+    st = _st()
+    k = draw(st.integers(1, 4))
+    land, sub, ph = [("agricultural", "paddy", "6.2"), ("agricultural", "other", "7.8"),
+                     ("construction", "type1", ""), ("construction", "type2", "")][k - 1]  # fmt: skip
+    value = draw(
+        st.sampled_from(["<0.05", "ND"])
+        | st.floats(0, 1e4, allow_nan=False).map(lambda v: f"{v:.6g}")
+    )
+    return [
+        f"S{k}", f"P{k}", str(500000 + 100 * k), str(3500000 + 50 * k), "0", "20", land, sub, ph,
+        "2026-05-10", draw(st.sampled_from(["c1", "c2"])),
+        draw(st.sampled_from(["Cd", "Pb", "Zn", "Cu", "Benzene"])), value,
+        draw(st.sampled_from(["mg/kg", "ug/kg", "%"])), "GB/T 17141", "0.01",
+        draw(st.sampled_from(["", "0", "1", "2"])),
+    ]  # fmt: skip
+
+
+def soil_cases():  # noqa: ANN201
+    """Strategy of soil laboratory CSV files (``soil_csv``): valid fields and bad ones, damaged."""
+    st = _st()
+    text = st.text(max_size=6)
+
+    @st.composite
+    def case(draw: Callable) -> dict[str, Any]:
+        rows = []
+        for _ in range(draw(st.integers(1, 12))):
+            if draw(st.booleans()):  # a row of valid fields only (stored, or merged / refused
+                rows.append(_valid_soil_row(draw))  # as a duplicate or a revision)
+                continue
+            sid = draw(st.sampled_from(["S1", "S2", "S3", "S4", "", " S1"]))
+            x = draw(st.sampled_from(["500000", "500100", "501000", "5000000", "abc", ""]))
+            land, sub = draw(
+                st.sampled_from(
+                    [("agricultural", "paddy"), ("agricultural", "other"), ("agricultural", ""),
+                     ("construction", "type1"), ("construction", "type2"), ("wetland", "x")]
+                )
+            )  # fmt: skip
+            rows.append(
+                [
+                    sid,
+                    draw(st.sampled_from(["P1", "P2", ""])),
+                    x,
+                    draw(st.sampled_from(["3500000", "3500050", "nan", "-1e308"])),
+                    draw(st.sampled_from(["0", "20", "-5", "x"])),
+                    draw(st.sampled_from(["20", "40", "0", ""])),
+                    land,
+                    sub,
+                    draw(st.sampled_from(["6.2", "7.8", "", "15", "acid"]) | text),
+                    draw(st.sampled_from(["2026-05-10", "", "2026-13-40", "yesterday"])),
+                    draw(st.sampled_from(["c1", "c2", ""])),
+                    draw(st.sampled_from(["Cd", "Pb", "Zn", "Cu", "Benzene", "Unobtainium", "cd"])),
+                    draw(
+                        st.sampled_from(["0.45", "95", "<0.05", "ND", "n.d.", "-1", "1e999", "abc"])
+                        | st.floats(0, 1e4, allow_nan=False).map(repr)
+                    ),
+                    draw(st.sampled_from(["mg/kg", "ug/kg", "%", "mg/L", "", "MG/KG"])),
+                    draw(st.sampled_from(["GB/T 17141", "HJ 491", ""])),
+                    draw(st.sampled_from(["", "0.01", "1", "-1", "x"])),
+                    draw(st.sampled_from(["", "", "0", "1", "2", "x", "-1", "1.5"])),
+                ]
+            )
+        header = list(SOIL_HEADER)
+        table: list[list[str] | None] = list(rows)
+        damaged = draw(st.integers(0, 9)) >= 3
+        if damaged and draw(st.booleans()):
+            header, table = damage_table(draw, header, table, [9])
+        raw = write_table(header, table, ",", draw(st.sampled_from(["\n", "\r\n"])), False)
+        data = raw.encode("utf-8")
+        if damaged and draw(st.integers(0, 3)) == 0:
+            data = damage_bytes(draw, data)
+        return {"data": data, "damaged": damaged, "rows": len([r for r in table if r])}
+
+    return case()
+
+
+def check_soil(case: dict[str, Any], tmp: Path) -> dict[str, int]:
+    """Properties of a soil laboratory file through ``ingest_job`` (module docstring), and more.
+
+    Accounting holds (rows in = stored + merged + quarantined), every quarantined row names the
+    file, a line of it, a field and a reason, every stored value is finite and >= 0 (a below-DL
+    value equals its limit), and a second ingest of the same file stores nothing new and changes
+    nothing stored.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from pipelines.config import load_network
+    from pipelines.errors import SourceError
+    from pipelines.soil.jobs import ingest_job
+    from pipelines.soil.store import SoilStore
+
+    out = Outcome()
+    data_file = (tmp / "samples.csv").resolve()
+    data_file.write_bytes(case["data"])
+    net_file = tmp / "soilfuzz.yml"
+    net_file.write_text(SOIL_NETWORK, encoding="utf-8")
+    store = tmp / "store"
+    n_lines = len(physical_lines(case["data"])) + 1
+    with hard_limit():
+        try:
+            first = ingest_job(str(net_file), str(store))
+        except SourceError as exc:
+            _check_error(exc, {str(data_file): n_lines}, out)
+            return out.as_dict()
+    assert first["balanced"], f"row accounting: {first}"
+    if not case["damaged"]:
+        assert first["rows_in"] == case["rows"], f"{first['rows_in']} rows of {case['rows']}"
+    q = pd.read_csv(first["quarantine_file"], dtype=str, keep_default_na=False)
+    assert len(q) == first["rows_quarantined"], "quarantine file and count differ"
+    for r in q.itertuples():
+        assert Path(r.file).resolve() == data_file, f"quarantined row names {r.file}"
+        assert r.line.isdigit() and 2 <= int(r.line) <= n_lines, f"line {r.line} of {n_lines}"
+        assert r.field.strip() and r.reason.strip(), f"quarantined without field/reason: {r}"
+    net = load_network(str(net_file))
+    st = SoilStore(store, net, {})
+    stored = st.read()
+    if len(stored):
+        v = stored["value"].to_numpy(float)
+        assert np.isfinite(v).all() and (v >= 0).all(), "a stored value is not finite or < 0"
+        below = stored["below_dl"].to_numpy(bool)
+        assert np.allclose(v[below], stored["dl"].to_numpy(float)[below]), "below DL != DL"
+        assert len(stored) == len(stored.drop_duplicates(["campaign", "sample_id", "variable"]))
+    second = ingest_job(str(net_file), str(store))
+    assert second["rows_stored"] == 0 and second["balanced"], f"re-ingest stored {second}"
+    again = st.read()
+    cols = ["campaign", "sample_id", "variable", "value", "revision"]
+    if len(stored) or len(again):
+        a = stored[cols].sort_values(cols[:3]).reset_index(drop=True)
+        b = again[cols].sort_values(cols[:3]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    out.parsed += 1
+    out.rows += first["rows_in"]
+    out.stored += first["rows_stored"]
+    out.merged += first["rows_merged"]
+    out.quarantined += first["rows_quarantined"]
+    if not case["damaged"]:
+        out.clean_round_trips += 1
+    return out.as_dict()
+
+
 # ------------------------------------------------------------------------------ the targets
 @dataclass(frozen=True)
 class Target:
@@ -2148,5 +2309,11 @@ TARGETS: dict[str, Target] = {
         ),
         Target("river_yaml", river_cases, check_river_yaml, "load_river_network"),
         Target("pmf", pmf_cases, check_pmf, "read_pmf_input (concentration + uncertainty)"),
+        Target(
+            "soil_csv",
+            soil_cases,
+            check_soil,
+            "soil_csv laboratory files through ingest_job (accounting, quarantine, re-ingest)",
+        ),
     )
 }
