@@ -13,8 +13,11 @@ Pure functions (no I/O). The method, for a receptor whose PM2.5 forecast is give
    (:func:`effective_cut`).
 4. Monte Carlo (:func:`scenario_draws`): every draw takes one probability level of the forecast
    (the same at every hour and station: the forecast's quantiles are comonotone, as the daily AQI
-   of :mod:`models.forecast.daily` assumes) and one share multiplier; the cut series is
-   ``y (1 - c(t) s(t) m)``. Quantiles of the draws at the forecast's levels give the cut forecast,
+   of :mod:`models.forecast.daily` assumes), one share multiplier ``m`` and one path of hourly
+   share deviations ``r(t)`` (a run of the PMF record's hour-to-hour deviations of the class share
+   from the method's share, :func:`share_deviations`, :func:`deviation_paths`: one hour's mix
+   departs from the typical one, and such departures persist for hours); the cut series is
+   ``y (1 - c(t) s(t) m r(t))``. Quantiles of the draws at the forecast's levels give the cut forecast,
    so that it goes through the same daily-AQI and warning-level code as the forecast itself.
 
 Every output carries :data:`ASSUMPTIONS`.
@@ -36,10 +39,12 @@ __all__ = [
     "ScenarioDraws",
     "class_share",
     "combine_intervals",
+    "deviation_paths",
     "effective_cut",
     "equation_uncertainty",
     "quantile_function",
     "scenario_draws",
+    "share_deviations",
     "share_multipliers",
     "share_variability",
 ]
@@ -227,6 +232,109 @@ def share_variability(
     return (float(np.clip(lo, 1e-3, 1.0)), float(max(hi, 1.0)))
 
 
+def share_deviations(
+    contributions: pd.DataFrame,
+    factors: Sequence[str],
+    *,
+    method: str = "hour_of_day",
+    time_zone: str = "UTC",
+    window_days: float | None = None,
+    sample_wind: np.ndarray | None = None,
+    sectors: int = 8,
+) -> pd.Series:
+    """Deviations of a class's share at each PMF sample from the method's share there [1].
+
+    ``r_i = s_i / S_i``: the sample's own share ``part_i / total_i`` over the share
+    :func:`class_share` gives for that sample (its hour of day, its wind sector, its level or the
+    overall one). Their spread and persistence are what a scenario's particular hours may depart
+    from the typical mix (:func:`deviation_paths`).
+
+    Parameters
+    ----------
+    contributions : pandas.DataFrame
+        Factor contributions to the total variable (sample time x factor) [units of the total].
+    factors : sequence of str
+        The class's columns.
+    method, time_zone, window_days, sectors
+        As for :func:`class_share` (``by_level`` uses each sample's own total).
+    sample_wind : numpy.ndarray, optional
+        ``by_wind``: wind direction at every sample [degree from north].
+
+    Returns
+    -------
+    pandas.Series
+        Deviations indexed by sample time (the samples kept by ``window_days``), NaN where the
+        sample has no positive total or the method's share is 0.
+    """
+    c = contributions.clip(lower=0.0)
+    idx = pd.DatetimeIndex(c.index)
+    keep = np.ones(len(idx), bool)
+    if window_days is not None:
+        keep = np.asarray(idx > idx.max() - pd.Timedelta(days=float(window_days)))
+    part = c[list(factors)].sum(axis=1).to_numpy(float)[keep]
+    total = c.sum(axis=1).to_numpy(float)[keep]
+    wind = None if sample_wind is None else np.asarray(sample_wind, float)[keep]
+    typical = class_share(
+        contributions,
+        factors,
+        idx[keep],
+        method=method,
+        time_zone=time_zone,
+        window_days=window_days,
+        level=total,
+        sample_wind=sample_wind,
+        wind=wind,
+        sectors=sectors,
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where((total > 0) & (typical > 0), part / total / typical, np.nan)
+    return pd.Series(r, index=idx[keep], name="share_deviation")
+
+
+def deviation_paths(
+    deviations: pd.Series, length: int, draws: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Random hourly paths of share deviations: contiguous runs of the record's deviations [1].
+
+    The record is put on an hourly grid (each hour takes the nearest sample within half the
+    median sample spacing, so daily samples hold for their day); every path is a run of
+    ``length`` consecutive hours from a random start, which keeps the persistence of the
+    deviations (a wind regime lasts for hours), or, for a record shorter than ``length``, runs
+    joined end to end. Hours without a sample nearby are 1 (no deviation).
+
+    Parameters
+    ----------
+    deviations : pandas.Series
+        :func:`share_deviations` (index: sample times).
+    length : int
+        Hours of a path (the scenario's leads).
+    draws : int
+        Number of paths.
+    rng : numpy.random.Generator
+        Random generator.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``draws x length`` deviations; all 1 when the record has fewer than 2 finite values.
+    """
+    d = deviations[np.isfinite(deviations.to_numpy(float))]
+    if len(d) < 2 or length < 1:
+        return np.ones((draws, max(length, 0)))
+    d = d.groupby(level=0).mean().sort_index()
+    idx = pd.DatetimeIndex(d.index)
+    spacing = pd.Series(idx).diff().median()
+    hourly = pd.date_range(idx[0].floor("h"), idx[-1].ceil("h"), freq="h")
+    tol = max(spacing / 2, pd.Timedelta(minutes=30))
+    grid = d.reindex(hourly, method="nearest", tolerance=tol).to_numpy(float)
+    grid = np.where(np.isfinite(grid), grid, 1.0)
+    n = len(grid)
+    run = min(length, n)
+    starts = rng.integers(0, n - run + 1, size=(draws, -(-length // run)))
+    cols = (starts[:, :, None] + np.arange(run)[None, None, :]).reshape(draws, -1)[:, :length]
+    return grid[cols]
+
+
 def combine_intervals(*intervals: tuple[float, float]) -> tuple[float, float]:
     """Combine independent relative 5 / 95 % intervals (log-normal, in quadrature per side).
 
@@ -393,6 +501,10 @@ class ScenarioDraws:
         ``L`` base share of the class [fraction].
     cut : numpy.ndarray
         ``L`` effective cut [fraction].
+    period_reduction_quantiles : numpy.ndarray
+        ``... x Q`` quantiles over the draws of the mean reduction over the hours with a cut
+        (what "how much lower over the period" asks; not the mean of the hourly quantiles,
+        whose hour-to-hour deviations partly cancel) [units of the variable]; NaN without a cut.
     """
 
     levels: tuple[float, ...]
@@ -403,6 +515,7 @@ class ScenarioDraws:
     reduction_quantiles: np.ndarray
     share: np.ndarray
     cut: np.ndarray
+    period_reduction_quantiles: np.ndarray
 
 
 def scenario_draws(
@@ -413,6 +526,7 @@ def scenario_draws(
     share: np.ndarray,
     cut: np.ndarray,
     share_interval: tuple[float, float] = (1.0, 1.0),
+    share_paths: np.ndarray | None = None,
     draws: int = 2000,
     seed: int = 0,
 ) -> ScenarioDraws:
@@ -433,6 +547,9 @@ def scenario_draws(
     share_interval : tuple of float, optional
         5 % and 95 % points of the share relative to its base value [fraction]
         (:func:`share_multipliers`); ``(1, 1)``: no share uncertainty.
+    share_paths : numpy.ndarray, optional
+        ``draws x L`` hourly share deviations (:func:`deviation_paths`), one path per draw;
+        default none (the share of every hour is ``share`` times the draw's multiplier).
     draws : int, optional
         Monte-Carlo draws.
     seed : int, optional
@@ -451,13 +568,24 @@ def scenario_draws(
     mult = share_multipliers(*share_interval, draws, rng) if share_interval != (1.0, 1.0) else None
     m = np.ones(draws) if mult is None else mult
     y = quantile_function(quantiles, lv, p)  # N x ... x L
-    removed = np.clip(share[None, :] * m[:, None], 0.0, 1.0) * cut[None, :]  # N x L
+    dev = np.ones((draws, len(share))) if share_paths is None else np.asarray(share_paths, float)
+    if dev.shape != (draws, len(share)):
+        raise ValueError(
+            f"share_paths must be draws x leads {(draws, len(share))} (got {dev.shape})"
+        )
+    removed = np.clip(share[None, :] * m[:, None] * dev, 0.0, 1.0) * cut[None, :]  # N x L
     shape = (draws,) + (1,) * (y.ndim - 2) + (y.shape[-1],)
     red = y * removed.reshape(shape)
     cut_y = y - red
     pct = np.asarray(lv) * 100.0
     mean = np.asarray(mean, float)
     frac = np.clip(share, 0.0, 1.0) * cut  # L: central fraction removed (median multiplier 1)
+    on = cut > 0
+    period = (
+        np.moveaxis(np.percentile(red[..., on].mean(axis=-1), pct, axis=0), 0, -1)
+        if on.any()
+        else np.full(y.shape[1:-1] + (len(lv),), np.nan)
+    )
     return ScenarioDraws(
         levels=lv,
         baseline_mean=mean,
@@ -467,4 +595,5 @@ def scenario_draws(
         reduction_quantiles=np.moveaxis(np.percentile(red, pct, axis=0), 0, -1),
         share=share,
         cut=cut,
+        period_reduction_quantiles=period,
     )

@@ -27,8 +27,10 @@ from features.scenario import (
     ASSUMPTIONS,
     ASSUMPTIONS_ZH,
     class_share,
+    deviation_paths,
     effective_cut,
     scenario_draws,
+    share_deviations,
 )
 from features.times import to_local, to_utc
 from features.warnings.outlook import area_mean_forecast, station_index
@@ -44,7 +46,9 @@ __all__ = [
     "PmfShares",
     "ScenarioError",
     "ScenarioResult",
+    "deviation_note",
     "fit_bundled_pmf",
+    "period_note",
     "read_pmf_shares",
     "resolve_factors",
     "run_bundled_scenario",
@@ -485,6 +489,22 @@ def run_scenario(
     )
     weights = shares.contributions[factors].clip(lower=0).sum().to_numpy(float)
     interval = class_interval(shares, factors, weights, spec.share.interval)
+    paths, dev_info = None, {"source": spec.share.variability}
+    if spec.share.variability == "record":  # hour-to-hour departures from the typical mix
+        dev = share_deviations(
+            shares.contributions,
+            factors,
+            method=spec.share.method,
+            time_zone=net.time_zone,
+            window_days=spec.share.window_days,
+            sample_wind=sample_wind,
+            sectors=spec.share.sectors,
+        )
+        paths = deviation_paths(dev, len(times), spec.draws, np.random.default_rng([seed, 17]))
+        finite = dev.to_numpy(float)[np.isfinite(dev.to_numpy(float))]
+        if len(finite):
+            dev_info["relative_10_90"] = [float(v) for v in np.percentile(finite, [10, 90])]
+        dev_info["samples"] = int(len(finite))
     lag = spec.response.lag_hours if lag_hours is None else float(lag_hours)
     ramp = spec.response.ramp_hours if ramp_hours is None else float(ramp_hours)
     cut = effective_cut(
@@ -500,6 +520,7 @@ def run_scenario(
         share=share,
         cut=cut,
         share_interval=interval,
+        share_paths=paths,
         draws=spec.draws,
         seed=seed,
     )
@@ -605,6 +626,7 @@ def run_scenario(
             "mean_percent": float(100 * share.mean()),
             "interval_source": spec.share.interval,
             "relative_interval_5_95": list(interval),
+            "hourly_deviation": dev_info,
             **({"wind": wind_info} if wind_info is not None else {}),
         },
         "warning_scheme": scheme.name,
@@ -614,6 +636,14 @@ def run_scenario(
         "mean_reduction_after_start": float(np.mean(sc.reduction_mean[cut > 0]))
         if (cut > 0).any()
         else 0.0,
+        # the band of the period's mean reduction over the Monte-Carlo draws (not the mean of
+        # the hourly bands: hourly departures from the typical mix partly cancel over a period)
+        "mean_reduction_after_start_band": [
+            float(sc.period_reduction_quantiles[lo_k]),
+            float(sc.period_reduction_quantiles[hi_k]),
+        ]
+        if (cut > 0).any()
+        else [0.0, 0.0],
         "assumptions": list(ASSUMPTIONS),
         "assumptions_zh": list(ASSUMPTIONS_ZH),
         "provenance": _provenance(ds, Path(forecast_file), spec.variable)
@@ -650,6 +680,24 @@ def wind_note(w: dict[str, Any]) -> str:
     )
 
 
+def deviation_note(share: dict[str, Any]) -> str:
+    """Describe the hourly share deviations for the share line (empty when not used)."""
+    d = share.get("hourly_deviation") or {}
+    if d.get("source") != "record" or "relative_10_90" not in d:
+        return ""
+    lo, hi = d["relative_10_90"]
+    return (
+        f", and hour-to-hour departures from it drawn as runs of the PMF record's "
+        f"(10-90 % of the hours {lo:.2f}-{hi:.2f} times the share, {d['samples']} samples)"
+    )
+
+
+def period_note(m: dict[str, Any]) -> str:
+    """Format the mean reduction after the cut starts with its band (from a scenario meta)."""
+    lo, hi = m.get("mean_reduction_after_start_band", [np.nan, np.nan])
+    return f"{m['mean_reduction_after_start']:.1f} {m['units']} ({m['band']} {lo:.1f}-{hi:.1f})"
+
+
 def scenario_tables(result: ScenarioResult) -> str:
     """Short markdown of a scenario: the question, the daily table, the levels, assumptions."""
     m = result.meta
@@ -662,8 +710,9 @@ def scenario_tables(result: ScenarioResult) -> str:
         f"Class share of {m['variable']} at the receptor (PMF, {m['share']['method']}): mean "
         f"{m['share']['mean_percent']:.1f} %, relative 5-95 % "
         f"{m['share']['relative_interval_5_95'][0]:.2f}-{m['share']['relative_interval_5_95'][1]:.2f}"
-        f" ({m['share']['interval_source']}). Ranges: forecast {m['band']} combined with the share "
-        "spread (Monte Carlo).",
+        f" ({m['share']['interval_source']}){deviation_note(m['share'])}. Ranges: forecast "
+        f"{m['band']} combined with the share spread (Monte Carlo). Mean reduction after the cut "
+        f"starts: {period_note(m)}.",
         *(["", wind_note(m["share"]["wind"])] if "wind" in m["share"] else []),
         "",
         f"| 24-h window from (local) | {m['variable']} baseline [{u}] | with cut [{u}] | "

@@ -32,8 +32,10 @@ from benchmarks.twins.plume import Source, simulate_receptors
 from features.scenario import (
     class_share,
     combine_intervals,
+    deviation_paths,
     effective_cut,
     scenario_draws,
+    share_deviations,
     share_variability,
 )
 from features.tracing.trajectory import WindField
@@ -161,6 +163,7 @@ def run_scenario_twin(
     cut: float = 0.3,
     ramp_hours: float = 0.0,
     method: str = "hour_of_day",
+    variability: str = "record",
     classes: list[TwinClass] | None = None,
     bootstrap_n: int = 10,
     starts: int = 4,
@@ -188,6 +191,11 @@ def run_scenario_twin(
         Ramp of the predicted effective cut [h] (:func:`features.scenario.effective_cut`).
     method : str
         Share method of :func:`features.scenario.class_share`.
+    variability : {"record", "daily"}
+        The share's spread beside the bootstrap: ``record`` (what ``qingyuan scenario`` does):
+        hourly paths of the PMF record's share deviations (:func:`features.scenario.deviation_paths`);
+        ``daily``: one multiplier per draw with the 5-95 % spread of the daily shares
+        (:func:`features.scenario.share_variability`), the earlier method.
     classes : list of TwinClass, optional
         Default :func:`default_classes`.
     bootstrap_n : int
@@ -211,7 +219,7 @@ def run_scenario_twin(
         [%], true and predicted mean reduction over all windows [concentration units], the
         pooled error of the mean [% of the true reduction], the median over windows of the
         absolute error of the window mean [%], the pooled error and the largest window error in
-        percentage points of the baseline PM2.5 [pp], the hourly MAE [% of the true mean], share of the hours whose true reduction lies in the P10-P90 band [%].
+        percentage points of the baseline PM2.5 [pp], the hourly MAE [% of the true mean], share of the hours whose true reduction lies in the P10-P90 band [%], share of the windows whose true mean reduction lies in the window's P10-P90 band [%].
     windows : pandas.DataFrame
         One row per class and window: true and predicted mean reduction, error [%].
     """
@@ -274,6 +282,13 @@ def run_scenario_twin(
     per_class: dict[str, dict[str, list[np.ndarray]]] = {
         c.name: {"true": [], "pred": [], "lo": [], "hi": [], "base": []} for c in classes
     }
+    draws = 500
+    deviations = {}
+    for i in range(len(classes)):
+        col = f"factor_{int(order[i]) + 1}"
+        deviations[col] = share_deviations(
+            contrib, [col], method=method, time_zone="Asia/Shanghai", sample_wind=wind_from[tr]
+        )
     for w0 in range(n_train, T - window_hours + 1, every_hours):
         sl = slice(w0, w0 + window_hours)
         win = times[sl]
@@ -283,10 +298,19 @@ def run_scenario_twin(
         for i, c in enumerate(classes):
             k = int(order[i])
             col = f"factor_{k + 1}"
-            spread = combine_intervals(
-                (float(rel[k, 0]), float(rel[k, 1])),
-                share_variability(contrib, [col], time_zone="Asia/Shanghai"),
-            )
+            boot = (float(rel[k, 0]), float(rel[k, 1]))
+            if variability == "daily":
+                spread = combine_intervals(
+                    boot, share_variability(contrib, [col], time_zone="Asia/Shanghai")
+                )
+                paths = None
+            elif variability == "record":
+                spread = boot
+                paths = deviation_paths(
+                    deviations[col], len(win), draws, np.random.default_rng([seed, w0, i])
+                )
+            else:
+                raise ValueError(f"unknown variability {variability!r} (record or daily)")
             share = class_share(
                 contrib,
                 [col],
@@ -304,7 +328,8 @@ def run_scenario_twin(
                 share=share,
                 cut=eff,
                 share_interval=spread,
-                draws=500,
+                share_paths=paths,
+                draws=draws,
                 seed=seed,
             )
             true_red = cut * simulate(c, sl)
@@ -324,6 +349,11 @@ def run_scenario_twin(
                     "error_percent": float(100 * (pred.mean() / true_red.mean() - 1)),
                     "error_pp_of_pm25": float(
                         100 * (pred.mean() - true_red.mean()) / base[sl].mean()
+                    ),
+                    "in_band": bool(
+                        sc.period_reduction_quantiles[0] - 1e-12
+                        <= true_red[eff > 0].mean()
+                        <= sc.period_reduction_quantiles[-1] + 1e-12
                     ),
                 }
             )
@@ -351,6 +381,7 @@ def run_scenario_twin(
                 "band_coverage_percent": float(
                     100 * np.mean((a["true"] >= a["lo"] - 1e-12) & (a["true"] <= a["hi"] + 1e-12))
                 ),
+                "window_band_coverage_percent": float(100 * wc["in_band"].mean()),
                 "windows": len(wc),
             }
         )

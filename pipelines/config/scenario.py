@@ -37,6 +37,10 @@ class _Share(_Strict):
     window_days: float | None = Field(None, gt=0)  # samples of the last ... days [d]
     interval: Literal["bootstrap", "disp", "both", "none"] = "both"
     dq_max: float = Field(4, gt=0)  # DISP interval at this dQmax
+    # record: each Monte-Carlo draw also takes a run of the PMF record's hour-to-hour deviations
+    # of the class share from the method's share (one hour's mix departs from the typical one);
+    # none: the share of every hour is the method's (bands then cover only the bootstrap / DISP)
+    variability: Literal["record", "none"] = "record"
 
 
 class _Response(_Strict):

@@ -85,7 +85,7 @@ def scenario(
 
 def present(res: ScenarioResult, *, hourly: bool = False) -> str:
     """Format a scenario as text: daily (and hourly) baseline vs cut, levels, assumptions."""
-    from pipelines.scenario import wind_note
+    from pipelines.scenario import deviation_note, period_note, wind_note
 
     m = res.meta
     u, band = m["units"], m["band"]
@@ -97,7 +97,9 @@ def present(res: ScenarioResult, *, hourly: bool = False) -> str:
         f"{m['start_local']} local (lag {m['lag_hours']:g} h, ramp {m['ramp_hours']:g} h)",
         f"PMF factors {', '.join(m['factors'])}: share of {m['variable']} {sh['mean_percent']:.1f} % "
         f"({sh['method']}), relative 5-95 % {sh['relative_interval_5_95'][0]:.2f}-"
-        f"{sh['relative_interval_5_95'][1]:.2f}; ranges are {band} (forecast x share spread)",
+        f"{sh['relative_interval_5_95'][1]:.2f}{deviation_note(sh)}; ranges are {band} "
+        "(forecast x share spread)",
+        f"mean reduction after the cut starts: {period_note(m)}",
         *([wind_note(sh["wind"])] if "wind" in sh else []),
         "",
         f"{'24-h window from':<17} {'PM2.5 baseline':>17} {'PM2.5 with cut':>17} "

@@ -172,6 +172,52 @@ def test_cut_from_a_later_hour_and_share_uncertainty(setup):
     assert (d["cut_aqi_median"].iloc[1:] < d["baseline_aqi_median"].iloc[1:]).all()
 
 
+def test_hourly_share_departures_from_the_pmf_record_widen_the_hourly_band(setup):
+    """A class whose share wanders for hours in the PMF record: ``variability: record`` (the
+    default) draws runs of those departures, ``none`` keeps every hour at the typical share."""
+    pmf = setup["pmf"]
+    g = pd.read_csv(pmf / "contributions_normalised.csv", index_col=0, parse_dates=True)
+    rng = np.random.default_rng(0)
+    z = np.zeros(len(g))
+    for i in range(1, len(z)):
+        z[i] = 0.9 * z[i - 1] + 0.44 * rng.standard_normal()
+    g["factor_1"] = np.exp(z)
+    g.to_csv(pmf / "contributions_normalised.csv")
+    out = {}
+    for var in ("record", "none"):
+        cfg = _config(setup["tmp"], pmf, extra=f"# {var}\n")
+        text = cfg.read_text(encoding="utf-8").replace(
+            "  interval: none\n", f"  interval: none\n  variability: {var}\n"
+        )
+        cfg.write_text(text, encoding="utf-8")
+        out[var] = run_scenario(
+            str(cfg),
+            "coal_heating",
+            30,
+            start="2016-12-16T00:00",
+            forecast_file=setup["forecast"],
+            out=setup["tmp"] / f"out_{var}",
+        )
+    rec, none = out["record"], out["none"]
+    width = {
+        k: (v.hourly["reduction_high"] - v.hourly["reduction_low"]).mean() for k, v in out.items()
+    }
+    assert width["record"] > 2 * width["none"]
+    assert rec.hourly["reduction_mean"].to_numpy() == pytest.approx(
+        none.hourly["reduction_mean"].to_numpy()
+    )  # the centre is the typical share's
+    d = rec.meta["share"]["hourly_deviation"]
+    assert d["source"] == "record" and d["samples"] == len(g)
+    assert d["relative_10_90"][0] < 0.8 < 1.2 < d["relative_10_90"][1]
+    assert none.meta["share"]["hourly_deviation"] == {"source": "none"}
+    lo, hi = rec.meta["mean_reduction_after_start_band"]
+    assert lo < rec.meta["mean_reduction_after_start"] < hi
+    assert hi - lo < width["record"]  # the period's band is narrower than an hour's
+    md = Path(rec.files["markdown"]).read_text(encoding="utf-8")
+    assert "hour-to-hour departures" in md and "Mean reduction after the cut starts" in md
+    assert "hour-to-hour" not in Path(none.files["markdown"]).read_text(encoding="utf-8")
+
+
 def test_bad_input_is_a_clear_error(setup):
     kw = {"forecast_file": setup["forecast"], "out": setup["tmp"] / "bad"}
     cfg = str(setup["config"])
