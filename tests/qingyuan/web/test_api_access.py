@@ -477,6 +477,10 @@ def test_a_damaged_partition_is_a_503_naming_the_file_and_the_map_says_so(web_ws
         assert page.status_code == 200, page.text[:300]
         assert 'id="store-damaged"' in page.text and part.name in page.text
         assert "qingyuan data check" in page.text and str(tmp_path) not in page.text
+        assert 'id="stations"' not in page.text  # no empty station table under the notice
+        healthy = c.get("/?network=ndfa&lang=en", headers={"Accept": "text/html"})
+        assert healthy.status_code == 200 and 'id="stations"' in healthy.text
+        assert 'id="store-damaged"' not in healthy.text
         assert page.text.count("data-station=") >= 12  # every station drawn, without a status
         assert "data-level=" in page.text  # the warnings in force are unaffected
         station = c.get("/station/beijing/Dongsi", headers={"Accept": "text/html"})
