@@ -61,13 +61,12 @@ def _log_revisions(path: Path, superseded: pd.DataFrame, revised: pd.DataFrame) 
 
     cols = ["recorded_at", "found_in", *REVISION_COLUMNS]
     now = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-    new = pd.concat(
-        [
-            superseded.assign(found_in="input", recorded_at=now),
-            revised.assign(found_in="store", recorded_at=now),
-        ],
-        ignore_index=True,
-    ).reindex(columns=cols)
+    parts = [
+        d.assign(found_in=where, recorded_at=now)
+        for d, where in ((superseded, "input"), (revised, "store"))
+        if len(d)
+    ]
+    new = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()).reindex(columns=cols)
     old = pd.read_csv(path, dtype=str, keep_default_na=False) if path.is_file() else None
     if old is not None and len(new):
         ident = ["found_in", *REVISION_COLUMNS]

@@ -176,6 +176,16 @@ def to_dataset(
     ds["campaign"] = ("obs", samples["campaign"].astype(str).to_numpy())
     ds["soil_ph"] = ("obs", samples["ph"].to_numpy(float), {"long_name": "soil pH", "units": "1"})
     meanings = " ".join(FLAG_CODES)
+    # the files the results were read from, once each; every result points into this list
+    files = pd.Series(long["file"] if "file" in long else "", index=long.index).fillna("")
+    files = files.astype(str)
+    names = sorted(set(files) - {"", "(stored)"})
+    ds["source_file_name"] = (
+        "source_file",
+        np.array(names, dtype=object).astype(str) if names else np.array([], dtype=str),
+        {"long_name": "files the results were read from (see *_source_file)"},
+    )
+    file_index = {n: i for i, n in enumerate(names)}
     for var, part in long.groupby("variable", sort=True):
         p = part.set_index("sample_id").reindex(ids)
         meta = registry[var]
@@ -233,6 +243,16 @@ def to_dataset(
             p["line"].fillna(0).astype(np.int32).to_numpy(),
             {"long_name": f"{var}: line of the source file it was read from (0: not known)"},
         )
+        fidx = files.loc[part.index].map(file_index).fillna(-1).astype(np.int32)
+        fidx.index = part["sample_id"].to_numpy()
+        ds[f"{var}_source_file"] = (
+            "obs",
+            fidx.reindex(ids).fillna(-1).astype(np.int32).to_numpy(),
+            {
+                "long_name": f"{var}: index into source_file_name of the file it was read from "
+                "(-1: not known)",
+            },
+        )
     ds.attrs.update(
         {
             "Conventions": "CF-1.8",
@@ -280,7 +300,12 @@ def _from_dataset(ds: xr.Dataset) -> pd.DataFrame:
         p["line"] = ds[f"{var}_source_line"].values
         # files written before revisions were kept hold first reports only
         p["revision"] = ds[f"{var}_revision"].values if f"{var}_revision" in ds else 0
-        p["file"] = "(stored)"
+        names = ds["source_file_name"].values.astype(str) if "source_file_name" in ds else []
+        if f"{var}_source_file" in ds and len(names):  # files written before this: "(stored)"
+            idx = np.nan_to_num(ds[f"{var}_source_file"].values.astype(float), nan=-1).astype(int)
+            p["file"] = np.where(idx >= 0, np.asarray(names)[np.clip(idx, 0, None)], "(stored)")
+        else:
+            p["file"] = "(stored)"
         parts.append(p[p["flag"] != FLAG_CODES["missing"]])
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 

@@ -435,6 +435,11 @@ def test_laboratory_corrections_replace_results_and_keep_the_replaced_ones(tmp_p
     last = log.iloc[-1]
     assert (last["found_in"], last["value"], last["revision"]) == ("store", 50.0, 1)
     assert (last["replaced_by_value"], last["replaced_by_revision"]) == (60.0, 2)
+    # the stored result names the file and line it came from (the store keeps both)
+    assert Path(last["file"]).name == "a.csv" and int(last["line"]) == 3
+    assert Path(last["replaced_by_file"]).name == "b.csv"
+    assert Path(stored("soil_pb")["file"]).name == "b.csv"
+    assert Path(stored("soil_cd")["file"]).name == "a.csv"
     # the same file again: nothing new stored or logged
     again = ingest_job(str(net), store)
     assert again["rows_stored"] == 0 and again["values_revised"] == 0
