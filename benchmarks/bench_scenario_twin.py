@@ -25,8 +25,11 @@ from benchmarks._machine import machine, write_section  # noqa: E402
 SETTINGS = {"train_days": 45, "eval_days": 21, "bootstrap_n": 20, "starts": 8, "cut": 0.3}
 METHODS = ("hour_of_day", "recent", "by_level", "by_wind")
 #: (method, share variability) pairs run: every method as `qingyuan scenario` does it (record),
-#: and the earlier one-multiplier-per-draw band (daily) beside it for two methods
-RUNS = [(m, "record") for m in METHODS] + [("hour_of_day", "daily"), ("by_wind", "daily")]
+#: beside it for two methods the bootstrap-only band (none, the command's earlier band) and the
+#: earlier twin band (daily: one multiplier per draw)
+RUNS = [(m, "record") for m in METHODS] + [
+    (m, v) for m in ("hour_of_day", "by_wind") for v in ("none", "daily")
+]
 
 
 def _coverage_note(df: pd.DataFrame) -> str:
@@ -82,8 +85,10 @@ def main() -> None:
         "lies in the P10-P90 band of the draws' window means (target for both: 80 %). The band is "
         "the forecast band x the share spread: bootstrap of the share, and either `record` (what "
         "`qingyuan scenario` does, `share.variability: record`: each draw takes a run of the PMF "
-        "record's hour-to-hour deviations of the class share from the method's share) or `daily` "
-        "(the earlier band: one multiplier per draw with the 5-95 % spread of the daily shares). "
+        "record's hour-to-hour deviations of the class share from the method's share), `none` "
+        "(bootstrap only: `share.variability: none`, what the command did before) or `daily` "
+        "(the twin's earlier band: one multiplier per draw with the 5-95 % spread of the daily "
+        "shares combined with the bootstrap). "
         "Share methods: `hour_of_day` (the default of `qingyuan scenario`), "
         "`recent` (one share), `by_level` (samples with a similar total), `by_wind` (samples with "
         "the same 45-degree wind sector as the scenario hour; the twin's wind is exact; "

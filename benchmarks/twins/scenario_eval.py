@@ -191,9 +191,10 @@ def run_scenario_twin(
         Ramp of the predicted effective cut [h] (:func:`features.scenario.effective_cut`).
     method : str
         Share method of :func:`features.scenario.class_share`.
-    variability : {"record", "daily"}
+    variability : {"record", "none", "daily"}
         The share's spread beside the bootstrap: ``record`` (what ``qingyuan scenario`` does):
         hourly paths of the PMF record's share deviations (:func:`features.scenario.deviation_paths`);
+        ``none``: the bootstrap only (``share.variability: none``);
         ``daily``: one multiplier per draw with the 5-95 % spread of the daily shares
         (:func:`features.scenario.share_variability`), the earlier method.
     classes : list of TwinClass, optional
@@ -304,13 +305,15 @@ def run_scenario_twin(
                     boot, share_variability(contrib, [col], time_zone="Asia/Shanghai")
                 )
                 paths = None
+            elif variability == "none":  # bootstrap only: `share.variability: none`
+                spread, paths = boot, None
             elif variability == "record":
                 spread = boot
                 paths = deviation_paths(
                     deviations[col], len(win), draws, np.random.default_rng([seed, w0, i])
                 )
             else:
-                raise ValueError(f"unknown variability {variability!r} (record or daily)")
+                raise ValueError(f"unknown variability {variability!r} (record, none or daily)")
             share = class_share(
                 contrib,
                 [col],
